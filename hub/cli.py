@@ -1,0 +1,22 @@
+"""The `hub` command line: thin wiring of the sub-command modules."""
+from __future__ import annotations
+
+import typer
+
+from hub import cli_identity, cli_serving, cli_silos
+
+app = typer.Typer(
+    name="hub",
+    help="Customer Hub: sync departmental silos, resolve identities, serve one unified customer.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(cli_silos.app, name="silos", help="List, check and create silo config files.")
+# Identity and serving commands are top-level verbs (`hub resolve`, `hub lookup` ...).
+for sub in (cli_identity.app, cli_serving.app):
+    for command in sub.registered_commands:
+        app.registered_commands.append(command)
+
+
+if __name__ == "__main__":
+    app()

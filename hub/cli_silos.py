@@ -1,0 +1,6 @@
+"""Commands registered on the `hub` CLI by hub.cli."""
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)
