@@ -1,0 +1,57 @@
+"""Opening the DuckDB warehouse.
+
+DuckDB lets one process write a database file, or many processes read it read-only. Writers are
+serialised by Dagster's `warehouse` pool; readers (`hub query`, lookups, the API) open read-only and
+retry briefly while a writer holds the file.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+LOCK_RETRY_SECONDS = 30.0
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the warehouse file for writing."""
+
+
+def connect(path: Path | str, read_only: bool = False, wait_seconds: float = LOCK_RETRY_SECONDS) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, retrying while another process holds the write lock."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"No warehouse at {path}: run `hub demo` or `hub sync` first, or pass --warehouse.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                if "lock" in str(exc).lower():
+                    raise WarehouseLockedError(f"Warehouse {path} is locked by another writer: {exc}") from exc
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+@contextmanager
+def open_warehouse(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Context-managed connection that is always closed, so the file lock is released."""
+    con = connect(path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    rows = con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+    ).fetchall()
+    return bool(rows)

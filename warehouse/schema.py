@@ -1,0 +1,111 @@
+"""The warehouse contract: schemas and the tables analysts and tools rely on.
+
+Tables whose columns are fixed are created here up front, so a reader always finds them (empty
+before the first sync). Tables whose columns follow configuration (identity.match_scores with one
+column per compared field, marts.customer_360 with one column per declared fact) are created when
+first published.
+"""
+from __future__ import annotations
+
+import duckdb
+
+SCHEMAS = ("staging", "identity", "marts", "ops")
+
+STAGING_COLUMNS: dict[str, str] = {
+    "silo": "VARCHAR NOT NULL",
+    "source_record_id": "VARCHAR NOT NULL",
+    "given_name": "VARCHAR",
+    "family_name": "VARCHAR",
+    "full_name": "VARCHAR",
+    "email": "VARCHAR",
+    "phone": "VARCHAR",
+    "address_line": "VARCHAR",
+    "city": "VARCHAR",
+    "region": "VARCHAR",
+    "postcode": "VARCHAR",
+    "country": "VARCHAR",
+    "birth_date": "DATE",
+    "national_id_hash": "VARCHAR",
+    "national_id_last4": "VARCHAR",
+    "company": "VARCHAR",
+    "source_updated_at": "TIMESTAMP",
+    "loaded_at": "TIMESTAMP",
+    "is_deleted": "BOOLEAN",
+    "name_raw": "VARCHAR",
+    "email_raw": "VARCHAR",
+    "phone_raw": "VARCHAR",
+    "address_raw": "VARCHAR",
+    "birth_date_raw": "VARCHAR",
+    "national_id_is_partial": "BOOLEAN",
+}
+
+TABLES: dict[str, dict[str, str]] = {
+    "staging.customer_records": STAGING_COLUMNS,
+    "staging.rejected_records": {
+        "silo": "VARCHAR NOT NULL",
+        "source_record_id": "VARCHAR",
+        "raw_row": "VARCHAR",
+        "reason": "VARCHAR NOT NULL",
+        "rejected_at": "TIMESTAMP",
+    },
+    "staging.customer_facts": {
+        "silo": "VARCHAR NOT NULL",
+        "source_record_id": "VARCHAR NOT NULL",
+        "fact": "VARCHAR NOT NULL",
+        "value_num": "DOUBLE",
+        "value_text": "VARCHAR",
+        "agg": "VARCHAR",
+    },
+    "identity.customer_xref": {
+        "silo": "VARCHAR NOT NULL",
+        "source_record_id": "VARCHAR NOT NULL",
+        "customer_id": "VARCHAR NOT NULL",
+        "match_probability": "DOUBLE",
+        "resolved_at": "TIMESTAMP",
+    },
+    "identity.customer_id_history": {
+        "customer_id": "VARCHAR NOT NULL",
+        "event": "VARCHAR NOT NULL",
+        "successor_id": "VARCHAR",
+        "silo": "VARCHAR",
+        "source_record_id": "VARCHAR",
+        "changed_at": "TIMESTAMP",
+    },
+    "identity.model": {
+        "model_json": "VARCHAR",
+        "trained_at": "TIMESTAMP",
+    },
+    "ops.sync_runs": {
+        "run_id": "VARCHAR",
+        "silo": "VARCHAR NOT NULL",
+        "step": "VARCHAR NOT NULL",
+        "started_at": "TIMESTAMP",
+        "finished_at": "TIMESTAMP",
+        "status": "VARCHAR",
+        "raw_rows": "BIGINT",
+        "staged_rows": "BIGINT",
+        "rejected_rows": "BIGINT",
+        "deleted_rows": "BIGINT",
+        "xref_rows": "BIGINT",
+        "message": "VARCHAR",
+    },
+}
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the contract schemas and fixed-column tables if they are missing (idempotent)."""
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for table, columns in TABLES.items():
+        body = ", ".join(f"{name} {ddl}" for name, ddl in columns.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+
+
+def conform(frame, columns: dict[str, str]):
+    """Return `frame` with exactly the contract columns, in order (missing ones as nulls)."""
+    import pandas as pd
+
+    out = pd.DataFrame(index=frame.index)
+    for name in columns:
+        out[name] = frame[name] if name in frame.columns else None
+    return out
