@@ -71,11 +71,13 @@ def run_suite(name: str, frame: pd.DataFrame, expectations: list) -> SuiteOutcom
     return SuiteOutcome(suite=name, passed=bool(result.success), rows=len(frame), failures=failures)
 
 
-def staging_suite(con: duckdb.DuckDBPyConnection) -> SuiteOutcome:
+def staging_suite(con: duckdb.DuckDBPyConnection, silo: str | None = None) -> SuiteOutcome:
     import great_expectations.expectations as gxe
 
     frame = con.execute(
         "SELECT silo, source_record_id, email, phone, birth_date FROM staging.customer_records"
+        " WHERE ? IS NULL OR silo = ?",
+        [silo, silo],
     ).df()
     expectations = [
         gxe.ExpectColumnValuesToNotBeNull(column="silo"),

@@ -1,0 +1,45 @@
+"""Building block: golden records and the customer-360 view, validated before they are published."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+
+from identity_resolution.survivorship import build_golden_records
+from pipelines.resolution import LIVE_RECORDS_SQL
+from warehouse.models import customer_360_frame
+from warehouse.publish import replace_tables
+from warehouse.quality import SuiteOutcome, customers_suite
+
+
+class MartRejectedError(RuntimeError):
+    """The candidate mart failed its blocking quality suite; the previous mart stays published."""
+
+    def __init__(self, outcome: SuiteOutcome):
+        super().__init__(f"marts.customers failed {outcome.suite}: {outcome.failures}")
+        self.outcome = outcome
+
+
+@dataclass
+class MartResult:
+    customers: int
+    outcome: SuiteOutcome
+
+
+def build_marts(con: duckdb.DuckDBPyConnection) -> MartResult:
+    records = con.execute(LIVE_RECORDS_SQL).df()
+    xref = con.execute("SELECT * FROM identity.customer_xref").df()
+    golden = build_golden_records(records, xref)
+    outcome = customers_suite(con, golden)
+    if not outcome.passed:
+        raise MartRejectedError(outcome)
+    con.register("_golden_candidate", golden)
+    try:
+        customer_360 = customer_360_frame(con, customers_table="_golden_candidate")
+    finally:
+        con.unregister("_golden_candidate")
+    replace_tables(con, {"marts.customers": golden, "marts.customer_360": customer_360})
+    return MartResult(customers=len(golden), outcome=outcome)
+
+

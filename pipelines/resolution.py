@@ -1,0 +1,95 @@
+"""Building block: resolve identities over the staging table and publish the identity tables.
+
+Fresh clusters from the resolver are mapped onto persistent customer ids (previous xref and id
+history), human review decisions are passed in as must-link / cannot-link constraints, and the
+identity tables are replaced in one transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import duckdb
+import pandas as pd
+
+from identity_resolution import ResolverConfig, resolve
+from identity_resolution.ids import assign_stable_ids
+from identity_resolution.review import build_review_queue, decisions_to_constraints
+from warehouse.publish import replace_tables
+from warehouse.review_store import load_decisions, save_review_queue
+
+LIVE_RECORDS_SQL = "SELECT * FROM staging.customer_records WHERE NOT coalesce(is_deleted, FALSE)"
+
+
+@dataclass
+class ResolveCounts:
+    records: int
+    customers: int
+    multi_silo_customers: int
+    candidate_pairs: int
+    review_pairs: int
+    timings: dict[str, float]
+
+    def as_metadata(self) -> dict:
+        return {
+            "records": self.records,
+            "customers": self.customers,
+            "multi_silo_customers": self.multi_silo_customers,
+            "candidate_pairs": self.candidate_pairs,
+            "review_pairs": self.review_pairs,
+            **{f"seconds_{stage}": round(seconds, 3) for stage, seconds in self.timings.items()},
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _keep_resolved_at(xref: pd.DataFrame, previous: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """Unchanged mappings keep their resolved_at, so a re-run over the same data changes nothing."""
+    keys = ["silo", "source_record_id", "customer_id"]
+    merged = xref.merge(previous[keys + ["resolved_at"]], on=keys, how="left")
+    merged["resolved_at"] = merged["resolved_at"].fillna(pd.Timestamp(now))
+    return merged
+
+
+def _facts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute("SELECT * FROM staging.customer_facts").df()
+
+
+def _model_rows(con: duckdb.DuckDBPyConnection, model_json: str, now: datetime) -> pd.DataFrame:
+    previous = con.execute("SELECT model_json, trained_at FROM identity.model").df()
+    if len(previous) and previous["model_json"].iloc[0] == model_json:
+        return previous
+    return pd.DataFrame({"model_json": [model_json], "trained_at": [now]})
+
+
+def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | None = None) -> ResolveCounts:
+    now = _now()
+    records = con.execute(LIVE_RECORDS_SQL).df()
+    previous_xref = con.execute("SELECT * FROM identity.customer_xref").df()
+    previous_history = con.execute("SELECT * FROM identity.customer_id_history").df()
+    constraints = decisions_to_constraints(load_decisions(con))
+    resolution = resolve(records, config, constraints=constraints if len(constraints) else None)
+    stable = assign_stable_ids(resolution.xref, previous_xref, previous_history, now=now)
+    xref = _keep_resolved_at(stable.xref, previous_xref, now)
+    history = pd.concat([previous_history, stable.history], ignore_index=True)
+    replace_tables(
+        con,
+        {
+            "identity.customer_xref": xref,
+            "identity.match_scores": resolution.pairs,
+            "identity.customer_id_history": history,
+            "identity.model": _model_rows(con, resolution.model.to_json(), now),
+        },
+    )
+    save_review_queue(con, build_review_queue(resolution.review, records, _facts(con)))
+    silos_per_customer = xref.groupby("customer_id")["silo"].nunique()
+    return ResolveCounts(
+        records=len(records),
+        customers=int(silos_per_customer.size),
+        multi_silo_customers=int((silos_per_customer >= 2).sum()),
+        candidate_pairs=len(resolution.pairs),
+        review_pairs=len(resolution.review),
+        timings=dict(resolution.timings),
+    )

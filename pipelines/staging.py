@@ -1,0 +1,100 @@
+"""Building block: turn one silo's raw tables into its rows of the staging tables.
+
+raw -> `sources.map_records` (silo columns onto the canonical record, rejects with reasons)
+    -> `identity_resolution.standardise_records` (clean values, hash national ids)
+    -> staging.customer_records / staging.rejected_records / staging.customer_facts.
+Counts must reconcile (raw = staged + rejected) or the step fails before publishing anything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import duckdb
+import pandas as pd
+
+from identity_resolution import standardise_records
+from sources import map_records, read_raw
+from warehouse.publish import append_rows, replace_silo_rows
+
+
+class ReconciliationError(RuntimeError):
+    """Rows went missing between raw and staging."""
+
+
+@dataclass
+class StageCounts:
+    silo: str
+    raw_rows: int
+    staged_rows: int
+    rejected_rows: int
+    deleted_rows: int
+
+    def as_metadata(self) -> dict[str, int]:
+        return {
+            "raw_rows": self.raw_rows,
+            "staged_rows": self.staged_rows,
+            "rejected_rows": self.rejected_rows,
+            "deleted_rows": self.deleted_rows,
+        }
+
+
+def _load_times(raw: pd.DataFrame) -> pd.Series:
+    """dlt load ids are the load's UNIX start time; they date each row's arrival in the hub."""
+    if "_dlt_load_id" not in raw.columns:
+        return pd.Series(pd.Timestamp.now(tz="UTC").tz_localize(None), index=raw.index)
+    seconds = pd.to_numeric(raw["_dlt_load_id"], errors="coerce")
+    return pd.to_datetime(seconds, unit="s")
+
+
+def staged_frame(silo, raw: pd.DataFrame, mapped) -> pd.DataFrame:
+    """Standardised staging rows for the mapped records, with arrival time and delete flag."""
+    records = mapped.records
+    staged = standardise_records(records, default_region=(getattr(silo, "country", None) or "US"))
+    staged["is_deleted"] = records["is_deleted"].fillna(False).astype(bool).to_numpy() if "is_deleted" in records else False
+    if "_dlt_load_id" in records.columns:
+        staged["loaded_at"] = _load_times(records).to_numpy()
+    else:
+        staged["loaded_at"] = _load_times(raw).max() if len(raw) else pd.NaT
+    return staged
+
+
+def stage_silo(con: duckdb.DuckDBPyConnection, silo, run_id: str | None = None) -> StageCounts:
+    """Map, standardise and publish one silo's staging rows in one transaction."""
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    raw = read_raw(silo, con)
+    mapped = map_records(silo, raw)
+    staged = staged_frame(silo, raw, mapped)
+    counts = StageCounts(
+        silo=silo.name,
+        raw_rows=len(raw),
+        staged_rows=len(staged),
+        rejected_rows=len(mapped.rejected),
+        deleted_rows=int(staged["is_deleted"].sum()),
+    )
+    if counts.raw_rows != counts.staged_rows + counts.rejected_rows:
+        raise ReconciliationError(
+            f"silo {silo.name}: {counts.raw_rows} raw rows but {counts.staged_rows} staged + "
+            f"{counts.rejected_rows} rejected; refusing to publish staging for this silo"
+        )
+    rejected = mapped.rejected.copy()
+    rejected["rejected_at"] = started
+    replace_silo_rows(
+        con,
+        silo.name,
+        {
+            "staging.customer_records": staged,
+            "staging.rejected_records": rejected,
+            "staging.customer_facts": mapped.facts,
+        },
+    )
+    record_step(con, silo.name, "stage", started, run_id, **counts.as_metadata())
+    return counts
+
+
+def record_step(con: duckdb.DuckDBPyConnection, silo: str, step: str, started: datetime, run_id: str | None,
+                status: str = "success", message: str | None = None, **counts: int) -> None:
+    row = {"run_id": run_id, "silo": silo, "step": step, "started_at": started,
+           "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "status": status, "message": message,
+           **counts}
+    append_rows(con, "ops.sync_runs", pd.DataFrame([row]))
