@@ -1,0 +1,238 @@
+"""Build one dlt source per silo from its config, on top of dlt's own sql_database, filesystem and
+rest_api sources. Building touches neither the network nor the files: Dagster builds every silo's
+source when it imports the code location, and a silo that is down must not break the others."""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Any, Callable, Iterator
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+import dlt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pyarrow as pa  # noqa: E402
+from dlt.common.normalizers.naming.snake_case import NamingConvention  # noqa: E402
+from dlt.sources import DltResource, DltSource  # noqa: E402
+
+from sources.config import FileTable, SiloConfig, SqlTable  # noqa: E402
+from sources.errors import SiloConfigError  # noqa: E402
+
+NAMING = NamingConvention()
+FILE_COLUMN = "_source_file"  # added to file rows so lineage can name the file a row came from
+
+
+def normalise(name: str) -> str:
+    """A source column name as dlt stores it (snake_case naming convention)."""
+    return NAMING.normalize_identifier(name)
+
+
+class ColumnObserver:
+    """Records, per table, the columns and row count actually seen during extraction (drift check)."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, set[str]] = defaultdict(set)
+        self.rows: dict[str, int] = defaultdict(int)
+
+    def watch(self, table: str) -> Callable[[Any], Any]:
+        def observe(item: Any) -> Any:
+            if isinstance(item, pa.Table):
+                self.columns[table].update(item.column_names)
+                self.rows[table] += item.num_rows
+            elif isinstance(item, pd.DataFrame):
+                self.columns[table].update(map(str, item.columns))
+                self.rows[table] += len(item)
+            elif isinstance(item, dict):
+                self.columns[table].update(_flat_keys(item))
+                self.rows[table] += 1
+            return item
+
+        return observe
+
+    def seen(self, table: str) -> set[str]:
+        return {normalise(c) for c in self.columns.get(table, set())}
+
+
+def _flat_keys(row: dict) -> Iterator[str]:
+    # dlt flattens nested objects into parent__child columns; report those names too
+    for key, value in row.items():
+        yield key
+        if isinstance(value, dict):
+            yield from (f"{key}__{sub}" for sub in value)
+
+
+def build_source(silo: SiloConfig, observer: ColumnObserver | None = None,
+                 full_refresh: bool = False) -> DltSource:
+    """The dlt source of one silo: one resource per table/endpoint, merged on its primary key.
+
+    `full_refresh` (or `deletes: {mode: full_refresh}` in the file) reads everything instead of only
+    what changed, so rows missing from the silo can be detected as deleted.
+    """
+    full = full_refresh or (silo.deletes is not None and silo.deletes.mode == "full_refresh")
+    if silo.missing_env:
+        resources = [_failing_resource(silo, table) for table in silo.tables()]
+    else:
+        builder = {"sql": _sql_resources, "files": _file_resources, "rest": _rest_resources}[silo.kind]
+        resources = list(builder(silo, full))
+    if observer is not None:
+        for resource in resources:
+            resource.add_map(observer.watch(resource.name))
+
+    def silo_resources() -> list[DltResource]:
+        return resources
+
+    return dlt.source(silo_resources, name=silo.name, max_table_nesting=1)()
+
+
+def _failing_resource(silo: SiloConfig, table: str) -> DltResource:
+    """A resource that fails when run, so a silo without its environment fails only its own assets."""
+
+    def rows() -> Iterator[dict]:
+        raise SiloConfigError("\n".join(silo.missing_env))
+        yield {}  # pragma: no cover - makes this a generator
+
+    return dlt.resource(rows, name=table, primary_key=silo.table_primary_key(table), write_disposition="merge")
+
+
+# --- SQL --------------------------------------------------------------------------------------
+
+def _sql_resources(silo: SiloConfig, full: bool) -> Iterator[DltResource]:
+    from dlt.sources.sql_database import sql_table
+
+    spec = silo.sql
+    url = spec.url.get_secret_value()
+    for table in spec.tables:
+        cursor = None if full else (table.cursor or silo.cursor)
+        pk = silo.table_primary_key(table.name)
+        if table.query:
+            yield _query_resource(url, table, pk, cursor, spec.chunk_size)
+            continue
+        yield sql_table(
+            credentials=url, table=table.name, schema=spec.schema_, defer_table_reflect=True,
+            incremental=dlt.sources.incremental(cursor) if cursor else None,
+            write_disposition="merge", primary_key=pk, chunk_size=spec.chunk_size,
+            backend="pyarrow", reflection_level="minimal",
+        )
+
+
+def _query_resource(url: str, table: SqlTable, pk: list[str], cursor: str | None, chunk_size: int) -> DltResource:
+    """A custom SELECT as a resource; incremental by wrapping it in `WHERE cursor >= last value`."""
+    import sqlalchemy as sa
+
+    def run(last_value: Any) -> Iterator[list[dict]]:
+        engine = sa.create_engine(url)
+        try:
+            sql, params = f"SELECT * FROM ({table.query}) AS q", {}
+            if cursor and last_value is not None:
+                sql += f" WHERE q.{engine.dialect.identifier_preparer.quote(cursor)} >= :last"
+                params["last"] = last_value
+            with engine.connect() as conn:
+                result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)
+                while batch := result.mappings().fetchmany(chunk_size):
+                    yield [dict(row) for row in batch]
+        finally:
+            engine.dispose()
+
+    if cursor:
+        def rows(updated=dlt.sources.incremental(cursor)) -> Iterator[list[dict]]:  # noqa: B008
+            yield from run(updated.last_value)
+    else:
+        def rows() -> Iterator[list[dict]]:
+            yield from run(None)
+
+    return dlt.resource(rows, name=table.name, primary_key=pk, write_disposition="merge")
+
+
+# --- files ------------------------------------------------------------------------------------
+
+def _file_resources(silo: SiloConfig, full: bool) -> Iterator[DltResource]:
+    from dlt.sources.filesystem import filesystem
+
+    for table in silo.files.tables:
+        listing = filesystem(
+            bucket_url=_bucket_url(table.path), file_glob=table.glob,
+            # only files new or modified since the last run are read again
+            incremental=None if full else dlt.sources.incremental("modification_date"),
+        )
+        reader = dlt.transformer(name=table.name)(_file_reader(table))
+        resource = (listing | reader).with_name(table.name)
+        resource.apply_hints(primary_key=silo.table_primary_key(table.name), write_disposition="merge")
+        yield resource
+
+
+def _bucket_url(path: str) -> str:
+    return path if "://" in path else os.path.abspath(os.path.expanduser(path))
+
+
+def _file_reader(table: FileTable) -> Callable[[Any], Iterator[Any]]:
+    def read_files(items: list) -> Iterator[Any]:
+        for item in items:
+            with item.open() as handle:
+                for frame in _read_frames(handle, table):
+                    yield _with_file_name(frame, item["file_name"])
+
+    return read_files
+
+
+def _read_frames(handle: Any, table: FileTable) -> Iterator[Any]:
+    """Read one file in chunks; CSV/Excel values stay text (zip codes, phones keep leading zeros)."""
+    if table.format == "csv":
+        opts = table.csv
+        yield from pd.read_csv(
+            handle, sep=opts.delimiter, encoding=opts.encoding, quotechar=opts.quotechar,
+            header=0 if opts.header else None, names=opts.column_names, skiprows=opts.skip_rows,
+            dtype=str, keep_default_na=False, na_values=[""], chunksize=50_000,
+        )
+    elif table.format == "jsonl":
+        yield from pd.read_json(handle, lines=True, dtype=False, chunksize=50_000)
+    elif table.format == "parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(handle).iter_batches(batch_size=50_000):
+            yield pa.Table.from_batches([batch])
+    else:
+        yield pd.read_excel(handle, sheet_name=table.sheet, dtype=str)
+
+
+def _with_file_name(frame: Any, name: str) -> Any:
+    if isinstance(frame, pa.Table):
+        return frame.append_column(FILE_COLUMN, pa.array([name] * frame.num_rows, pa.string()))
+    return frame.assign(**{FILE_COLUMN: name})
+
+
+# --- REST -------------------------------------------------------------------------------------
+
+def _rest_resources(silo: SiloConfig, full: bool) -> list[DltResource]:
+    from dlt.sources.rest_api import rest_api_resources
+
+    spec = silo.rest
+    client: dict[str, Any] = {"base_url": spec.base_url.rstrip("/") + "/", "headers": dict(spec.headers)}
+    if spec.paginator is not None:
+        client["paginator"] = spec.paginator
+    if spec.auth is not None:
+        client["auth"] = _rest_auth(spec.auth)
+    resources = []
+    for ep in spec.endpoints:
+        params = dict(ep.params)
+        if ep.incremental is not None and not full:
+            params[ep.incremental.param] = {
+                "type": "incremental", "cursor_path": ep.incremental.cursor_path,
+                "initial_value": ep.incremental.initial_value,
+            }
+        endpoint: dict[str, Any] = {"path": ep.path, "params": params}
+        if ep.data_selector:
+            endpoint["data_selector"] = ep.data_selector
+        if ep.paginator is not None:
+            endpoint["paginator"] = ep.paginator
+        resources.append({"name": ep.name, "primary_key": silo.table_primary_key(ep.name),
+                          "write_disposition": "merge", "endpoint": endpoint})
+    return rest_api_resources({"client": client, "resources": resources})
+
+
+def _rest_auth(auth: Any) -> dict[str, Any]:
+    secret = lambda s: s.get_secret_value() if s is not None else None  # noqa: E731
+    if auth.type == "bearer":
+        return {"type": "bearer", "token": secret(auth.token)}
+    if auth.type == "api_key":
+        return {"type": "api_key", "name": auth.name, "api_key": secret(auth.api_key), "location": auth.location}
+    return {"type": "http_basic", "username": auth.username, "password": secret(auth.password)}

@@ -1,0 +1,188 @@
+"""Map a silo's raw rows onto canonical records and departmental facts, as its file declares.
+
+Every raw row ends in `records` or in `rejected` (with the reason): raw = records + rejected.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sources.config import DATE_FIELDS, Fact, SiloConfig
+from sources.dlt_sources import normalise
+from sources.parsing import as_text, parse_bools, parse_dates, parse_numbers, split_address, split_name
+from sources.sync import REFRESH_DELETED
+
+RECORD_COLUMNS = [
+    "silo", "source_record_id", "given_name", "family_name", "full_name", "email", "phone",
+    "address_line", "city", "region", "postcode", "country", "birth_date", "national_id", "company",
+    "source_updated_at", "is_deleted",
+]
+FACT_COLUMNS = ["silo", "source_record_id", "fact", "value_num", "value_text", "agg"]
+REJECT_COLUMNS = ["silo", "source_record_id", "raw_row", "reason"]
+TEXT_FIELDS = ["given_name", "family_name", "full_name", "email", "phone", "address_line", "city", "region",
+               "postcode", "country", "national_id", "company"]
+
+
+@dataclass
+class MappedRecords:
+    records: pd.DataFrame
+    facts: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+class _Problems:
+    """Collects per-row rejection reasons without a Python loop over rows."""
+
+    def __init__(self, index: pd.Index):
+        self.reasons = pd.Series("", index=index, dtype=object)
+
+    def add(self, mask: pd.Series, reason: str | pd.Series) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if mask.any():
+            text = reason[mask] if isinstance(reason, pd.Series) else reason
+            self.reasons[mask] = self.reasons[mask].where(self.reasons[mask] == "", self.reasons[mask] + "; ") + text
+
+    @property
+    def bad(self) -> pd.Series:
+        return self.reasons != ""
+
+
+def _column(raw: pd.DataFrame, column: str) -> pd.Series:
+    """A silo column by its source name (dlt normalised it); absent (never non-null) reads as empty."""
+    name = normalise(column)
+    if name in raw.columns:
+        return raw[name]
+    return pd.Series(None, index=raw.index, dtype=object)
+
+
+def _quoted(values: pd.Series) -> pd.Series:
+    return "'" + as_text(values).astype(str).str.slice(0, 60) + "'"
+
+
+def map_records(silo: SiloConfig, raw: pd.DataFrame) -> MappedRecords:
+    """Canonical records, long-form facts and rejected rows for the silo's current raw rows."""
+    raw = raw.reset_index(drop=True)
+    problems = _Problems(raw.index)
+    out = pd.DataFrame(index=raw.index)
+    out["silo"] = silo.name
+    out["source_record_id"] = _record_ids(silo, raw)
+    problems.add(out["source_record_id"].isna(),
+                 f"empty source_record_id ({', '.join(silo.record_id_columns())})")
+    for field in TEXT_FIELDS + list(DATE_FIELDS):
+        out[field] = None
+    _map_plain_fields(silo, raw, out, problems)
+    _map_name_and_address(silo, raw, out)
+    if out["country"].isna().all() and silo.country and silo.mapping.country is None:
+        out["country"] = silo.country
+    out["is_deleted"] = _deleted(silo, raw)
+    facts = _facts(silo, raw, out["source_record_id"], problems)
+
+    bad = problems.bad
+    records = out.loc[~bad, RECORD_COLUMNS].reset_index(drop=True)
+    facts = facts[~bad.reindex(facts["_row"]).to_numpy(dtype=bool)]
+    facts = facts.drop(columns="_row").reset_index(drop=True)
+    rejected = _rejected(silo, raw, out["source_record_id"], problems)
+    return MappedRecords(records=records, facts=facts, rejected=rejected)
+
+
+def _record_ids(silo: SiloConfig, raw: pd.DataFrame) -> pd.Series:
+    parts = [as_text(_column(raw, c)) for c in silo.record_id_columns()]
+    ids = parts[0]
+    for part in parts[1:]:
+        ids = (ids.astype(str) + "|" + part.astype(str)).where(ids.notna() & part.notna(), None)
+    if len(silo.tables()) > 1 and "_table" in raw.columns:
+        # ids are only unique within a table; several tables share one silo namespace
+        ids = (raw["_table"].astype(str) + ":" + ids.astype(str)).where(ids.notna(), None)
+    return ids
+
+
+def _map_plain_fields(silo: SiloConfig, raw: pd.DataFrame, out: pd.DataFrame, problems: _Problems) -> None:
+    for field, spec in silo.mapping.items():
+        if field in ("name", "address", "source_record_id"):
+            continue
+        values = pd.Series(spec.value, index=raw.index) if spec.column is None else _column(raw, spec.column)
+        if field in DATE_FIELDS:
+            parsed, unreadable = parse_dates(values, spec.formats)
+            shown = f" (formats {', '.join(spec.formats)})" if spec.formats else ""
+            problems.add(unreadable, f"column {spec.column}: value " + _quoted(values) + f" is not a date{shown}")
+            if field == "birth_date":
+                out[field] = parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
+            else:
+                out[field] = parsed
+        else:
+            out[field] = as_text(values)
+    if silo.mapping.source_updated_at is None and silo.cursor:
+        out["source_updated_at"], _ = parse_dates(_column(raw, silo.cursor), None)
+    out["source_updated_at"] = pd.to_datetime(out["source_updated_at"])
+
+
+def _map_name_and_address(silo: SiloConfig, raw: pd.DataFrame, out: pd.DataFrame) -> None:
+    name, address = silo.mapping.name, silo.mapping.address
+    if name is not None:
+        parts = split_name(as_text(_column(raw, name.column)), name.form)
+        for col in parts.columns:
+            # explicit given_name/family_name mappings win over the split
+            if silo.mapping.__dict__.get(col) is None:
+                out[col] = parts[col]
+    if address is not None:
+        parts = split_address(as_text(_column(raw, address.column)), address.form)
+        for col in parts.columns:
+            if silo.mapping.__dict__.get(col) is None:
+                out[col] = parts[col]
+
+
+def _deleted(silo: SiloConfig, raw: pd.DataFrame) -> pd.Series:
+    flag = pd.Series(False, index=raw.index)
+    if silo.deletes is None:
+        return flag
+    if silo.deletes.mode == "full_refresh":
+        return raw[REFRESH_DELETED].fillna(False).astype(bool) if REFRESH_DELETED in raw.columns else flag
+    values = _column(raw, silo.deletes.column)
+    if isinstance(silo.deletes.value, bool):
+        parsed, _ = parse_bools(values)
+        return parsed.eq(1.0 if silo.deletes.value else 0.0)
+    return pd.Series(as_text(values), dtype="string").str.lower().eq(str(silo.deletes.value).lower()).fillna(False).astype(bool)
+
+
+def _facts(silo: SiloConfig, raw: pd.DataFrame, ids: pd.Series, problems: _Problems) -> pd.DataFrame:
+    frames = []
+    for fact in silo.facts:
+        num, text = _fact_values(fact, _column(raw, fact.column), problems)
+        frame = pd.DataFrame({"silo": silo.name, "source_record_id": ids, "fact": fact.name,
+                              "value_num": num, "value_text": text, "agg": fact.agg, "_row": raw.index})
+        frames.append(frame[frame["value_num"].notna() | frame["value_text"].notna()])
+    if not frames:
+        return pd.DataFrame(columns=FACT_COLUMNS + ["_row"])
+    facts = pd.concat(frames, ignore_index=True)
+    facts["value_text"] = facts["value_text"].astype(object).where(facts["value_text"].notna(), None)
+    return facts
+
+
+def _fact_values(fact: Fact, values: pd.Series, problems: _Problems) -> tuple[pd.Series, pd.Series]:
+    none = pd.Series(None, index=values.index, dtype=object)
+    if fact.type == "number":
+        num, bad = parse_numbers(values)
+        problems.add(bad, f"fact {fact.name}: column {fact.column} value " + _quoted(values) + " is not a number")
+        return num, none
+    if fact.type == "bool":
+        num, bad = parse_bools(values)
+        problems.add(bad, f"fact {fact.name}: column {fact.column} value " + _quoted(values) + " is not true/false")
+        text = pd.Series(np.where(num == 1.0, "true", "false"), index=values.index).where(num.notna(), None)
+        return num, text.astype(object)
+    if fact.type == "date":
+        parsed, bad = parse_dates(values, fact.formats)
+        problems.add(bad, f"fact {fact.name}: column {fact.column} value " + _quoted(values) + " is not a date")
+        return pd.Series(np.nan, index=values.index), parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
+    return pd.Series(np.nan, index=values.index), as_text(values)
+
+
+def _rejected(silo: SiloConfig, raw: pd.DataFrame, ids: pd.Series, problems: _Problems) -> pd.DataFrame:
+    bad = problems.bad
+    if not bad.any():
+        return pd.DataFrame(columns=REJECT_COLUMNS)
+    rows = raw.loc[bad, [c for c in raw.columns if not c.startswith("_dlt") and c != REFRESH_DELETED]]
+    as_json = rows.to_json(orient="records", lines=True, date_format="iso", default_handler=str).splitlines()
+    return pd.DataFrame({"silo": silo.name, "source_record_id": ids[bad].to_numpy(), "raw_row": as_json,
+                         "reason": problems.reasons[bad].to_numpy()})

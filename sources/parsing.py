@@ -1,0 +1,114 @@
+"""Vectorised parsers for what a silo file declares structurally: name forms, one-line addresses,
+dates in listed formats, numbers and booleans. Each takes and returns pandas Series (no row loops);
+parsers that can fail also return a mask of the values they could not read."""
+from __future__ import annotations
+
+import pandas as pd
+
+NAME_SUFFIX = r"(?:,?\s+(?:jr|sr|ii|iii|iv|v|md|phd|esq)\.?)$"
+# "12 Oak St Apt 4, Springfield, IL 62704" (optionally ", USA" at the end, ZIP+4, no comma before ZIP)
+ONE_LINE_ADDRESS = (
+    r"^\s*(?P<street>[^,]+?)\s*,\s*(?P<city>[^,]+?)\s*,\s*(?P<region>[A-Za-z]{2})\.?\s*,?\s*"
+    r"(?P<postcode>\d{5}(?:-\d{4})?)?\s*(?:,\s*(?:USA?|United States(?: of America)?)\s*)?$"
+)
+TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0"}
+FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0"}
+
+
+def as_text(series: pd.Series) -> pd.Series:
+    """Values as trimmed strings (object dtype, None for missing); whole floats lose their '.0'."""
+    if pd.api.types.is_float_dtype(series) and series.dropna().mod(1).eq(0).all():
+        series = series.astype("Int64")
+    if pd.api.types.is_datetime64_any_dtype(series):
+        series = series.dt.strftime("%Y-%m-%dT%H:%M:%S")
+    text = series.astype("string").str.strip()
+    text = text.mask(text == "")
+    return text.astype(object).where(text.notna(), None)
+
+
+def blank(text: pd.Series) -> pd.Series:
+    return text.isna()
+
+
+def split_name(text: pd.Series, form: str) -> pd.DataFrame:
+    """given_name / family_name / full_name from a name column of the declared form.
+
+    A value that does not fit the form (e.g. no comma in a "LAST, First" column) keeps only
+    full_name: the resolver still parses it, nothing is lost.
+    """
+    text = text.str.replace(r"\s+", " ", regex=True) if text.notna().any() else text
+    out = pd.DataFrame({"given_name": None, "family_name": None, "full_name": text}, index=text.index)
+    if form == "free" or text.isna().all():
+        return out
+    if form == "last_first_comma":
+        parts = text.str.extract(r"^\s*(?P<family>[^,]+?)\s*,\s*(?P<given>.+?)\s*$")
+    else:
+        core = text.str.replace(NAME_SUFFIX, "", case=False, regex=True).str.strip()
+        pattern = (r"^(?P<given>\S+)(?:\s+\S+)*\s+(?P<family>\S+)$" if form == "first_last"
+                   else r"^(?P<family>\S+)\s+(?P<given>\S+)(?:\s+\S+)*$")
+        parts = core.str.extract(pattern)
+    ok = parts["given"].notna() & parts["family"].notna()
+    out.loc[ok, "given_name"] = parts.loc[ok, "given"]
+    out.loc[ok, "family_name"] = parts.loc[ok, "family"]
+    # a comma form becomes natural order so golden records read "First Last"
+    if form != "first_last":
+        out.loc[ok, "full_name"] = parts.loc[ok, "given"] + " " + parts.loc[ok, "family"]
+    return out
+
+
+def split_address(text: pd.Series, form: str) -> pd.DataFrame:
+    """address_line / city / region / postcode from a one-line address; unparsed lines pass whole."""
+    out = pd.DataFrame({"address_line": text, "city": None, "region": None, "postcode": None}, index=text.index)
+    if form != "one_line" or text.isna().all():
+        return out
+    parts = text.str.extract(ONE_LINE_ADDRESS)
+    ok = parts["street"].notna()
+    out.loc[ok, "address_line"] = parts.loc[ok, "street"]
+    out.loc[ok, "city"] = parts.loc[ok, "city"]
+    out.loc[ok, "region"] = parts.loc[ok, "region"].str.upper()
+    out.loc[ok, "postcode"] = parts.loc[ok, "postcode"]
+    return out.astype(object).where(out.notna(), None)
+
+
+def parse_dates(values: pd.Series, formats: list[str] | None) -> tuple[pd.Series, pd.Series]:
+    """Datetimes (naive UTC) from listed strftime formats, else ISO 8601 / free forms.
+
+    Returns (parsed, unreadable) where unreadable marks non-blank values no format matched.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values.dt.tz_convert("UTC").dt.tz_localize(None) if values.dt.tz is not None else values
+        return parsed, pd.Series(False, index=values.index)
+    text = as_text(values)
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    present = text.notna()
+    if not present.any():
+        return parsed, pd.Series(False, index=values.index)
+    candidates = formats or ["ISO8601", "mixed"]
+    for fmt in candidates:
+        todo = present & parsed.isna()
+        if not todo.any():
+            break
+        got = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True)
+        parsed.loc[todo] = got.dt.tz_localize(None)
+    return parsed, present & parsed.isna()
+
+
+def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Floats; text like "$1,234.50" is read; other non-blank text is unreadable."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype(float), pd.Series(False, index=values.index)
+    text = as_text(values)
+    cleaned = pd.Series(text, dtype="string").str.replace(r"[$,\s]", "", regex=True)
+    number = pd.to_numeric(cleaned, errors="coerce").astype(float)
+    return number, text.notna() & number.isna()
+
+
+def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """1.0/0.0 from true/false, yes/no, 1/0 (any case); other non-blank text is unreadable."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(float), pd.Series(False, index=values.index)
+    text = pd.Series(as_text(values), dtype="string").str.lower()
+    result = pd.Series(float("nan"), index=values.index)
+    result[text.isin(TRUE_WORDS).fillna(False).astype(bool)] = 1.0
+    result[text.isin(FALSE_WORDS).fillna(False).astype(bool)] = 0.0
+    return result, text.notna().fillna(False).astype(bool) & result.isna()
