@@ -1,0 +1,317 @@
+"""The true demo population: people, their households and their history.
+
+One row per real person. Households share an address (and often a landline and the family
+name) but are DIFFERENT people. Some households moved, some spouses married and changed their
+family name: their older records carry the previous values (`*_prev`, valid before `change_date`).
+Everything is drawn with NumPy from the pools, so a million people take seconds.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hub.demo import pools
+from hub.demo.typos import strip_accents
+
+REFERENCE_DAY = np.datetime64("2026-11-01")  # fixed "today" so output never depends on the clock
+HISTORY_START = np.datetime64("2018-01-01")
+HOUSEHOLD_SIZES = np.array([1, 2, 3, 4, 5])
+HOUSEHOLD_SIZE_P = np.array([0.55, 0.27, 0.10, 0.06, 0.02])
+DAYS_PER_YEAR = 365.25
+
+
+def draw_people(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Draw `n` people grouped into households, with identities, contacts and history."""
+    hh_id, role = _households(n, rng)
+    head = _head_index(hh_id)
+    sex = _sexes(role, head, rng)
+    people = pd.DataFrame({"person_id": _person_ids(n), "household_id": hh_id, "role": role, "sex": sex})
+    people["given"] = _given_names(sex, rng)
+    people["given"] = _avoid_same_given_as_head(people["given"].to_numpy(), sex, role, head, rng)
+    people["middle"] = _middle_names(sex, rng)
+    people["family"] = _family_names(role, head, rng)
+    people["birth_date"] = _birth_dates(role, head, rng)
+    people["ssn"] = _unique_ssns(n, rng)
+
+    address = _addresses(hh_id, rng)
+    for col, values in address.items():
+        people[col] = values
+    people["phone"] = _phones(people["place_idx"].to_numpy(), role, head, rng)
+    _add_history(people, hh_id, role, head, rng)
+    people["email"] = _emails(people, rng)
+    people["email_alt"] = _work_emails(people, rng)
+    return people
+
+
+def _person_ids(n: int) -> np.ndarray:
+    return np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object)
+
+
+def _households(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    sizes = rng.choice(HOUSEHOLD_SIZES, size=n, p=HOUSEHOLD_SIZE_P)
+    ends = np.cumsum(sizes)
+    sizes = sizes[: int(np.searchsorted(ends, n)) + 1]
+    hh_id = np.repeat(np.arange(len(sizes)), sizes)[:n]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    role = np.arange(n) - starts[hh_id]
+    return hh_id, role
+
+
+def _head_index(hh_id: np.ndarray) -> np.ndarray:
+    """Row index of each person's household head (the first member)."""
+    first = np.concatenate([[True], hh_id[1:] != hh_id[:-1]])
+    return np.maximum.accumulate(np.where(first, np.arange(len(hh_id)), 0))
+
+
+def _sexes(role: np.ndarray, head: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    sex = np.where(rng.random(len(role)) < 0.51, "F", "M").astype(object)
+    # Spouses are mostly of the other sex than the head.
+    spouse = (role == 1) & (rng.random(len(role)) < 0.9)
+    sex[spouse] = np.where(sex[head[spouse]] == "F", "M", "F")
+    return sex
+
+
+def _given_names(sex: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    n = len(sex)
+    female = pools.given_names("F").draw(rng, n)
+    male = pools.given_names("M").draw(rng, n)
+    return np.where(sex == "F", female, male)
+
+
+def _avoid_same_given_as_head(given, sex, role, head, rng) -> np.ndarray:
+    """Relatives rarely share the head's given name: redraw those (a few 'Jr.' stay on purpose)."""
+    clash = (role > 0) & (given == given[head]) & (rng.random(len(given)) < 0.95)
+    given = given.copy()
+    given[clash] = _given_names(sex[clash], rng)
+    return given
+
+
+def _middle_names(sex: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    middle = _given_names(sex, rng)
+    middle[rng.random(len(sex)) < 0.15] = None
+    return middle
+
+
+def _family_names(role: np.ndarray, head: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    family = pools.surnames().draw(rng, len(role))
+    share_p = np.where(role == 1, 0.8, 0.9)
+    shares = (role > 0) & (rng.random(len(role)) < share_p)
+    family[shares] = family[head[shares]]
+    return family
+
+
+def _birth_dates(role: np.ndarray, head: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    n = len(role)
+    age_years = np.clip(rng.normal(46, 16, n), 18, 92)
+    days = (age_years * DAYS_PER_YEAR).astype(int)
+    spouse = role == 1
+    days[spouse] = days[head[spouse]] + rng.normal(0, 3.5 * DAYS_PER_YEAR, spouse.sum()).astype(int)
+    child = role >= 2
+    days[child] = days[head[child]] - rng.uniform(20, 38, child.sum()) * DAYS_PER_YEAR
+    # Adults only: a "child" too young to be a customer is a sibling or lodger instead.
+    too_young = days < 18 * DAYS_PER_YEAR
+    days[too_young] = (18 * DAYS_PER_YEAR + rng.uniform(0, 12, too_young.sum()) * DAYS_PER_YEAR).astype(int)
+    return REFERENCE_DAY - days.astype("timedelta64[D]")
+
+
+def _unique_ssns(n: int, rng: np.random.Generator) -> np.ndarray:
+    """SSNs in the issued ranges (no 000/666/9xx area, no 00 group, no 0000 serial), all distinct."""
+    area = rng.integers(1, 900, n)
+    area[area == 666] = 665
+    group = rng.integers(1, 100, n)
+    serial = rng.integers(1, 10000, n)
+    code = area * 1_000_000 + group * 10_000 + serial
+    code = _redraw_duplicates(code, lambda dup: code[dup] // 10_000 * 10_000
+                              + rng.integers(1, 10000, int(dup.sum())))
+    digits = np.char.zfill(code.astype(str), 9)
+    return _join(_slice(digits, 0, 3), "-", _slice(digits, 3, 5), "-", _slice(digits, 5, 9))
+
+
+def _redraw_duplicates(code: np.ndarray, redraw) -> np.ndarray:
+    """Replace duplicated values with `redraw(mask)` until every value is distinct."""
+    while True:
+        dup = pd.Series(code).duplicated().to_numpy()
+        if not dup.any():
+            return code
+        code[dup] = redraw(dup)
+
+
+def _addresses(hh_id: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One address per household, broadcast to its members."""
+    n_hh = int(hh_id.max()) + 1
+    hh = draw_addresses(n_hh, rng)
+    return {k: v[hh_id] for k, v in hh.items()}
+
+
+def draw_addresses(n: int, rng: np.random.Generator, place_idx: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Street address components: house_no, street_dir, street_name, street_suffix, unit, place_idx, zip."""
+    places = pools.places()
+    if place_idx is None:
+        place_idx = rng.choice(len(places), size=n, p=places["p"].to_numpy())
+    lo = places["zip_lo"].astype(int).to_numpy()[place_idx]
+    hi = places["zip_hi"].astype(int).to_numpy()[place_idx]
+    zips = np.char.zfill((lo + (rng.random(n) * (hi - lo + 1)).astype(int)).astype(str), 5).astype(object)
+    house_no = np.floor(10 ** rng.uniform(0.3, 4.0, n)).astype(int)
+    names = pools.street_names()
+    street_name = names[rng.choice(len(names), size=n, p=pools.street_name_weights())]
+    suffix_keys = np.array(list(pools.STREET_SUFFIXES), dtype=object)
+    suffix_p = np.array([w for _, w in pools.STREET_SUFFIXES.values()])
+    street_suffix = suffix_keys[rng.choice(len(suffix_keys), size=n, p=suffix_p / suffix_p.sum())]
+    street_dir = np.array(list(pools.DIRECTIONS), dtype=object)[rng.integers(0, 4, n)]
+    street_dir[rng.random(n) >= 0.12] = None
+    unit = _units(n, rng)
+    return {"house_no": house_no, "street_dir": street_dir, "street_name": street_name,
+            "street_suffix": street_suffix, "unit": unit, "place_idx": place_idx, "zip": zips}
+
+
+def _units(n: int, rng: np.random.Generator) -> np.ndarray:
+    number = rng.integers(1, 40, n).astype(str).astype(object)
+    letter = np.array(["", "", "", "A", "B", "C"], dtype=object)[rng.integers(0, 6, n)]
+    floor_style = rng.random(n) < 0.3
+    number[floor_style] = (rng.integers(1, 12, floor_style.sum()) * 100 + rng.integers(1, 20, floor_style.sum())).astype(str)
+    unit = number + np.where(floor_style, "", letter)
+    unit[rng.random(n) >= 0.25] = None
+    return unit
+
+
+def _phones(place_idx: np.ndarray, role: np.ndarray, head: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Ten-digit phones with the area code of the person's city; half of households share a landline."""
+    phones = draw_phones(place_idx, rng)
+    share = (role > 0) & (rng.random(len(role)) < 0.5)
+    phones[share] = phones[head[share]]
+    return phones
+
+
+def draw_phones(place_idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    n = len(place_idx)
+    codes = pools.places()["area_codes"].str.split(";").to_numpy()
+    n_codes = np.array([len(c) for c in codes])
+    flat = np.concatenate(codes)
+    offsets = np.concatenate([[0], np.cumsum(n_codes)[:-1]])
+    pick = offsets[place_idx] + (rng.random(n) * n_codes[place_idx]).astype(int)
+    area = flat[pick].astype(int)
+    exchange = rng.integers(201, 1000, n)
+    exchange[(exchange == 555) | (exchange % 100 == 11)] += 1  # 555 and N11 are not real exchanges
+    number = area * 10_000_000 + exchange * 10_000 + rng.integers(0, 10000, n)
+    number = _redraw_duplicates(number, lambda dup: number[dup] // 10_000 * 10_000
+                                + rng.integers(0, 10000, int(dup.sum())))
+    return number.astype(str).astype(object)
+
+
+def _add_history(people: pd.DataFrame, hh_id, role, head, rng: np.random.Generator) -> None:
+    """Households that moved and spouses who married: previous values valid before change_date."""
+    n = len(people)
+    n_hh = int(hh_id.max()) + 1
+    moved_hh = rng.random(n_hh) < 0.12
+    move_day = _random_days(n_hh, np.datetime64("2019-01-01"), np.datetime64("2026-06-30"), rng)
+    moved = moved_hh[hh_id]
+    change = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    change[moved] = move_day[hh_id][moved]
+
+    prev_hh = draw_addresses(n_hh, rng)
+    stay_in_city = rng.random(n_hh) < 0.5
+    prev_hh["place_idx"] = np.where(stay_in_city, people["place_idx"].to_numpy()[_head_rows(hh_id, n_hh)],
+                                    prev_hh["place_idx"])
+    prev_hh.update(_rezip(prev_hh["place_idx"], prev_hh["zip"], stay_in_city, rng))
+    prev = {k: _masked(v[hh_id], moved) for k, v in prev_hh.items()}
+    prev_phone = draw_phones(people["place_idx"].to_numpy(), rng)
+    phone_prev = _masked(prev_phone, moved & (rng.random(n) < 0.4))
+
+    family = people["family"].to_numpy()
+    married = ((role == 1) & (people["sex"].to_numpy() == "F") & (family == family[head])
+               & (rng.random(n) < 0.35))
+    family_prev = np.full(n, None, dtype=object)
+    family_prev[married] = pools.surnames().draw(rng, int(married.sum()))
+    change[married] = _random_days(int(married.sum()), np.datetime64("2019-01-01"),
+                                   np.datetime64("2026-06-30"), rng)
+    own_before = draw_addresses(n, rng)
+    for k in prev:
+        prev[k][married] = own_before[k][married]
+    phone_prev[married] = prev_phone[married]
+
+    people["change_date"] = change
+    people["family_prev"] = family_prev
+    people["phone_prev"] = phone_prev
+    for k, v in prev.items():
+        people[f"{k}_prev"] = v
+
+
+def _head_rows(hh_id: np.ndarray, n_hh: int) -> np.ndarray:
+    _, first_rows = np.unique(hh_id, return_index=True)
+    return first_rows
+
+
+def _rezip(place_idx, zips, keep_mask, rng) -> dict[str, np.ndarray]:
+    """Re-draw ZIPs for addresses whose city was reset so ZIP and city agree."""
+    fresh = draw_addresses(len(place_idx), rng, place_idx=place_idx)["zip"]
+    return {"zip": np.where(keep_mask, fresh, zips)}
+
+
+def _masked(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    out = np.asarray(values, dtype=object).copy()
+    out[~keep] = None
+    return out
+
+
+def _random_days(n: int, start: np.datetime64, end: np.datetime64, rng) -> np.ndarray:
+    span = int((end - start).astype(int))
+    return start + rng.integers(0, span, n).astype("timedelta64[D]")
+
+
+def _emails(people: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Personal emails derived from the name (maiden name for many who married later), unique."""
+    n = len(people)
+    given = _email_token(people["given"].to_numpy())
+    family_src = people["family"].to_numpy().copy()
+    had_maiden = pd.notna(people["family_prev"]).to_numpy() & (rng.random(n) < 0.6)
+    family_src[had_maiden] = people["family_prev"].to_numpy()[had_maiden]
+    family = _email_token(family_src)
+    year = pd.DatetimeIndex(people["birth_date"]).year.to_numpy().astype(str).astype(object)
+    two = np.char.zfill(rng.integers(1, 100, n).astype(str), 2).astype(object)
+    initial = _slice(given, 0, 1)
+    patterns = [given + "." + family, given + family, initial + family, given + "_" + family,
+                given + "." + family + two, given + family + year, given + two, family + initial,
+                given + _slice(family, 0, 1) + two]
+    weights = np.array([0.30, 0.15, 0.15, 0.05, 0.10, 0.10, 0.05, 0.05, 0.05])
+    choice = rng.choice(len(patterns), size=n, p=weights / weights.sum())
+    local = np.choose(choice, patterns)
+    domain = pools._pool(pools.EMAIL_PROVIDERS).draw(rng, n)
+    return _make_unique(local, "@" + domain)
+
+
+def _work_emails(people: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    n = len(people)
+    local = _email_token(people["given"].to_numpy()) + "." + _email_token(people["family"].to_numpy())
+    domain = np.array(pools.WORK_DOMAINS, dtype=object)[rng.integers(0, len(pools.WORK_DOMAINS), n)]
+    emails = _make_unique(local, "@" + domain)
+    emails[rng.random(n) >= 0.25] = None
+    return emails
+
+
+def _email_token(names: np.ndarray) -> np.ndarray:
+    s = pd.Series(strip_accents(names), dtype=object).str.lower()
+    return s.str.replace(r"[^a-z]", "", regex=True).to_numpy(dtype=object)
+
+
+def _make_unique(local: np.ndarray, at_domain: np.ndarray) -> np.ndarray:
+    """Append a number to the local part of addresses already taken (john.smith7@gmail.com)."""
+    email = local + at_domain
+    nth = pd.Series(email).groupby(email).cumcount().to_numpy()
+    taken = nth > 0
+    email[taken] = local[taken] + (nth[taken] + 1).astype(str).astype(object) + at_domain[taken]
+    # A suffixed address can collide with another real one; repeat until all are distinct.
+    if pd.Series(email).duplicated().any():
+        dup = pd.Series(email).duplicated().to_numpy()
+        email[dup] = local[dup] + (np.arange(dup.sum()) + 1000).astype(str).astype(object) + at_domain[dup]
+    return email
+
+
+def _slice(values: np.ndarray, start: int, stop: int) -> np.ndarray:
+    return pd.Series(values, dtype=object).str.slice(start, stop).to_numpy(dtype=object)
+
+
+def _join(*parts) -> np.ndarray:
+    out = np.asarray(parts[0], dtype=object)
+    for p in parts[1:]:
+        out = out + (np.asarray(p, dtype=object) if not isinstance(p, str) else p)
+    return out

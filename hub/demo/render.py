@@ -1,0 +1,104 @@
+"""Render true values the way each silo writes them: phone, address, date and name formats."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hub.demo import pools
+
+PHONE_STYLES = ("paren", "dash", "dot", "e164_spaced", "digits", "one_dash", "e164")
+DOB_STYLES = ("iso", "us", "day_mon_year", "compact")
+UNIT_STYLES = ("Apt {}", "Apartment {}", "#{}", "Unit {}", "Apt. {}")
+
+
+def _style(rng: np.random.Generator, n: int, weights: dict[str, float], names) -> np.ndarray:
+    p = np.array([weights.get(k, 0.0) for k in names], dtype=float)
+    return rng.choice(len(names), size=n, p=p / p.sum())
+
+
+def _s(values) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=object), dtype=object)
+
+
+def phones(digits: np.ndarray, weights: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+    """'2175550134' -> '(217) 555-0134', '217-555-0134', '217.555.0134', '+1 217 555 0134' ..."""
+    d = _s(digits)
+    a, b, c = d.str.slice(0, 3), d.str.slice(3, 6), d.str.slice(6, 10)
+    forms = [
+        "(" + a + ") " + b + "-" + c, a + "-" + b + "-" + c, a + "." + b + "." + c,
+        "+1 " + a + " " + b + " " + c, d, "1-" + a + "-" + b + "-" + c, "+1" + d,
+    ]
+    style = _style(rng, len(d), weights, PHONE_STYLES)
+    out = np.choose(style, [f.to_numpy(dtype=object) for f in forms])
+    out[d.isna().to_numpy()] = None
+    return out
+
+
+def streets(addr: dict[str, np.ndarray], rng: np.random.Generator, p_full_suffix: float,
+            p_dot: float, unit_weights: tuple[float, ...]) -> np.ndarray:
+    """'12 N Oak St Apt 4' with suffix, direction and unit spelled in varying ways."""
+    n = len(addr["house_no"])
+    suffix = _s(addr["street_suffix"])
+    full = suffix.map({k: v for k, (v, _) in pools.STREET_SUFFIXES.items()})
+    u = rng.random(n)
+    suffix_text = np.where(u < p_full_suffix, full, np.where(u < p_full_suffix + p_dot, suffix + ".", suffix))
+    direction = _s(addr["street_dir"])
+    dir_full = direction.map(pools.DIRECTIONS)
+    dir_text = np.where(rng.random(n) < p_full_suffix, dir_full, direction)
+    dir_text = np.where(direction.isna(), "", _s(dir_text) + " ")
+    line = (_s(addr["house_no"]).astype(str) + " " + _s(dir_text) + _s(addr["street_name"]) + " "
+            + _s(suffix_text))
+    unit = _s(addr["unit"])
+    style = rng.choice(len(UNIT_STYLES), size=n, p=np.asarray(unit_weights) / sum(unit_weights))
+    unit_forms = [(" " + f.split("{}")[0] + unit).to_numpy(dtype=object) for f in UNIT_STYLES]
+    unit_text = np.where(unit.isna(), "", np.choose(style, unit_forms))
+    out = (line + _s(unit_text)).to_numpy(dtype=object)
+    out[_s(addr["house_no"]).isna().to_numpy()] = None
+    return out
+
+
+def cities(place_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(city, state code, state name) for each place index; None where the index is missing."""
+    places = pools.places()
+    idx = pd.to_numeric(_s(place_idx))
+    missing = idx.isna().to_numpy()
+    safe = np.where(missing, 0, idx.to_numpy(dtype=float, na_value=0)).astype(int)
+    out = []
+    for col in ("city", "state", "state_name"):
+        v = places[col].to_numpy(dtype=object)[safe]
+        v[missing] = None
+        out.append(v)
+    return tuple(out)
+
+
+def zip_plus4(zips: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    out = np.asarray(zips, dtype=object).copy()
+    pick = (rng.random(len(out)) < p) & pd.notna(out)
+    out[pick] = out[pick] + "-" + np.char.zfill(rng.integers(1, 10000, int(pick.sum())).astype(str), 4).astype(object)
+    return out
+
+
+def dates(days: np.ndarray, weights: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+    """Dates as '1984-03-07', '03/07/1984', '7 Mar 1984' or '19840307'."""
+    ts = pd.DatetimeIndex(days)
+    y, mo, dd, mon = (_s(ts.strftime(f)) for f in ("%Y", "%m", "%d", "%b"))
+    forms = [y + "-" + mo + "-" + dd, mo + "/" + dd + "/" + y,
+             dd.str.lstrip("0") + " " + mon + " " + y, y + mo + dd]
+    style = _style(rng, len(ts), weights, DOB_STYLES)
+    out = np.choose(style, [f.to_numpy(dtype=object) for f in forms])
+    out[ts.isna()] = None
+    return out
+
+
+def timestamps(ts: np.ndarray) -> np.ndarray:
+    """ISO-8601 UTC timestamps: '2024-03-07T12:34:56Z'."""
+    return np.datetime_as_string(ts.astype("datetime64[s]"), unit="s").astype(object) + "Z"
+
+
+def join_name(first: np.ndarray, last: np.ndarray, sep: str = " ") -> np.ndarray:
+    """Join two name parts, tolerating a missing part."""
+    f, l = _s(first), _s(last)
+    both = f.fillna("") + np.where(f.notna() & l.notna(), sep, "") + l.fillna("")
+    out = both.str.strip().to_numpy(dtype=object)
+    out[f.isna().to_numpy() & l.isna().to_numpy()] = None
+    return out
