@@ -2,7 +2,7 @@
 
 Names come with real US frequency weights (Faker's en_US census-derived tables), so the demo
 has many Smiths and Johnsons and a long tail of rare surnames. Places are real US cities with
-their ZIP ranges and area codes (`data/us_places.csv`), weighted by population.
+their ZIP ranges and area codes (`reference/us_places.csv`), weighted by population.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from faker.providers.person.en_US import Provider as _FakerPerson
 
-DATA_DIR = Path(__file__).with_name("data")
+DATA_DIR = Path(__file__).with_name("reference")
 
 # Names with accents or punctuation that US systems mangle differently (accent dropped,
 # apostrophe removed, hyphen split). Weighted like rare-to-mid surnames.
