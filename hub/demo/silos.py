@@ -64,6 +64,7 @@ def _canonical(silo: str, ids, n: int, updated_at, **cols) -> pd.DataFrame:
     frame["silo"] = np.full(n, silo, dtype=object)
     frame["source_record_id"] = np.asarray(ids).astype(str).astype(object)
     frame["source_updated_at"] = pd.to_datetime(updated_at)
+    frame["country"] = np.full(n, "US", dtype=object)  # every demo silo declares country: US
     frame["is_deleted"] = np.zeros(n, dtype=bool)
     return pd.DataFrame(frame, columns=CANONICAL_COLUMNS)
 
@@ -109,7 +110,7 @@ def sales(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd
     zips = render.zip_plus4(rec["zip"].to_numpy(), 0.05, rng)
     for arr in (street, city, state, zips):
         arr[missing_addr] = None
-    ids = _ids("", n, 100001, 6, rng)
+    ids = _ids("", n, 100001, 0, rng)
     purchases = 1 + rng.geometric(0.15, n) - 1
     ltv = np.round(purchases * rng.lognormal(np.log(55), 0.5, n), 2)
     day = rec["updated_at"].to_numpy().astype("datetime64[D]")
@@ -188,7 +189,7 @@ def support(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, 
     email = noise.junk(noise.blank(email, 0.03, rng), 0.01, pools.JUNK_EMAILS, rng)
     phone = _phone(rec, rng, {"e164_spaced": 0.15, "e164": 0.1, "paren": 0.25, "dash": 0.2, "digits": 0.2,
                               "dot": 0.1}, 0.35, 0.01, 0.005)
-    ids = _ids("", n, 50001, 6, rng)
+    ids = _ids("", n, 50001, 0, rng)
     tickets = np.where(noise.chance(rng, n, 0.65), 0, rng.integers(1, 7, n))
     silo = pd.DataFrame({"id": ids.astype(int), "name": name, "email": email, "phone": phone,
                          "open_tickets": tickets, "updated_at": render.timestamps(rec["updated_at"].to_numpy()),
