@@ -1,0 +1,170 @@
+"""Postal addresses: one-line parsing, street-type and unit abbreviations, regions, postcodes, countries."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from identity_resolution.text import fold, is_junk_text, map_distinct
+
+STREET_TYPES = {
+    "street": "st", "str": "st", "st": "st", "avenue": "ave", "av": "ave", "ave": "ave", "road": "rd",
+    "rd": "rd", "drive": "dr", "drv": "dr", "dr": "dr", "lane": "ln", "ln": "ln", "boulevard": "blvd",
+    "blvd": "blvd", "court": "ct", "crt": "ct", "ct": "ct", "place": "pl", "pl": "pl", "terrace": "ter",
+    "terr": "ter", "ter": "ter", "circle": "cir", "cir": "cir", "parkway": "pkwy", "pkwy": "pkwy",
+    "highway": "hwy", "hwy": "hwy", "square": "sq", "sq": "sq", "crescent": "cres", "cres": "cres",
+    "way": "way", "trail": "trl", "trl": "trl", "alley": "aly", "close": "cl", "grove": "grv",
+    "circuit": "cct", "cct": "cct", "expressway": "expy", "freeway": "fwy", "loop": "loop", "path": "path",
+    "pike": "pike", "plaza": "plz", "point": "pt", "ridge": "rdg", "row": "row", "run": "run",
+}
+DIRECTIONS = {
+    "north": "n", "south": "s", "east": "e", "west": "w", "northeast": "ne", "northwest": "nw",
+    "southeast": "se", "southwest": "sw", "n": "n", "s": "s", "e": "e", "w": "w", "ne": "ne", "nw": "nw",
+    "se": "se", "sw": "sw",
+}
+UNITS = {"apartment": "apt", "apt": "apt", "unit": "apt", "flat": "apt", "#": "apt", "no": "apt",
+         "suite": "ste", "ste": "ste", "room": "rm", "rm": "rm", "floor": "fl", "fl": "fl"}
+US_STATES = {
+    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA", "colorado": "CO",
+    "connecticut": "CT", "delaware": "DE", "florida": "FL", "georgia": "GA", "hawaii": "HI", "idaho": "ID",
+    "illinois": "IL", "indiana": "IN", "iowa": "IA", "kansas": "KS", "kentucky": "KY", "louisiana": "LA",
+    "maine": "ME", "maryland": "MD", "massachusetts": "MA", "michigan": "MI", "minnesota": "MN",
+    "mississippi": "MS", "missouri": "MO", "montana": "MT", "nebraska": "NE", "nevada": "NV",
+    "new hampshire": "NH", "new jersey": "NJ", "new mexico": "NM", "new york": "NY",
+    "north carolina": "NC", "north dakota": "ND", "ohio": "OH", "oklahoma": "OK", "oregon": "OR",
+    "pennsylvania": "PA", "rhode island": "RI", "south carolina": "SC", "south dakota": "SD",
+    "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA", "washington": "WA",
+    "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY", "district of columbia": "DC",
+}
+COUNTRIES = {
+    "us": "US", "usa": "US", "u.s.": "US", "u.s.a.": "US", "united states": "US",
+    "united states of america": "US", "america": "US", "ca": "CA", "can": "CA", "canada": "CA",
+    "uk": "GB", "gb": "GB", "gbr": "GB", "united kingdom": "GB", "great britain": "GB", "england": "GB",
+    "au": "AU", "aus": "AU", "australia": "AU", "nz": "NZ", "new zealand": "NZ", "ie": "IE",
+    "ireland": "IE", "de": "DE", "germany": "DE", "fr": "FR", "france": "FR", "mx": "MX", "mexico": "MX",
+    "es": "ES", "spain": "ES", "it": "IT", "italy": "IT", "nl": "NL", "netherlands": "NL", "in": "IN",
+    "india": "IN",
+}
+_TAIL = re.compile(
+    r"^(?P<street>.*?)(?:,\s*(?P<city>[^,]*?))?,?\s+(?P<region>[A-Za-z]{2}|[A-Za-z][A-Za-z ]+)\.?,?\s+"
+    r"(?P<postcode>\d{5}(?:-\d{4})?|[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d)\s*(?:,?\s*(?:USA|US|United States|Canada))?$",
+    re.IGNORECASE,
+)
+_UNIT_ABBR_DISPLAY = {"apt": "Apt", "ste": "Ste", "rm": "Rm", "fl": "Fl"}
+
+
+def normalise_street(text: str | None) -> str | None:
+    """Lower-case street line with standard abbreviations: '12 Oak Street, Apt. #4' -> '12 oak st apt 4'."""
+    if text is None or is_junk_text(text):
+        return None
+    t = fold(text).lower()
+    t = re.sub(r"#\s*(\w)", r" # \1", t)
+    t = re.sub(r"[.,;]", " ", t)
+    toks = t.split()
+    out: list[str] = []
+    for i, tok in enumerate(toks):
+        if tok in UNITS and i > 0:
+            out.append(UNITS[tok])
+        elif tok in STREET_TYPES and i > 0 and not (out and out[-1] in ("apt", "ste")):
+            out.append(STREET_TYPES[tok])
+        elif tok in DIRECTIONS and (i == 1 or i == len(toks) - 1):
+            out.append(DIRECTIONS[tok])
+        else:
+            out.append(tok)
+    result = " ".join(out).strip()
+    return result or None
+
+
+def display_street(norm: str | None) -> str | None:
+    """Display form of a normalised street line: '12 oak st apt 4' -> '12 Oak St Apt 4'."""
+    if not norm:
+        return None
+    words = []
+    for tok in norm.split():
+        if tok in _UNIT_ABBR_DISPLAY:
+            words.append(_UNIT_ABBR_DISPLAY[tok])
+        elif tok in DIRECTIONS.values() and len(tok) <= 2:
+            words.append(tok.upper())
+        else:
+            words.append(tok.capitalize())
+    return " ".join(words)
+
+
+def parse_one_line(line: str) -> tuple[str | None, str | None, str | None, str | None]:
+    """'12 Oak St Apt 4, Springfield, IL 62704' -> (street, city, region, postcode); parts not found are None."""
+    text = fold(line).strip()
+    m = _TAIL.match(text)
+    if m:
+        street, city = m.group("street"), m.group("city")
+        region = normalise_region(m.group("region"))
+        if city is None and "," not in street:
+            return street or None, None, region, m.group("postcode")
+        return street or None, city, region, m.group("postcode")
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if len(parts) >= 3:
+        return ", ".join(parts[:-2]), parts[-2], normalise_region(parts[-1]), None
+    return text or None, None, None, None
+
+
+def normalise_region(text: str | None) -> str | None:
+    """US state names to their two-letter codes, other regions upper-cased."""
+    if text is None or is_junk_text(text):
+        return None
+    t = fold(text).strip(" .").lower()
+    if t in US_STATES:
+        return US_STATES[t]
+    return t.upper()
+
+
+def normalise_postcode(text: str | None) -> str | None:
+    """US ZIP+4 to five digits; other postcodes upper-cased, single-spaced. Placeholders to None."""
+    if text is None or is_junk_text(text):
+        return None
+    t = re.sub(r"\s+", " ", fold(text).upper()).strip()
+    if re.fullmatch(r"\d{5}-?\d{4}", t):
+        t = t[:5]
+    digits = re.sub(r"\D", "", t)
+    if digits and digits == t and len(set(digits)) == 1:
+        return None
+    return t
+
+
+def normalise_country(text: str | None) -> str | None:
+    """Country names and codes to ISO 3166-1 alpha-2 where known; two-letter codes kept."""
+    if text is None or is_junk_text(text):
+        return None
+    t = fold(text).strip().lower()
+    if t in COUNTRIES:
+        return COUNTRIES[t]
+    return t.upper() if len(t) == 2 else None
+
+
+def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, postcode: pd.Series) -> pd.DataFrame:
+    """address_line, city, region, postcode display columns; a one-line address fills missing parts."""
+    line = line.astype("object")
+    one_line = line.notna() & city.isna() & postcode.isna() & line.astype("string").str.contains(",", regex=False).fillna(False)
+    parsed = map_distinct(line.where(one_line, None), parse_one_line)
+    street_src = line.copy()
+    city_src, region_src, post_src = city.astype("object").copy(), region.astype("object").copy(), postcode.astype("object").copy()
+    if one_line.any():
+        p = parsed[one_line]
+        street_src[one_line] = p.str[0]
+        city_src[one_line] = p.str[1]
+        region_src[one_line] = region_src[one_line].where(region_src[one_line].notna(), p.str[2])
+        post_src[one_line] = p.str[3]
+    street_norm = map_distinct(street_src, normalise_street)
+    return pd.DataFrame(
+        {
+            "address_line": map_distinct(street_norm, display_street),
+            "city": map_distinct(city_src, _display_city),
+            "region": map_distinct(region_src, normalise_region),
+            "postcode": map_distinct(post_src, normalise_postcode),
+        },
+        index=line.index,
+    )
+
+
+def _display_city(text: str) -> str | None:
+    if is_junk_text(text):
+        return None
+    return " ".join(w.capitalize() for w in fold(text).lower().split())

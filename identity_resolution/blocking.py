@@ -1,0 +1,95 @@
+"""Candidate pairs: several blocking rules as DuckDB joins, de-duplicated, oversized blocks skipped."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+# name -> SQL key expression over the feature table. A NULL part makes the key NULL (no block).
+BLOCKING_RULES: dict[str, str] = {
+    "email": "email_key",
+    "phone": "phone",
+    "national_id": "nid_hash",
+    "dob_given": "dob || '|' || given_initial",
+    "dob_family": "dob || '|' || left(family, 2)",
+    "family_phonetic_given": "family_sdx || '|' || given_initial || '|' || coalesce(left(postcode, 2), dob_year, '')",
+    "family_given_exact": "family || '|' || given_canon",
+    "postcode_family_prefix": "postcode || '|' || left(family, 3)",
+    "postcode_given_prefix": "postcode || '|' || left(given, 3)",
+    "address_postcode": "addr_key || '|' || postcode",
+    "address_family": "addr_key || '|' || left(family, 1)",
+    "swapped_names": "least(given_mp, family_mp) || '|' || greatest(given_mp, family_mp)",
+    "nid_last4_dob_year": "nid_last4 || '|' || dob_year",
+    "nid_last4_family": "nid_last4 || '|' || family_sdx",
+}
+
+
+@dataclass
+class BlockingResult:
+    left: np.ndarray  # int64 record positions, left < right
+    right: np.ndarray
+    rule: np.ndarray  # int8 index into rule_names of the first rule that produced the pair
+    rule_names: list[str]
+    stats: pd.DataFrame  # per rule: pairs, skipped_blocks, skipped_records, largest_skipped
+    warnings: list[str] = field(default_factory=list)
+
+
+def block(
+    features: pd.DataFrame,
+    silo: pd.Series | np.ndarray | None = None,
+    rules: dict[str, str] | None = None,
+    max_block_size: int = 200,
+    link_only: bool = False,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> BlockingResult:
+    """Candidate pairs from every rule; a key shared by more than `max_block_size` records is skipped
+    (with a warning) because it would produce more pairs than evidence. `link_only` keeps only pairs
+    from different silos."""
+    rules = rules or BLOCKING_RULES
+    own = con is None
+    con = con or duckdb.connect()
+    table = pa.Table.from_pandas(features, preserve_index=False)
+    table = table.append_column("rid", pa.array(np.arange(len(features), dtype=np.int64)))
+    silo_codes = pd.factorize(pd.Series(silo if silo is not None else np.zeros(len(features))))[0]
+    table = table.append_column("silo_code", pa.array(silo_codes.astype(np.int32)))
+    con.register("feats", table)
+    con.execute("CREATE OR REPLACE TEMP TABLE cand (l BIGINT, r BIGINT, rule TINYINT)")
+    stats, warnings = [], []
+    silo_filter = "AND a.silo_code <> b.silo_code" if link_only else ""
+    for idx, (name, expr) in enumerate(rules.items()):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE bkeys AS SELECT rid, silo_code, {expr} AS k FROM feats WHERE ({expr}) IS NOT NULL")
+        big = con.execute(
+            "SELECT k, count(*) AS n FROM bkeys GROUP BY k HAVING count(*) > ? ORDER BY n DESC", [max_block_size]
+        ).fetchall()
+        if big:
+            con.execute("CREATE OR REPLACE TEMP TABLE bigkeys AS SELECT k FROM bkeys GROUP BY k HAVING count(*) > ?", [max_block_size])
+            con.execute("DELETE FROM bkeys WHERE k IN (SELECT k FROM bigkeys)")
+            msg = (f"blocking rule {name!r}: skipped {len(big)} block(s) over {max_block_size} records "
+                   f"({sum(n for _, n in big)} records; largest {big[0][0]!r} with {big[0][1]})")
+            log.warning(msg)
+            warnings.append(msg)
+        con.execute(
+            f"INSERT INTO cand SELECT a.rid, b.rid, {idx} FROM bkeys a JOIN bkeys b ON a.k = b.k AND a.rid < b.rid {silo_filter}"
+        )
+        added = con.execute("SELECT count(*) FROM cand WHERE rule = ?", [idx]).fetchall()[0][0]
+        stats.append({"rule": name, "pairs": added, "skipped_blocks": len(big),
+                      "skipped_records": sum(n for _, n in big), "largest_skipped": big[0][1] if big else 0})
+    arrow = con.sql("SELECT l, r, min(rule) AS rule FROM cand GROUP BY l, r ORDER BY l, r").to_arrow_table()
+    con.execute("DROP TABLE IF EXISTS cand; DROP TABLE IF EXISTS bkeys; DROP TABLE IF EXISTS bigkeys")
+    con.unregister("feats")
+    if own:
+        con.close()
+    return BlockingResult(
+        left=arrow.column("l").to_numpy().astype(np.int64),
+        right=arrow.column("r").to_numpy().astype(np.int64),
+        rule=arrow.column("rule").to_numpy().astype(np.int8),
+        rule_names=list(rules),
+        stats=pd.DataFrame(stats),
+        warnings=warnings,
+    )

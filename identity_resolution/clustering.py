@@ -1,0 +1,167 @@
+"""Clusters from scored pairs: union–find over edges in descending weight, refusing merges that
+would put two records with conflicting strong evidence in one cluster.
+
+Strong evidence: national ids whose last four digits differ by two or more edits, birth dates that
+differ by more than two digit edits (and are not a day/month swap), and cannot-link decisions.
+A conflicting pair may share a cluster only when the pair itself scored above the threshold — its own
+score already weighed the disagreement — never because a chain of other links joins them.
+Must-link decisions are applied first and never undone.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from rapidfuzz.distance import Levenshtein
+
+
+@dataclass
+class ClusterResult:
+    labels: np.ndarray  # cluster root per record position
+    record_probability: np.ndarray  # best accepted link of each record (1.0 for singletons)
+    rejected: pd.DataFrame  # l, r, match_probability, reason: above-threshold pairs kept apart
+
+
+def _dob_conflict(a: str, b: str) -> bool:
+    if a == b:
+        return False
+    swapped = b[:4] + b[6:8] + b[4:6]
+    return a != swapped and Levenshtein.distance(a, b) > 2
+
+
+def _nid_conflict(a: str, b: str) -> bool:
+    return a != b and Levenshtein.distance(a, b) >= 2
+
+
+class _Clusters:
+    """Union–find whose roots carry members and the strong-evidence values found among them."""
+
+    def __init__(self, n: int, nid_last4: np.ndarray, dob: np.ndarray, direct: set[int], cannot: dict[int, set[int]]):
+        self.n = n
+        self.parent = list(range(n))
+        self.members: dict[int, list[int]] = {}
+        self.values: dict[int, dict[str, dict[str, list[int]]]] = {}
+        self.nid = nid_last4
+        self.dob = dob
+        self.direct = direct
+        self.cannot = cannot
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def _members(self, root: int) -> list[int]:
+        return self.members.get(root, [root])
+
+    def _values(self, root: int) -> dict[str, dict[str, list[int]]]:
+        if root not in self.values:
+            vals: dict[str, dict[str, list[int]]] = {"nid": {}, "dob": {}}
+            if self.nid[root] is not None:
+                vals["nid"][self.nid[root]] = [root]
+            if self.dob[root] is not None:
+                vals["dob"][self.dob[root]] = [root]
+            self.values[root] = vals
+        return self.values[root]
+
+    def conflict(self, ra: int, rb: int) -> str | None:
+        """Reason the two clusters must stay apart, or None."""
+        va, vb = self._values(ra), self._values(rb)
+        for kind, test in (("national_id", _nid_conflict), ("birth_date", _dob_conflict)):
+            key = "nid" if kind == "national_id" else "dob"
+            for x, xs in va[key].items():
+                for y, ys in vb[key].items():
+                    if test(x, y) and not self._all_direct(xs, ys):
+                        return kind
+        if self.cannot:
+            small, big = (ra, rb) if len(self._members(ra)) <= len(self._members(rb)) else (rb, ra)
+            for a in self._members(small):
+                for b in self.cannot.get(a, ()):
+                    if self.find(b) == big:
+                        return "cannot_link"
+        return None
+
+    def _all_direct(self, xs: list[int], ys: list[int]) -> bool:
+        n = self.n
+        return all((min(x, y) * n + max(x, y)) in self.direct for x in xs for y in ys)
+
+    def union(self, ra: int, rb: int) -> int:
+        if len(self._members(ra)) < len(self._members(rb)):
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.members[ra] = self._members(ra) + self._members(rb)
+        self.members.pop(rb, None)
+        va, vb = self._values(ra), self._values(rb)
+        for key in ("nid", "dob"):
+            for value, recs in vb[key].items():
+                va[key].setdefault(value, []).extend(recs)
+        self.values.pop(rb, None)
+        return ra
+
+
+def cluster(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    weight: np.ndarray,
+    probability: np.ndarray,
+    threshold: float,
+    nid_last4: np.ndarray,
+    dob: np.ndarray,
+    must_link: list[tuple[int, int]] = (),
+    cannot_link: list[tuple[int, int]] = (),
+) -> ClusterResult:
+    """Cluster n records from candidate pairs (positions left/right) scored `weight`/`probability`."""
+    keep = probability >= threshold
+    el, er, ew, ep = left[keep], right[keep], weight[keep], probability[keep]
+    order = np.argsort(-ew, kind="stable")
+    el, er, ep = el[order], er[order], ep[order]
+    direct = set((np.minimum(el, er) * np.int64(n) + np.maximum(el, er)).tolist())
+    cannot: dict[int, set[int]] = {}
+    for a, b in cannot_link:
+        cannot.setdefault(int(a), set()).add(int(b))
+        cannot.setdefault(int(b), set()).add(int(a))
+    state = _Clusters(n, np.asarray(nid_last4, dtype=object), np.asarray(dob, dtype=object), direct, cannot)
+    for a, b in must_link:
+        ra, rb = state.find(int(a)), state.find(int(b))
+        if ra != rb:
+            state.union(ra, rb)
+    rejected = []
+    for a, b, p in zip(el.tolist(), er.tolist(), ep.tolist()):
+        ra, rb = state.find(a), state.find(b)
+        if ra == rb:
+            continue
+        reason = state.conflict(ra, rb)
+        if reason:
+            rejected.append((a, b, p, reason))
+            continue
+        state.union(ra, rb)
+    labels = np.array([state.find(i) for i in range(n)], dtype=np.int64)
+    best = np.zeros(n)
+    same = labels[el] == labels[er]
+    np.maximum.at(best, el[same], ep[same])
+    np.maximum.at(best, er[same], ep[same])
+    for a, b in must_link:
+        best[[a, b]] = 1.0
+    sizes = np.bincount(labels, minlength=n)
+    best[sizes[labels] == 1] = 1.0
+    return ClusterResult(
+        labels=labels,
+        record_probability=best,
+        rejected=pd.DataFrame(rejected, columns=["l", "r", "match_probability", "reason"]),
+    )
+
+
+def customer_ids(labels: np.ndarray, silo: pd.Series, source_record_id: pd.Series) -> np.ndarray:
+    """'C' + 15 hex chars of SHA-256 of each cluster's smallest 'silo|source_record_id' (deterministic)."""
+    keys = silo.astype(str).to_numpy(dtype=object) + "|" + source_record_id.astype(str).to_numpy(dtype=object)
+    frame = pd.DataFrame({"label": labels, "key": keys})
+    smallest = frame.groupby("label")["key"].min()
+    ids = {lab: "C" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:15].upper() for lab, key in smallest.items()}
+    return frame["label"].map(ids).to_numpy(dtype=object)

@@ -1,0 +1,184 @@
+"""Per-field comparison levels for candidate pairs, scored in bulk with rapidfuzz.
+
+Each field's values are factorised; every distinct (left value, right value) pair is scored once
+with `process.cpdist(..., workers=-1)` and the scores broadcast back to the pairs. Level -1 means
+"missing on either side" (no evidence); 0 is the worst agreement; higher is closer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import JaroWinkler, Levenshtein, OSA
+
+MISSING = -1
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    levels: tuple[str, ...]  # index = level number, worst first
+    tf_column: str | None = None  # feature whose term frequency adjusts the top ("exact") level
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("given_name", ("different", "initial", "jaro_winkler>=0.85", "nickname_or_jw>=0.92", "exact"), "given"),
+    FieldSpec("family_name", ("different", "jaro_winkler>=0.85", "jaro_winkler>=0.92", "exact"), "family"),
+    FieldSpec("birth_date", ("different", "two_edits", "one_edit_or_day_month_swap", "exact")),
+    FieldSpec("national_id", ("different", "last4_one_edit", "last4_equal", "exact")),
+    FieldSpec("email", ("different", "jaro_winkler>=0.9", "same_user", "exact")),
+    FieldSpec("phone", ("different", "one_edit", "exact")),
+    FieldSpec("address", ("different", "token_set>=75", "token_set>=90", "exact")),
+    FieldSpec("postcode", ("different", "one_edit", "exact"), "postcode"),
+    FieldSpec("city", ("different", "jaro_winkler>=0.88", "exact"), "city"),
+)
+FIELD_NAMES = tuple(f.name for f in FIELDS)
+
+
+def _codes(*columns: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
+    """Shared integer codes for one or more columns (-1 for None) and the distinct values."""
+    stacked = pd.concat([c.reset_index(drop=True) for c in columns], ignore_index=True)
+    codes, uniques = pd.factorize(stacked)
+    n = len(columns[0])
+    return [codes[i * n:(i + 1) * n] for i in range(len(columns))], np.asarray(uniques, dtype=object)
+
+
+def pair_scores(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, scorer, symmetric: bool = True, **kwargs) -> np.ndarray:
+    """Score each distinct value pair once; NaN where either code is -1."""
+    out = np.full(len(cl), np.nan, dtype=np.float64)
+    both = (cl >= 0) & (cr >= 0)
+    if not both.any():
+        return out
+    a, b = cl[both].astype(np.int64), cr[both].astype(np.int64)
+    if symmetric:
+        a, b = np.minimum(a, b), np.maximum(a, b)
+    width = np.int64(len(uniques))
+    keys, inverse = np.unique(a * width + b, return_inverse=True)
+    left_vals, right_vals = uniques[keys // width], uniques[keys % width]
+    scores = process.cpdist(list(left_vals), list(right_vals), scorer=scorer, workers=-1, **kwargs)
+    out[both] = np.asarray(scores, dtype=np.float64)[inverse]
+    return out
+
+
+def _equal(cl: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    return (cl >= 0) & (cl == cr)
+
+
+def _levels(missing: np.ndarray, conditions: list[np.ndarray]) -> np.ndarray:
+    """conditions[k] true -> level k+1 (later conditions win); else 0; missing -> -1."""
+    level = np.zeros(len(missing), dtype=np.int8)
+    for k, cond in enumerate(conditions, start=1):
+        level[cond] = k
+    level[missing] = MISSING
+    return level
+
+
+def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Given- and family-name levels, comparing the right record's names swapped when that fits much better."""
+    (g, fam), uniq = _codes(f["given"], f["family"])
+    gl, gr, fl, fr = g[left], g[right], fam[left], fam[right]
+    jw = JaroWinkler.normalized_similarity
+    s_gg, s_ff = pair_scores(gl, gr, uniq, jw), pair_scores(fl, fr, uniq, jw)
+    s_gf, s_fg = pair_scores(gl, fr, uniq, jw), pair_scores(fl, gr, uniq, jw)
+    straight = np.nan_to_num(s_gg) + np.nan_to_num(s_ff)
+    crossed = np.nan_to_num(s_gf) + np.nan_to_num(s_fg)
+    swap = crossed > straight + 0.3
+    gr2, fr2 = np.where(swap, fr, gr), np.where(swap, gr, fr)
+    s_given, s_family = np.where(swap, s_gf, s_gg), np.where(swap, s_fg, s_ff)
+
+    (canon,), _ = _codes(f["given_canon"])
+    canon_r = np.where(swap, -1, canon[right])
+    initial_l = f["given"].str.len().eq(1).to_numpy()[left]
+    initial_r = f["given"].str.len().eq(1).to_numpy()[right]
+    (ini,), _ = _codes(f["given_initial"])
+    initial_match = (initial_l | initial_r) & _equal(ini[left], np.where(swap, -2, ini[right]))
+    given_missing = (gl < 0) | (gr2 < 0)
+    given = _levels(given_missing, [
+        initial_match,
+        s_given >= 0.85,
+        (s_given >= 0.92) | _equal(canon[left], canon_r),
+        _equal(gl, gr2),
+    ])
+    family_missing = (fl < 0) | (fr2 < 0)
+    family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fl, fr2)])
+    return given, family
+
+
+def compare_birth_dates(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (c,), uniq = _codes(f["dob"])
+    cl, cr = c[left], c[right]
+    dist = pair_scores(cl, cr, uniq, Levenshtein.distance)
+    dob = f["dob"].astype("string")
+    ymd = dob.str[:4].fillna("") + dob.str[6:8].fillna("") + dob.str[4:6].fillna("")
+    swapped_code = pd.Series(ymd.to_numpy()).map(pd.Series(np.arange(len(uniq)), index=uniq)).fillna(-1).to_numpy(np.int64)
+    dm_swap = (cl >= 0) & (swapped_code[left] == cr) & (cl != cr)
+    return _levels((cl < 0) | (cr < 0), [dist <= 2, (dist <= 1) | dm_swap, _equal(cl, cr)])
+
+
+def compare_national_ids(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (h,), _ = _codes(f["nid_hash"])
+    (l4,), uniq = _codes(f["nid_last4"])
+    hl, hr, ll, lr = h[left], h[right], l4[left], l4[right]
+    dist = pair_scores(ll, lr, uniq, Levenshtein.distance)
+    return _levels((ll < 0) | (lr < 0), [dist <= 1, _equal(ll, lr), _equal(hl, hr)])
+
+
+def compare_emails(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (e,), uniq = _codes(f["email_key"])
+    (u,), _ = _codes(f["email_user"])
+    el, er = e[left], e[right]
+    sim = pair_scores(el, er, uniq, JaroWinkler.normalized_similarity)
+    user_ok = f["email_user"].str.len().ge(4).to_numpy()[left]
+    return _levels((el < 0) | (er < 0), [sim >= 0.9, _equal(u[left], u[right]) & user_ok, _equal(el, er)])
+
+
+def compare_phones(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (c,), uniq = _codes(f["phone"])
+    cl, cr = c[left], c[right]
+    dist = pair_scores(cl, cr, uniq, OSA.distance)
+    return _levels((cl < 0) | (cr < 0), [dist <= 1, _equal(cl, cr)])
+
+
+def compare_addresses(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (c,), uniq = _codes(f["addr"])
+    (num,), _ = _codes(f["addr_num"])
+    cl, cr = c[left], c[right]
+    sim = pair_scores(cl, cr, uniq, fuzz.token_set_ratio)
+    # A different house number is a different address however similar the street.
+    other_house = (num[left] >= 0) & (num[right] >= 0) & (num[left] != num[right])
+    sim = np.where(other_house, np.minimum(sim, 74.0), sim)
+    return _levels((cl < 0) | (cr < 0), [sim >= 75, sim >= 90, _equal(cl, cr)])
+
+
+def compare_postcodes(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (c,), uniq = _codes(f["postcode"])
+    cl, cr = c[left], c[right]
+    dist = pair_scores(cl, cr, uniq, OSA.distance)
+    return _levels((cl < 0) | (cr < 0), [dist <= 1, _equal(cl, cr)])
+
+
+def compare_cities(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (c,), uniq = _codes(f["city"])
+    cl, cr = c[left], c[right]
+    sim = pair_scores(cl, cr, uniq, JaroWinkler.normalized_similarity)
+    return _levels((cl < 0) | (cr < 0), [sim >= 0.88, _equal(cl, cr)])
+
+
+def compare(features: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> pd.DataFrame:
+    """Comparison levels (int8) for every candidate pair, one `gamma_<field>` column per field."""
+    given, family = compare_names(features, left, right)
+    return pd.DataFrame(
+        {
+            "gamma_given_name": given,
+            "gamma_family_name": family,
+            "gamma_birth_date": compare_birth_dates(features, left, right),
+            "gamma_national_id": compare_national_ids(features, left, right),
+            "gamma_email": compare_emails(features, left, right),
+            "gamma_phone": compare_phones(features, left, right),
+            "gamma_address": compare_addresses(features, left, right),
+            "gamma_postcode": compare_postcodes(features, left, right),
+            "gamma_city": compare_cities(features, left, right),
+        }
+    )

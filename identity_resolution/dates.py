@@ -1,0 +1,57 @@
+"""Birth dates from mixed formats: vectorised for the common shapes, dateutil for the rest."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from dateutil import parser as dateutil_parser
+
+from identity_resolution.text import map_distinct
+
+# Shapes tried in order; the first that parses a value wins. US month-first before day-first.
+_FORMATS = [
+    (r"^\d{4}-\d{1,2}-\d{1,2}$", "%Y-%m-%d"),
+    (r"^\d{4}-\d{1,2}-\d{1,2}[ T]", None),
+    (r"^\d{8}$", "%Y%m%d"),
+    (r"^\d{1,2}/\d{1,2}/\d{4}$", "%m/%d/%Y"),
+    (r"^\d{1,2}/\d{1,2}/\d{4}$", "%d/%m/%Y"),
+    (r"^\d{1,2}-\d{1,2}-\d{4}$", "%m-%d-%Y"),
+    (r"^\d{1,2}\.\d{1,2}\.\d{4}$", "%d.%m.%Y"),
+    (r"^\d{4}/\d{1,2}/\d{1,2}$", "%Y/%m/%d"),
+    (r"^\d{1,2} [A-Za-z]{3,} \d{4}$", "%d %b %Y"),
+    (r"^\d{1,2} [A-Za-z]{3,} \d{4}$", "%d %B %Y"),
+    (r"^[A-Za-z]{3,} \d{1,2},? \d{4}$", "%b %d %Y"),
+    (r"^[A-Za-z]{3,} \d{1,2},? \d{4}$", "%B %d %Y"),
+]
+_MIN = pd.Timestamp("1900-01-02")
+_PLACEHOLDERS = {pd.Timestamp("1900-01-01"), pd.Timestamp("1901-01-01"), pd.Timestamp("1970-01-01"), pd.Timestamp("9999-12-31")}
+
+
+def parse_birth_dates(raw: pd.Series, today: dt.date | None = None) -> pd.Series:
+    """datetime64 series of plausible birth dates (NaT for junk, future or pre-1900 values)."""
+    text = raw.astype("string").str.strip().str.replace(",", "", regex=False)
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    todo = text.notna()
+    for pattern, fmt in _FORMATS:
+        sel = todo & text.str.match(pattern).fillna(False)
+        if not sel.any():
+            continue
+        if fmt is None:
+            parsed = pd.to_datetime(text[sel].str[:10], format="%Y-%m-%d", errors="coerce")
+        else:
+            parsed = pd.to_datetime(text[sel], format=fmt, errors="coerce")
+        ok = parsed.notna()
+        out[ok[ok].index] = parsed[ok]
+        todo &= out.isna()
+    if todo.any():
+        out[todo] = pd.to_datetime(map_distinct(text[todo].astype("object"), _parse_any), errors="coerce")
+    limit = pd.Timestamp(today or dt.date.today())
+    bad = (out < _MIN) | (out > limit) | out.isin(list(_PLACEHOLDERS))
+    return out.where(~bad, pd.NaT)
+
+
+def _parse_any(text: str):
+    try:
+        return dateutil_parser.parse(text, default=dt.datetime(1900, 1, 1))
+    except (ValueError, OverflowError, TypeError):
+        return None

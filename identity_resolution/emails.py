@@ -1,0 +1,49 @@
+"""Email addresses: display form (trimmed, lower-case, valid) and the provider-normalised match key."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+_VALID = r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}$"
+_JUNK_LOCAL = {
+    "test", "testing", "none", "noemail", "no-email", "no.email", "nomail", "noreply", "no-reply",
+    "donotreply", "do-not-reply", "null", "na", "n/a", "unknown", "email", "user", "example", "abc",
+    "asdf", "xxx", "x", "a", "info", "admin", "fake", "dummy", "nobody", "anonymous", "customer",
+}
+_JUNK_DOMAINS = {
+    "test.com", "example.com", "example.org", "example.net", "email.com", "none.com", "na.com",
+    "noemail.com", "nomail.com", "mailinator.com", "fake.com", "test.test", "domain.com", "xxx.com",
+    "invalid", "localhost", "unknown.com",
+}
+# Providers that ignore dots in the local part; plus-tags are stripped for every provider.
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def clean_emails(raw: pd.Series) -> pd.Series:
+    """Lower-cased, trimmed, syntactically valid, non-placeholder emails; others None."""
+    s = raw.astype("string").str.strip().str.lower()
+    s = s.str.replace(r"^mailto:", "", regex=True).str.strip("<>\"' ")
+    valid = _flag(s.str.match(_VALID))
+    local = s.str.split("@").str[0]
+    domain = s.str.split("@").str[-1]
+    junk = _flag(local.isin(_JUNK_LOCAL)) | _flag(domain.isin(_JUNK_DOMAINS)) | _flag(local.str.match(r"^(.)\1*$"))
+    keep = valid & ~junk
+    return s.where(keep, None).astype("object").where(keep, None)
+
+
+def _flag(values: pd.Series) -> pd.Series:
+    """Nullable boolean -> plain bool, missing as False."""
+    return values.astype("boolean").fillna(False).astype(bool)
+
+
+def match_key(email: pd.Series) -> pd.Series:
+    """Provider-normalised form for matching: '+tag' dropped, Gmail dots dropped, googlemail -> gmail."""
+    s = email.astype("string")
+    local = s.str.split("@").str[0].str.replace(r"\+.*$", "", regex=True)
+    domain = s.str.split("@").str[-1]
+    dotless = domain.isin(list(_DOTLESS)).fillna(False)
+    local = local.where(~dotless, local.str.replace(".", "", regex=False))
+    domain = domain.replace(_DOTLESS)
+    out = (local + "@" + domain).astype("object")
+    return out.where(email.notna(), None)

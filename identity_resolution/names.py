@@ -1,0 +1,171 @@
+"""Personal names: split any written form into given and family name, proper-case, nickname table."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+import pandas as pd
+from nameparser.config import CONSTANTS
+
+from identity_resolution.text import fold, is_junk_text
+
+# nameparser keeps well-curated lists of titles and suffixes; we reuse them and do the split
+# ourselves because its per-call cost is too high for a million names.
+_TITLES = frozenset(t.lower().strip(".") for t in CONSTANTS.titles) | {"mr", "mrs", "ms", "mx", "dr", "miss"}
+_SUFFIXES = frozenset(s.lower().strip(".") for s in CONSTANTS.suffix_acronyms | CONSTANTS.suffix_not_acronyms)
+_PARTICLES = frozenset({"van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "la", "le", "st", "bin", "ibn", "al", "el", "ter", "ten", "dos", "das"})
+_NOT_NAME = re.compile(r"[^A-Za-z\s\-',.]")
+
+
+@lru_cache(maxsize=1)
+def nickname_table() -> dict[str, str]:
+    """nickname -> canonical given name, from the shipped data file `data/nicknames.csv`."""
+    text = resources.files("identity_resolution").joinpath("data/nicknames.csv").read_text("utf-8")
+    table = {}
+    for line in text.splitlines()[1:]:
+        if line.strip():
+            nick, canonical = line.strip().split(",")
+            table[nick] = canonical
+    return table
+
+
+@lru_cache(maxsize=1)
+def known_given_names() -> frozenset[str]:
+    """Lower-case given names we recognise (canonical names and nicknames): used to tell name order."""
+    table = nickname_table()
+    return frozenset(table) | frozenset(table.values())
+
+
+def canonical_given(name: str | None) -> str | None:
+    """Nickname mapped to its canonical form ('bob' -> 'robert'); other names returned unchanged."""
+    if not name:
+        return None
+    return nickname_table().get(name, name)
+
+
+def proper_case(text: str) -> str:
+    """'o'BRIEN-mcdonald' -> "O'Brien-McDonald"; particles such as 'van' stay lower-case inside a name."""
+    words = []
+    for i, word in enumerate(text.split(" ")):
+        lw = word.lower()
+        if i > 0 and lw in _PARTICLES:
+            words.append(lw)
+            continue
+        words.append("-".join(_cap_piece(p) for p in lw.split("-")))
+    return " ".join(words)
+
+
+def _cap_piece(piece: str) -> str:
+    if not piece:
+        return piece
+    if "'" in piece:
+        return "'".join(_cap_piece(p) for p in piece.split("'"))
+    if piece.startswith("mc") and len(piece) > 2:
+        return "Mc" + piece[2:].capitalize()
+    return piece.capitalize()
+
+
+def _clean(text: str | None) -> str | None:
+    if text is None or is_junk_text(text):
+        return None
+    text = _NOT_NAME.sub(" ", fold(text))
+    text = re.sub(r"\s+", " ", text).strip(" ,.-'")
+    return text or None
+
+
+def _tokens(text: str) -> list[str]:
+    toks = [t.strip(".") for t in re.split(r"[\s.]+", text) if t.strip(".")]
+    while toks and toks[0].lower() in _TITLES and len(toks) > 1:
+        toks = toks[1:]
+    while toks and toks[-1].lower() in _SUFFIXES and len(toks) > 1:
+        toks = toks[:-1]
+    return toks
+
+
+def _looks_surname_first(raw_tokens: list[str]) -> bool:
+    """'SMITH John' (upper-case first token) or 'Smith John' (only the last token is a known given name)."""
+    first, last = raw_tokens[0], raw_tokens[-1]
+    if len(first) > 1 and first.isupper() and not last.isupper():
+        return True
+    known = known_given_names()
+    return len(raw_tokens) == 2 and last.lower() in known and first.lower() not in known
+
+
+def _split_family(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Split off the family name, keeping particles that precede it ('Anna van der Berg')."""
+    cut = len(tokens) - 1
+    while cut > 1 and tokens[cut - 1].lower() in _PARTICLES:
+        cut -= 1
+    return tokens[:cut], tokens[cut:]
+
+
+def parse_full_name(full: str | None) -> tuple[str | None, str | None]:
+    """Any written form of a whole name -> (given, family), proper-cased; (None, None) for junk."""
+    text = _clean(full)
+    if text is None:
+        return None, None
+    if "," in text:
+        before, _, after = text.partition(",")
+        after_toks = _tokens(after)
+        if after_toks and not all(t.lower() in _SUFFIXES for t in after_toks):
+            family = " ".join(_tokens(before)) or None
+            return _pc(after_toks[0]), _pc(family)
+        text = before
+    toks = _tokens(text.replace(",", " "))
+    if not toks:
+        return None, None
+    if len(toks) == 1:
+        return _pc(toks[0]), None
+    if _looks_surname_first(toks):
+        return _pc(toks[1]), _pc(toks[0])
+    given_toks, family_toks = _split_family(toks)
+    return _pc(given_toks[0]), _pc(" ".join(family_toks))
+
+
+def _pc(text: str | None) -> str | None:
+    return proper_case(text) if text else None
+
+
+def clean_given(given: str | None) -> str | None:
+    """A given-name field: titles dropped, initials kept as one letter, proper-cased."""
+    text = _clean(given)
+    if text is None:
+        return None
+    toks = _tokens(text)
+    return _pc(" ".join(toks)) if toks else None
+
+
+def clean_family(family: str | None) -> str | None:
+    """A family-name field: suffixes dropped, proper-cased."""
+    text = _clean(family)
+    if text is None:
+        return None
+    toks = _tokens(text)
+    return _pc(" ".join(toks)) if toks else None
+
+
+def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series) -> pd.DataFrame:
+    """Columns given_name, family_name, full_name (display forms) from whatever parts a silo had.
+
+    The parts win when present; `full_name` is parsed only for records whose parts are both missing.
+    A family field holding 'LAST, First' with no given name is parsed as a whole name.
+    """
+    from identity_resolution.text import map_distinct
+
+    g = map_distinct(given, clean_given)
+    f = map_distinct(family, clean_family)
+    need_parse = g.isna() & f.isna() & full.notna()
+    comma_family = g.isna() & family.notna() & family.astype("object").astype(str).str.contains(",", regex=False)
+    parse_src = full.where(need_parse, None)
+    parse_src = parse_src.where(~comma_family, family)
+    parsed = map_distinct(parse_src, parse_full_name)
+    has = parsed.notna()
+    if has.any():
+        g = g.copy()
+        f = f.copy()
+        g[has] = parsed[has].str[0]
+        f[has] = parsed[has].str[1]
+    full_out = (g.fillna("") + " " + f.fillna("")).str.strip()
+    full_out = full_out.where(full_out != "", None)
+    return pd.DataFrame({"given_name": g, "family_name": f, "full_name": full_out}, index=given.index)

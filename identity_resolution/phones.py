@@ -1,0 +1,67 @@
+"""Phone numbers to E.164 with the phonenumbers library, a fast vectorised path for plain NANP numbers."""
+from __future__ import annotations
+
+import phonenumbers
+import pandas as pd
+
+from identity_resolution.text import is_repeated_digits, map_distinct
+
+# Numbers that are placeholders everywhere (reserved fictional 555-01xx range included).
+_JUNK_NATIONAL = {"1234567890", "0123456789", "9876543210", "5555555555", "1111111111"}
+
+
+def to_e164(raw: str, region: str) -> str | None:
+    """One phone string -> '+15551234567' or None when it is junk or not a valid number."""
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if len(digits) < 7 or is_repeated_digits(digits[-7:]) or digits[-10:] in _JUNK_NATIONAL:
+        return None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    national = str(number.national_number)
+    if national in _JUNK_NATIONAL or is_repeated_digits(national[-7:]) or _fictional_nanp(number):
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _fictional_nanp(number) -> bool:
+    national = str(number.national_number)
+    return number.country_code == 1 and len(national) == 10 and national[3:6] == "555" and national[6:8] == "01"
+
+
+def standardise_phones(raw: pd.Series, regions: pd.Series) -> pd.Series:
+    """E.164 strings (or None) for a column of raw phones, each with the record's region for parsing.
+
+    Plain North-American 10/11-digit numbers in region US/CA are formatted without a parser call;
+    everything else goes through phonenumbers once per distinct (phone, region).
+    """
+    text = raw.astype("object")
+    digits = text.astype("string").str.replace(r"\D", "", regex=True)
+    has_plus = text.astype("string").str.lstrip().str.startswith("+").fillna(False)
+    ext = text.astype("string").str.contains(r"(?i)(?:ext|x|#)\s*\d", regex=True).fillna(False)
+    nanp_region = regions.isin(["US", "CA"])
+    ten = digits.str.len().eq(10) & ~has_plus
+    eleven = digits.str.len().eq(11) & digits.str.startswith("1")
+    national = digits.where(ten, digits.str[1:].where(eleven, None))
+    plausible = national.str.match(r"^[2-9]\d{2}[2-9]\d{6}$").fillna(False)
+    fast = (nanp_region | eleven & has_plus) & (ten | eleven) & plausible & ~ext
+    out = pd.Series(None, index=raw.index, dtype="object")
+    if fast.any():
+        nat = national[fast].astype(str)
+        junk = nat.isin(_JUNK_NATIONAL) | nat.str[-7:].str.match(r"^(\d)\1{6}$") | (nat.str[3:6].eq("555") & nat.str[6:8].eq("01"))
+        out[fast] = ("+1" + nat).where(~junk, None)
+    slow = ~fast & text.notna()
+    if slow.any():
+        keyed = text[slow].astype(str) + "\x1f" + regions[slow].astype(str)
+        out[slow] = map_distinct(keyed, _parse_keyed)
+    return out
+
+
+def _parse_keyed(key: str) -> str | None:
+    raw, _, region = key.partition("\x1f")
+    return to_e164(raw, region or "US")

@@ -1,0 +1,194 @@
+"""resolve(): staging records -> clusters, chaining features, blocking, comparison, scoring, clustering."""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from identity_resolution.blocking import block
+from identity_resolution.clustering import cluster, customer_ids
+from identity_resolution.comparison import FIELDS, compare
+from identity_resolution.config import ResolverConfig
+from identity_resolution.features import build_features, random_pairs
+from identity_resolution.scoring import (
+    FellegiSunterModel,
+    estimate_u,
+    pair_tf_bits,
+    probability,
+    term_frequency_tables,
+    train_em,
+)
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, float], None]
+CONSTRAINT_COLUMNS = ["silo_l", "source_record_id_l", "silo_r", "source_record_id_r", "decision"]
+
+
+@dataclass
+class Resolution:
+    xref: pd.DataFrame  # silo, source_record_id, customer_id, match_probability (one row per record)
+    pairs: pd.DataFrame  # scored candidate pairs with gamma_/bf_ columns (probability >= pairs_min_probability)
+    model: FellegiSunterModel
+    timings: dict[str, float] = field(default_factory=dict)
+    review: pd.DataFrame = field(default_factory=pd.DataFrame)  # pairs for a human: review band + refused merges
+    blocking_stats: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Stages:
+    """Times each stage and reports it to the caller's progress callback."""
+
+    STAGES = ["features", "blocking", "comparison", "training", "scoring", "clustering", "output"]
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        if self.progress:
+            self.progress(name, self.STAGES.index(name) / len(self.STAGES))
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - start, 3)
+        log.info("stage %s took %.2fs", name, self.timings[name])
+        if self.progress:
+            self.progress(name, (self.STAGES.index(name) + 1) / len(self.STAGES))
+
+
+def _active(records: pd.DataFrame) -> pd.DataFrame:
+    if "is_deleted" in records.columns:
+        records = records[~records["is_deleted"].fillna(False).astype(bool)]
+    missing = [c for c in ("silo", "source_record_id") if c not in records.columns]
+    if missing:
+        raise ValueError(f"resolve(): records lack column(s) {missing}; every record needs silo and source_record_id")
+    out = records.reset_index(drop=True)
+    keys = out["silo"].astype(str) + "|" + out["source_record_id"].astype(str)
+    dupes = keys[keys.duplicated()]
+    if len(dupes):
+        raise ValueError(f"resolve(): {len(dupes)} duplicate (silo, source_record_id) keys, e.g. {dupes.iloc[0]!r}")
+    return out
+
+
+def _constraint_positions(records: pd.DataFrame, constraints: pd.DataFrame | None) -> tuple[list, list]:
+    """Map review decisions onto record positions; decisions about absent records are ignored (logged)."""
+    if constraints is None or constraints.empty:
+        return [], []
+    missing = [c for c in CONSTRAINT_COLUMNS if c not in constraints.columns]
+    if missing:
+        raise ValueError(f"constraints lack column(s) {missing}; expected {CONSTRAINT_COLUMNS}")
+    bad = set(constraints["decision"].dropna().unique()) - {"match", "non_match"}
+    if bad or constraints["decision"].isna().any():
+        raise ValueError(f"constraints.decision must be 'match' or 'non_match', found {sorted(map(str, bad)) or ['null']}")
+    index = pd.Series(np.arange(len(records)), index=records["silo"].astype(str) + "|" + records["source_record_id"].astype(str))
+    lk = constraints["silo_l"].astype(str) + "|" + constraints["source_record_id_l"].astype(str)
+    rk = constraints["silo_r"].astype(str) + "|" + constraints["source_record_id_r"].astype(str)
+    pl, pr = lk.map(index), rk.map(index)
+    known = pl.notna() & pr.notna()
+    if (~known).any():
+        log.info("%d review decision(s) refer to records not in this run; ignored", int((~known).sum()))
+    pl, pr, decision = pl[known].astype(np.int64), pr[known].astype(np.int64), constraints["decision"][known]
+    must = list(zip(pl[decision == "match"], pr[decision == "match"]))
+    cannot = list(zip(pl[decision == "non_match"], pr[decision == "non_match"]))
+    return must, cannot
+
+
+def train_model(features: pd.DataFrame, gammas: pd.DataFrame, config: ResolverConfig) -> FellegiSunterModel:
+    """u from random record pairs, then m and the prior by EM over the candidate pairs."""
+    n = len(features)
+    size = int(min(config.u_sample_pairs, max(n * (n - 1) // 2, 1)))
+    rl, rr = random_pairs(n, size, config.seed)
+    u = estimate_u(compare(features, rl, rr))
+    return train_em(gammas, u, FIELDS, iterations=config.em_iterations, tolerance=config.em_tolerance,
+                    update_u=config.em_update_u)
+
+
+def resolve(
+    records: pd.DataFrame,
+    config: ResolverConfig | None = None,
+    constraints: pd.DataFrame | None = None,
+    progress: Progress | None = None,
+    model: FellegiSunterModel | None = None,
+) -> Resolution:
+    """Cluster staging records into customers. See the module docs of each stage for the method."""
+    config = config or ResolverConfig()
+    stages = _Stages(progress)
+    records = _active(records)
+    n = len(records)
+    with stages.stage("features"):
+        features = build_features(records)
+    with stages.stage("blocking"):
+        blocked = block(features, records["silo"], max_block_size=config.max_block_size, link_only=config.link_only)
+        left, right = blocked.left, blocked.right
+    with stages.stage("comparison"):
+        gammas = compare(features, left, right)
+    with stages.stage("training"):
+        if model is None and config.model_path and Path(config.model_path).exists():
+            model = FellegiSunterModel.from_json(config.model_path)
+        if model is None:
+            model = train_model(features, gammas, config) if len(gammas) else _untrained_model()
+        model.tf_max_bits = config.tf_max_bits
+        model.tf_tables = term_frequency_tables(features) if config.tf_adjustment else {}
+        if config.save_model_path:
+            model.to_json(config.save_model_path)
+    with stages.stage("scoring"):
+        tf_bits = pair_tf_bits(model, features, left, gammas) if config.tf_adjustment else None
+        weight = model.match_weight(gammas, tf_bits)
+        prob = probability(weight)
+    with stages.stage("clustering"):
+        must, cannot = _constraint_positions(records, constraints)
+        result = cluster(n, left, right, weight, prob, config.match_threshold,
+                         features["nid_last4"].to_numpy(dtype=object), features["dob"].to_numpy(dtype=object),
+                         must_link=must, cannot_link=cannot)
+    with stages.stage("output"):
+        xref = pd.DataFrame({
+            "silo": records["silo"].to_numpy(),
+            "source_record_id": records["source_record_id"].to_numpy(),
+            "customer_id": customer_ids(result.labels, records["silo"], records["source_record_id"]),
+            "match_probability": result.record_probability,
+        })
+        keep = prob >= config.pairs_min_probability
+        pairs = _pairs_frame(records, model, gammas, tf_bits, left, right, weight, prob, keep, blocked.rule_names, blocked.rule)
+        review = _review_frame(records, left, right, prob, config, result.rejected)
+    return Resolution(xref=xref, pairs=pairs, model=model, timings=stages.timings, review=review,
+                      blocking_stats=blocked.stats, warnings=blocked.warnings)
+
+
+def _untrained_model() -> FellegiSunterModel:
+    from identity_resolution.scoring import initial_m
+
+    m = initial_m(FIELDS)
+    u = {k: v[::-1].copy() for k, v in m.items()}
+    return FellegiSunterModel(fields=FIELDS, m=m, u=u, prior=1e-4)
+
+
+def _pairs_frame(records, model, gammas, tf_bits, left, right, weight, prob, keep, rule_names, rule) -> pd.DataFrame:
+    idx = np.flatnonzero(keep)
+    g = gammas.iloc[idx].reset_index(drop=True)
+    sub_tf = {k: v[idx] for k, v in tf_bits.items()} if tf_bits else None
+    bits = model.field_bits(g, sub_tf)
+    silo, rid = records["silo"].to_numpy(), records["source_record_id"].to_numpy()
+    l, r = left[idx], right[idx]
+    frame = pd.DataFrame({
+        "silo_l": silo[l], "source_record_id_l": rid[l], "silo_r": silo[r], "source_record_id_r": rid[r],
+        "match_weight": weight[idx], "match_probability": prob[idx],
+        "blocking_rule": np.asarray(rule_names, dtype=object)[rule[idx]],
+    })
+    return pd.concat([frame, g, bits], axis=1)
+
+
+def _review_frame(records, left, right, prob, config, rejected: pd.DataFrame) -> pd.DataFrame:
+    silo, rid = records["silo"].to_numpy(), records["source_record_id"].to_numpy()
+    band = (prob >= config.review_threshold) & (prob < config.match_threshold)
+    l = np.concatenate([left[band], rejected["l"].to_numpy(dtype=np.int64)])
+    r = np.concatenate([right[band], rejected["r"].to_numpy(dtype=np.int64)])
+    p = np.concatenate([prob[band], rejected["match_probability"].to_numpy(dtype=np.float64)])
+    reason = np.concatenate([np.full(band.sum(), "review_band", dtype=object), rejected["reason"].to_numpy(dtype=object)])
+    return pd.DataFrame({"silo_l": silo[l], "source_record_id_l": rid[l], "silo_r": silo[r],
+                         "source_record_id_r": rid[r], "match_probability": p, "reason": reason})

@@ -1,0 +1,245 @@
+"""Fellegi–Sunter scoring: m/u per field level, EM without labels, term-frequency adjustment, prior.
+
+The model is a readable JSON document: for every field and level its m (P(level | match)),
+u (P(level | non-match)) and the resulting Bayes factor in bits; plus the prior.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from identity_resolution.comparison import FIELDS, MISSING, FieldSpec
+
+_EPS = 1e-9
+
+
+@dataclass
+class FellegiSunterModel:
+    fields: tuple[FieldSpec, ...] = FIELDS
+    m: dict[str, np.ndarray] = field(default_factory=dict)
+    u: dict[str, np.ndarray] = field(default_factory=dict)
+    prior: float = 1e-4  # P(match) for a candidate pair, before looking at its fields
+    em_history: list[dict] = field(default_factory=list)
+    tf_max_bits: float = 6.0
+    # per tf column: {"n": records with a value, "avg": sum(tf^2), "counts": {value: count >= 2}}
+    tf_tables: dict[str, dict] = field(default_factory=dict)
+
+    # ---- evidence -----------------------------------------------------------------
+    def bayes_factor_bits(self, name: str) -> np.ndarray:
+        """log2(m/u) per level of a field."""
+        return np.log2(np.clip(self.m[name], _EPS, 1) / np.clip(self.u[name], _EPS, 1))
+
+    def prior_bits(self) -> float:
+        return math.log2(self.prior / (1 - self.prior))
+
+    def field_bits(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+        """Per-pair `bf_<field>` contributions in bits (0 where the level is missing)."""
+        out = {}
+        for spec in self.fields:
+            g = gammas[f"gamma_{spec.name}"].to_numpy()
+            table = np.append(self.bayes_factor_bits(spec.name), 0.0)  # index -1 -> 0 bits
+            bits = table[np.where(g == MISSING, len(table) - 1, g)]
+            if tf_bits is not None and spec.name in tf_bits:
+                bits = bits + np.where(g == len(spec.levels) - 1, tf_bits[spec.name], 0.0)
+            out[f"bf_{spec.name}"] = bits
+        return pd.DataFrame(out)
+
+    def match_weight(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Total weight in bits per pair (prior + every field), without keeping the per-field columns."""
+        weight = np.full(len(gammas), self.prior_bits(), dtype=np.float64)
+        for spec in self.fields:
+            g = gammas[f"gamma_{spec.name}"].to_numpy()
+            table = np.append(self.bayes_factor_bits(spec.name), 0.0)
+            weight += table[np.where(g == MISSING, len(table) - 1, g)]
+            if tf_bits is not None and spec.name in tf_bits:
+                weight += tf_bits[spec.name]
+        return weight
+
+    def score(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+        """match_weight (bits), match_probability and bf_<field> for every pair."""
+        bits = self.field_bits(gammas, tf_bits)
+        weight = self.prior_bits() + bits.sum(axis=1).to_numpy()
+        bits.insert(0, "match_probability", probability(weight))
+        bits.insert(0, "match_weight", weight)
+        return bits
+
+    # ---- persistence ---------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "model": "fellegi_sunter",
+            "version": 1,
+            "prior": self.prior,
+            "prior_bits": round(self.prior_bits(), 4),
+            "tf_max_bits": self.tf_max_bits,
+            "fields": [
+                {
+                    "name": spec.name,
+                    "tf_column": spec.tf_column,
+                    "levels": [
+                        {"level": k, "label": label, "m": float(self.m[spec.name][k]), "u": float(self.u[spec.name][k]),
+                         "bayes_factor_bits": round(float(self.bayes_factor_bits(spec.name)[k]), 4)}
+                        for k, label in enumerate(spec.levels)
+                    ],
+                }
+                for spec in self.fields
+            ],
+            "em_history": self.em_history,
+            "term_frequencies": self.tf_tables,
+        }
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | Path) -> "FellegiSunterModel":
+        """Load from a JSON string or a file path."""
+        text = str(source)
+        if not text.lstrip().startswith("{"):
+            text = Path(source).read_text(encoding="utf-8")
+        doc = json.loads(text)
+        known = {f.name: f for f in FIELDS}
+        fields, m, u = [], {}, {}
+        for fd in doc["fields"]:
+            labels = tuple(lv["label"] for lv in fd["levels"])
+            spec = known.get(fd["name"])
+            if spec is None or spec.levels != labels:
+                raise ValueError(f"model field {fd['name']!r} with levels {labels} does not match this resolver's comparisons")
+            fields.append(spec)
+            m[spec.name] = np.array([lv["m"] for lv in fd["levels"]])
+            u[spec.name] = np.array([lv["u"] for lv in fd["levels"]])
+        return cls(fields=tuple(fields), m=m, u=u, prior=float(doc["prior"]), em_history=doc.get("em_history", []),
+                   tf_max_bits=float(doc.get("tf_max_bits", 6.0)), tf_tables=doc.get("term_frequencies", {}))
+
+
+def probability(weight_bits: np.ndarray) -> np.ndarray:
+    w = np.clip(np.asarray(weight_bits, dtype=np.float64), -60, 60)
+    return 1.0 / (1.0 + np.power(2.0, -w))
+
+
+def level_frequencies(gammas: pd.DataFrame, spec: FieldSpec, weights: np.ndarray | None = None, pseudo: float = 0.5) -> np.ndarray:
+    """Share of each level among non-missing comparisons (smoothed so no level is exactly 0)."""
+    g = gammas[f"gamma_{spec.name}"].to_numpy()
+    w = np.ones(len(g)) if weights is None else weights
+    counts = np.array([w[g == k].sum() for k in range(len(spec.levels))], dtype=np.float64) + pseudo
+    return counts / counts.sum()
+
+
+def estimate_u(random_gammas: pd.DataFrame, fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, np.ndarray]:
+    """u probabilities from comparisons of random record pairs (almost all of which are non-matches)."""
+    return {spec.name: level_frequencies(random_gammas, spec) for spec in fields}
+
+
+def initial_m(fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, np.ndarray]:
+    """Starting m: most matches agree exactly, the rest spread over the fuzzy levels."""
+    out = {}
+    for spec in fields:
+        k = len(spec.levels)
+        m = np.full(k, 0.1 / (k - 1))
+        m[-1] = 0.9
+        out[spec.name] = m
+    return out
+
+
+def _patterns(gammas: pd.DataFrame, fields: tuple[FieldSpec, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct comparison vectors and their counts (EM runs over patterns, not pairs)."""
+    cols = np.stack([gammas[f"gamma_{s.name}"].to_numpy().astype(np.int64) + 1 for s in fields], axis=1)
+    code = np.zeros(len(cols), dtype=np.int64)
+    for j in range(cols.shape[1]):
+        code = code * 8 + cols[:, j]
+    uniq, first, counts = np.unique(code, return_index=True, return_counts=True)
+    return cols[first] - 1, counts.astype(np.float64)
+
+
+def train_em(
+    gammas: pd.DataFrame,
+    u: dict[str, np.ndarray],
+    fields: tuple[FieldSpec, ...] = FIELDS,
+    iterations: int = 25,
+    tolerance: float = 1e-5,
+    update_u: bool = False,
+    prior: float = 0.1,
+    m: dict[str, np.ndarray] | None = None,
+) -> FellegiSunterModel:
+    """Expectation–maximisation of m (and optionally u) and the prior over the candidate pairs."""
+    patterns, counts = _patterns(gammas, fields)
+    m = {k: v.copy() for k, v in (m or initial_m(fields)).items()}
+    u = {k: v.copy() for k, v in u.items()}
+    history = []
+    for it in range(iterations):
+        log_m = np.zeros(len(patterns))
+        log_u = np.zeros(len(patterns))
+        for j, spec in enumerate(fields):
+            g = patterns[:, j]
+            present = g != MISSING
+            log_m[present] += np.log(np.clip(m[spec.name][g[present]], _EPS, 1))
+            log_u[present] += np.log(np.clip(u[spec.name][g[present]], _EPS, 1))
+        logit = math.log(prior / (1 - prior)) + log_m - log_u
+        p = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        wm, wu = counts * p, counts * (1 - p)
+        new_prior = float(wm.sum() / counts.sum())
+        change = abs(new_prior - prior)
+        for j, spec in enumerate(fields):
+            g = patterns[:, j]
+            new_m = np.array([wm[g == k].sum() for k in range(len(spec.levels))]) + 1e-3
+            new_m /= new_m.sum()
+            change = max(change, float(np.abs(new_m - m[spec.name]).max()))
+            m[spec.name] = new_m
+            if update_u:
+                new_u = np.array([wu[g == k].sum() for k in range(len(spec.levels))]) + 1e-3
+                u[spec.name] = new_u / new_u.sum()
+        prior = min(max(new_prior, 1e-9), 1 - 1e-9)
+        history.append({"iteration": it + 1, "prior": prior, "max_change": change})
+        if change < tolerance:
+            break
+    return FellegiSunterModel(fields=fields, m=m, u=u, prior=prior, em_history=history)
+
+
+def term_frequency_tables(features: pd.DataFrame, fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, dict]:
+    """Value counts of each tf column (values seen at least twice) with the field's sum(tf^2)."""
+    tables = {}
+    for spec in fields:
+        if not spec.tf_column:
+            continue
+        counts = features[spec.tf_column].value_counts()
+        n = int(counts.sum())
+        if n == 0:
+            continue
+        avg = float(((counts / n) ** 2).sum())
+        tables[spec.tf_column] = {"n": n, "avg": avg, "counts": {str(k): int(v) for k, v in counts[counts >= 2].items()}}
+    return tables
+
+
+def term_frequency_bits(
+    values: pd.Series, exact: np.ndarray, table: dict, max_bits: float = 6.0,
+) -> np.ndarray:
+    """Extra bits for an exact agreement on a value rarer (or commoner) than the field's average.
+
+    For a value v with frequency tf(v), two random records agree on *some* value with probability
+    sum(tf^2); agreeing on v specifically has probability tf(v). The adjustment is log2(sum(tf^2)/tf(v)),
+    clipped to +-max_bits, so 'Smith' counts for less than 'Quilliam'. Values not in the table are
+    treated as seen once.
+    """
+    counts = pd.Series(table["counts"], dtype=np.float64)
+    tf = values.map(counts).to_numpy(dtype=np.float64, na_value=np.nan)
+    tf = np.where(np.isnan(tf), 1.0, tf) / table["n"]
+    bits = np.clip(np.log2(table["avg"] / tf), -max_bits, max_bits)
+    return np.where(exact, bits, 0.0)
+
+
+def pair_tf_bits(model: "FellegiSunterModel", features: pd.DataFrame, left: np.ndarray, gammas: pd.DataFrame) -> dict[str, np.ndarray]:
+    """tf bits for every tf field of the model, from the model's tables (the left record's value)."""
+    out = {}
+    for spec in model.fields:
+        if spec.tf_column and spec.tf_column in model.tf_tables:
+            exact = gammas[f"gamma_{spec.name}"].to_numpy() == len(spec.levels) - 1
+            values = features[spec.tf_column].iloc[left].reset_index(drop=True)
+            out[spec.name] = term_frequency_bits(values, exact, model.tf_tables[spec.tf_column], model.tf_max_bits)
+    return out

@@ -1,0 +1,101 @@
+"""Canonical raw records -> staging records: cleaned display values plus the raw values that differed."""
+from __future__ import annotations
+
+import pandas as pd
+
+from identity_resolution.addresses import normalise_country, standardise_addresses
+from identity_resolution.dates import parse_birth_dates
+from identity_resolution.emails import clean_emails
+from identity_resolution.names import standardise_names
+from identity_resolution.national_ids import resolve_hash_key, standardise_national_ids
+from identity_resolution.phones import standardise_phones
+from identity_resolution.text import as_str_series, map_distinct
+
+CANONICAL_COLUMNS = [
+    "silo", "source_record_id", "given_name", "family_name", "full_name", "email", "phone", "address_line",
+    "city", "region", "postcode", "country", "birth_date", "national_id", "company", "source_updated_at",
+    "is_deleted",
+]
+STAGING_COLUMNS = [
+    "silo", "source_record_id", "given_name", "family_name", "full_name", "email", "phone", "address_line",
+    "city", "region", "postcode", "country", "birth_date", "national_id_hash", "national_id_last4", "company",
+    "source_updated_at", "name_raw", "email_raw", "phone_raw", "address_raw", "birth_date_raw",
+    "national_id_is_partial",
+]
+_PASS_THROUGH = ["is_deleted", "loaded_at"]
+
+
+def standardise_records(df: pd.DataFrame, default_region: str = "US", hash_key: bytes | None = None) -> pd.DataFrame:
+    """Clean every canonical column of `df` (see the staging-record contract); missing columns count as empty.
+
+    Safe to run on an already-standardised frame: cleaned values parse to themselves, existing
+    national_id_hash / raw columns are kept when there is nothing new to replace them.
+    """
+    n = len(df)
+    col = {c: (as_str_series(df[c]) if c in df.columns else pd.Series([None] * n, index=df.index, dtype="object"))
+           for c in CANONICAL_COLUMNS + ["national_id_hash", "national_id_last4"] if c not in _PASS_THROUGH}
+    out = pd.DataFrame(index=df.index)
+    out["silo"] = col["silo"]
+    out["source_record_id"] = col["source_record_id"]
+    names = standardise_names(col["given_name"], col["family_name"], col["full_name"])
+    out[["given_name", "family_name", "full_name"]] = names
+    out["email"] = clean_emails(col["email"])
+    country = map_distinct(col["country"], normalise_country)
+    regions = country.fillna(default_region.upper())
+    out["phone"] = standardise_phones(col["phone"], regions)
+    addr = standardise_addresses(col["address_line"], col["city"], col["region"], col["postcode"])
+    out[["address_line", "city", "region", "postcode"]] = addr
+    out["country"] = country
+    out["birth_date"] = parse_birth_dates(col["birth_date"]).dt.date.astype("object").where(lambda s: s.notna(), None)
+    ids = standardise_national_ids(col["national_id"], resolve_hash_key(hash_key))
+    out["national_id_hash"] = ids["national_id_hash"].where(ids["national_id_hash"].notna(), col["national_id_hash"])
+    out["national_id_last4"] = ids["national_id_last4"].where(ids["national_id_last4"].notna(), col["national_id_last4"])
+    previous_partial = df["national_id_is_partial"].fillna(False).astype(bool) if "national_id_is_partial" in df.columns else False
+    out["national_id_is_partial"] = ids["national_id_is_partial"] | (previous_partial & col["national_id"].isna())
+    out["company"] = map_distinct(col["company"], _clean_company)
+    out["source_updated_at"] = pd.to_datetime(df["source_updated_at"], errors="coerce", utc=True) if "source_updated_at" in df.columns else pd.NaT
+    _keep_raw(out, df, col)
+    for extra in _PASS_THROUGH:
+        if extra in df.columns:
+            out[extra] = df[extra]
+    out = out[STAGING_COLUMNS + [c for c in _PASS_THROUGH if c in out.columns]].reset_index(drop=True)
+    for name in out.columns:
+        if out[name].dtype == object:
+            out[name] = out[name].where(out[name].notna(), None)
+    return out
+
+
+def _keep_raw(out: pd.DataFrame, df: pd.DataFrame, col: dict[str, pd.Series]) -> None:
+    """Raw values beside cleaned ones, only where they differ (earlier raw columns survive a re-run)."""
+    name_raw = col["full_name"].where(col["full_name"].notna(), _join(col["given_name"], col["family_name"]))
+    address_raw = col["address_line"].where(col["city"].isna() & col["postcode"].isna(), _join(
+        col["address_line"], col["city"], col["region"], col["postcode"], sep=", "))
+    pairs = {
+        "name_raw": (name_raw, out["full_name"]),
+        "email_raw": (col["email"], out["email"]),
+        "phone_raw": (col["phone"], out["phone"]),
+        "address_raw": (address_raw, _join(out["address_line"], out["city"], out["region"], out["postcode"], sep=", ")),
+        "birth_date_raw": (col["birth_date"], out["birth_date"].astype("string")),
+    }
+    for name, (raw, clean) in pairs.items():
+        differs = raw.notna() & (raw.astype("string") != clean.astype("string")).fillna(True)
+        fresh = raw.where(differs, None)
+        if name in df.columns:
+            fresh = fresh.where(fresh.notna(), df[name].astype("object").where(df[name].notna(), None).values)
+        out[name] = fresh
+
+
+def _join(*parts: pd.Series, sep: str = " ") -> pd.Series:
+    """Non-empty parts joined with `sep` (vectorised; None when every part is empty)."""
+    acc = pd.Series("", index=parts[0].index, dtype="object")
+    for part in parts:
+        value = part.astype("object").where(part.notna(), "").astype(str)
+        both = (acc != "") & (value != "")
+        acc = (acc + sep).where(both, acc) + value
+    return acc.where(acc != "", None)
+
+
+def _clean_company(text: str) -> str | None:
+    from identity_resolution.text import fold, is_junk_text
+
+    return None if is_junk_text(text) else fold(text)
