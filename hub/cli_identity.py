@@ -1,6 +1,137 @@
-"""Commands registered on the `hub` CLI by hub.cli."""
+"""Identity commands: `hub resolve INPUT --out OUTPUT` and `hub evaluate PREDICTED TRUTH`."""
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import pandas as pd
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 app = typer.Typer(no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Parquet or CSV (by extension) with every column as text; a clear error for anything else."""
+    if not path.exists():
+        raise typer.BadParameter(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if suffix in (".csv", ".txt"):
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    raise typer.BadParameter(f"{path}: expected a .parquet or .csv file, got {suffix or 'no extension'!r}")
+
+
+def with_record_keys(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Fill `silo` from the file stem and `source_record_id` from the row number when absent."""
+    df = df.copy()
+    if "silo" not in df.columns:
+        df["silo"] = path.stem
+    else:
+        df["silo"] = df["silo"].where(df["silo"].notna(), path.stem)
+    if "source_record_id" not in df.columns:
+        df["source_record_id"] = [str(i) for i in range(1, len(df) + 1)]
+    return df
+
+
+@app.command("resolve")
+def resolve_command(
+    input: Path = typer.Argument(..., help="Parquet or CSV with canonical columns (raw values)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: silo, source_record_id, customer_id, match_probability."),
+    model: Path | None = typer.Option(None, "--model", help="Use this trained model JSON instead of training."),
+    save_model: Path | None = typer.Option(None, "--save-model", help="Write the trained model JSON here."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Match probability threshold (default 0.9)."),
+    region: str = typer.Option("US", "--region", help="Default region for phone numbers without a country code."),
+    pairs_out: Path | None = typer.Option(None, "--pairs-out", help="Also write the scored pairs (Parquet)."),
+) -> None:
+    """Resolve the records of INPUT into customers and write the cross-reference to OUTPUT."""
+    from identity_resolution import FellegiSunterModel, ResolverConfig, resolve, standardise_records
+
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("reading", total=1.0)
+        t = time.perf_counter()
+        raw = with_record_keys(read_table(input), input)
+        timings["read"] = time.perf_counter() - t
+        bar.update(task, description="standardising", completed=0.05)
+        t = time.perf_counter()
+        staged = standardise_records(raw, default_region=region)
+        timings["standardise"] = time.perf_counter() - t
+        config = ResolverConfig(default_region=region, save_model_path=str(save_model) if save_model else None,
+                                **({"match_threshold": threshold} if threshold is not None else {}))
+        trained = FellegiSunterModel.from_json(model) if model else None
+
+        def progress(stage: str, fraction: float) -> None:
+            bar.update(task, description=stage, completed=0.1 + 0.85 * fraction)
+
+        result = resolve(staged, config, progress=progress, model=trained)
+        timings.update(result.timings)
+        bar.update(task, description="writing", completed=0.97)
+        t = time.perf_counter()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result.xref.to_parquet(out, index=False)
+        if pairs_out:
+            result.pairs.to_parquet(pairs_out, index=False)
+        timings["write"] = time.perf_counter() - t
+        bar.update(task, description="done", completed=1.0)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    _print_timings(timings, time.perf_counter() - start)
+    _print_summary(result, len(raw), out)
+
+
+def _print_timings(timings: dict[str, float], total: float) -> None:
+    table = Table(title="Stage timings")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    for stage, seconds in timings.items():
+        table.add_row(stage, f"{seconds:.2f}")
+    table.add_row("[bold]total", f"[bold]{total:.2f}")
+    console.print(table)
+
+
+def _print_summary(result, n_input: int, out: Path) -> None:
+    sizes = result.xref.groupby("customer_id").size()
+    table = Table(title="Summary")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("input records", n_input),
+        ("records resolved", len(result.xref)),
+        ("customers", len(sizes)),
+        ("multi-record customers", int((sizes > 1).sum())),
+        ("largest customer (records)", int(sizes.max()) if len(sizes) else 0),
+        ("candidate pairs", int(result.blocking_stats["pairs"].sum()) if len(result.blocking_stats) else 0),
+        ("pairs for review", len(result.review)),
+        ("output", str(out)),
+    ]
+    for name, value in rows:
+        table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    predicted: Path = typer.Argument(..., help="Parquet/CSV with silo, source_record_id, customer_id."),
+    truth: Path = typer.Argument(..., help="Parquet/CSV with silo, source_record_id, person_id."),
+) -> None:
+    """Pairwise and B-cubed precision, recall and F1 of PREDICTED clusters against TRUTH."""
+    from identity_resolution import evaluate
+
+    try:
+        metrics = evaluate(read_table(predicted), read_table(truth))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    table = Table(title=f"{predicted.name} vs {truth.name} ({metrics['records']:,} records)")
+    for col in ("metric", "precision", "recall", "F1"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+    for label, key in (("pairwise", "pairwise"), ("B-cubed", "bcubed")):
+        table.add_row(label, f"{metrics[key + '_precision']:.4f}", f"{metrics[key + '_recall']:.4f}", f"{metrics[key + '_f1']:.4f}")
+    Console().print(table)
+    if metrics["predicted_only"] or metrics["truth_only"]:
+        Console().print(f"[yellow]{metrics['predicted_only']} predicted-only and {metrics['truth_only']} truth-only records were left out")

@@ -30,6 +30,8 @@ def evaluate(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict:
     t = truth[KEY + ["person_id"]].astype(str)
     joined = p.merge(t, on=KEY, how="inner")
     n = len(joined)
+    if n == 0:
+        raise ValueError("evaluate(): predicted and truth share no (silo, source_record_id) records")
     cells = joined.groupby(["customer_id", "person_id"]).size()
     pred_sizes = joined.groupby("customer_id").size()
     true_sizes = joined.groupby("person_id").size()

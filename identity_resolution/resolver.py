@@ -62,9 +62,17 @@ class _Stages:
             self.progress(name, (self.STAGES.index(name) + 1) / len(self.STAGES))
 
 
+def as_bool(values: pd.Series) -> pd.Series:
+    """Booleans from bool columns or text such as 'true'/'False'/'1' (CSV input); missing is False."""
+    if values.dtype == bool:
+        return values
+    text = values.astype("string").str.strip().str.lower()
+    return text.isin(["true", "t", "1", "yes", "y", "1.0"]).fillna(False).astype(bool)
+
+
 def _active(records: pd.DataFrame) -> pd.DataFrame:
     if "is_deleted" in records.columns:
-        records = records[~records["is_deleted"].fillna(False).astype(bool)]
+        records = records[~as_bool(records["is_deleted"])]
     missing = [c for c in ("silo", "source_record_id") if c not in records.columns]
     if missing:
         raise ValueError(f"resolve(): records lack column(s) {missing}; every record needs silo and source_record_id")
