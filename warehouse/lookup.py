@@ -1,0 +1,421 @@
+"""Finding a customer by phone, email or name, and building the customer-360 card.
+
+Two ways in, one set of rules:
+- `CustomerSnapshot`: the in-memory index the HTTP service answers from (sorted key arrays and an Arrow
+  table of cards, loaded from the warehouse in a few bulk SQL queries, so a lookup touches no database
+  and holds no lock);
+- `lookup_in_warehouse`: the same lookups as SQL over a short read-only connection, for the one-shot
+  `hub lookup` command.
+
+Matching keys: phones as E.164 (phonenumbers, default region US), emails lower-cased with +tags
+dropped and Gmail dots ignored, names as accent-free lower-case tokens matched fuzzily (Jaro-Winkler on
+tokens to find candidates, then rapidfuzz token-set/sort ratios to rank them).
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import phonenumbers
+import pyarrow as pa
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import JaroWinkler
+
+DEFAULT_REGION = "US"
+GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
+TOKEN_SIMILARITY = 0.88     # Jaro-Winkler on one name token to count as the same token
+MAX_TOKEN_VARIANTS = 64     # fuzzy variants of one query token that are followed
+MAX_NAME_CANDIDATES = 50_000
+MIN_NAME_SCORE = 50.0
+CARD_CUSTOMER_COLUMNS = (
+    "customer_id", "full_name", "given_name", "family_name", "email", "phone", "emails", "phones",
+    "address_line", "city", "region", "postcode", "country", "birth_date", "national_id_last4", "company",
+    "silos", "record_count", "first_seen_at", "last_updated_at",
+)
+
+
+class LookupInputError(ValueError):
+    """A search value that cannot be a phone number, an email address or a name."""
+
+
+# --- normalising what is searched ---------------------------------------------------------------
+
+def normalise_phone(text: str, region: str = DEFAULT_REGION) -> str:
+    """E.164 form of a phone number as typed by an agent; LookupInputError if it is not one."""
+    try:
+        number = phonenumbers.parse(str(text), region)
+    except phonenumbers.NumberParseException as exc:
+        raise LookupInputError(f"'{text}' is not a phone number ({exc})") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise LookupInputError(f"'{text}' is not a possible phone number for region {region}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email_key(text: str) -> str:
+    """Matching key of an email: lower case, +tag dropped, Gmail dots ignored."""
+    value = str(text).strip().lower()
+    if value.count("@") != 1 or value.startswith("@") or value.endswith("@"):
+        raise LookupInputError(f"'{text}' is not an email address")
+    local, domain = value.split("@")
+    local = local.split("+", 1)[0]
+    if domain in GMAIL_DOMAINS:
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
+
+
+def email_key_sql(expr: str) -> str:
+    """SQL twin of email_key (NULL stays NULL; a value without '@' is only lower-cased)."""
+    e = f"lower(trim({expr}))"
+    local = f"split_part(split_part({e}, '@', 1), '+', 1)"
+    domain = f"split_part({e}, '@', 2)"
+    return (f"CASE WHEN {expr} IS NULL THEN NULL WHEN strpos({e}, '@') = 0 THEN {e} "
+            f"WHEN {domain} IN ('gmail.com', 'googlemail.com') THEN replace({local}, '.', '') || '@gmail.com' "
+            f"ELSE {local} || '@' || {domain} END")
+
+
+def name_norm(text: str) -> str:
+    """Accent-free lower-case letters and single spaces ("O'Brien-Núñez" -> "obrien nunez")."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    plain = re.sub(r"['\u2019]", "", plain)
+    return re.sub(r"\s+", " ", re.sub(r"[^a-z]", " ", plain)).strip()
+
+
+def name_norm_sql(expr: str) -> str:
+    """SQL twin of name_norm."""
+    plain = f"regexp_replace(lower(strip_accents({expr})), '[''\u2019]', '', 'g')"
+    return f"trim(regexp_replace(regexp_replace({plain}, '[^a-z]', ' ', 'g'), '\\s+', ' ', 'g'))"
+
+
+def name_tokens(text: str) -> list[str]:
+    tokens = name_norm(text).split()
+    if not tokens:
+        raise LookupInputError(f"'{text}' has no letters to search a name by")
+    return tokens
+
+
+# --- the card -----------------------------------------------------------------------------------
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()
+    return [r[0] for r in rows]
+
+
+def card_select_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """SELECT of one card per customer: golden record plus every departmental fact of the 360 view."""
+    customer_cols = _columns(con, "marts", "customers")
+    if not customer_cols:
+        raise LookupInputError("the warehouse has no marts.customers table yet: run a sync first")
+    fact_cols = [c for c in _columns(con, "marts", "customer_360") if c not in customer_cols]
+    chosen = [f'c."{c}"' for c in CARD_CUSTOMER_COLUMNS if c in customer_cols]
+    facts = [f'f."{c}"' for c in fact_cols]
+    join = " LEFT JOIN marts.customer_360 f USING (customer_id)" if fact_cols else ""
+    return f"SELECT {', '.join(chosen + facts)} FROM marts.customers c{join}"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly value (dates as ISO text, decimals as floats)."""
+    if isinstance(value, (datetime,)):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if type(value).__name__ == "Decimal":
+        return float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def plain_record(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in record.items()}
+
+
+# --- the in-memory snapshot (HTTP service) --------------------------------------------------------
+
+@dataclass
+class SortedKeys:
+    """Keys sorted ascending with the card row each belongs to; a lookup is two binary searches."""
+    keys: np.ndarray
+    rows: np.ndarray
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, ids: pd.Index) -> "SortedKeys":
+        rows = ids.get_indexer(frame["customer_id"])
+        keep = rows >= 0
+        return cls(frame["k"].to_numpy(dtype=object)[keep], rows[keep].astype(np.int64))
+
+    def find(self, key: str) -> np.ndarray:
+        lo = np.searchsorted(self.keys, key, side="left")
+        hi = np.searchsorted(self.keys, key, side="right")
+        return self.rows[lo:hi]
+
+
+@dataclass
+class TokenIndex(SortedKeys):
+    """Name tokens: the distinct tokens (for fuzzy matching) and where each one's rows start and end."""
+    unique: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    starts: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, ids: pd.Index) -> "TokenIndex":
+        base = SortedKeys.from_frame(frame, ids)
+        keys = base.keys
+        if len(keys):
+            boundaries = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+            starts = np.concatenate([[0], boundaries, [len(keys)]]).astype(np.int64)
+        else:
+            starts = np.array([0], dtype=np.int64)
+        unique = keys[starts[:-1]] if len(keys) else np.array([], dtype=object)
+        return cls(keys, base.rows, unique, starts)
+
+    def variants(self, token: str) -> np.ndarray:
+        """Indexes into `unique` of tokens that match `token` (prefix for short ones, fuzzy otherwise)."""
+        found = []
+        if len(token) <= 3:
+            lo = np.searchsorted(self.unique, token, side="left")
+            hi = np.searchsorted(self.unique, token + "\x7f", side="left")
+            found.append(np.arange(lo, min(hi, lo + MAX_TOKEN_VARIANTS)))
+        if len(token) > 1 and len(self.unique):
+            scores = process.cdist([token], self.unique, scorer=JaroWinkler.normalized_similarity,
+                                   dtype=np.float32, score_cutoff=TOKEN_SIMILARITY)[0]
+            close = np.flatnonzero(scores >= TOKEN_SIMILARITY)
+            if len(close) > MAX_TOKEN_VARIANTS:
+                close = close[np.argsort(-scores[close], kind="stable")[:MAX_TOKEN_VARIANTS]]
+            found.append(close)
+        return np.unique(np.concatenate(found)) if found else np.array([], dtype=np.int64)
+
+    def rows_for(self, token: str) -> np.ndarray:
+        picks = self.variants(token)
+        if not len(picks):
+            return np.array([], dtype=np.int64)
+        return np.unique(np.concatenate([self.rows[self.starts[i]:self.starts[i + 1]] for i in picks]))
+
+
+@dataclass
+class Match:
+    customer_id: str
+    score: float
+
+
+@dataclass
+class CustomerSnapshot:
+    """Everything a lookup needs, in memory; rebuilt when the warehouse file changes."""
+    cards: pa.Table
+    ids: pd.Index
+    phones: SortedKeys
+    emails: SortedKeys
+    tokens: TokenIndex
+    names: np.ndarray
+    redirects: dict[str, str]
+    loaded_at: str
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    def card(self, customer_id: str) -> dict[str, Any] | None:
+        row = self.ids.get_indexer([customer_id])[0]
+        if row < 0:
+            return None
+        return plain_record(self.cards.slice(int(row), 1).to_pylist()[0])
+
+    def resolve(self, customer_id: str) -> str:
+        """Final successor of a retired id (the id itself if it was never merged away)."""
+        return follow_redirects(self.redirects, customer_id)
+
+    def by_phone(self, text: str, region: str = DEFAULT_REGION) -> list[Match]:
+        return self._exact(self.phones.find(normalise_phone(text, region)))
+
+    def by_email(self, text: str) -> list[Match]:
+        return self._exact(self.emails.find(email_key(text)))
+
+    def by_name(self, text: str, limit: int = 10) -> list[Match]:
+        tokens = name_tokens(text)
+        per_token = [self.tokens.rows_for(t) for t in tokens]
+        candidates = _most_covered(per_token)
+        if not len(candidates):
+            return []
+        return rank_by_name(" ".join(tokens), self.ids[candidates], self.names[candidates], limit)
+
+    def _exact(self, rows: np.ndarray) -> list[Match]:
+        return [Match(self.ids[r], 100.0) for r in np.unique(rows)]
+
+
+def _most_covered(per_token: list[np.ndarray]) -> np.ndarray:
+    """Rows matched by the most query tokens (all of them if any row has all)."""
+    present = [rows for rows in per_token if len(rows)]
+    if not present:
+        return np.array([], dtype=np.int64)
+    rows, counts = np.unique(np.concatenate(present), return_counts=True)
+    best = rows[counts == counts.max()]
+    return best[:MAX_NAME_CANDIDATES]
+
+
+def rank_by_name(query_norm: str, ids: Any, names: np.ndarray, limit: int) -> list[Match]:
+    """Rank candidate names against the query with rapidfuzz, best first."""
+    names = np.asarray(names, dtype=object)
+    set_scores = process.cdist([query_norm], names, scorer=fuzz.token_set_ratio, dtype=np.float32)[0]
+    sort_scores = process.cdist([query_norm], names, scorer=fuzz.token_sort_ratio, dtype=np.float32)[0]
+    scores = (set_scores + sort_scores) / 2.0
+    ids = np.asarray(ids, dtype=object)
+    order = np.lexsort((ids, -scores))
+    order = order[scores[order] >= MIN_NAME_SCORE][:limit]
+    return [Match(str(ids[i]), round(float(scores[i]), 1)) for i in order]
+
+
+def follow_redirects(redirects: dict[str, str], customer_id: str) -> str:
+    seen = {customer_id}
+    while customer_id in redirects:
+        customer_id = redirects[customer_id]
+        if customer_id in seen:  # a cycle in the history would be a resolver bug; stop rather than spin
+            break
+        seen.add(customer_id)
+    return customer_id
+
+
+def load_redirects(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    if not _columns(con, "identity", "customer_id_history"):
+        return {}
+    rows = con.execute(
+        "SELECT customer_id, arg_max(successor_id, changed_at) FROM identity.customer_id_history "
+        "WHERE event = 'merged' AND successor_id IS NOT NULL AND successor_id <> customer_id "
+        "GROUP BY customer_id").fetchall()
+    return dict(rows)
+
+
+def load_snapshot(con: duckdb.DuckDBPyConnection) -> CustomerSnapshot:
+    """Read cards, phone/email/name keys and id redirects in bulk from the warehouse."""
+    cards = con.sql(f"{card_select_sql(con)} ORDER BY customer_id").to_arrow_table()
+    if isinstance(cards, pa.RecordBatchReader):
+        cards = cards.read_all()
+    ids = pd.Index(cards.column("customer_id").to_numpy(zero_copy_only=False))
+    customer_cols = set(_columns(con, "marts", "customers"))
+    phones = SortedKeys.from_frame(con.execute(_keys_sql(customer_cols, "phone", "phones", None)).df(), ids)
+    emails = SortedKeys.from_frame(
+        con.execute(_keys_sql(customer_cols, "email", "emails", email_key_sql("k"))).df(), ids)
+    name_expr = _name_expr(customer_cols)
+    tokens = TokenIndex.from_frame(con.execute(
+        f"SELECT DISTINCT tok AS k, customer_id FROM (SELECT customer_id, unnest(string_split("
+        f"{name_norm_sql(name_expr)}, ' ')) AS tok FROM marts.customers) WHERE tok <> '' ORDER BY k, customer_id"
+    ).df(), ids)
+    names_frame = con.execute(
+        f"SELECT customer_id, {name_norm_sql(name_expr)} AS n FROM marts.customers ORDER BY customer_id").df()
+    names = names_frame["n"].fillna("").to_numpy(dtype=object)
+    return CustomerSnapshot(cards, ids, phones, emails, tokens, names, load_redirects(con),
+                            datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _name_expr(customer_cols: set[str]) -> str:
+    parts = [c for c in ("full_name", "given_name", "family_name") if c in customer_cols]
+    return f"concat_ws(' ', {', '.join(parts)})" if parts else "''"
+
+
+def _keys_sql(customer_cols: set[str], single: str, many: str, transform: str | None) -> str:
+    """(k, customer_id) pairs sorted by k from the single and list columns of marts.customers."""
+    sources = []
+    if single in customer_cols:
+        sources.append(f"SELECT customer_id, {single} AS k FROM marts.customers")
+    if many in customer_cols:
+        sources.append(f"SELECT customer_id, unnest({many}) AS k FROM marts.customers")
+    if not sources:
+        return "SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS customer_id WHERE false"
+    key = transform or "k"
+    return (f"SELECT DISTINCT {key} AS k, customer_id FROM ({' UNION ALL '.join(sources)}) "
+            f"WHERE k IS NOT NULL AND k <> '' ORDER BY 1, 2")
+
+
+# --- the same lookups straight from SQL (CLI) -----------------------------------------------------
+
+def resolve_in_warehouse(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
+    return follow_redirects(load_redirects(con), customer_id)
+
+
+def cards_in_warehouse(con: duckdb.DuckDBPyConnection, customer_ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not customer_ids:
+        return {}
+    frame = con.sql(f"SELECT * FROM ({card_select_sql(con)}) WHERE customer_id IN (SELECT unnest(?))",
+                    params=[list(customer_ids)]).to_arrow_table()
+    if isinstance(frame, pa.RecordBatchReader):
+        frame = frame.read_all()
+    return {row["customer_id"]: plain_record(row) for row in frame.to_pylist()}
+
+
+def lookup_in_warehouse(con: duckdb.DuckDBPyConnection, *, phone: str | None = None, email: str | None = None,
+                        name: str | None = None, limit: int = 10, region: str = DEFAULT_REGION) -> list[Match]:
+    """Best matches by exactly one of phone, email or name, read with SQL (no in-memory index)."""
+    kind, value = _one_search(phone=phone, email=email, name=name)
+    cols = set(_columns(con, "marts", "customers"))
+    if kind == "phone":
+        sql = _keys_sql(cols, "phone", "phones", None)
+        rows = con.execute(f"SELECT DISTINCT customer_id FROM ({sql}) WHERE k = ?",
+                           [normalise_phone(value, region)]).fetchall()
+        return [Match(r[0], 100.0) for r in sorted(rows)]
+    if kind == "email":
+        sql = _keys_sql(cols, "email", "emails", email_key_sql("k"))
+        rows = con.execute(f"SELECT DISTINCT customer_id FROM ({sql}) WHERE k = ?", [email_key(value)]).fetchall()
+        return [Match(r[0], 100.0) for r in sorted(rows)]
+    tokens = name_tokens(value)
+    candidates = con.execute(
+        f"""
+        WITH names AS (SELECT customer_id, {name_norm_sql(_name_expr(cols))} AS n FROM marts.customers),
+        toks AS (SELECT customer_id, unnest(string_split(n, ' ')) AS tok FROM names),
+        q AS (SELECT unnest(?) AS qtok),
+        hits AS (
+            SELECT customer_id, count(DISTINCT qtok) AS covered FROM toks JOIN q
+              ON (length(qtok) <= 3 AND starts_with(tok, qtok))
+              OR (length(qtok) > 1 AND jaro_winkler_similarity(tok, qtok) >= {TOKEN_SIMILARITY})
+            GROUP BY customer_id)
+        SELECT h.customer_id, names.n FROM hits h JOIN names USING (customer_id)
+        WHERE covered = (SELECT max(covered) FROM hits)
+        ORDER BY h.customer_id
+        LIMIT {MAX_NAME_CANDIDATES}
+        """, [tokens]).df()
+    if candidates.empty:
+        return []
+    return rank_by_name(" ".join(tokens), candidates["customer_id"].to_numpy(dtype=object),
+                        candidates["n"].fillna("").to_numpy(dtype=object), limit)
+
+
+def _one_search(**values: str | None) -> tuple[str, str]:
+    given = {k: v for k, v in values.items() if v is not None and str(v).strip() != ""}
+    if len(given) != 1:
+        raise LookupInputError("search by exactly one of phone, email or name")
+    return next(iter(given.items()))
+
+
+def customer_records(con: duckdb.DuckDBPyConnection, customer_id: str) -> dict[str, Any] | None:
+    """The source records behind a customer, with their match probability, the lineage and id history."""
+    exists = con.execute("SELECT lineage FROM marts.customers WHERE customer_id = ?", [customer_id]).fetchall() \
+        if "lineage" in _columns(con, "marts", "customers") else \
+        con.execute("SELECT NULL FROM marts.customers WHERE customer_id = ?", [customer_id]).fetchall()
+    if not exists:
+        return None
+    lineage = exists[0][0]
+    records = con.sql(
+        "SELECT r.*, x.match_probability, x.resolved_at FROM identity.customer_xref x "
+        "JOIN staging.customer_records r USING (silo, source_record_id) WHERE x.customer_id = ? "
+        "ORDER BY r.silo, r.source_record_id", params=[customer_id]).to_arrow_table()
+    if isinstance(records, pa.RecordBatchReader):
+        records = records.read_all()
+    history = []
+    if _columns(con, "identity", "customer_id_history"):
+        hist = con.sql("SELECT * FROM identity.customer_id_history WHERE customer_id = ? OR successor_id = ? "
+                       "ORDER BY changed_at", params=[customer_id, customer_id]).to_arrow_table()
+        history = (hist.read_all() if isinstance(hist, pa.RecordBatchReader) else hist).to_pylist()
+    return {
+        "customer_id": customer_id,
+        "records": [plain_record(r) for r in records.to_pylist()],
+        "lineage": json.loads(lineage) if isinstance(lineage, str) else lineage,
+        "history": [plain_record(h) for h in history],
+    }

@@ -1,0 +1,169 @@
+"""The audit log: who read or changed which customer's personal data, when, and how.
+
+Events are first appended to a spool file beside the warehouse (one JSON line each, cheap enough for
+the lookup hot path and safe across a crash), then flushed into ops.audit_log in one short write
+transaction. A flush that finds the warehouse locked by a running sync leaves the spool in place for
+the next flush, so no event is lost. Each row has an event id, so a flush repeated after a partial
+failure inserts nothing twice. Searched values (the phone or email typed) are not logged, only which
+customers were shown.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+import duckdb
+import pandas as pd
+
+from warehouse.security.connect import WarehouseBusy, table_exists, write_transaction
+from warehouse.security.roles import Principal
+
+AUDIT_DDL = """
+CREATE TABLE IF NOT EXISTS ops.audit_log (
+    event_id VARCHAR NOT NULL,
+    at TIMESTAMP NOT NULL,
+    actor VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    detail VARCHAR
+)"""
+COLUMNS = ["event_id", "at", "actor", "role", "action", "customer_id", "detail"]
+
+
+def ensure_audit_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+    con.execute(AUDIT_DDL)
+
+
+def spool_dir_for(warehouse: Path) -> Path:
+    return Path(str(warehouse) + ".audit-spool")
+
+
+@dataclass
+class FlushResult:
+    written: int
+    pending_files: int
+
+
+class AuditLog:
+    """Append-then-flush audit writer for one warehouse, shared by the threads of one process."""
+
+    def __init__(self, warehouse: str | os.PathLike, spool_dir: str | os.PathLike | None = None):
+        self.warehouse = Path(warehouse)
+        self.spool_dir = Path(spool_dir) if spool_dir else spool_dir_for(self.warehouse)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self._own = self.spool_dir / f"spool-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+
+    def record(self, who: Principal, action: str, customer_ids: Iterable[str | None] = (None,),
+               detail: str | None = None) -> str:
+        """Spool one event (one row per customer shown); returns the event id."""
+        event_id = uuid.uuid4().hex
+        at = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+        lines = "".join(
+            json.dumps({"event_id": event_id, "at": at, "actor": who.name, "role": who.role, "action": action,
+                        "customer_id": cid, "detail": detail}) + "\n"
+            for cid in (list(customer_ids) or [None]))
+        with self._lock, open(self._own, "a", encoding="utf-8") as handle:
+            handle.write(lines)
+            handle.flush()
+        return event_id
+
+    def pending(self) -> bool:
+        return any(self.spool_dir.glob("*.jsonl"))
+
+    def flush(self, wait_seconds: float = 2.0) -> FlushResult:
+        """Move spooled events into ops.audit_log; raises nothing when the warehouse is busy."""
+        with self._flush_lock:
+            self._seal_own_spool()
+            self._seal_orphan_spools()
+            files = sorted(self.spool_dir.glob("flushing-*.jsonl"))
+            if not files:
+                return FlushResult(0, 0)
+            events = _read_events(files)
+            try:
+                written = self._insert(events, wait_seconds) if len(events) else 0
+            except WarehouseBusy:
+                return FlushResult(0, len(files))
+            for path in files:
+                path.unlink(missing_ok=True)
+            return FlushResult(written, 0)
+
+    def _seal_own_spool(self) -> None:
+        with self._lock:
+            if self._own.exists() and self._own.stat().st_size:
+                self._own.rename(self.spool_dir / f"flushing-{uuid.uuid4().hex}.jsonl")
+
+    def _seal_orphan_spools(self) -> None:
+        """Spools left by processes that have exited are flushed by whoever flushes next."""
+        for path in self.spool_dir.glob("spool-*.jsonl"):
+            if path == self._own:
+                continue
+            pid = int(path.name.split("-")[1])
+            if not _alive(pid):
+                path.rename(self.spool_dir / f"flushing-{uuid.uuid4().hex}.jsonl")
+
+    def _insert(self, events: pd.DataFrame, wait_seconds: float) -> int:
+        with write_transaction(self.warehouse, wait_seconds=wait_seconds) as con:
+            ensure_audit_table(con)
+            con.register("_audit_events", events)
+            try:
+                before = con.execute("SELECT count(*) FROM ops.audit_log").fetchall()[0][0]
+                con.execute(
+                    "INSERT INTO ops.audit_log SELECT e.event_id, CAST(e.at AS TIMESTAMP), e.actor, e.role, e.action, "
+                    "e.customer_id, e.detail FROM _audit_events e WHERE NOT EXISTS (SELECT 1 FROM ops.audit_log a "
+                    "WHERE a.event_id = e.event_id AND a.customer_id IS NOT DISTINCT FROM e.customer_id)")
+                after = con.execute("SELECT count(*) FROM ops.audit_log").fetchall()[0][0]
+            finally:
+                con.unregister("_audit_events")
+        return after - before
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_events(files: list[Path]) -> pd.DataFrame:
+    rows = []
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                # A line torn by a crash mid-write: keep the rest of the file, note the damage.
+                rows.append({"event_id": f"torn-{path.name}-{number}", "at": datetime.utcnow().isoformat(),
+                             "actor": "audit", "role": "system", "action": "spool_damaged", "customer_id": None,
+                             "detail": f"unreadable line {number} in {path.name}"})
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return frame.astype({c: "object" for c in COLUMNS})
+
+
+def read_audit(con: duckdb.DuckDBPyConnection, customer_id: str | None = None, actor: str | None = None,
+               action: str | None = None, limit: int = 100) -> pd.DataFrame:
+    """Newest audit rows first, optionally for one customer, actor or action."""
+    if not table_exists(con, "ops", "audit_log"):
+        return pd.DataFrame(columns=COLUMNS)
+    clauses, params = [], []
+    for column, value in (("customer_id", customer_id), ("actor", actor), ("action", action)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    return con.execute(f"SELECT * FROM ops.audit_log {where} ORDER BY at DESC, event_id LIMIT ?",
+                       params + [int(limit)]).df()
