@@ -13,10 +13,11 @@ from sources.errors import SchemaDriftError, SiloConfigError, SiloSyncError  # n
 from sources.dlt_sources import build_source, normalise  # noqa: E402
 from sources.sync import SyncReport, make_pipeline, read_raw, sync_silo  # noqa: E402
 from sources.mapping import MappedRecords, map_records  # noqa: E402
+from sources.check import CheckReport, check_silo  # noqa: E402
 
 __all__ = [
     "SiloConfig", "load_silo", "load_silos", "require_env",
     "SiloConfigError", "SiloSyncError", "SchemaDriftError",
     "build_source", "normalise", "make_pipeline", "sync_silo", "read_raw", "SyncReport",
-    "map_records", "MappedRecords",
+    "map_records", "MappedRecords", "check_silo", "CheckReport",
 ]

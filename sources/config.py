@@ -150,11 +150,15 @@ class CsvOptions(_Strict):
     skip_rows: int = Field(0, ge=0)
 
 
+FILE_SUFFIXES = {"csv": "csv", "tsv": "csv", "txt": "csv", "jsonl": "jsonl", "ndjson": "jsonl",
+                 "parquet": "parquet", "xlsx": "excel", "xls": "excel"}
+
+
 class FileTable(_Strict):
     name: str
     path: str  # a local folder or any fsspec URL (s3://, gs://, file://)
+    format: Literal["csv", "jsonl", "parquet", "excel"] | None = None  # before glob: glob checks it
     glob: str = "*"
-    format: Literal["csv", "jsonl", "parquet", "excel"] | None = None
     csv: CsvOptions = CsvOptions()
     sheet: str | int = 0
     primary_key: list[str] | None = None
@@ -164,17 +168,23 @@ class FileTable(_Strict):
     def _pk_as_list(cls, value: Any) -> Any:
         return _as_list(value)
 
+    @field_validator("glob")
+    @classmethod
+    def _format_known(cls, glob: str, info: Any) -> str:
+        if info.data.get("format") is None and _suffix(glob) not in FILE_SUFFIXES:
+            raise ValueError(f"cannot tell the file format from glob {glob!r}; add `format:` "
+                             "(csv, jsonl, parquet or excel)")
+        return glob
+
     @model_validator(mode="after")
     def _infer_format(self) -> "FileTable":
         if self.format is None:
-            suffix = self.glob.rsplit(".", 1)[-1].lower() if "." in self.glob else ""
-            known = {"csv": "csv", "tsv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "parquet": "parquet",
-                     "xlsx": "excel", "xls": "excel"}
-            if suffix not in known:
-                raise ValueError(f"cannot tell the file format from glob {self.glob!r}; add `format:` "
-                                 "(csv, jsonl, parquet or excel)")
-            self.format = known[suffix]  # type: ignore[assignment]
+            self.format = FILE_SUFFIXES[_suffix(self.glob)]  # type: ignore[assignment]
         return self
+
+
+def _suffix(glob: str) -> str:
+    return glob.rsplit(".", 1)[-1].lower() if "." in glob else ""
 
 
 class FilesSpec(_Strict):

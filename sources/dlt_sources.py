@@ -19,6 +19,7 @@ from sources.config import FileTable, SiloConfig, SqlTable  # noqa: E402
 from sources.errors import SiloConfigError  # noqa: E402
 
 NAMING = NamingConvention()
+SAMPLE_ROWS = 5  # rows per table read by `hub silos check`
 FILE_COLUMN = "_source_file"  # added to file rows so lineage can name the file a row came from
 
 
@@ -62,18 +63,19 @@ def _flat_keys(row: dict) -> Iterator[str]:
 
 
 def build_source(silo: SiloConfig, observer: ColumnObserver | None = None,
-                 full_refresh: bool = False) -> DltSource:
+                 full_refresh: bool = False, sample: bool = False) -> DltSource:
     """The dlt source of one silo: one resource per table/endpoint, merged on its primary key.
 
     `full_refresh` (or `deletes: {mode: full_refresh}` in the file) reads everything instead of only
-    what changed, so rows missing from the silo can be detected as deleted.
+    what changed, so rows missing from the silo can be detected as deleted. `sample` reads only the
+    first page/chunk/file of each table (for `hub silos check`).
     """
     full = full_refresh or (silo.deletes is not None and silo.deletes.mode == "full_refresh")
     if silo.missing_env:
         resources = [_failing_resource(silo, table) for table in silo.tables()]
     else:
         builder = {"sql": _sql_resources, "files": _file_resources, "rest": _rest_resources}[silo.kind]
-        resources = list(builder(silo, full))
+        resources = list(builder(silo, full, sample))
     if observer is not None:
         for resource in resources:
             resource.add_map(observer.watch(resource.name))
@@ -96,7 +98,7 @@ def _failing_resource(silo: SiloConfig, table: str) -> DltResource:
 
 # --- SQL --------------------------------------------------------------------------------------
 
-def _sql_resources(silo: SiloConfig, full: bool) -> Iterator[DltResource]:
+def _sql_resources(silo: SiloConfig, full: bool, sample: bool) -> Iterator[DltResource]:
     from dlt.sources.sql_database import sql_table
 
     spec = silo.sql
@@ -105,14 +107,15 @@ def _sql_resources(silo: SiloConfig, full: bool) -> Iterator[DltResource]:
         cursor = None if full else (table.cursor or silo.cursor)
         pk = silo.table_primary_key(table.name)
         if table.query:
-            yield _query_resource(url, table, pk, cursor, spec.chunk_size)
-            continue
-        yield sql_table(
-            credentials=url, table=table.name, schema=spec.schema_, defer_table_reflect=True,
-            incremental=dlt.sources.incremental(cursor) if cursor else None,
-            write_disposition="merge", primary_key=pk, chunk_size=spec.chunk_size,
-            backend="pyarrow", reflection_level="minimal",
-        )
+            resource = _query_resource(url, table, pk, cursor, spec.chunk_size)
+        else:
+            resource = sql_table(
+                credentials=url, table=table.name, schema=spec.schema_, defer_table_reflect=True,
+                incremental=dlt.sources.incremental(cursor) if cursor else None,
+                write_disposition="merge", primary_key=pk, chunk_size=spec.chunk_size,
+                backend="pyarrow", reflection_level="minimal",
+            )
+        yield resource.add_limit(SAMPLE_ROWS, count_rows=True) if sample else resource
 
 
 def _query_resource(url: str, table: SqlTable, pk: list[str], cursor: str | None, chunk_size: int) -> DltResource:
@@ -145,7 +148,7 @@ def _query_resource(url: str, table: SqlTable, pk: list[str], cursor: str | None
 
 # --- files ------------------------------------------------------------------------------------
 
-def _file_resources(silo: SiloConfig, full: bool) -> Iterator[DltResource]:
+def _file_resources(silo: SiloConfig, full: bool, sample: bool) -> Iterator[DltResource]:
     from dlt.sources.filesystem import filesystem
 
     for table in silo.files.tables:
@@ -153,7 +156,10 @@ def _file_resources(silo: SiloConfig, full: bool) -> Iterator[DltResource]:
             bucket_url=_bucket_url(table.path), file_glob=table.glob,
             # only files new or modified since the last run are read again
             incremental=None if full else dlt.sources.incremental("modification_date"),
+            files_per_page=1 if sample else 100,
         )
+        if sample:
+            listing.add_limit(1)
         reader = dlt.transformer(name=table.name)(_file_reader(table))
         resource = (listing | reader).with_name(table.name)
         resource.apply_hints(primary_key=silo.table_primary_key(table.name), write_disposition="merge")
@@ -202,7 +208,7 @@ def _with_file_name(frame: Any, name: str) -> Any:
 
 # --- REST -------------------------------------------------------------------------------------
 
-def _rest_resources(silo: SiloConfig, full: bool) -> list[DltResource]:
+def _rest_resources(silo: SiloConfig, full: bool, sample: bool) -> list[DltResource]:
     from dlt.sources.rest_api import rest_api_resources
 
     spec = silo.rest
@@ -226,7 +232,8 @@ def _rest_resources(silo: SiloConfig, full: bool) -> list[DltResource]:
             endpoint["paginator"] = ep.paginator
         resources.append({"name": ep.name, "primary_key": silo.table_primary_key(ep.name),
                           "write_disposition": "merge", "endpoint": endpoint})
-    return rest_api_resources({"client": client, "resources": resources})
+    built = rest_api_resources({"client": client, "resources": resources})
+    return [r.add_limit(SAMPLE_ROWS, count_rows=True) for r in built] if sample else built
 
 
 def _rest_auth(auth: Any) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refre
     try:
         pipeline.extract(source)
     except PipelineStepFailed as exc:
-        raise SiloSyncError(_failure_message(silo, exc), silo.name) from exc
+        raise SiloSyncError(_failure_message(silo, exc), silo.name, failed_table(exc)) from exc
     try:
         _check_mapped_columns(silo, observer, known)
     except SchemaDriftError:
@@ -80,7 +80,7 @@ def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refre
         pipeline.normalize()
         info = pipeline.load()
     except PipelineStepFailed as exc:
-        raise SiloSyncError(_failure_message(silo, exc), silo.name) from exc
+        raise SiloSyncError(_failure_message(silo, exc), silo.name, failed_table(exc)) from exc
     counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
     report = SyncReport(
         silo=silo.name,
@@ -169,15 +169,27 @@ def _new_columns(silo: SiloConfig, observer: ColumnObserver, known: dict[str, se
 # --- failures ---------------------------------------------------------------------------------
 
 def _failure_message(silo: SiloConfig, exc: Exception) -> str:
-    """Name the silo, the step and the root cause; never include a secret from the silo file."""
-    root = exc
-    while root.__cause__ is not None or root.__context__ is not None:
-        root = root.__cause__ or root.__context__
+    """Name the silo, the step, the table and the root cause; never include a secret from the file."""
+    chain = [exc]
+    while chain[-1].__cause__ is not None or chain[-1].__context__ is not None:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)
+    root = chain[-1]
     if isinstance(root, SiloConfigError):
         return str(root)
+    table = failed_table(exc)
     step = getattr(exc, "step", "sync")
-    text = f"silo {silo.name}: {step} failed: {type(root).__name__}: {str(root).strip().splitlines()[0][:400] if str(root).strip() else ''}"
-    return redact(silo, text) + _hint(root)
+    where = f" table {table}" if table else ""
+    detail = str(root).strip().splitlines()[0][:400] if str(root).strip() else ""
+    return redact(silo, f"silo {silo.name}: {step} failed{where}: {type(root).__name__}: {detail}") + _hint(root)
+
+
+def failed_table(exc: BaseException) -> str | None:
+    """The dlt resource (= raw table) an extraction error came from, if dlt says."""
+    while exc is not None:
+        if getattr(exc, "pipe_name", None):
+            return exc.pipe_name
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _hint(root: Exception) -> str:

@@ -1,0 +1,144 @@
+"""map_records: declared forms are applied; bad values are rejected with reasons; raw = staged + rejected."""
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pandas as pd
+
+from sources import load_silo, map_records
+from sources.mapping import FACT_COLUMNS, RECORD_COLUMNS
+
+SILO = """\
+name: ledger
+kind: sql
+country: US
+sql: {url: "sqlite:///x.db", tables: [{name: Customers, primary_key: Account No}]}
+mapping:
+  name: {column: Customer Name, form: last_first_comma}
+  address: {column: BillingAddress, form: one_line}
+  birth_date: {column: dob, formats: ["%Y-%m-%d", "%m/%d/%Y", "%d %b %Y", "%Y%m%d"]}
+  phone: Phone
+  national_id: ssn
+  source_updated_at: updated_at
+facts:
+  - {name: balance, column: Balance, type: number, agg: sum}
+  - {name: vip, column: vip, type: bool, agg: any}
+  - {name: last_order, column: last_order, type: date, agg: max, formats: ["%Y-%m-%d"]}
+  - {name: terms, column: terms, type: text, agg: latest}
+deletes: {column: Deleted, value: true}
+"""
+
+
+def silo_from(tmp_path, text=SILO):
+    path = tmp_path / "ledger.yaml"
+    path.write_text(textwrap.dedent(text))
+    return load_silo(path)
+
+
+def raw_frame(rows: list[dict]) -> pd.DataFrame:
+    # the column names dlt's snake_case convention gives the silo's columns
+    frame = pd.DataFrame(rows)
+    frame["_dlt_load_id"] = "1"
+    frame["_table"] = "customers"
+    return frame
+
+
+ROW = dict(account_no="A1", customer_name="SMITH, John", billing_address="12 Oak St Apt 4, Springfield, IL 62704",
+           dob="03/07/1984", phone="(217) 555-0101", ssn="XXX-XX-1234", updated_at="2024-01-01T10:00:00Z",
+           balance="$1,234.50", vip="Yes", last_order="2024-02-01", terms="NET30", deleted="false")
+
+
+def test_declared_forms_are_applied(tmp_path):
+    silo = silo_from(tmp_path)
+    rows = [ROW, {**ROW, "account_no": "A2", "customer_name": "de la Cruz, Maria Elena",
+                  "billing_address": "9 Elm Ave, Chicago, il 60601-1234, USA", "dob": "7 Mar 1984",
+                  "balance": 10, "deleted": "TRUE", "vip": "0"},
+            {**ROW, "account_no": "A3", "customer_name": "Prince", "billing_address": "somewhere without commas",
+             "dob": "19840307", "balance": None}]
+    out = map_records(silo, raw_frame(rows))
+    rec = out.records.set_index("source_record_id")
+    assert list(out.records.columns) == RECORD_COLUMNS and list(out.facts.columns) == FACT_COLUMNS
+    assert rec.loc["A1", ["given_name", "family_name", "full_name"]].tolist() == ["John", "SMITH", "John SMITH"]
+    assert rec.loc["A2", ["given_name", "family_name"]].tolist() == ["Maria Elena", "de la Cruz"]
+    assert rec.loc["A3", ["given_name", "family_name", "full_name"]].tolist() == [None, None, "Prince"]
+    assert rec.loc["A1", ["address_line", "city", "region", "postcode"]].tolist() == [
+        "12 Oak St Apt 4", "Springfield", "IL", "62704"]
+    assert rec.loc["A2", ["city", "region", "postcode"]].tolist() == ["Chicago", "IL", "60601-1234"]
+    assert rec.loc["A3", ["address_line", "city"]].tolist() == ["somewhere without commas", None]
+    assert set(rec["birth_date"]) == {"1984-03-07"}
+    assert rec.loc["A1", "national_id"] == "XXX-XX-1234"  # hashed later by identity resolution
+    assert rec.loc["A1", "country"] == "US"
+    assert rec.loc["A1", "source_updated_at"] == pd.Timestamp("2024-01-01 10:00:00")
+    assert rec["is_deleted"].tolist() == [False, True, False]
+    facts = out.facts.set_index(["source_record_id", "fact"])
+    assert facts.loc[("A1", "balance"), "value_num"] == 1234.5
+    assert facts.loc[("A2", "balance"), "value_num"] == 10.0
+    assert ("A3", "balance") not in facts.index  # empty values are not facts
+    assert facts.loc[("A1", "vip"), ["value_num", "value_text"]].tolist() == [1.0, "true"]
+    assert facts.loc[("A2", "vip"), "value_text"] == "false"
+    assert facts.loc[("A1", "last_order"), "value_text"] == "2024-02-01"
+    assert facts.loc[("A1", "terms"), ["value_text", "agg"]].tolist() == ["NET30", "latest"]
+    assert out.rejected.empty
+
+
+def test_bad_values_reject_the_row_with_reasons_and_nothing_is_lost(tmp_path):
+    silo = silo_from(tmp_path)
+    rows = [ROW,
+            {**ROW, "account_no": "B1", "dob": "31.12.1984"},
+            {**ROW, "account_no": "B2", "balance": "lots", "vip": "maybe"},
+            {**ROW, "account_no": None},
+            {**ROW, "account_no": "B4", "updated_at": "yesterday-ish"}]
+    raw = raw_frame(rows)
+    out = map_records(silo, raw)
+    assert len(out.records) + len(out.rejected) == len(raw)
+    assert out.records["source_record_id"].tolist() == ["A1"]
+    reasons = dict(zip(out.rejected["source_record_id"].fillna("<none>"), out.rejected["reason"]))
+    assert "column dob: value '31.12.1984' is not a date (formats %Y-%m-%d" in reasons["B1"]
+    assert "fact balance: column Balance value 'lots' is not a number" in reasons["B2"]
+    assert "fact vip: column vip value 'maybe' is not true/false" in reasons["B2"]
+    assert "empty source_record_id (Account No)" in reasons["<none>"]
+    assert "column updated_at: value 'yesterday-ish' is not a date" in reasons["B4"]
+    raw_b1 = json.loads(out.rejected.set_index("source_record_id").loc["B1", "raw_row"])
+    assert raw_b1["dob"] == "31.12.1984" and "_dlt_load_id" not in raw_b1
+    # facts of rejected rows are not published
+    assert set(out.facts["source_record_id"]) == {"A1"}
+
+
+def test_name_forms_constants_and_composite_ids(tmp_path):
+    silo = silo_from(tmp_path, """\
+        name: desk
+        kind: files
+        primary_key: [region_code, ticket_no]
+        files: {tables: [{name: a, path: /tmp, glob: "*.csv"}, {name: b, path: /tmp, glob: "*.jsonl"}]}
+        mapping:
+          name: {column: who, form: first_last}
+          country: {value: CA}
+          company: {value: Acme}
+        """)
+    raw = pd.DataFrame({"region_code": ["N", "S", "N"], "ticket_no": [1, 2, 3],
+                        "who": ["John Q. Public Jr.", "  Mary   Ann  Smith ", "Cher"],
+                        "_table": ["a", "a", "b"], "_dlt_load_id": "1"})
+    out = map_records(silo, raw)
+    rec = out.records
+    assert rec["source_record_id"].tolist() == ["a:N|1", "a:S|2", "b:N|3"]
+    assert rec["given_name"].tolist() == ["John", "Mary", None]
+    assert rec["family_name"].tolist() == ["Public", "Smith", None]
+    assert rec["full_name"].tolist()[1:] == ["Mary Ann Smith", "Cher"]
+    assert set(rec["country"]) == {"CA"} and set(rec["company"]) == {"Acme"}
+
+
+def test_last_first_and_free_forms(tmp_path):
+    text = SILO.replace("form: last_first_comma", "form: last_first")
+    silo = silo_from(tmp_path, text)
+    out = map_records(silo, raw_frame([{**ROW, "customer_name": "Smith John"}]))
+    assert out.records.loc[0, ["given_name", "family_name"]].tolist() == ["John", "Smith"]
+    silo = silo_from(tmp_path, SILO.replace("form: last_first_comma", "form: free"))
+    out = map_records(silo, raw_frame([{**ROW, "customer_name": "SMITH, John"}]))
+    assert out.records.loc[0, ["given_name", "full_name"]].tolist() == [None, "SMITH, John"]
+
+
+def test_empty_raw_gives_empty_frames(tmp_path):
+    out = map_records(silo_from(tmp_path), pd.DataFrame({"_table": [], "_dlt_load_id": []}))
+    assert out.records.empty and out.facts.empty and out.rejected.empty
+    assert list(out.records.columns) == RECORD_COLUMNS

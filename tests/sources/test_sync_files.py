@@ -1,0 +1,164 @@
+"""File silos end to end: CSV/Parquet/JSONL/Excel drops, only new or changed files, merges, drift."""
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+
+import duckdb
+import pandas as pd
+import pytest
+from silo_fixtures import demo_silo, write_sales
+
+from sources import SchemaDriftError, load_silo, map_records, read_raw, sync_silo
+
+
+def raw_of(silo, warehouse) -> pd.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return read_raw(silo, con)
+
+
+def touch_later(path):
+    # file listings compare modification times; make the change visible even on coarse clocks
+    later = time.time() + 5
+    os.utime(path, (later, later))
+
+
+def test_csv_drop_is_incremental_by_file_and_merges_updates(demo_dir, hub_paths):
+    warehouse, pipes = hub_paths
+    silo = demo_silo("sales")
+    first = sync_silo(silo, warehouse, pipes)
+    assert first.rows_loaded == {"customers": 2} and first.load_id
+    raw = raw_of(silo, warehouse)
+    assert sorted(raw["customer_id"]) == ["S1", "S2"] and set(raw["_table"]) == {"customers"}
+    assert raw.loc[raw.customer_id == "S1", "ship_zip"].item() == "02704"  # text kept, leading zero too
+
+    again = sync_silo(silo, warehouse, pipes)
+    assert again.total_rows == 0 and again.load_id is None
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        loads = con.execute("SELECT count(*) FROM raw_sales._dlt_loads").fetchall()[0][0]
+    assert loads == 1  # the second run wrote nothing at all
+
+    # a new file: only its rows are read; it updates S2 and adds S3
+    new = write_sales(demo_dir / "sales", "customers_2.csv", rows=[
+        dict(customer_id="S2", first_name="Ann", last_name="Lee-Park", email="ann@example.com", phone="",
+             ship_street="1 Main St", ship_city="Austin", ship_state="TX", ship_zip="73301",
+             total_purchases="2", lifetime_value="45", last_purchase_date="2024-04-01", updated_at="2024-04-01"),
+        dict(customer_id="S3", first_name="Bo", last_name="Chen", email="bo@example.com", phone="5125550100",
+             ship_street="", ship_city="", ship_state="", ship_zip="", total_purchases="0",
+             lifetime_value="0", last_purchase_date="", updated_at="2024-04-02")])
+    touch_later(new)
+    third = sync_silo(silo, warehouse, pipes)
+    assert third.rows_loaded == {"customers": 2}
+    raw = raw_of(silo, warehouse)
+    assert len(raw) == 3 and raw.loc[raw.customer_id == "S2", "last_name"].item() == "Lee-Park"
+    assert set(raw["_source_file"]) == {"customers_1.csv", "customers_2.csv"}
+    mapped = map_records(silo, raw)
+    assert len(mapped.records) == 3 and mapped.rejected.empty
+
+
+def test_new_column_is_loaded_and_reported(demo_dir, hub_paths):
+    warehouse, pipes = hub_paths
+    silo = demo_silo("sales")
+    sync_silo(silo, warehouse, pipes)
+    frame = pd.read_csv(demo_dir / "sales" / "customers_1.csv", dtype=str, keep_default_na=False)
+    frame["Loyalty Tier"] = ["gold", "silver"]
+    path = demo_dir / "sales" / "customers_1.csv"
+    frame.to_csv(path, index=False)
+    touch_later(path)
+    report = sync_silo(silo, warehouse, pipes)
+    assert report.new_columns == {"customers": ["loyalty_tier"]}
+    assert sorted(raw_of(silo, warehouse)["loyalty_tier"]) == ["gold", "silver"]
+
+
+def test_mapped_column_disappearing_fails_and_leaves_raw_untouched(demo_dir, hub_paths):
+    warehouse, pipes = hub_paths
+    silo = demo_silo("sales")
+    sync_silo(silo, warehouse, pipes)
+    before = raw_of(silo, warehouse)
+    path = demo_dir / "sales" / "customers_1.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False).drop(columns=["email"])
+    frame["first_name"] = "Changed"
+    frame.to_csv(path, index=False)
+    touch_later(path)
+    with pytest.raises(SchemaDriftError) as err:
+        sync_silo(silo, warehouse, pipes)
+    assert (err.value.silo, err.value.table, err.value.column) == ("sales", "customers", "email")
+    msg = str(err.value)
+    assert "silo sales" in msg and "table customers" in msg and "'email'" in msg and "mapping.email" in msg
+    pd.testing.assert_frame_equal(raw_of(silo, warehouse), before)
+    # the failed run did not advance the file cursor: once fixed, the file is read again
+    frame["email"] = ["john.smith@example.com", "ann@example.com"]
+    frame.to_csv(path, index=False)
+    report = sync_silo(silo, warehouse, pipes)
+    assert report.rows_loaded == {"customers": 2}
+    assert set(raw_of(silo, warehouse)["first_name"]) == {"Changed"}
+
+
+def test_misspelled_mapped_column_fails_on_first_sync(demo_dir, hub_paths, tmp_path):
+    warehouse, pipes = hub_paths
+    text = (demo_silo("sales").path.read_text()).replace("email: email", "email: e_mail_address")
+    path = tmp_path / "sales.yaml"
+    path.write_text(text)
+    with pytest.raises(SchemaDriftError, match=r"silo sales: table customers has no column 'e_mail_address'.*"
+                                               r"columns are: .*customer_id"):
+        sync_silo(load_silo(path), warehouse, pipes)
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_sales'"
+                           ).fetchall()[0][0] == 0
+
+
+def test_parquet_credit_silo(demo_dir, hub_paths):
+    warehouse, pipes = hub_paths
+    silo = demo_silo("credit")
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"applications": 4}
+    mapped = map_records(silo, raw_of(silo, warehouse))
+    dobs = dict(zip(mapped.records.source_record_id, mapped.records.birth_date))
+    assert dobs == {"C1": "1984-03-07", "C2": "1990-03-07", "C3": "1975-03-07", "C4": "1999-12-31"}
+    assert sync_silo(silo, warehouse, pipes).total_rows == 0
+
+
+def test_jsonl_and_excel_tables_with_csv_options(tmp_path, hub_paths):
+    warehouse, pipes = hub_paths
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "people.jsonl").write_text('{"id": 1, "mail": "a@x.com", "who": "Ann Lee", "seen": "2024-01-01"}\n'
+                                       '{"id": 2, "mail": "b@x.com", "who": "Bob Ray", "seen": "2024-01-02"}\n')
+    pd.DataFrame({"id": ["3"], "mail": ["c@x.com"], "who": ["Cy Doe"], "seen": ["2024-01-03"]}).to_excel(
+        drop / "more.xlsx", index=False)
+    (drop / "legacy.txt").write_bytes("4;d@x.com;Zoë Müller;2024-01-04\n".encode("latin-1"))
+    path = tmp_path / "mixed.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        name: mixed
+        kind: files
+        primary_key: id
+        files:
+          tables:
+            - {{name: people, path: {drop}, glob: "*.jsonl"}}
+            - {{name: sheet, path: {drop}, glob: "*.xlsx"}}
+            - name: legacy
+              path: file://{drop}
+              glob: "*.txt"
+              csv: {{delimiter: ";", encoding: latin-1, header: false, column_names: [id, mail, who, seen]}}
+        mapping:
+          email: mail
+          name: {{column: who, form: first_last}}
+          source_updated_at: seen
+        """))
+    silo = load_silo(path)
+    report = sync_silo(silo, warehouse, pipes)
+    assert report.rows_loaded == {"people": 2, "sheet": 1, "legacy": 1}
+    mapped = map_records(silo, raw_of(silo, warehouse))
+    assert sorted(mapped.records["source_record_id"]) == ["legacy:4", "people:1", "people:2", "sheet:3"]
+    assert "Müller" in set(mapped.records["family_name"])
+
+
+def test_missing_folder_env_fails_only_that_silo(tmp_path, hub_paths, monkeypatch):
+    warehouse, pipes = hub_paths
+    monkeypatch.delenv("HUB_DEMO_DIR", raising=False)
+    silo = demo_silo("sales")
+    from sources import SiloConfigError, build_source
+
+    build_source(silo)  # building never fails: Dagster builds all silos at import
+    with pytest.raises(SiloConfigError, match="HUB_DEMO_DIR is not set"):
+        sync_silo(silo, warehouse, pipes)
