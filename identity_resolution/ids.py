@@ -49,6 +49,8 @@ def assign_stable_ids(
     """Give this run's clusters the persisted customer ids they continue (see module doc)."""
     _require_columns(clusters, [*KEY, "customer_id"], "clusters")
     _require_unique_records(clusters, "clusters")
+    if clusters["customer_id"].isna().any():
+        raise ValueError(f"clusters has {int(clusters['customer_id'].isna().sum())} record(s) without a customer_id")
     now = pd.Timestamp(now or datetime.now(timezone.utc))
     prev = _empty_xref() if previous_xref is None else previous_xref
     _require_columns(prev, [*KEY, "customer_id"], "previous_xref")

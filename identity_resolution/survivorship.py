@@ -15,10 +15,12 @@ The work is one DuckDB query (window functions per attribute), which handles 1M 
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import duckdb
 import pandas as pd
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Rule = Literal["source_trust", "most_recent", "most_complete", "most_frequent"]
@@ -95,6 +97,20 @@ class SurvivorshipRules(BaseModel):
                 f"{source}: {problems}. Expected keys `silo_trust` (list of silo names, most trusted first) "
                 f"and `attributes` (attribute -> one of {list(RULES)})"
             ) from None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "SurvivorshipRules":
+        """Rules from a YAML file (e.g. `silos/_survivorship.yaml`); defaults when the file is absent."""
+        path = Path(path)
+        if not path.exists():
+            return cls()
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not valid YAML: {exc}") from None
+        if data is not None and not isinstance(data, Mapping):
+            raise ValueError(f"{path}: expected a mapping with `silo_trust` and `attributes`, got {type(data).__name__}")
+        return cls.from_dict(data, source=str(path))
 
     def rule_for(self, attribute: str) -> Rule:
         return self.attributes[attribute]

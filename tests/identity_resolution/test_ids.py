@@ -199,6 +199,7 @@ def test_bad_input_names_the_problem():
         assign_stable_ids(pd.concat([dup, dup]), None)
 
 
+@pytest.mark.slow
 def test_one_million_records_in_seconds():
     n = 1_000_000
     rng = np.random.default_rng(7)

@@ -152,6 +152,7 @@ def test_unmapped_or_stale_xref_is_an_error(one_customer):
         build_golden_records(records.drop(columns=["email"]), xref)
 
 
+@pytest.mark.slow
 def test_one_million_records_well_under_a_minute():
     n = 1_000_000
     rng = np.random.default_rng(1)
@@ -175,3 +176,18 @@ def test_one_million_records_well_under_a_minute():
     assert len(golden) == xref["customer_id"].nunique()
     assert golden["record_count"].sum() == n
     assert elapsed < 45, f"golden records took {elapsed:.1f}s"
+
+
+def test_rules_from_yaml_file(tmp_path, one_customer):
+    path = tmp_path / "_survivorship.yaml"
+    assert SurvivorshipRules.from_file(path) == SurvivorshipRules()  # absent file: defaults
+    path.write_text("silo_trust: [support, sales]\nattributes:\n  email: source_trust\n")
+    rules = SurvivorshipRules.from_file(path)
+    assert golden_row(*one_customer, rules)["email"] == "jon@new.example"
+    assert rules.silo_trust == ["support", "sales"] and rules.rule_for("phone") == "most_recent"
+    path.write_text("attributes:\n  email: newest\n")
+    with pytest.raises(ValueError, match=r"_survivorship.yaml.*attributes\.email"):
+        SurvivorshipRules.from_file(path)
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ValueError, match="expected a mapping"):
+        SurvivorshipRules.from_file(path)
