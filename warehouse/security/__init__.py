@@ -18,7 +18,8 @@ from warehouse.security.connect import (
     open_warehouse, table_columns, table_exists, warehouse_session, write_transaction,
 )
 from warehouse.security.erasure import (
-    CustomerNotFound, ErasureConfigError, ErasureReport, RawTables, erase_customer, purge_suppressed_raw,
+    CustomerNotFound, ErasureConfigError, ErasureReport, RawTable, RawTables, erase_customer, purge_suppressed_raw,
+    raw_specs,
 )
 from warehouse.security.keys import (
     authenticate, create_api_key, ensure_keys_table, hash_key, list_api_keys, load_active_keys, revoke_api_key,

@@ -27,14 +27,14 @@ from warehouse.security.roles import Principal
 AUDIT_DDL = """
 CREATE TABLE IF NOT EXISTS ops.audit_log (
     event_id VARCHAR NOT NULL,
-    at TIMESTAMP NOT NULL,
+    occurred_at TIMESTAMP NOT NULL,
     actor VARCHAR NOT NULL,
     role VARCHAR NOT NULL,
     action VARCHAR NOT NULL,
     customer_id VARCHAR,
     detail VARCHAR
 )"""
-COLUMNS = ["event_id", "at", "actor", "role", "action", "customer_id", "detail"]
+COLUMNS = ["event_id", "occurred_at", "actor", "role", "action", "customer_id", "detail"]
 
 
 def ensure_audit_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -69,7 +69,7 @@ class AuditLog:
         event_id = uuid.uuid4().hex
         at = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
         lines = "".join(
-            json.dumps({"event_id": event_id, "at": at, "actor": who.name, "role": who.role, "action": action,
+            json.dumps({"event_id": event_id, "occurred_at": at, "actor": who.name, "role": who.role, "action": action,
                         "customer_id": cid, "detail": detail}) + "\n"
             for cid in (list(customer_ids) or [None]))
         with self._lock, open(self._own, "a", encoding="utf-8") as handle:
@@ -118,7 +118,7 @@ class AuditLog:
             try:
                 before = con.execute("SELECT count(*) FROM ops.audit_log").fetchall()[0][0]
                 con.execute(
-                    "INSERT INTO ops.audit_log SELECT e.event_id, CAST(e.at AS TIMESTAMP), e.actor, e.role, e.action, "
+                    "INSERT INTO ops.audit_log SELECT e.event_id, CAST(e.occurred_at AS TIMESTAMP), e.actor, e.role, e.action, "
                     "e.customer_id, e.detail FROM _audit_events e WHERE NOT EXISTS (SELECT 1 FROM ops.audit_log a "
                     "WHERE a.event_id = e.event_id AND a.customer_id IS NOT DISTINCT FROM e.customer_id)")
                 after = con.execute("SELECT count(*) FROM ops.audit_log").fetchall()[0][0]
@@ -147,7 +147,7 @@ def _read_events(files: list[Path]) -> pd.DataFrame:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:
                 # A line torn by a crash mid-write: keep the rest of the file, note the damage.
-                rows.append({"event_id": f"torn-{path.name}-{number}", "at": datetime.utcnow().isoformat(),
+                rows.append({"event_id": f"torn-{path.name}-{number}", "occurred_at": datetime.utcnow().isoformat(),
                              "actor": "audit", "role": "system", "action": "spool_damaged", "customer_id": None,
                              "detail": f"unreadable line {number} in {path.name}"})
     frame = pd.DataFrame(rows, columns=COLUMNS)
@@ -165,5 +165,5 @@ def read_audit(con: duckdb.DuckDBPyConnection, customer_id: str | None = None, a
             clauses.append(f"{column} = ?")
             params.append(value)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    return con.execute(f"SELECT * FROM ops.audit_log {where} ORDER BY at DESC, event_id LIMIT ?",
+    return con.execute(f"SELECT * FROM ops.audit_log {where} ORDER BY occurred_at DESC, event_id LIMIT ?",
                        params + [int(limit)]).df()

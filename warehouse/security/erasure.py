@@ -23,7 +23,29 @@ from warehouse.security.suppression import ensure_suppression_table, hash_key_by
 SCRUBBED_SCHEMAS = ("staging", "identity", "marts")
 PAIR_SUFFIXES = ("_l", "_r", "_a", "_b", "_1", "_2")
 
-RawTables = dict[str, tuple[str, str]]  # silo -> (raw table name, primary key column)
+# silo -> (raw table, id column) or a list of RawTable (several tables, composite ids)
+RawTables = dict[str, "tuple[str, str] | list[RawTable]"]
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """Where a silo's raw rows live and how their source_record_id is formed (as sources.mapping does):
+    id columns joined with '|', prefixed with '<table>:' when the silo has several tables."""
+    table: str
+    id_columns: tuple[str, ...]
+    table_prefix: bool = False
+
+    def key_sql(self) -> str:
+        parts = " || '|' || ".join(f'CAST("{c}" AS VARCHAR)' for c in self.id_columns)
+        name = self.table.split(".")[-1].replace("'", "''")
+        return f"('{name}:' || {parts})" if self.table_prefix else f"({parts})"
+
+
+def raw_specs(raw_tables: RawTables, silo: str) -> list[RawTable]:
+    spec = raw_tables[silo]
+    if isinstance(spec, tuple) and len(spec) == 2 and all(isinstance(x, str) for x in spec):
+        return [RawTable(spec[0], (spec[1],))]
+    return list(spec)
 
 
 class CustomerNotFound(LookupError):
@@ -117,11 +139,12 @@ def _check_raw_mapping(con: duckdb.DuckDBPyConnection, records: pd.DataFrame, ra
         if silo not in raw_tables:
             raise ErasureConfigError(f"cannot erase raw rows of silo '{silo}': its raw table and primary key are "
                                      "unknown (is silos/<silo>.yaml present?). Nothing was erased.")
-        table, pk = raw_tables[silo]
-        for schema, name in _raw_locations(con, silo, table):
-            if pk not in table_columns(con, schema, name):
-                raise ErasureConfigError(f"raw table {schema}.{name} of silo '{silo}' has no column '{pk}' "
-                                         "(the primary key in its silo file). Nothing was erased.")
+        for spec in raw_specs(raw_tables, silo):
+            for schema, name in _raw_locations(con, silo, spec.table):
+                missing = [c for c in spec.id_columns if c not in table_columns(con, schema, name)]
+                if missing:
+                    raise ErasureConfigError(f"raw table {schema}.{name} of silo '{silo}' has no column(s) {missing} "
+                                             "(the record id in its silo file). Nothing was erased.")
 
 
 def _raw_locations(con: duckdb.DuckDBPyConnection, silo: str, table: str) -> list[tuple[str, str]]:
@@ -169,12 +192,13 @@ def _email_key_sql(expr: str) -> str:
 def _delete_raw(con: duckdb.DuckDBPyConnection, records: pd.DataFrame, raw_tables: RawTables) -> dict[str, int]:
     deleted: dict[str, int] = {}
     for silo in sorted(records["silo"].unique()):
-        table, pk = raw_tables[silo]
         ids = records.loc[records["silo"] == silo, "source_record_id"].astype(str).tolist()
-        for schema, name in _raw_locations(con, silo, table):
-            where = f'CAST("{pk}" AS VARCHAR) IN (SELECT unnest(?))'
-            deleted.update(_delete_dlt_children(con, schema, name, where, [ids]))
-            deleted[f"{schema}.{name}"] = _count(con.execute(f'DELETE FROM "{schema}"."{name}" WHERE {where}', [ids]))
+        for spec in raw_specs(raw_tables, silo):
+            for schema, name in _raw_locations(con, silo, spec.table):
+                where = f"{spec.key_sql()} IN (SELECT unnest(?))"
+                deleted.update(_delete_dlt_children(con, schema, name, where, [ids]))
+                deleted[f"{schema}.{name}"] = _count(
+                    con.execute(f'DELETE FROM "{schema}"."{name}" WHERE {where}', [ids]))
     return deleted
 
 
@@ -233,13 +257,14 @@ def purge_suppressed_raw(con: duckdb.DuckDBPyConnection, raw_tables: RawTables) 
         return {}
     key = hash_key_bytes()
     deleted = {}
-    for silo, (table, pk) in raw_tables.items():
-        token = keyed_hash_sql("source", f"'{silo.replace(chr(39), chr(39) * 2)}' || '|' || CAST(\"{pk}\" AS VARCHAR)",
-                               key)
-        for schema, name in _raw_locations(con, silo, table):
-            if pk not in table_columns(con, schema, name):
-                continue
-            where = f"{token} IN (SELECT token FROM ops.suppression WHERE kind = 'source')"
-            deleted.update(_delete_dlt_children(con, schema, name, where, []))
-            deleted[f"{schema}.{name}"] = _count(con.execute(f'DELETE FROM "{schema}"."{name}" WHERE {where}'))
+    for silo in raw_tables:
+        quoted_silo = silo.replace("'", "''")
+        for spec in raw_specs(raw_tables, silo):
+            token = keyed_hash_sql("source", f"'{quoted_silo}' || '|' || {spec.key_sql()}", key)
+            for schema, name in _raw_locations(con, silo, spec.table):
+                if not set(spec.id_columns) <= set(table_columns(con, schema, name)):
+                    continue
+                where = f"{token} IN (SELECT token FROM ops.suppression WHERE kind = 'source')"
+                deleted.update(_delete_dlt_children(con, schema, name, where, []))
+                deleted[f"{schema}.{name}"] = _count(con.execute(f'DELETE FROM "{schema}"."{name}" WHERE {where}'))
     return deleted
