@@ -1,6 +1,7 @@
 """Helpers and fixtures: small demo silos in tmp dirs, a real paginating HTTP API on 127.0.0.1, fresh dlt state."""
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import threading
@@ -85,7 +86,8 @@ REQUESTERS = [
 
 
 class SupportApi:
-    """A real HTTP server with bearer auth, page/per_page pagination, next links, updated_since."""
+    """A real HTTP server: bearer / X-Api-Key / basic (hub:TOKEN) auth, page/per_page pagination,
+    next links, updated_since filtering; it records each request path."""
 
     def __init__(self, records: list[dict]):
         self.records = records
@@ -99,7 +101,9 @@ class SupportApi:
             def do_GET(self):  # noqa: N802
                 api.requests.append(self.path)
                 url = urlparse(self.path)
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                basic = "Basic " + base64.b64encode(f"hub:{TOKEN}".encode()).decode()
+                if self.headers.get("Authorization") not in (f"Bearer {TOKEN}", basic) and \
+                        self.headers.get("X-Api-Key") != TOKEN:
                     return self._send(401, {"error": "unauthorized"})
                 if url.path != "/api/v1/requesters":
                     return self._send(404, {"error": "not found"})
