@@ -79,17 +79,29 @@ def assign_stable_ids(
 
 def resolve_current_id(history: pd.DataFrame, customer_id: str) -> str:
     """Follow "merged" events from a (possibly retired) id to the id that holds it today."""
-    merged = history.loc[history["event"] == "merged", ["customer_id", "successor_id", "changed_at"]]
+    return resolve_current_ids(history, pd.Series([customer_id])).iloc[0]
+
+
+def resolve_current_ids(history: pd.DataFrame, customer_ids: pd.Series) -> pd.Series:
+    """Vectorised resolve_current_id: one hop per round through the merge map until nothing moves."""
+    successor = _merge_successors(history)
+    current = customer_ids.astype(object).copy()
+    for _ in range(len(successor) + 1):  # a chain cannot be longer than the number of merges
+        step = current.map(successor)
+        moved = step.notna()
+        if not moved.any():
+            return current
+        current = current.where(~moved, step)
+    raise ValueError("customer_id_history has a merge cycle; ids involved: "
+                     f"{sorted(set(current[current.map(successor).notna()]))[:5]}")
+
+
+def _merge_successors(history: pd.DataFrame) -> pd.Series:
+    """Retired id -> the id it was merged into (the latest merge, should an id ever have two)."""
+    merged = history.loc[(history["event"] == "merged") & history["successor_id"].notna(),
+                         ["customer_id", "successor_id", "changed_at"]]
     merged = merged.sort_values("changed_at", kind="stable").drop_duplicates("customer_id", keep="last")
-    successor = dict(zip(merged["customer_id"], merged["successor_id"]))
-    seen = {customer_id}
-    current = customer_id
-    while current in successor and pd.notna(successor[current]):
-        current = successor[current]
-        if current in seen:  # a cycle means a corrupt history; stop rather than spin forever
-            raise ValueError(f"customer_id_history has a merge cycle through {current!r}")
-        seen.add(current)
-    return current
+    return pd.Series(merged["successor_id"].to_numpy(), index=merged["customer_id"].to_numpy())
 
 
 # --- input checks -----------------------------------------------------------------------------
@@ -266,4 +278,4 @@ def _split_events(records: pd.DataFrame, xref: pd.DataFrame, edges: pd.DataFrame
     return events
 
 
-__all__ = ["StableIds", "assign_stable_ids", "resolve_current_id", "HISTORY_COLUMNS", "EVENTS"]
+__all__ = ["StableIds", "assign_stable_ids", "resolve_current_id", "resolve_current_ids", "HISTORY_COLUMNS", "EVENTS"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from identity_resolution.ids import assign_stable_ids, resolve_current_id
+from identity_resolution.ids import assign_stable_ids, resolve_current_id, resolve_current_ids
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 T1 = datetime(2026, 2, 1, tzinfo=timezone.utc)
@@ -178,6 +178,14 @@ def test_chain_of_merges_is_followed(first_run):
     assert resolve_current_id(history, a) == b
     assert resolve_current_id(history, b) == b
     assert resolve_current_id(history, "Cunknown") == "Cunknown"
+    assert resolve_current_ids(history, pd.Series([c, "Cunknown", b])).tolist() == [b, "Cunknown", b]
+
+
+def test_a_merge_cycle_in_a_corrupt_history_is_reported():
+    loop = pd.DataFrame({"customer_id": ["X", "Y"], "event": ["merged", "merged"], "successor_id": ["Y", "X"],
+                         "silo": None, "source_record_id": None, "changed_at": pd.Timestamp(T0)})
+    with pytest.raises(ValueError, match="cycle"):
+        resolve_current_id(loop, "X")
 
 
 def test_records_moving_between_existing_customers_are_split_events(first_run):
@@ -221,3 +229,49 @@ def test_one_million_records_in_seconds():
     assert elapsed < 20, f"assign_stable_ids took {elapsed:.1f}s for 1M records"
     unchanged = np.setdiff1d(np.arange(n), moved)
     assert (second.xref["customer_id"].to_numpy()[unchanged] == first.xref["customer_id"].to_numpy()[unchanged]).mean() > 0.98
+
+
+def test_random_merges_splits_and_moves_keep_ids_consistent():
+    """Invariants over a random history: one id per cluster, ids never reused, every id ever
+    handed out leads (through merges) to a live customer, and unchanged clusters keep their ids."""
+    rng = np.random.default_rng(11)
+    keys = [("s" + str(i % 3), str(i)) for i in range(60)]
+    groups = [keys[i:i + 3] for i in range(0, 60, 3)]
+    result = assign_stable_ids(clusters_of(groups), None, None, now=T0)
+    history = result.history
+    ever_issued = set(result.xref["customer_id"])
+    for step in range(40):
+        previous = result.xref
+        groups = [list(g) for g in groups if g]
+        op = rng.integers(0, 3)
+        if op == 0 and len(groups) > 1:  # merge two customers
+            i, j = sorted(rng.choice(len(groups), 2, replace=False))
+            groups[i] += groups.pop(j)
+        elif op == 1:  # split one customer in two
+            i = int(rng.integers(0, len(groups)))
+            if len(groups[i]) > 1:
+                cut = int(rng.integers(1, len(groups[i])))
+                groups.append(groups[i][cut:])
+                groups[i] = groups[i][:cut]
+        else:  # move one record to another customer
+            i, j = rng.choice(len(groups), 2, replace=False)
+            groups[j].append(groups[i].pop(int(rng.integers(0, len(groups[i])))))
+        groups = [g for g in groups if g]
+        result = assign_stable_ids(clusters_of(groups), previous, history, now=T0 + pd.Timedelta(days=step + 1))
+        history = pd.concat([history, result.history], ignore_index=True)
+        xref = result.xref
+        lookup = dict(zip(zip(xref["silo"], xref["source_record_id"]), xref["customer_id"]))
+        ids_per_group = [{lookup[k] for k in g} for g in groups]
+        assert all(len(ids) == 1 for ids in ids_per_group)
+        assert len({next(iter(ids)) for ids in ids_per_group}) == len(groups)
+        minted = set(result.history.loc[result.history["event"] == "minted", "customer_id"])
+        assert not minted & ever_issued, "an id was handed out twice"
+        ever_issued |= minted
+        live = set(xref["customer_id"])
+        assert resolve_current_ids(history, pd.Series(sorted(ever_issued))).isin(live).all()
+        # A cluster whose records are exactly one previous customer's keeps that id.
+        old = previous.groupby("customer_id")["source_record_id"].apply(frozenset)
+        for cid, members in old.items():
+            now_ids = xref[xref["source_record_id"].isin(members)]["customer_id"]
+            if now_ids.nunique() == 1 and (xref["customer_id"] == now_ids.iloc[0]).sum() == len(members):
+                assert now_ids.iloc[0] == cid
