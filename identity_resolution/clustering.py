@@ -116,13 +116,19 @@ def cluster(
     dob: np.ndarray,
     must_link: list[tuple[int, int]] = (),
     cannot_link: list[tuple[int, int]] = (),
+    override_probability: float | None = None,
 ) -> ClusterResult:
-    """Cluster n records from candidate pairs (positions left/right) scored `weight`/`probability`."""
+    """Cluster n records from candidate pairs (positions left/right) scored `weight`/`probability`.
+
+    Two conflicting records may end up together only if their own pair scored at least
+    `override_probability` (default: the match threshold)."""
     keep = probability >= threshold
     el, er, ew, ep = left[keep], right[keep], weight[keep], probability[keep]
     order = np.argsort(-ew, kind="stable")
     el, er, ep = el[order], er[order], ep[order]
-    direct = set((np.minimum(el, er) * np.int64(n) + np.maximum(el, er)).tolist())
+    bar = threshold if override_probability is None else override_probability
+    ok = probability >= bar
+    direct = set((np.minimum(left[ok], right[ok]) * np.int64(n) + np.maximum(left[ok], right[ok])).tolist())
     cannot: dict[int, set[int]] = {}
     for a, b in cannot_link:
         cannot.setdefault(int(a), set()).add(int(b))
@@ -165,3 +171,37 @@ def customer_ids(labels: np.ndarray, silo: pd.Series, source_record_id: pd.Serie
     smallest = frame.groupby("label")["key"].min()
     ids = {lab: "C" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:15].upper() for lab, key in smallest.items()}
     return frame["label"].map(ids).to_numpy(dtype=object)
+
+
+def closure_pairs(
+    n: int, left: np.ndarray, right: np.ndarray, probability: np.ndarray, threshold: float,
+    nid_last4: np.ndarray, dob: np.ndarray, max_component: int = 40,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Record pairs inside tentative clusters that hold strong-evidence values which might conflict
+    but were never compared (blocking did not pair them). Scoring them lets the conflict rule judge
+    each conflicting pair on its own evidence instead of refusing a merge for want of a score.
+    Only components of at most `max_component` records are closed (the pair count is quadratic)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    keep = probability >= threshold
+    graph = coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (left[keep], right[keep])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    frame = pd.DataFrame({"comp": comp, "nid": nid_last4, "dob": dob})
+    sizes = frame.groupby("comp")["comp"].transform("size")
+    frame = frame[(sizes > 1) & (sizes <= max_component)]
+    varied = frame.groupby("comp").agg(nids=("nid", "nunique"), dobs=("dob", "nunique"))
+    suspect = varied.index[(varied["nids"] > 1) | (varied["dobs"] > 1)]
+    existing = set((np.minimum(left, right) * np.int64(n) + np.maximum(left, right)).tolist())
+    out_l, out_r = [], []
+    members = frame[frame["comp"].isin(suspect)].groupby("comp").groups
+    for recs in members.values():
+        recs = np.sort(np.asarray(recs, dtype=np.int64))
+        a, b = np.triu_indices(len(recs), k=1)
+        pl, pr = recs[a], recs[b]
+        new = ~np.isin(pl * np.int64(n) + pr, list(existing)) if existing else np.ones(len(pl), bool)
+        out_l.append(pl[new])
+        out_r.append(pr[new])
+    if not out_l:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(out_l), np.concatenate(out_r)

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 class ResolverConfig:
     match_threshold: float = 0.9  # pairs at or above this probability link records into one customer
     review_threshold: float = 0.5  # pairs in [review, match) go to human review
+    # two records with conflicting national id / birth date share a cluster only if their own pair
+    # scored at least this (a chain of other links is never enough)
+    conflict_override_probability: float = 0.5
     max_block_size: int = 200  # a blocking key shared by more records than this is skipped (warned)
     default_region: str = "US"  # region used to read phone numbers without a country code
     em_iterations: int = 25

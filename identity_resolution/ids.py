@@ -176,29 +176,26 @@ def _match_old_ids_to_clusters(edges: pd.DataFrame, old_rank: pd.DataFrame) -> p
     return pd.concat(chosen, ignore_index=True)
 
 
-def _used_ids(prev: pd.DataFrame, history: pd.DataFrame) -> set[str]:
+def _used_ids(prev: pd.DataFrame, history: pd.DataFrame) -> pd.Index:
     """Every id ever handed out: a new id must never reuse one (lookups of retired ids redirect)."""
-    used = set(prev["customer_id"].dropna().unique())
-    used.update(history["customer_id"].dropna().unique())
-    used.update(history["successor_id"].dropna().unique())
-    return used
+    ids = pd.concat([prev["customer_id"], history["customer_id"], history["successor_id"]], ignore_index=True)
+    return pd.Index(ids.dropna().unique())
 
 
-def _final_ids(records: pd.DataFrame, assigned: pd.DataFrame, used: set[str]) -> pd.DataFrame:
+def _final_ids(records: pd.DataFrame, assigned: pd.DataFrame, used: pd.Index) -> pd.DataFrame:
     """(fresh, customer_id, is_new) for every fresh cluster."""
     clusters = pd.DataFrame({"fresh": records["fresh"].unique()})
     final = clusters.merge(assigned, on="fresh", how="left")
     final["is_new"] = final["old"].isna()
     final["customer_id"] = final["old"].where(~final["is_new"], final["fresh"])
-    final.loc[final["is_new"], "customer_id"] = _unused_ids(final.loc[final["is_new"], "fresh"], used,
-                                                            taken=set(assigned["old"]))
+    final.loc[final["is_new"], "customer_id"] = _unused_ids(final.loc[final["is_new"], "fresh"],
+                                                            used.append(pd.Index(assigned["old"])))
     return final[["fresh", "customer_id", "is_new"]]
 
 
-def _unused_ids(fresh: pd.Series, used: set[str], taken: set[str]) -> pd.Series:
+def _unused_ids(fresh: pd.Series, blocked: pd.Index) -> pd.Series:
     """The resolver's id where it was never used; else a deterministic re-salted variant."""
     ids = fresh.copy()
-    blocked = used | taken
     clash = ids.isin(blocked)
     salt = 0
     while clash.any():  # rare: only ids that existed before; loops over the clashing few

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from identity_resolution.blocking import block
-from identity_resolution.clustering import cluster, customer_ids
+from identity_resolution.clustering import closure_pairs, cluster, customer_ids
 from identity_resolution.comparison import FIELDS, compare
 from identity_resolution.config import ResolverConfig
 from identity_resolution.features import build_features, random_pairs
@@ -107,14 +107,24 @@ def _constraint_positions(records: pd.DataFrame, constraints: pd.DataFrame | Non
     return must, cannot
 
 
-def train_model(features: pd.DataFrame, gammas: pd.DataFrame, config: ResolverConfig) -> FellegiSunterModel:
+def train_model(features: pd.DataFrame, gammas: pd.DataFrame, config: ResolverConfig, silo: pd.Series) -> FellegiSunterModel:
     """u from random record pairs, then m and the prior by EM over the candidate pairs."""
     n = len(features)
     size = int(min(config.u_sample_pairs, max(n * (n - 1) // 2, 1)))
     rl, rr = random_pairs(n, size, config.seed)
     u = estimate_u(compare(features, rl, rr))
     return train_em(gammas, u, FIELDS, iterations=config.em_iterations, tolerance=config.em_tolerance,
-                    update_u=config.em_update_u)
+                    update_u=config.em_update_u, total_pairs=comparable_pairs(silo, config.link_only))
+
+
+def comparable_pairs(silo: pd.Series, link_only: bool) -> float:
+    """How many record pairs could match: all pairs, or only pairs across silos when linking."""
+    n = float(len(silo))
+    total = n * (n - 1) / 2
+    if link_only:
+        sizes = silo.value_counts().to_numpy(dtype=np.float64)
+        total -= float((sizes * (sizes - 1) / 2).sum())
+    return max(total, 1.0)
 
 
 def resolve(
@@ -140,20 +150,30 @@ def resolve(
         if model is None and config.model_path and Path(config.model_path).exists():
             model = FellegiSunterModel.from_json(config.model_path)
         if model is None:
-            model = train_model(features, gammas, config) if len(gammas) else _untrained_model()
+            model = train_model(features, gammas, config, records["silo"]) if len(gammas) else _untrained_model()
         model.tf_max_bits = config.tf_max_bits
         model.tf_tables = term_frequency_tables(features) if config.tf_adjustment else {}
         if config.save_model_path:
             model.to_json(config.save_model_path)
     with stages.stage("scoring"):
-        tf_bits = pair_tf_bits(model, features, left, gammas) if config.tf_adjustment else None
-        weight = model.match_weight(gammas, tf_bits)
-        prob = probability(weight)
+        tf_bits, weight, prob = _score(model, features, left, gammas, config)
     with stages.stage("clustering"):
+        nid4, dob = features["nid_last4"].to_numpy(dtype=object), features["dob"].to_numpy(dtype=object)
+        extra_l, extra_r = closure_pairs(n, left, right, prob, config.match_threshold, nid4, dob)
+        if len(extra_l):
+            extra_g = compare(features, extra_l, extra_r)
+            extra_tf, extra_w, extra_p = _score(model, features, extra_l, extra_g, config)
+            left, right = np.concatenate([left, extra_l]), np.concatenate([right, extra_r])
+            gammas = pd.concat([gammas, extra_g], ignore_index=True)
+            tf_bits = {k: np.concatenate([v, extra_tf[k]]) for k, v in tf_bits.items()} if tf_bits else None
+            weight, prob = np.concatenate([weight, extra_w]), np.concatenate([prob, extra_p])
+            rule_names = blocked.rule_names + ["cluster_closure"]
+            rule = np.concatenate([blocked.rule, np.full(len(extra_l), len(rule_names) - 1, dtype=np.int8)])
+        else:
+            rule_names, rule = blocked.rule_names, blocked.rule
         must, cannot = _constraint_positions(records, constraints)
-        result = cluster(n, left, right, weight, prob, config.match_threshold,
-                         features["nid_last4"].to_numpy(dtype=object), features["dob"].to_numpy(dtype=object),
-                         must_link=must, cannot_link=cannot)
+        result = cluster(n, left, right, weight, prob, config.match_threshold, nid4, dob,
+                         must_link=must, cannot_link=cannot, override_probability=config.conflict_override_probability)
     with stages.stage("output"):
         xref = pd.DataFrame({
             "silo": records["silo"].to_numpy(),
@@ -162,10 +182,16 @@ def resolve(
             "match_probability": result.record_probability,
         })
         keep = prob >= config.pairs_min_probability
-        pairs = _pairs_frame(records, model, gammas, tf_bits, left, right, weight, prob, keep, blocked.rule_names, blocked.rule)
+        pairs = _pairs_frame(records, model, gammas, tf_bits, left, right, weight, prob, keep, rule_names, rule)
         review = _review_frame(records, left, right, prob, config, result.rejected)
     return Resolution(xref=xref, pairs=pairs, model=model, timings=stages.timings, review=review,
                       blocking_stats=blocked.stats, warnings=blocked.warnings)
+
+
+def _score(model, features, left, gammas, config):
+    tf_bits = pair_tf_bits(model, features, left, gammas) if config.tf_adjustment else None
+    weight = model.match_weight(gammas, tf_bits)
+    return tf_bits, weight, probability(weight)
 
 
 def _untrained_model() -> FellegiSunterModel:

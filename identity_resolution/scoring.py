@@ -158,6 +158,55 @@ def _patterns(gammas: pd.DataFrame, fields: tuple[FieldSpec, ...]) -> tuple[np.n
     return cols[first] - 1, counts.astype(np.float64)
 
 
+def _em(
+    patterns: np.ndarray, counts: np.ndarray, fields: tuple[FieldSpec, ...], m: dict[str, np.ndarray],
+    u: dict[str, np.ndarray], prior: float, free: set[str], iterations: int, tolerance: float, update_u: bool = False,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float, list[dict]]:
+    """EM over distinct comparison patterns; only fields in `free` get new m (and u if update_u)."""
+    m = {k: v.copy() for k, v in m.items()}
+    u = {k: v.copy() for k, v in u.items()}
+    history = []
+    for it in range(iterations):
+        log_ratio = np.zeros(len(patterns))
+        for j, spec in enumerate(fields):
+            g = patterns[:, j]
+            present = g != MISSING
+            log_ratio[present] += np.log(np.clip(m[spec.name][g[present]], _EPS, 1)) - np.log(np.clip(u[spec.name][g[present]], _EPS, 1))
+        logit = math.log(prior / (1 - prior)) + log_ratio
+        p = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        wm, wu = counts * p, counts * (1 - p)
+        new_prior = min(max(float(wm.sum() / counts.sum()), 1e-9), 1 - 1e-9)
+        change = abs(new_prior - prior)
+        for j, spec in enumerate(fields):
+            if spec.name not in free:
+                continue
+            g = patterns[:, j]
+            new_m = np.array([wm[g == k].sum() for k in range(len(spec.levels))]) + 1e-3
+            new_m /= new_m.sum()
+            change = max(change, float(np.abs(new_m - m[spec.name]).max()))
+            m[spec.name] = new_m
+            if update_u:
+                new_u = np.array([wu[g == k].sum() for k in range(len(spec.levels))]) + 1e-3
+                u[spec.name] = new_u / new_u.sum()
+        prior = new_prior
+        history.append({"iteration": it + 1, "prior": prior, "max_change": change})
+        if change < tolerance:
+            break
+    return m, u, prior, history
+
+
+# Training sessions (as in Splink): EM runs on the candidate pairs that agree exactly on some fields,
+# whose m cannot be learned there and stay fixed; every other field's m is learned. Non-matches
+# inside such a subset are still random with respect to the other fields, so u from random pairs
+# stays valid — which is not true of the whole candidate set, where blocking made non-matches agree.
+TRAINING_SESSIONS: tuple[tuple[str, ...], ...] = (
+    ("given_name", "family_name"),
+    ("birth_date",),
+    ("national_id",),
+    ("email",),
+)
+
+
 def train_em(
     gammas: pd.DataFrame,
     u: dict[str, np.ndarray],
@@ -167,39 +216,53 @@ def train_em(
     update_u: bool = False,
     prior: float = 0.1,
     m: dict[str, np.ndarray] | None = None,
+    sessions: tuple[tuple[str, ...], ...] = TRAINING_SESSIONS,
+    min_session_pairs: int = 30,
+    total_pairs: float | None = None,
 ) -> FellegiSunterModel:
-    """Expectation–maximisation of m (and optionally u) and the prior over the candidate pairs."""
+    """m by EM in training sessions (averaged, weighted by expected matches with the field present),
+    then the share of matches among candidates by EM with m and u fixed.
+
+    The model's prior is P(match) for two records drawn at random — expected matches among the
+    candidates divided by `total_pairs` (all comparable pairs; blocking is assumed to find nearly
+    every match) — because u also comes from random pairs; a candidate-set prior would overstate
+    pairs that agree on a blocking key and little else."""
     patterns, counts = _patterns(gammas, fields)
-    m = {k: v.copy() for k, v in (m or initial_m(fields)).items()}
-    u = {k: v.copy() for k, v in u.items()}
-    history = []
-    for it in range(iterations):
-        log_m = np.zeros(len(patterns))
-        log_u = np.zeros(len(patterns))
-        for j, spec in enumerate(fields):
-            g = patterns[:, j]
-            present = g != MISSING
-            log_m[present] += np.log(np.clip(m[spec.name][g[present]], _EPS, 1))
-            log_u[present] += np.log(np.clip(u[spec.name][g[present]], _EPS, 1))
-        logit = math.log(prior / (1 - prior)) + log_m - log_u
-        p = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
-        wm, wu = counts * p, counts * (1 - p)
-        new_prior = float(wm.sum() / counts.sum())
-        change = abs(new_prior - prior)
-        for j, spec in enumerate(fields):
-            g = patterns[:, j]
-            new_m = np.array([wm[g == k].sum() for k in range(len(spec.levels))]) + 1e-3
-            new_m /= new_m.sum()
-            change = max(change, float(np.abs(new_m - m[spec.name]).max()))
-            m[spec.name] = new_m
-            if update_u:
-                new_u = np.array([wu[g == k].sum() for k in range(len(spec.levels))]) + 1e-3
-                u[spec.name] = new_u / new_u.sum()
-        prior = min(max(new_prior, 1e-9), 1 - 1e-9)
-        history.append({"iteration": it + 1, "prior": prior, "max_change": change})
-        if change < tolerance:
-            break
-    return FellegiSunterModel(fields=fields, m=m, u=u, prior=prior, em_history=history)
+    start_m = m or initial_m(fields)
+    col = {spec.name: j for j, spec in enumerate(fields)}
+    top = {spec.name: len(spec.levels) - 1 for spec in fields}
+    sums = {spec.name: np.zeros(len(spec.levels)) for spec in fields}
+    weights = {spec.name: 0.0 for spec in fields}
+    history: list[dict] = []
+    for fixed in sessions:
+        if any(f not in col for f in fixed):
+            continue
+        sel = np.ones(len(patterns), dtype=bool)
+        for f in fixed:
+            sel &= patterns[:, col[f]] == top[f]
+        if counts[sel].sum() < min_session_pairs:
+            continue
+        free = {spec.name for spec in fields} - set(fixed)
+        sm, _, sprior, shist = _em(patterns[sel], counts[sel], fields, start_m, u, 0.5, free, iterations, tolerance)
+        history.append({"session": "+".join(fixed), "pairs": int(counts[sel].sum()), "prior": sprior,
+                        "iterations": len(shist)})
+        expected = counts[sel].sum() * sprior
+        for name in free:
+            present = float((counts[sel] * (patterns[sel][:, col[name]] != MISSING)).sum()) / max(counts[sel].sum(), 1)
+            w = expected * present
+            if w > 0:
+                sums[name] += w * sm[name]
+                weights[name] += w
+    learned = {name: (sums[name] / weights[name] if weights[name] > 0 else start_m[name]) for name in sums}
+    _, u_out, final_prior, fhist = _em(patterns, counts, fields, learned, u, prior, set(), iterations, tolerance,
+                                       update_u=False)
+    history.append({"session": "candidate_prior", "pairs": int(counts.sum()), "prior": final_prior, "iterations": len(fhist)})
+    expected_matches = final_prior * counts.sum()
+    prior_all = expected_matches / total_pairs if total_pairs else final_prior
+    prior_all = min(max(prior_all, 1e-12), 0.5)
+    history.append({"session": "random_pair_prior", "expected_matches": expected_matches, "total_pairs": total_pairs,
+                    "prior": prior_all})
+    return FellegiSunterModel(fields=fields, m=learned, u=u_out, prior=prior_all, em_history=history)
 
 
 def term_frequency_tables(features: pd.DataFrame, fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, dict]:
