@@ -24,6 +24,18 @@ def with_typos_digits(values: np.ndarray, p: float, rng: np.random.Generator) ->
     return apply_where(values, chance(rng, len(values), p) & pd.notna(values), digit_slip, rng)
 
 
+def slip_digit(numbers: np.ndarray, n_digits: int, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Change one of the `n_digits` decimal digits of a subset of integers (a keying slip)."""
+    out = np.asarray(numbers, dtype=np.int64).copy()
+    pick = chance(rng, len(out), p) & (out > 0)
+    k = rng.integers(0, n_digits, int(pick.sum()))
+    place = 10 ** k
+    digit = (out[pick] // place) % 10
+    new_digit = (digit + rng.integers(1, 10, len(k))) % 10
+    out[pick] += (new_digit - digit) * place
+    return out
+
+
 def nicknames(given: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
     """Replace a formal given name by one of its nicknames (Robert -> Bob/Rob/Bobby)."""
     table = pools.nicknames()
@@ -86,7 +98,8 @@ def email_variants(email: np.ndarray, rng: np.random.Generator, p_tag: float, p_
     s = pd.Series(email, dtype=object)
     out = s.to_numpy(dtype=object).copy()
     gmail = s.str.endswith("@gmail.com", na=False).to_numpy()
-    local = s.str.split("@").str[0].to_numpy(dtype=object)
+    local = np.full(len(s), None, dtype=object)
+    local[gmail] = s[gmail].str.slice(0, -len("@gmail.com")).to_numpy(dtype=object)
     tag = gmail & chance(rng, len(s), p_tag)
     tags = np.array(["+shop", "+news", "+promo", "+amazon", "+1"], dtype=object)
     out[tag] = local[tag] + tags[rng.integers(0, len(tags), int(tag.sum()))] + "@gmail.com"

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from hub.demo import pools
+from hub.demo.strings import number_text, occurrence, padded, per_unique, ymd, zero_padded
 from hub.demo.typos import strip_accents
 
 REFERENCE_DAY = np.datetime64("2026-11-01")  # fixed "today" so output never depends on the clock
@@ -44,7 +45,7 @@ def draw_people(n: int, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _person_ids(n: int) -> np.ndarray:
-    return np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object)
+    return "P" + zero_padded(np.arange(1, n + 1), 7)
 
 
 def _households(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -115,16 +116,15 @@ def _birth_dates(role: np.ndarray, head: np.ndarray, rng: np.random.Generator) -
 
 
 def _unique_ssns(n: int, rng: np.random.Generator) -> np.ndarray:
-    """SSNs in the issued ranges (no 000/666/9xx area, no 00 group, no 0000 serial), all distinct."""
+    """SSNs as 9-digit integers in the issued ranges (no 000/666/9xx area, no 00 group, no 0000
+    serial), all distinct."""
     area = rng.integers(1, 900, n)
     area[area == 666] = 665
     group = rng.integers(1, 100, n)
     serial = rng.integers(1, 10000, n)
     code = area * 1_000_000 + group * 10_000 + serial
-    code = _redraw_duplicates(code, lambda dup: code[dup] // 10_000 * 10_000
+    return _redraw_duplicates(code, lambda dup: code[dup] // 10_000 * 10_000
                               + rng.integers(1, 10000, int(dup.sum())))
-    digits = np.char.zfill(code.astype(str), 9)
-    return _join(_slice(digits, 0, 3), "-", _slice(digits, 3, 5), "-", _slice(digits, 5, 9))
 
 
 def _redraw_duplicates(code: np.ndarray, redraw) -> np.ndarray:
@@ -150,7 +150,7 @@ def draw_addresses(n: int, rng: np.random.Generator, place_idx: np.ndarray | Non
         place_idx = rng.choice(len(places), size=n, p=places["p"].to_numpy())
     lo = places["zip_lo"].astype(int).to_numpy()[place_idx]
     hi = places["zip_hi"].astype(int).to_numpy()[place_idx]
-    zips = np.char.zfill((lo + (rng.random(n) * (hi - lo + 1)).astype(int)).astype(str), 5).astype(object)
+    zips = padded(lo + (rng.random(n) * (hi - lo + 1)).astype(int), 5)
     house_no = np.floor(10 ** rng.uniform(0.3, 4.0, n)).astype(int)
     names = pools.street_names()
     street_name = names[rng.choice(len(names), size=n, p=pools.street_name_weights())]
@@ -165,17 +165,18 @@ def draw_addresses(n: int, rng: np.random.Generator, place_idx: np.ndarray | Non
 
 
 def _units(n: int, rng: np.random.Generator) -> np.ndarray:
-    number = rng.integers(1, 40, n).astype(str).astype(object)
+    number = rng.integers(1, 40, n)
     letter = np.array(["", "", "", "A", "B", "C"], dtype=object)[rng.integers(0, 6, n)]
-    floor_style = rng.random(n) < 0.3
-    number[floor_style] = (rng.integers(1, 12, floor_style.sum()) * 100 + rng.integers(1, 20, floor_style.sum())).astype(str)
-    unit = number + np.where(floor_style, "", letter)
+    floor_style = rng.random(n) < 0.3  # "301": floor 3, door 1
+    number[floor_style] = rng.integers(1, 12, floor_style.sum()) * 100 + rng.integers(1, 20, floor_style.sum())
+    unit = padded(number, 0) + np.where(floor_style, "", letter)
     unit[rng.random(n) >= 0.25] = None
     return unit
 
 
 def _phones(place_idx: np.ndarray, role: np.ndarray, head: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Ten-digit phones with the area code of the person's city; half of households share a landline."""
+    """Ten-digit phones (int64) with the area code of the person's city; half of households share
+    a landline."""
     phones = draw_phones(place_idx, rng)
     share = (role > 0) & (rng.random(len(role)) < 0.5)
     phones[share] = phones[head[share]]
@@ -193,9 +194,8 @@ def draw_phones(place_idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     exchange = rng.integers(201, 1000, n)
     exchange[(exchange == 555) | (exchange % 100 == 11)] += 1  # 555 and N11 are not real exchanges
     number = area * 10_000_000 + exchange * 10_000 + rng.integers(0, 10000, n)
-    number = _redraw_duplicates(number, lambda dup: number[dup] // 10_000 * 10_000
-                                + rng.integers(0, 10000, int(dup.sum())))
-    return number.astype(str).astype(object)
+    return _redraw_duplicates(number, lambda dup: number[dup] // 10_000 * 10_000
+                              + rng.integers(0, 10000, int(dup.sum())))
 
 
 def _add_history(people: pd.DataFrame, hh_id, role, head, rng: np.random.Generator) -> None:
@@ -210,12 +210,13 @@ def _add_history(people: pd.DataFrame, hh_id, role, head, rng: np.random.Generat
 
     prev_hh = draw_addresses(n_hh, rng)
     stay_in_city = rng.random(n_hh) < 0.5
-    prev_hh["place_idx"] = np.where(stay_in_city, people["place_idx"].to_numpy()[_head_rows(hh_id, n_hh)],
-                                    prev_hh["place_idx"])
-    prev_hh.update(_rezip(prev_hh["place_idx"], prev_hh["zip"], stay_in_city, rng))
+    # Half of the movers stay in the same city: new street and a ZIP of that city.
+    home = people["place_idx"].to_numpy()[_head_rows(hh_id, n_hh)][stay_in_city]
+    prev_hh["place_idx"][stay_in_city] = home
+    prev_hh["zip"][stay_in_city] = draw_addresses(len(home), rng, place_idx=home)["zip"]
     prev = {k: _masked(v[hh_id], moved) for k, v in prev_hh.items()}
     prev_phone = draw_phones(people["place_idx"].to_numpy(), rng)
-    phone_prev = _masked(prev_phone, moved & (rng.random(n) < 0.4))
+    phone_prev = np.where(moved & (rng.random(n) < 0.4), prev_phone, 0)  # 0: no previous phone
 
     family = people["family"].to_numpy()
     married = ((role == 1) & (people["sex"].to_numpy() == "F") & (family == family[head])
@@ -224,9 +225,9 @@ def _add_history(people: pd.DataFrame, hh_id, role, head, rng: np.random.Generat
     family_prev[married] = pools.surnames().draw(rng, int(married.sum()))
     change[married] = _random_days(int(married.sum()), np.datetime64("2019-01-01"),
                                    np.datetime64("2026-06-30"), rng)
-    own_before = draw_addresses(n, rng)
+    own_before = draw_addresses(int(married.sum()), rng)
     for k in prev:
-        prev[k][married] = own_before[k][married]
+        prev[k][married] = own_before[k]
     phone_prev[married] = prev_phone[married]
 
     people["change_date"] = change
@@ -239,12 +240,6 @@ def _add_history(people: pd.DataFrame, hh_id, role, head, rng: np.random.Generat
 def _head_rows(hh_id: np.ndarray, n_hh: int) -> np.ndarray:
     _, first_rows = np.unique(hh_id, return_index=True)
     return first_rows
-
-
-def _rezip(place_idx, zips, keep_mask, rng) -> dict[str, np.ndarray]:
-    """Re-draw ZIPs for addresses whose city was reset so ZIP and city agree."""
-    fresh = draw_addresses(len(place_idx), rng, place_idx=place_idx)["zip"]
-    return {"zip": np.where(keep_mask, fresh, zips)}
 
 
 def _masked(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -261,30 +256,40 @@ def _random_days(n: int, start: np.datetime64, end: np.datetime64, rng) -> np.nd
 def _emails(people: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     """Personal emails derived from the name (maiden name for many who married later), unique."""
     n = len(people)
-    given = _email_token(people["given"].to_numpy())
+    given = per_unique(people["given"].to_numpy(), _email_token)
     family_src = people["family"].to_numpy().copy()
     had_maiden = pd.notna(people["family_prev"]).to_numpy() & (rng.random(n) < 0.6)
     family_src[had_maiden] = people["family_prev"].to_numpy()[had_maiden]
-    family = _email_token(family_src)
-    year = pd.DatetimeIndex(people["birth_date"]).year.to_numpy().astype(str).astype(object)
-    two = np.char.zfill(rng.integers(1, 100, n).astype(str), 2).astype(object)
-    initial = _slice(given, 0, 1)
-    patterns = [given + "." + family, given + family, initial + family, given + "_" + family,
-                given + "." + family + two, given + family + year, given + two, family + initial,
-                given + _slice(family, 0, 1) + two]
-    weights = np.array([0.30, 0.15, 0.15, 0.05, 0.10, 0.10, 0.05, 0.05, 0.05])
+    family = per_unique(family_src, _email_token)
+    year = padded(ymd(people["birth_date"].to_numpy())[0], 4)
+    two = padded(rng.integers(1, 100, n), 2)
+    g1 = per_unique(given, lambda v: pd.Series(v).str.slice(0, 1).to_numpy(dtype=object))
+    f1 = per_unique(family, lambda v: pd.Series(v).str.slice(0, 1).to_numpy(dtype=object))
+    patterns = [  # (weight, local part from masked columns)
+        (0.30, lambda m: given[m] + "." + family[m]), (0.15, lambda m: given[m] + family[m]),
+        (0.15, lambda m: g1[m] + family[m]), (0.05, lambda m: given[m] + "_" + family[m]),
+        (0.10, lambda m: given[m] + "." + family[m] + two[m]), (0.10, lambda m: given[m] + family[m] + year[m]),
+        (0.05, lambda m: given[m] + two[m]), (0.05, lambda m: family[m] + g1[m]),
+        (0.05, lambda m: given[m] + f1[m] + two[m]),
+    ]
+    weights = np.array([w for w, _ in patterns])
     choice = rng.choice(len(patterns), size=n, p=weights / weights.sum())
-    local = np.choose(choice, patterns)
+    local = np.empty(n, dtype=object)
+    for k, (_, build) in enumerate(patterns):
+        mask = choice == k
+        local[mask] = build(mask)
     domain = pools._pool(pools.EMAIL_PROVIDERS).draw(rng, n)
     return _make_unique(local, "@" + domain)
 
 
 def _work_emails(people: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     n = len(people)
-    local = _email_token(people["given"].to_numpy()) + "." + _email_token(people["family"].to_numpy())
-    domain = np.array(pools.WORK_DOMAINS, dtype=object)[rng.integers(0, len(pools.WORK_DOMAINS), n)]
-    emails = _make_unique(local, "@" + domain)
-    emails[rng.random(n) >= 0.25] = None
+    has = rng.random(n) < 0.25
+    given = per_unique(people["given"].to_numpy()[has], _email_token)
+    family = per_unique(people["family"].to_numpy()[has], _email_token)
+    domain = np.array(pools.WORK_DOMAINS, dtype=object)[rng.integers(0, len(pools.WORK_DOMAINS), int(has.sum()))]
+    emails = np.full(n, None, dtype=object)
+    emails[has] = _make_unique(given + "." + family, "@" + domain)
     return emails
 
 
@@ -296,22 +301,11 @@ def _email_token(names: np.ndarray) -> np.ndarray:
 def _make_unique(local: np.ndarray, at_domain: np.ndarray) -> np.ndarray:
     """Append a number to the local part of addresses already taken (john.smith7@gmail.com)."""
     email = local + at_domain
-    nth = pd.Series(email).groupby(email).cumcount().to_numpy()
+    nth = occurrence(email)
     taken = nth > 0
-    email[taken] = local[taken] + (nth[taken] + 1).astype(str).astype(object) + at_domain[taken]
-    # A suffixed address can collide with another real one; repeat until all are distinct.
-    if pd.Series(email).duplicated().any():
-        dup = pd.Series(email).duplicated().to_numpy()
-        email[dup] = local[dup] + (np.arange(dup.sum()) + 1000).astype(str).astype(object) + at_domain[dup]
+    email[taken] = local[taken] + number_text(nth[taken] + 1) + at_domain[taken]
+    # A suffixed address can collide with another real one; give those a unique serial.
+    dup = pd.Series(email).duplicated().to_numpy()
+    if dup.any():
+        email[dup] = local[dup] + (np.arange(dup.sum()) + 10_000).astype(str).astype(object) + at_domain[dup]
     return email
-
-
-def _slice(values: np.ndarray, start: int, stop: int) -> np.ndarray:
-    return pd.Series(values, dtype=object).str.slice(start, stop).to_numpy(dtype=object)
-
-
-def _join(*parts) -> np.ndarray:
-    out = np.asarray(parts[0], dtype=object)
-    for p in parts[1:]:
-        out = out + (np.asarray(p, dtype=object) if not isinstance(p, str) else p)
-    return out

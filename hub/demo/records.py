@@ -57,4 +57,5 @@ def true_values(people: pd.DataFrame, members: pd.DataFrame, rng: np.random.Gene
 
 def _history(people: pd.DataFrame, col: str, prev_col: str, pi: np.ndarray, old: np.ndarray) -> np.ndarray:
     prev = people[prev_col].to_numpy()[pi]
-    return np.where(old & pd.notna(prev), prev, people[col].to_numpy()[pi])
+    known = prev > 0 if prev.dtype.kind in "iu" else pd.notna(prev)  # integer columns use 0 for none
+    return np.where(old & known, prev, people[col].to_numpy()[pi])

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from hub.demo import pools
+from hub.demo.strings import MONTH_ABBR, number_text, padded, ymd
 
 PHONE_STYLES = ("paren", "dash", "dot", "e164_spaced", "digits", "one_dash", "e164")
 DOB_STYLES = ("iso", "us", "day_mon_year", "compact")
@@ -20,17 +21,42 @@ def _s(values) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=object), dtype=object)
 
 
-def phones(digits: np.ndarray, weights: dict[str, float], rng: np.random.Generator) -> np.ndarray:
-    """'2175550134' -> '(217) 555-0134', '217-555-0134', '217.555.0134', '+1 217 555 0134' ..."""
-    d = _s(digits)
-    a, b, c = d.str.slice(0, 3), d.str.slice(3, 6), d.str.slice(6, 10)
+def phones(numbers: np.ndarray, weights: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+    """2175550134 -> '(217) 555-0134', '217-555-0134', '217.555.0134', '+1 217 555 0134' ...
+    (0 means no phone and gives None)."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    style = _style(rng, len(numbers), weights, PHONE_STYLES)
+    a, b, c = padded(numbers // 10**7 % 1000, 3), padded(numbers // 10**4 % 1000, 3), padded(numbers % 10**4, 4)
     forms = [
-        "(" + a + ") " + b + "-" + c, a + "-" + b + "-" + c, a + "." + b + "." + c,
-        "+1 " + a + " " + b + " " + c, d, "1-" + a + "-" + b + "-" + c, "+1" + d,
+        lambda m: "(" + a[m] + ") " + b[m] + "-" + c[m], lambda m: a[m] + "-" + b[m] + "-" + c[m],
+        lambda m: a[m] + "." + b[m] + "." + c[m], lambda m: "+1 " + a[m] + " " + b[m] + " " + c[m],
+        lambda m: a[m] + b[m] + c[m], lambda m: "1-" + a[m] + "-" + b[m] + "-" + c[m],
+        lambda m: "+1" + a[m] + b[m] + c[m],
     ]
-    style = _style(rng, len(d), weights, PHONE_STYLES)
-    out = np.choose(style, [f.to_numpy(dtype=object) for f in forms])
-    out[d.isna().to_numpy()] = None
+    out = _by_style(style, forms)
+    out[numbers <= 0] = None
+    return out
+
+
+def ssns(numbers: np.ndarray, masked: np.ndarray) -> np.ndarray:
+    """123456789 -> '123-45-6789', or 'XXX-XX-6789' where masked."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    last4 = padded(numbers % 10**4, 4)
+    full = padded(numbers // 10**6 % 1000, 3) + "-" + padded(numbers // 10**4 % 100, 2) + "-" + last4
+    return np.where(masked, "XXX-XX-" + last4, full)
+
+
+def by_style(style: np.ndarray, builders) -> np.ndarray:
+    return _by_style(style, builders)
+
+
+def _by_style(style: np.ndarray, builders) -> np.ndarray:
+    """Build each row with the builder its style picked, computing each form only where used."""
+    out = np.empty(len(style), dtype=object)
+    for k, build in enumerate(builders):
+        mask = style == k
+        if mask.any():
+            out[mask] = build(mask)
     return out
 
 
@@ -46,7 +72,7 @@ def streets(addr: dict[str, np.ndarray], rng: np.random.Generator, p_full_suffix
     dir_full = direction.map(pools.DIRECTIONS)
     dir_text = np.where(rng.random(n) < p_full_suffix, dir_full, direction)
     dir_text = np.where(direction.isna(), "", _s(dir_text) + " ")
-    line = (_s(addr["house_no"]).astype(str) + " " + _s(dir_text) + _s(addr["street_name"]) + " "
+    line = (_s(number_text(addr["house_no"])) + " " + _s(dir_text) + _s(addr["street_name"]) + " "
             + _s(suffix_text))
     unit = _s(addr["unit"])
     style = rng.choice(len(UNIT_STYLES), size=n, p=np.asarray(unit_weights) / sum(unit_weights))
@@ -80,13 +106,15 @@ def zip_plus4(zips: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarra
 
 def dates(days: np.ndarray, weights: dict[str, float], rng: np.random.Generator) -> np.ndarray:
     """Dates as '1984-03-07', '03/07/1984', '7 Mar 1984' or '19840307'."""
-    ts = pd.DatetimeIndex(days)
-    y, mo, dd, mon = (_s(ts.strftime(f)) for f in ("%Y", "%m", "%d", "%b"))
-    forms = [y + "-" + mo + "-" + dd, mo + "/" + dd + "/" + y,
-             dd.str.lstrip("0") + " " + mon + " " + y, y + mo + dd]
-    style = _style(rng, len(ts), weights, DOB_STYLES)
-    out = np.choose(style, [f.to_numpy(dtype=object) for f in forms])
-    out[ts.isna()] = None
+    days = np.asarray(days).astype("datetime64[D]")
+    missing = np.isnat(days)
+    year, month, day = ymd(np.where(missing, np.datetime64("2000-01-01"), days))
+    y, mo, dd = padded(year, 4), padded(month, 2), padded(day, 2)
+    forms = [lambda m: y[m] + "-" + mo[m] + "-" + dd[m], lambda m: mo[m] + "/" + dd[m] + "/" + y[m],
+             lambda m: padded(day[m], 0) + " " + MONTH_ABBR[month[m]] + " " + y[m],
+             lambda m: y[m] + mo[m] + dd[m]]
+    out = _by_style(_style(rng, len(days), weights, DOB_STYLES), forms)
+    out[missing] = None
     return out
 
 
@@ -97,8 +125,11 @@ def timestamps(ts: np.ndarray) -> np.ndarray:
 
 def join_name(first: np.ndarray, last: np.ndarray, sep: str = " ") -> np.ndarray:
     """Join two name parts, tolerating a missing part."""
-    f, l = _s(first), _s(last)
-    both = f.fillna("") + np.where(f.notna() & l.notna(), sep, "") + l.fillna("")
-    out = both.str.strip().to_numpy(dtype=object)
-    out[f.isna().to_numpy() & l.isna().to_numpy()] = None
+    f, l = np.asarray(first, dtype=object), np.asarray(last, dtype=object)
+    has_f, has_l = pd.notna(f), pd.notna(l)
+    out = np.full(len(f), None, dtype=object)
+    both = has_f & has_l
+    out[both] = f[both] + sep + l[both]
+    out[has_f & ~has_l] = f[has_f & ~has_l]
+    out[has_l & ~has_f] = l[has_l & ~has_f]
     return out

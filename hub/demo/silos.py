@@ -10,6 +10,7 @@ import pandas as pd
 
 from hub.demo import noise, pools, render
 from hub.demo.records import ADDRESS_FIELDS
+from hub.demo.strings import zero_padded
 
 CANONICAL_COLUMNS = ["silo", "source_record_id", "given_name", "family_name", "full_name", "email", "phone",
                      "address_line", "city", "region", "postcode", "country", "birth_date", "national_id",
@@ -19,7 +20,8 @@ CANONICAL_COLUMNS = ["silo", "source_record_id", "given_name", "family_name", "f
 def _ids(prefix: str, n: int, start: int, width: int, rng: np.random.Generator) -> np.ndarray:
     """Distinct record ids in random order (so duplicate accounts are not neighbours)."""
     numbers = start + rng.permutation(n)
-    return (prefix + pd.Series(numbers.astype(str)).str.zfill(width)).to_numpy(dtype=object)
+    digits = max(width, len(str(start + n - 1)))
+    return prefix + zero_padded(numbers, digits)
 
 
 def _email(rec: pd.DataFrame, p_alt: float, rng: np.random.Generator) -> np.ndarray:
@@ -52,7 +54,7 @@ def _middle_initial(rec: pd.DataFrame, p: float, rng, dot: bool = True) -> np.nd
 
 
 def _phone(rec, rng, styles, p_missing, p_junk, p_typo) -> np.ndarray:
-    digits = noise.with_typos_digits(rec["phone"].to_numpy(), p_typo, rng)
+    digits = noise.slip_digit(rec["phone"].to_numpy(), 10, p_typo, rng)
     out = render.phones(digits, styles, rng)
     out = noise.blank(out, p_missing, rng)
     return noise.junk(out, p_junk, pools.JUNK_PHONES, rng)
@@ -141,9 +143,7 @@ def credit(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, p
     dob = render.dates(_date_slips(rec["birth_date"].to_numpy(), rng),
                        {"iso": 0.4, "us": 0.3, "day_mon_year": 0.15, "compact": 0.15}, rng)
     dob = noise.blank(dob, 0.01, rng)
-    ssn = noise.with_typos_digits(rec["ssn"].to_numpy(), 0.005, rng)
-    masked = noise.chance(rng, n, 0.25)
-    ssn = np.where(masked, "XXX-XX-" + pd.Series(ssn, dtype=object).str.slice(-4), ssn)
+    ssn = render.ssns(noise.slip_digit(rec["ssn"].to_numpy(), 9, 0.005, rng), noise.chance(rng, n, 0.25))
     ssn = noise.blank(ssn, 0.02, rng)
     ids = _ids("APP-", n, 1, 7, rng)
     limits = np.array([500, 1000, 1500, 2000, 2500, 3000, 5000, 7500, 10000, 15000, 20000, 25000])
@@ -170,21 +170,37 @@ def _date_slips(days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def _lower(values: np.ndarray) -> np.ndarray:
+    return pd.Series(values, dtype=object).str.lower().to_numpy(dtype=object)
+
+
+def _upper(values: np.ndarray) -> np.ndarray:
+    return pd.Series(values, dtype=object).str.upper().to_numpy(dtype=object)
+
+
+def _initial(values: np.ndarray) -> np.ndarray:
+    return pd.Series(values, dtype=object).str.slice(0, 1).to_numpy(dtype=object) + "."
+
+
 def support(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Help desk: a single free-text name in any order and case, email, sometimes a phone."""
     n = len(rec)
     given = noise.with_typos(_given(rec, rng, 0.15, 0.0, 0.3), 0.02, rng)
     family = _family(rec, rng, 0.02, 0.3)
-    initial = pd.Series(given, dtype=object).str.slice(0, 1).to_numpy(dtype=object) + "."
-    forms = [render.join_name(given, family), render.join_name(family, given, ", "),
-             render.join_name(given, family), render.join_name(given, family),
-             render.join_name(initial, family), given.copy(), render.join_name(family, given),
-             render.join_name(given + _middle_initial(rec, 1.0, rng, dot=False), family)]
-    weights = np.array([0.55, 0.08, 0.12, 0.05, 0.05, 0.04, 0.03, 0.08])
+    middle = _middle_initial(rec, 1.0, rng, dot=False)
+    forms = [  # (weight, free-text form typed by the requester or the agent)
+        (0.55, lambda m: render.join_name(given[m], family[m])),
+        (0.08, lambda m: render.join_name(family[m], given[m], ", ")),
+        (0.12, lambda m: _lower(render.join_name(given[m], family[m]))),
+        (0.05, lambda m: _upper(render.join_name(given[m], family[m]))),
+        (0.05, lambda m: render.join_name(_initial(given[m]), family[m])),
+        (0.04, lambda m: given[m]),
+        (0.03, lambda m: render.join_name(family[m], given[m])),
+        (0.08, lambda m: render.join_name(given[m] + middle[m], family[m])),
+    ]
+    weights = np.array([w for w, _ in forms])
     style = rng.choice(len(forms), size=n, p=weights / weights.sum())
-    name = np.choose(style, forms)
-    name = np.where(style == 2, pd.Series(name, dtype=object).str.lower(), name)
-    name = np.where(style == 3, pd.Series(name, dtype=object).str.upper(), name)
+    name = render.by_style(style, [build for _, build in forms])
     email = noise.email_variants(_email(rec, 0.3, rng), rng, 0.03, 0.05, 0.05, 0.005)
     email = noise.junk(noise.blank(email, 0.03, rng), 0.01, pools.JUNK_EMAILS, rng)
     phone = _phone(rec, rng, {"e164_spaced": 0.15, "e164": 0.1, "paren": 0.25, "dash": 0.2, "digits": 0.2,
