@@ -177,3 +177,21 @@ def build_warehouse(path: Path) -> BuiltWarehouse:
     finally:
         con.close()
     return BuiltWarehouse(path, ids, dict(RAW_TABLES), {RETIRED_BOB: ids["bob"]})
+
+
+def add_review_queue(path: Path) -> None:
+    """One uncertain pair in identity.review_queue, shaped as warehouse.review_store writes it."""
+    from identity_resolution.review import pair_id
+
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("""
+            CREATE OR REPLACE TABLE identity.review_queue AS SELECT
+              1 AS queue_rank, ? AS pair_id, 'accounting' AS silo_l, 'A-200' AS source_record_id_l,
+              'sales' AS silo_r, 'S-2' AS source_record_id_r, 0.5 AS match_probability, -0.1 AS match_weight,
+              'uncertain' AS reason, 1.0 AS uncertainty, 15.0 AS value, 1.0 AS priority,
+              'Robert Smyth' AS full_name_l, 'Bob Smith' AS full_name_r, 2.5 AS bf_full_name,
+              '+13125550123' AS phone_l, '+13125550199' AS phone_r, -4.0 AS bf_phone,
+              now()::TIMESTAMP AS queued_at""", [pair_id("accounting", "A-200", "sales", "S-2")])
+    finally:
+        con.close()

@@ -25,7 +25,8 @@ from warehouse.security.keys import (
     authenticate, create_api_key, ensure_keys_table, hash_key, list_api_keys, load_active_keys, revoke_api_key,
 )
 from warehouse.security.masking import (
-    QueryRejected, check_select_only, create_masked_catalog, lock_down, mask_email, mask_national_id, mask_phone,
+    QueryRejected, check_select_only, create_masked_catalog, install_mask_macros, lock_down, mask_email,
+    mask_national_id, mask_phone,
     mask_record,
 )
 from warehouse.security.roles import MASKED_ROLES, PERMISSIONS, ROLES, PermissionDenied, Principal, check_role
