@@ -111,3 +111,64 @@ def test_bad_decisions_are_rejected():
     with pytest.raises(ValueError, match="missing column"):
         decisions_to_constraints(pd.DataFrame([{"decision": "match"}]))
     assert decisions_to_constraints(pd.DataFrame(columns=CONSTRAINT_COLUMNS)).empty
+
+
+# --- end to end: decisions stored in DuckDB are honoured by the next run, after new data arrives --
+
+def _people(ids) -> pd.DataFrame:
+    """Clean raw records for fictitious people: a sales and a support record each, credit for evens."""
+    first = ["Ann", "Bob", "Cara", "Dan", "Eve", "Finn", "Gail", "Hugo", "Ida", "Jon"]
+    last = ["Lee", "Okafor", "Kowalski", "Nakamura", "Dubois", "Haddad", "Ivanova", "Jensen"]
+    rows = []
+    for i in ids:
+        g, f = first[i % 10], last[i // 10 % 8]
+        email, phone = f"{g.lower()}.{f.lower()}{i}@example.com", f"+1217555{i:04d}"
+        dob = f"19{60 + i % 40}-{1 + i % 12:02d}-{10 + i % 18}"
+        rows.append(dict(silo="sales", source_record_id=f"s{i}", given_name=g, family_name=f, email=email,
+                         phone=phone, birth_date=dob, postcode=f"{62700 + i}"))
+        rows.append(dict(silo="support", source_record_id=f"t{i}", full_name=f"{g} {f}", email=email,
+                         phone=phone, postcode=f"{62700 + i}"))
+        if i % 2 == 0:
+            rows.append(dict(silo="credit", source_record_id=f"c{i}", given_name=g, family_name=f,
+                             birth_date=dob, national_id=f"123-45-{i:04d}"))
+    return pd.DataFrame(rows)
+
+
+def test_decisions_are_honoured_after_new_data_arrives(tmp_path):
+    import duckdb
+    from identity_resolution import resolve, standardise_records
+    from identity_resolution.ids import assign_stable_ids
+    from warehouse.review_store import load_decisions, record_decision
+
+    def customer(xref, rid):
+        return xref.loc[xref["source_record_id"] == rid, "customer_id"].iloc[0]
+
+    staged = standardise_records(_people(range(40)), hash_key=b"test-key")
+    run1 = assign_stable_ids(resolve(staged).xref, None, None)
+    assert customer(run1.xref, "s3") == customer(run1.xref, "t3")  # the matcher links them
+    assert customer(run1.xref, "s5") != customer(run1.xref, "t6")
+
+    con = duckdb.connect(str(tmp_path / "hub.duckdb"))
+    pair = lambda l, r: {"silo_l": l[0], "source_record_id_l": l[1], "silo_r": r[0], "source_record_id_r": r[1]}
+    record_decision(con, pair(("sales", "s3"), ("support", "t3")), "non_match", "alice")
+    record_decision(con, pair(("support", "t6"), ("sales", "s5")), "match", "alice")
+    constraints = decisions_to_constraints(load_decisions(con))
+    con.close()
+
+    # New people arrive, and a third record for person 7; then the next automatic run.
+    more = _people(range(40, 50))
+    extra = _people([7]).query("silo == 'sales'").assign(silo="web", source_record_id="w7")
+    staged2 = standardise_records(pd.concat([_people(range(40)), more, extra], ignore_index=True), hash_key=b"test-key")
+    run2 = assign_stable_ids(resolve(staged2, constraints=constraints).xref, run1.xref, run1.history)
+    x2 = run2.xref
+    assert customer(x2, "s3") != customer(x2, "t3")  # cannot-link honoured
+    assert customer(x2, "s5") == customer(x2, "t6")  # must-link honoured
+    assert customer(x2, "w7") == customer(run1.xref, "s7")  # a new record joins and keeps the id
+    # People nobody decided about keep their ids.
+    for rid in ["s1", "t2", "c4", "s20", "t39"]:
+        assert customer(x2, rid) == customer(run1.xref, rid)
+    # Both corrections are recorded as splits: one of s3/t3 left its customer, t6 left its own.
+    split = run2.history[run2.history["event"] == "split"]
+    moved = set(split["source_record_id"])
+    assert "t6" in moved and len(moved & {"s3", "t3"}) == 1
+    assert set(split["customer_id"]) == {customer(run1.xref, "t3"), customer(run1.xref, "t6")}
