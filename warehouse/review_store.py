@@ -17,6 +17,7 @@ from identity_resolution.review import DECISIONS, PAIR_KEY, QUEUE_BASE_COLUMNS, 
 
 QUEUE_TABLE = "identity.review_queue"
 DECISIONS_TABLE = "identity.review_decisions"
+SCORES_TABLE = "identity.match_scores"
 DECISION_COLUMNS: dict[str, str] = {
     "pair_id": "VARCHAR NOT NULL",
     "silo_l": "VARCHAR NOT NULL",
@@ -69,7 +70,7 @@ def load_review_queue(con: duckdb.DuckDBPyConnection, limit: int | None = None) 
     # Reads only: works on a read-only connection even before anyone has decided anything.
     decisions = DECISIONS_TABLE if _table_exists(con, DECISIONS_TABLE) else _EMPTY_DECISIONS_SQL
     limit_sql = f"LIMIT {int(limit)}" if limit else ""
-    return con.execute(
+    queue = con.execute(
         f"""
         WITH decided AS (
             SELECT pair_id,
@@ -83,6 +84,39 @@ def load_review_queue(con: duckdb.DuckDBPyConnection, limit: int | None = None) 
         {limit_sql}
         """
     ).df()
+    return _with_evidence(con, queue)
+
+
+def _with_evidence(con: duckdb.DuckDBPyConnection, queue: pd.DataFrame) -> pd.DataFrame:
+    """A queue saved without per-field evidence borrows it from identity.match_scores."""
+    if queue.empty or any(c.startswith("bf_") for c in queue.columns) or not _table_exists(con, SCORES_TABLE):
+        return queue
+    schema, table = SCORES_TABLE.split(".")
+    columns = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position", [schema, table]).fetchall()]
+    evidence = [c for c in columns if c.startswith(("gamma_", "bf_")) or c == "match_weight"]
+    if not evidence or not set(PAIR_KEY) <= set(columns):
+        return queue
+    picked = ", ".join(f'"{c}"' for c in evidence)
+    con.register("_review_pairs_in", queue[PAIR_KEY])
+    try:
+        # Scores may hold the pair either way round: look both up with equality joins.
+        found = con.execute(
+            f"""
+            SELECT p.silo_l, p.source_record_id_l, p.silo_r, p.source_record_id_r, {picked}
+            FROM _review_pairs_in AS p JOIN {SCORES_TABLE} AS s USING (silo_l, source_record_id_l, silo_r, source_record_id_r)
+            UNION ALL
+            SELECT p.silo_l, p.source_record_id_l, p.silo_r, p.source_record_id_r, {picked}
+            FROM _review_pairs_in AS p JOIN {SCORES_TABLE} AS s
+              ON s.silo_l = p.silo_r AND s.source_record_id_l = p.source_record_id_r
+             AND s.silo_r = p.silo_l AND s.source_record_id_r = p.source_record_id_l
+            """
+        ).df()
+    finally:
+        con.unregister("_review_pairs_in")
+    found = found.drop_duplicates(PAIR_KEY)
+    return queue.drop(columns=[c for c in evidence if c in queue.columns]).merge(found, on=PAIR_KEY, how="left")
 
 
 def record_decision(

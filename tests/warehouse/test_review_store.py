@@ -109,3 +109,24 @@ def test_bad_decisions_are_refused(con):
     with pytest.raises(ValueError, match="both records"):
         record_decision(con, {"silo_l": "sales"}, "match", "alice")
     assert load_decisions(con).empty
+
+
+def test_queue_without_evidence_borrows_it_from_match_scores(con):
+    queue = sample_queue()
+    bare = queue.drop(columns=[c for c in queue.columns if c.startswith(("gamma_", "bf_"))])
+    save_review_queue(con, bare)
+    first, second = queue.iloc[0], queue.iloc[1]
+    scores = pd.DataFrame([
+        # stored the other way round from the queue's orientation
+        {"silo_l": first["silo_r"], "source_record_id_l": first["source_record_id_r"], "silo_r": first["silo_l"],
+         "source_record_id_r": first["source_record_id_l"], "match_weight": 0.1, "gamma_email": 2, "bf_email": 3.5},
+        {"silo_l": second["silo_l"], "source_record_id_l": second["source_record_id_l"], "silo_r": second["silo_r"],
+         "source_record_id_r": second["source_record_id_r"], "match_weight": 1.2, "gamma_email": 0, "bf_email": -2.0},
+    ])
+    con.execute("CREATE SCHEMA IF NOT EXISTS identity")
+    con.execute("CREATE TABLE identity.match_scores AS SELECT * FROM scores")
+    loaded = load_review_queue(con).set_index("pair_id")
+    assert loaded.loc[first["pair_id"], "bf_email"] == 3.5
+    assert loaded.loc[second["pair_id"], "match_weight"] == 1.2
+    assert pd.isna(loaded.loc[queue.iloc[2]["pair_id"], "bf_email"])
+    assert load_review_queue(con)["pair_id"].tolist() == queue["pair_id"].tolist()  # order kept
