@@ -3,6 +3,7 @@ rest_api sources. Building touches neither the network nor the files: Dagster bu
 source when it imports the code location, and a silo that is down must not break the others."""
 from __future__ import annotations
 
+import logging
 import os
 from collections import defaultdict
 from typing import Any, Callable, Iterator
@@ -19,6 +20,17 @@ from sources.config import FileTable, SiloConfig, SqlTable  # noqa: E402
 from sources.errors import SiloConfigError  # noqa: E402
 
 NAMING = NamingConvention()
+
+
+class _QuietArrowHints(logging.Filter):
+    """dlt warns whenever a primary key's NOT NULL hint differs from Arrow's nullable flag, on every
+    file and SQL batch; the difference is expected and harmless here, so keep it out of the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "when merging arrow schema with dlt schema" not in record.getMessage()
+
+
+logging.getLogger("dlt").addFilter(_QuietArrowHints())
 SAMPLE_ROWS = 5  # rows per table read by `hub silos check`
 FILE_COLUMN = "_source_file"  # added to file rows so lineage can name the file a row came from
 

@@ -29,10 +29,17 @@ class SyncReport:
     load_id: str | None = None
     full_refresh: bool = False
     seconds: float = 0.0
+    resources: dict[str, str] = field(default_factory=dict)  # dlt resource name -> raw table name
 
     @property
     def total_rows(self) -> int:
         return sum(self.rows_loaded.values())
+
+    @property
+    def rows_by_table(self) -> dict[str, int]:
+        """Rows loaded keyed by both the dlt resource name (as in the silo file) and the raw table name."""
+        by_resource = {r: self.rows_loaded.get(t, 0) for r, t in self.resources.items()}
+        return {**self.rows_loaded, **by_resource}
 
 
 def pipeline_name(silo: SiloConfig) -> str:
@@ -88,6 +95,7 @@ def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refre
         new_columns=_new_columns(silo, observer, known),
         load_id=info.loads_ids[-1] if info.loads_ids else None,
         full_refresh=full_refresh or (silo.deletes is not None and silo.deletes.mode == "full_refresh"),
+        resources={t: normalise(t) for t in silo.tables()},
     )
     _remember_columns(silo, observer, known, pipelines_dir)
     report.seconds = round(time.monotonic() - started, 3)

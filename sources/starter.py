@@ -1,0 +1,155 @@
+"""Commented starter silo files for `hub silos new KIND NAME`; a SQL starter is introspected from
+the table (columns, primary key, a likely cursor, and a guessed mapping to review)."""
+from __future__ import annotations
+
+import os
+import re
+
+# canonical field -> column names that usually hold it (compared after lower-casing, no separators)
+GUESSES = {
+    "email": ("email", "emailaddress", "mail"),
+    "phone": ("phone", "phonenumber", "telephone", "tel", "mobile", "cell"),
+    "given_name": ("firstname", "givenname", "forename", "fname"),
+    "family_name": ("lastname", "familyname", "surname", "lname"),
+    "full_name": ("name", "fullname", "customername", "contactname"),
+    "address_line": ("address", "street", "addressline", "address1", "streetaddress"),
+    "city": ("city", "town"),
+    "region": ("state", "region", "province", "county"),
+    "postcode": ("zip", "zipcode", "postcode", "postalcode"),
+    "country": ("country", "countrycode"),
+    "birth_date": ("dob", "birthdate", "dateofbirth"),
+    "national_id": ("ssn", "nationalid", "taxid", "sin"),
+    "company": ("company", "companyname", "organisation", "organization", "employer"),
+}
+CURSOR_NAMES = ("updated_at", "updatedat", "modified_at", "modifiedat", "last_modified", "lastmodified",
+                "last_updated", "updated", "modified", "changed_at")
+
+
+def _key(column: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", column.lower())
+
+
+def guess_mapping(columns: list[str]) -> dict[str, str]:
+    """canonical field -> column, for columns whose name says what they hold."""
+    by_key = {_key(c): c for c in columns}
+    found = {}
+    for field, names in GUESSES.items():
+        for name in names:
+            if name in by_key:
+                found[field] = by_key[name]
+                break
+    if "given_name" in found and "family_name" in found:
+        found.pop("full_name", None)
+    return found
+
+
+def guess_cursor(columns: list[str]) -> str | None:
+    keys = {_key(c): c for c in columns}
+    return next((keys[_key(n)] for n in CURSOR_NAMES if _key(n) in keys), None)
+
+
+def introspect_sql(url: str, table: str, schema: str | None = None) -> tuple[list[str], list[str]]:
+    """(columns, primary key columns) of a table, read with SQLAlchemy's inspector."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        columns = [c["name"] for c in inspector.get_columns(table, schema=schema)]
+        pk = inspector.get_pk_constraint(table, schema=schema).get("constrained_columns") or []
+    finally:
+        engine.dispose()
+    return columns, list(pk)
+
+
+def _mapping_lines(mapping: dict[str, str], indent: str = "  ") -> str:
+    if not mapping:
+        return f"{indent}email: email   # TODO: the column holding e-mail\n{indent}# name: {{column: name_column, form: first_last}}\n"
+    return "".join(f"{indent}{field}: {column}\n" for field, column in mapping.items())
+
+
+def sql_starter(name: str, url_env: str, table: str | None = None, schema: str | None = None) -> str:
+    columns, pk, cursor = [], [], None
+    if table and os.environ.get(url_env):
+        columns, pk = introspect_sql(os.environ[url_env], table, schema)
+        cursor = guess_cursor(columns)
+    table = table or "customers"
+    listed = f"\n# columns found: {', '.join(columns)}" if columns else ""
+    return f"""\
+# Silo {name}: a SQL database (PostgreSQL, MySQL/MariaDB, SQLite or any SQLAlchemy URL).{listed}
+# Review every line, then run `hub silos check {name}`.
+name: {name}
+kind: sql
+description: ""
+schedule: "0 * * * *"            # cron: when Dagster syncs this silo
+retries: {{max_retries: 3, backoff_seconds: 30}}
+country: US                      # default country of this silo's customers (ISO-2)
+sql:
+  url: ${{{url_env}}}              # secret: set {url_env} in the environment, never here
+{f"  schema: {schema}" + chr(10) if schema else ""}  tables:
+    - name: {table}
+      primary_key: {", ".join(pk) if pk else "id   # TODO: the column that identifies a row"}
+      {f"cursor: {cursor}            # incremental: only rows changed since the last sync" if cursor else "# cursor: updated_at   # a column that grows when a row changes (incremental loads)"}
+    # - name: active_customers     # or a custom SELECT, loaded as table `active_customers`
+    #   query: SELECT * FROM customers WHERE active
+    #   primary_key: id
+mapping:                         # canonical field: source column (see docs/silos.md)
+{_mapping_lines(guess_mapping(columns))}facts: []                        # e.g. - {{name: balance, column: balance, type: number, agg: sum}}
+# deletes: {{column: is_deleted, value: true}}   # or {{mode: full_refresh}}
+"""
+
+
+def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> str:
+    return f"""\
+# Silo {name}: file drops (CSV, JSON Lines, Parquet or Excel) in a folder or any fsspec URL.
+# Only new or changed files are read on each sync; a Dagster sensor notices new files.
+name: {name}
+kind: files
+description: ""
+schedule: "0 * * * *"
+retries: {{max_retries: 3, backoff_seconds: 30}}
+country: US
+files:
+  tables:
+    - name: customers
+      path: {path or "${" + name.upper() + "_DIR}"}
+      glob: "{glob}"                # the format follows the extension; else add `format:`
+      primary_key: id              # TODO: the column that identifies a row
+      csv: {{delimiter: ",", encoding: utf-8, header: true}}
+sensor: {{enabled: true, minimum_interval_seconds: 60}}
+mapping:                           # TODO: map your columns (see docs/silos.md)
+  email: email
+  # name: {{column: customer_name, form: last_first_comma}}   # or first_last, last_first, free
+  # address: {{column: address, form: one_line}}              # "12 Oak St, Springfield, IL 62704"
+  # birth_date: {{column: dob, formats: ["%Y-%m-%d", "%m/%d/%Y"]}}
+  # source_updated_at: updated_at
+facts: []
+"""
+
+
+def rest_starter(name: str, base_url: str | None = None) -> str:
+    env = name.upper()
+    return f"""\
+# Silo {name}: a REST API. Secrets come from environment variables only.
+name: {name}
+kind: rest
+description: ""
+schedule: "*/30 * * * *"
+retries: {{max_retries: 4, backoff_seconds: 15}}
+country: US
+rest:
+  base_url: {base_url or "${" + env + "_API_URL}"}
+  auth: {{type: bearer, token: "${{{env}_API_TOKEN}}"}}   # or api_key / http_basic
+  paginator: {{type: json_link, next_url_path: links.next}}   # or page_number, offset, cursor
+  endpoints:
+    - name: customers
+      path: api/v1/customers
+      params: {{per_page: 100}}
+      data_selector: data              # where the records are in each response
+      primary_key: id
+      incremental: {{param: updated_since, cursor_path: updated_at}}
+mapping:                           # TODO: map your fields (see docs/silos.md)
+  email: email
+  # name: {{column: name, form: free}}
+facts: []
+"""

@@ -1,0 +1,92 @@
+"""`hub silos list | check | new | sync` against real files, SQLite and the paginating test API."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import sqlalchemy as sa
+from silo_fixtures import REPO
+from typer.testing import CliRunner
+
+import hub.cli_silos
+from hub.cli_silos import app
+from sources import load_silo
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch):
+    monkeypatch.setattr(hub.cli_silos.console, "width", 200)
+
+
+def silos_folder(tmp_path, names=("accounting", "sales", "credit", "marketing")):
+    folder = tmp_path / "silos"
+    folder.mkdir()
+    for name in names:
+        shutil.copy(REPO / "silos" / f"{name}.yaml", folder)
+    return folder
+
+
+def test_sync_then_list_shows_counts_and_last_sync(demo_dir, hub_paths, tmp_path, monkeypatch):
+    warehouse, _ = hub_paths
+    folder = silos_folder(tmp_path)
+    result = runner.invoke(app, ["sync", "--silos", str(folder), "--warehouse", str(warehouse)])
+    assert result.exit_code == 0, result.output
+    assert "ledger_customers 3" in result.output and "subscribers 2" in result.output
+    assert (warehouse.parent / ".dlt_pipelines" / "hub_sales").is_dir()
+    result = runner.invoke(app, ["list", "--silos", str(folder), "--warehouse", str(warehouse)])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if " files " in line or " sql " in line}
+    assert "never" not in lines["accounting"] and " 3 " in lines["accounting"]
+    assert " 4 " in lines["credit"]
+
+
+def test_sync_failure_of_one_silo_does_not_stop_others(demo_dir, hub_paths, tmp_path):
+    warehouse, _ = hub_paths
+    folder = silos_folder(tmp_path)
+    (demo_dir / "accounting.sqlite").unlink()
+    (demo_dir / "accounting.sqlite").mkdir()  # a path SQLite cannot open
+    result = runner.invoke(app, ["sync", "--silos", str(folder), "--warehouse", str(warehouse)])
+    assert result.exit_code == 1
+    assert "silo accounting: extract failed table ledger_customers" in result.output
+    assert "subscribers 2" in result.output and "applications 4" in result.output
+
+
+def test_check_reports_ok_sample_and_problems(demo_dir, tmp_path, monkeypatch):
+    folder = silos_folder(tmp_path, ("sales", "credit"))
+    result = runner.invoke(app, ["check", "--silos", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "✓ sales" in result.output and "john.smith@example.com" in result.output
+    text = (folder / "credit.yaml").read_text().replace("ssn", "social_security_no")
+    (folder / "credit.yaml").write_text(text)
+    result = runner.invoke(app, ["check", "credit", "--silos", str(folder)])
+    assert result.exit_code == 1
+    assert "✗ credit" in result.output and "mapped column 'social_security_no' not found" in result.output
+    (folder / "credit.yaml").write_text("name: credit\nkind: files\nfiles: [\n")
+    result = runner.invoke(app, ["check", "--silos", str(folder)])
+    assert result.exit_code == 2 and "credit.yaml, line" in result.output and "malformed YAML" in result.output
+
+
+def test_new_sql_starter_is_introspected_and_valid(tmp_path, monkeypatch):
+    db = tmp_path / "erp.sqlite"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as con:
+        con.execute(sa.text("CREATE TABLE clients (client_no TEXT PRIMARY KEY, FirstName TEXT, LastName TEXT, "
+                            "EMail TEXT, zip TEXT, LastModified TEXT)"))
+    monkeypatch.setenv("ERP_DB_URL", f"sqlite:///{db}")
+    folder = tmp_path / "silos"
+    result = runner.invoke(app, ["new", "sql", "erp", "--url-env", "ERP_DB_URL", "--table", "clients",
+                                 "--silos", str(folder)])
+    assert result.exit_code == 0, result.output
+    text = (folder / "erp.yaml").read_text()
+    assert "${ERP_DB_URL}" in text and str(db) not in text  # the secret stays in the environment
+    silo = load_silo(folder / "erp.yaml")
+    assert silo.sql.tables[0].primary_key == ["client_no"] and silo.sql.tables[0].cursor == "LastModified"
+    assert silo.mapping.columns() == {"email": "EMail", "given_name": "FirstName", "family_name": "LastName",
+                                      "postcode": "zip"}
+    for kind in ("files", "rest"):
+        assert runner.invoke(app, ["new", kind, f"x_{kind}", "--silos", str(folder)]).exit_code == 0
+        assert load_silo(folder / f"x_{kind}.yaml").kind == kind
+    again = runner.invoke(app, ["new", "sql", "erp", "--silos", str(folder)])
+    assert again.exit_code == 2 and "--force" in again.output
