@@ -122,7 +122,10 @@ def _write_credit(table: pd.DataFrame, out_dir: Path) -> tuple[Path, list[Path]]
     path = folder / "applications.parquet"
     schema = pa.schema([("application_id", pa.string()), ("applicant_name", pa.string()), ("dob", pa.string()),
                         ("ssn", pa.string()), ("credit_limit", pa.int64()), ("payment_terms", pa.string()),
-                        ("updated_at", pa.timestamp("us", tz="UTC"))])
+                        ("updated_at", pa.timestamp("us", tz="UTC")),
+                        # Beyond the first contract columns: what an application form also asks.
+                        ("home_address", pa.string()), ("phone", pa.string()), ("email", pa.string()),
+                        ("employer", pa.string())])
     frame = table.assign(updated_at=pd.to_datetime(table["updated_at"], utc=True))
     pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
     return path, [path]

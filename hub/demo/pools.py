@@ -56,9 +56,20 @@ EMAIL_PROVIDERS = {
     "icloud.com": 0.07, "comcast.net": 0.04, "msn.com": 0.02, "att.net": 0.03, "verizon.net": 0.02,
     "live.com": 0.02, "protonmail.com": 0.01, "me.com": 0.01, "sbcglobal.net": 0.02,
 }
-WORK_DOMAINS = ["acme-corp.com", "globex.com", "initech.com", "umbrella-inc.com", "stark-ind.com",
-                "wayne-ent.com", "hooli.com", "vandelay.com", "cyberdyne.com", "soylent.com",
-                "statefarm.com", "kp.org", "wellsfargo.com", "mayo.edu", "ups.com"]
+# Employers (name as written on a form, email domain, relative head-count). Fictional firms
+# plus large real employers, so many applicants share an employer and a few are unique.
+EMPLOYERS = [
+    ("Walmart", "walmart.com", 30), ("Amazon", "amazon.com", 25), ("UPS", "ups.com", 10),
+    ("Kaiser Permanente", "kp.org", 8), ("Wells Fargo", "wellsfargo.com", 8), ("State Farm", "statefarm.com", 6),
+    ("Home Depot", "homedepot.com", 10), ("Target", "target.com", 10), ("FedEx", "fedex.com", 8),
+    ("Mayo Clinic", "mayo.edu", 3), ("Acme Corp", "acme-corp.com", 4), ("Globex Corporation", "globex.com", 3),
+    ("Initech", "initech.com", 2), ("Umbrella Inc", "umbrella-inc.com", 2), ("Stark Industries", "stark-ind.com", 2),
+    ("Wayne Enterprises", "wayne-ent.com", 2), ("Hooli", "hooli.com", 2), ("Vandelay Industries", "vandelay.com", 1),
+    ("Cyberdyne Systems", "cyberdyne.com", 1), ("Soylent Corp", "soylent.com", 1), ("Dunder Mifflin", "dundermifflin.com", 2),
+    ("Pied Piper", "piedpiper.com", 1), ("Massive Dynamic", "massivedynamic.com", 1), ("Oscorp", "oscorp.com", 1),
+    ("Springfield Public Schools", "sps.k12.us", 5), ("City of Springfield", "springfield.gov", 3),
+    ("US Postal Service", "usps.gov", 6), ("General Hospital", "generalhospital.org", 4),
+]
 
 JUNK_EMAILS = np.array(["test@test.com", "n/a", "none@none.com", "noemail@noemail.com", "x@x.com",
                         "unknown"], dtype=object)

@@ -40,7 +40,8 @@ def draw_people(n: int, rng: np.random.Generator) -> pd.DataFrame:
     people["phone"] = _phones(people["place_idx"].to_numpy(), role, head, rng)
     _add_history(people, hh_id, role, head, rng)
     people["email"] = _emails(people, rng)
-    people["email_alt"] = _work_emails(people, rng)
+    people["employer"], employer_idx = _employers(people, rng)
+    people["email_alt"] = _work_emails(people, employer_idx, rng)
     return people
 
 
@@ -282,12 +283,28 @@ def _emails(people: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     return _make_unique(local, "@" + domain)
 
 
-def _work_emails(people: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+def _employers(people: pd.DataFrame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(employer text, index into pools.EMPLOYERS or -1): most adults work, older ones retire."""
     n = len(people)
-    has = rng.random(n) < 0.25
+    weights = np.array([w for _, _, w in pools.EMPLOYERS], dtype=float)
+    idx = rng.choice(len(weights), size=n, p=weights / weights.sum())
+    names = np.array([name for name, _, _ in pools.EMPLOYERS], dtype=object)[idx]
+    age = (REFERENCE_DAY - people["birth_date"].to_numpy().astype("datetime64[D]")).astype(int) / DAYS_PER_YEAR
+    u = rng.random(n)
+    retired = (age > 64) & (u < 0.7)
+    self_employed = ~retired & (u > 0.9)
+    names[retired], names[self_employed] = "Retired", "Self-employed"
+    idx[retired | self_employed] = -1
+    return names, idx
+
+
+def _work_emails(people: pd.DataFrame, employer_idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A third of employed people also use their work address somewhere."""
+    n = len(people)
+    has = (employer_idx >= 0) & (rng.random(n) < 0.35)
     given = per_unique(people["given"].to_numpy()[has], _email_token)
     family = per_unique(people["family"].to_numpy()[has], _email_token)
-    domain = np.array(pools.WORK_DOMAINS, dtype=object)[rng.integers(0, len(pools.WORK_DOMAINS), int(has.sum()))]
+    domain = np.array([d for _, d, _ in pools.EMPLOYERS], dtype=object)[employer_idx[has]]
     emails = np.full(n, None, dtype=object)
     emails[has] = _make_unique(given + "." + family, "@" + domain)
     return emails

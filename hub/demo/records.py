@@ -45,7 +45,7 @@ def true_values(people: pd.DataFrame, members: pd.DataFrame, rng: np.random.Gene
 
     rec = pd.DataFrame({"pi": pi, "silo": np.array(SILOS, dtype=object)[members["silo_idx"].to_numpy()],
                         "person_id": people["person_id"].to_numpy()[pi], "updated_at": updated, "old": old})
-    for col in ("sex", "given", "middle", "birth_date", "ssn", "email", "email_alt"):
+    for col in ("sex", "given", "middle", "birth_date", "ssn", "email", "email_alt", "employer"):
         rec[col] = people[col].to_numpy()[pi]
     rec["family"] = _history(people, "family", "family_prev", pi, old)
     rec["phone"] = _history(people, "phone", "phone_prev", pi, old)

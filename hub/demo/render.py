@@ -100,7 +100,7 @@ def cities(place_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def zip_plus4(zips: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
     out = np.asarray(zips, dtype=object).copy()
     pick = (rng.random(len(out)) < p) & pd.notna(out)
-    out[pick] = out[pick] + "-" + np.char.zfill(rng.integers(1, 10000, int(pick.sum())).astype(str), 4).astype(object)
+    out[pick] = out[pick] + "-" + padded(rng.integers(1, 10000, int(pick.sum())), 4)
     return out
 
 

@@ -71,17 +71,22 @@ def _canonical(silo: str, ids, n: int, updated_at, **cols) -> pd.DataFrame:
     return pd.DataFrame(frame, columns=CANONICAL_COLUMNS)
 
 
+def _one_line_address(rec: pd.DataFrame, rng, p_upper: float, p_plus4: float, p_missing: float) -> np.ndarray:
+    """'12 Oak St Apt 4, Springfield, IL 62704' as typed into a single address box."""
+    city, state, _ = render.cities(rec["place_idx"].to_numpy())
+    street = noise.with_typos(render.streets(_addr(rec), rng, 0.15, 0.05, (0.6, 0.05, 0.25, 0.1, 0.0)), 0.02, rng)
+    zips = render.zip_plus4(rec["zip"].to_numpy(), p_plus4, rng)
+    address = street + ", " + city + ", " + state + " " + zips
+    return noise.blank(noise.recase(address, p_upper, 0.0, rng), p_missing, rng)
+
+
 def accounting(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Legacy ledger: 'LAST, First' names, one-line billing address, often ALL CAPS, ASCII only."""
     n = len(rec)
     given = noise.initials(_given(rec, rng, 0.03, 0.015, 0.6), 0.02, rng)
     name = render.join_name(_family(rec, rng, 0.015, 0.6), given + _middle_initial(rec, 0.2, rng), ", ")
     name = noise.recase(name, 0.45, 0.0, rng)
-    city, state, _ = render.cities(rec["place_idx"].to_numpy())
-    street = noise.with_typos(render.streets(_addr(rec), rng, 0.15, 0.05, (0.6, 0.05, 0.25, 0.1, 0.0)), 0.02, rng)
-    zips = render.zip_plus4(rec["zip"].to_numpy(), 0.15, rng)
-    address = street + ", " + city + ", " + state + " " + zips
-    address = noise.blank(noise.recase(address, 0.45, 0.0, rng), 0.02, rng)
+    address = _one_line_address(rec, rng, p_upper=0.45, p_plus4=0.15, p_missing=0.02)
     phone = _phone(rec, rng, {"paren": 0.5, "dash": 0.4, "digits": 0.1}, 0.12, 0.005, 0.005)
     ids = _ids("ACC-", n, 100000, 6, rng)
     balance = np.where(noise.chance(rng, n, 0.4), 0.0, np.round(rng.lognormal(5.5, 1.2, n), 2))
@@ -129,7 +134,8 @@ def sales(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd
 
 
 def credit(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Credit applications: formal names, birth dates in many formats, SSNs often masked."""
+    """Credit applications: formal names, birth dates in many formats, SSNs often masked, and the
+    contact details and employer every application form asks for."""
     n = len(rec)
     given = _given(rec, rng, 0.02, 0.01, 0.2)
     family = _family(rec, rng, 0.01, 0.2)
@@ -145,6 +151,11 @@ def credit(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, p
     dob = noise.blank(dob, 0.01, rng)
     ssn = render.ssns(noise.slip_digit(rec["ssn"].to_numpy(), 9, 0.005, rng), noise.chance(rng, n, 0.25))
     ssn = noise.blank(ssn, 0.02, rng)
+    address = _one_line_address(rec, rng, p_upper=0.1, p_plus4=0.05, p_missing=0.03)
+    phone = _phone(rec, rng, {"paren": 0.4, "dash": 0.35, "digits": 0.15, "dot": 0.1}, 0.08, 0.003, 0.005)
+    email = noise.email_variants(_email(rec, 0.1, rng), rng, 0.0, 0.03, 0.05, 0.005)
+    email = noise.junk(noise.blank(email, 0.15, rng), 0.005, pools.JUNK_EMAILS, rng)
+    employer = noise.blank(noise.recase(rec["employer"].to_numpy(), 0.15, 0.05, rng), 0.2, rng)
     ids = _ids("APP-", n, 1, 7, rng)
     limits = np.array([500, 1000, 1500, 2000, 2500, 3000, 5000, 7500, 10000, 15000, 20000, 25000])
     limit_p = np.array([4, 8, 6, 8, 6, 8, 12, 8, 10, 5, 3, 2], dtype=float)
@@ -153,8 +164,10 @@ def credit(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, p
                          "credit_limit": limits[rng.choice(len(limits), size=n, p=limit_p / limit_p.sum())],
                          "payment_terms": terms[rng.choice(len(terms), size=n, p=[.5, .15, .1, .1, .1, .05])],
                          "updated_at": render.timestamps(rec["updated_at"].to_numpy()),
+                         "home_address": address, "phone": phone, "email": email, "employer": employer,
                          "person_id": rec["person_id"].to_numpy()})
-    canon = _canonical("credit", ids, n, rec["updated_at"], full_name=name, birth_date=dob, national_id=ssn)
+    canon = _canonical("credit", ids, n, rec["updated_at"], full_name=name, birth_date=dob, national_id=ssn,
+                       address_line=address, phone=phone, email=email, company=employer)
     return silo, canon
 
 

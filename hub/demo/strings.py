@@ -38,6 +38,8 @@ def zero_padded(numbers: np.ndarray, width: int) -> np.ndarray:
 def occurrence(values: np.ndarray) -> np.ndarray:
     """0 for the first occurrence of each value, 1 for the second, ... (order of appearance)."""
     codes, _ = pd.factorize(np.asarray(values, dtype=object))
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     starts = np.concatenate([[True], sorted_codes[1:] != sorted_codes[:-1]])

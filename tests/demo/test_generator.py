@@ -18,7 +18,8 @@ EXPECTED_COLUMNS = {
     "accounting": ["account_no", "customer_name", "billing_address", "phone", "balance", "updated_at"],
     "sales": ["customer_id", "first_name", "last_name", "email", "phone", "ship_street", "ship_city",
               "ship_state", "ship_zip", "total_purchases", "lifetime_value", "last_purchase_date", "updated_at"],
-    "credit": ["application_id", "applicant_name", "dob", "ssn", "credit_limit", "payment_terms", "updated_at"],
+    "credit": ["application_id", "applicant_name", "dob", "ssn", "credit_limit", "payment_terms", "updated_at",
+               "home_address", "phone", "email", "employer"],
     "support": ["id", "name", "email", "phone", "open_tickets", "updated_at"],
     "marketing": ["subscriber_id", "email", "first_name", "postcode", "subscribed", "signup_date"],
 }
@@ -164,3 +165,15 @@ def test_noise_is_present_but_most_records_are_clean(tmp_path):
     same = both.groupby("person_id")["email"].nunique()
     multi = both.groupby("person_id")["silo"].nunique() == 2
     assert (same[multi] == 1).mean() > 0.6
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_tiny_populations_still_generate(tmp_path, n):
+    manifest = generate_demo(tmp_path, n_people=n, seed=4)
+    assert manifest.total_records >= n
+    assert len(pd.read_csv(manifest.truth_path)) == manifest.total_records
+
+
+def test_rejects_an_empty_population(tmp_path):
+    with pytest.raises(ValueError, match="n_people"):
+        generate_demo(tmp_path, n_people=0)
