@@ -25,6 +25,9 @@ BLOCKING_RULES: dict[str, str] = {
     "address_postcode": "addr_key || '|' || postcode",
     "address_family": "addr_key || '|' || left(family, 1)",
     "swapped_names": "least(given_mp, family_mp) || '|' || greatest(given_mp, family_mp)",
+    "dob_postcode": "dob || '|' || postcode",
+    "dob_city": "dob || '|' || city",
+    "swapped_names_exact": "least(given, family) || '|' || greatest(given, family)",
     "nid_last4_dob_year": "nid_last4 || '|' || dob_year",
     "nid_last4_family": "nid_last4 || '|' || family_sdx",
 }

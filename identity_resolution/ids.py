@@ -47,22 +47,45 @@ def assign_stable_ids(
     now: datetime | None = None,
 ) -> StableIds:
     """Give this run's clusters the persisted customer ids they continue (see module doc)."""
-    _require_columns(clusters, [*KEY, "customer_id"], "clusters")
-    _require_unique_records(clusters, "clusters")
-    if clusters["customer_id"].isna().any():
-        raise ValueError(f"clusters has {int(clusters['customer_id'].isna().sum())} record(s) without a customer_id")
-    now = pd.Timestamp(now or datetime.now(timezone.utc))
-    prev = _empty_xref() if previous_xref is None else previous_xref
-    _require_columns(prev, [*KEY, "customer_id"], "previous_xref")
-    _require_unique_records(prev, "previous_xref")
-    history = _empty_history() if previous_history is None else previous_history
-    _require_columns(history, HISTORY_COLUMNS, "previous_history")
+    _check_clusters(clusters)
+    prev = _checked_previous(previous_xref)
+    history = _checked_history(previous_history)
+    return _assign(clusters, prev, history, _used_ids(prev, history), now)
 
+
+def update_stable_ids(
+    changed_clusters: pd.DataFrame,
+    previous_xref: pd.DataFrame,
+    previous_history: pd.DataFrame | None = None,
+    now: datetime | None = None,
+) -> StableIds:
+    """Incremental assign_stable_ids: only the customers a sync touched are looked at.
+
+    `changed_clusters` must hold every live record of every re-clustered customer (the whole
+    component, as an incremental resolver recomputes it). Previous customers that share a record with
+    it are re-assigned; records of theirs missing from it count as deleted. Every other row of
+    `previous_xref` is carried over untouched. Ids and events equal a full assign_stable_ids run.
+    """
+    _check_clusters(changed_clusters)
+    prev = _checked_previous(previous_xref)
+    history = _checked_history(previous_history)
+    touched_keys = pd.MultiIndex.from_frame(changed_clusters[KEY])
+    in_changed = pd.MultiIndex.from_frame(prev[KEY]).isin(touched_keys)
+    touched_ids = prev.loc[in_changed, "customer_id"].unique()
+    touched = prev["customer_id"].isin(touched_ids) | in_changed
+    result = _assign(changed_clusters, prev[touched], history, _used_ids(prev, history), now)
+    xref = pd.concat([prev[~touched], result.xref], ignore_index=True)
+    return StableIds(xref=xref, history=result.history)
+
+
+def _assign(clusters: pd.DataFrame, prev: pd.DataFrame, history: pd.DataFrame, used: pd.Index,
+            now: datetime | None) -> StableIds:
+    now = pd.Timestamp(now or datetime.now(timezone.utc))
     records = _join_old_ids(clusters, prev)
     edges = _overlap_edges(records)
     old_rank = _old_id_rank(prev, history)
     assigned = _match_old_ids_to_clusters(edges, old_rank)
-    final = _final_ids(records, assigned, used=_used_ids(prev, history))
+    final = _final_ids(records, assigned, used=used)
 
     xref = _apply_final_ids(clusters, records, final)
     events = pd.concat(
@@ -106,6 +129,26 @@ def _merge_successors(history: pd.DataFrame) -> pd.Series:
 
 # --- input checks -----------------------------------------------------------------------------
 
+def _check_clusters(clusters: pd.DataFrame) -> None:
+    _require_columns(clusters, [*KEY, "customer_id"], "clusters")
+    _require_unique_records(clusters, "clusters")
+    if clusters["customer_id"].isna().any():
+        raise ValueError(f"clusters has {int(clusters['customer_id'].isna().sum())} record(s) without a customer_id")
+
+
+def _checked_previous(previous_xref: pd.DataFrame | None) -> pd.DataFrame:
+    prev = _empty_xref() if previous_xref is None else previous_xref
+    _require_columns(prev, [*KEY, "customer_id"], "previous_xref")
+    _require_unique_records(prev, "previous_xref")
+    return prev
+
+
+def _checked_history(previous_history: pd.DataFrame | None) -> pd.DataFrame:
+    history = _empty_history() if previous_history is None else previous_history
+    _require_columns(history, HISTORY_COLUMNS, "previous_history")
+    return history
+
+
 def _require_columns(frame: pd.DataFrame, columns: list[str], name: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -133,9 +176,17 @@ def _empty_history() -> pd.DataFrame:
 
 def _join_old_ids(clusters: pd.DataFrame, prev: pd.DataFrame) -> pd.DataFrame:
     """One row per current record: its fresh cluster id (`fresh`) and previous id (`old`, or NaN)."""
-    left = clusters[KEY + ["customer_id"]].rename(columns={"customer_id": "fresh"})
-    right = prev[KEY + ["customer_id"]].rename(columns={"customer_id": "old"})
+    left = _text_keys(clusters[KEY + ["customer_id"]].rename(columns={"customer_id": "fresh"}))
+    right = _text_keys(prev[KEY + ["customer_id"]].rename(columns={"customer_id": "old"}))
     return left.merge(right, on=KEY, how="left", sort=False)
+
+
+def _text_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """Record keys compare as text (an empty frame or numeric ids would otherwise not join)."""
+    for column in KEY:
+        if frame[column].dtype != object:
+            frame = frame.assign(**{column: frame[column].astype(str).astype(object)})
+    return frame
 
 
 def _overlap_edges(records: pd.DataFrame) -> pd.DataFrame:
@@ -275,4 +326,4 @@ def _split_events(records: pd.DataFrame, xref: pd.DataFrame, edges: pd.DataFrame
     return events
 
 
-__all__ = ["StableIds", "assign_stable_ids", "resolve_current_id", "resolve_current_ids", "HISTORY_COLUMNS", "EVENTS"]
+__all__ = ["StableIds", "assign_stable_ids", "update_stable_ids", "resolve_current_id", "resolve_current_ids", "HISTORY_COLUMNS", "EVENTS"]

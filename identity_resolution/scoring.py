@@ -28,6 +28,11 @@ class FellegiSunterModel:
     tf_max_bits: float = 6.0
     # per tf column: {"n": records with a value, "avg": sum(tf^2), "counts": {value: count >= 2}}
     tf_tables: dict[str, dict] = field(default_factory=dict)
+    # Household guard: a pair whose given names clearly differ and that agrees on no personal
+    # identifier (email, national id, birth date) has its weight capped here, however much it
+    # agrees on household-level fields (family name, address, phone). Those fields are shared
+    # by everyone in a household, which breaks the independence Fellegi–Sunter assumes. None = off.
+    household_cap_bits: float | None = -4.0
 
     # ---- evidence -----------------------------------------------------------------
     def bayes_factor_bits(self, name: str) -> np.ndarray:
@@ -47,10 +52,13 @@ class FellegiSunterModel:
             if tf_bits is not None and spec.name in tf_bits:
                 bits = bits + np.where(g == len(spec.levels) - 1, tf_bits[spec.name], 0.0)
             out[f"bf_{spec.name}"] = bits
-        return pd.DataFrame(out)
+        frame = pd.DataFrame(out)
+        before_guard = self.prior_bits() + frame.sum(axis=1).to_numpy()
+        frame["bf_household_guard"] = self.guard_bits(gammas, before_guard)
+        return frame
 
     def match_weight(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        """Total weight in bits per pair (prior + every field), without keeping the per-field columns."""
+        """Total weight in bits per pair (prior + every field + guard), without per-field columns."""
         weight = np.full(len(gammas), self.prior_bits(), dtype=np.float64)
         for spec in self.fields:
             g = gammas[f"gamma_{spec.name}"].to_numpy()
@@ -58,7 +66,14 @@ class FellegiSunterModel:
             weight += table[np.where(g == MISSING, len(table) - 1, g)]
             if tf_bits is not None and spec.name in tf_bits:
                 weight += tf_bits[spec.name]
-        return weight
+        return weight + self.guard_bits(gammas, weight)
+
+    def guard_bits(self, gammas: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
+        """Negative bits that bring household-pattern pairs down to household_cap_bits (else 0)."""
+        if self.household_cap_bits is None or len(gammas) == 0:
+            return np.zeros(len(gammas))
+        mask = household_pattern(gammas)
+        return np.where(mask & (weight > self.household_cap_bits), self.household_cap_bits - weight, 0.0)
 
     def score(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
         """match_weight (bits), match_probability and bf_<field> for every pair."""
@@ -88,6 +103,7 @@ class FellegiSunterModel:
                 }
                 for spec in self.fields
             ],
+            "household_cap_bits": self.household_cap_bits,
             "em_history": self.em_history,
             "term_frequencies": self.tf_tables,
         }
@@ -116,7 +132,16 @@ class FellegiSunterModel:
             m[spec.name] = np.array([lv["m"] for lv in fd["levels"]])
             u[spec.name] = np.array([lv["u"] for lv in fd["levels"]])
         return cls(fields=tuple(fields), m=m, u=u, prior=float(doc["prior"]), em_history=doc.get("em_history", []),
-                   tf_max_bits=float(doc.get("tf_max_bits", 6.0)), tf_tables=doc.get("term_frequencies", {}))
+                   tf_max_bits=float(doc.get("tf_max_bits", 6.0)), tf_tables=doc.get("term_frequencies", {}),
+                   household_cap_bits=doc.get("household_cap_bits", -4.0))
+
+
+def household_pattern(gammas: pd.DataFrame) -> np.ndarray:
+    """Given names clearly different and no agreement on email, national id or birth date."""
+    g = gammas
+    given_differs = g["gamma_given_name"].to_numpy() == 0
+    personal = (g["gamma_email"].to_numpy() >= 2) | (g["gamma_national_id"].to_numpy() >= 2) | (g["gamma_birth_date"].to_numpy() >= 2)
+    return given_differs & ~personal
 
 
 def probability(weight_bits: np.ndarray) -> np.ndarray:
