@@ -40,19 +40,21 @@ def split_name(text: pd.Series, form: str) -> pd.DataFrame:
     out = pd.DataFrame({"given_name": None, "family_name": None, "full_name": text}, index=text.index)
     if form == "free" or text.isna().all():
         return out
-    if form == "last_first_comma":
-        parts = text.str.extract(r"^\s*(?P<family>[^,]+?)\s*,\s*(?P<given>.+?)\s*$")
-    else:
-        core = text.str.replace(NAME_SUFFIX, "", case=False, regex=True).str.strip()
+    core = text.str.replace(NAME_SUFFIX, "", case=False, regex=True).str.strip()
+    # a comma always means "Last, First", whatever the column's usual form (silos mix them)
+    parts = core.str.extract(r"^\s*(?P<family>[^,]+?)\s*,\s*(?P<given>[^,]+?)\s*$")
+    comma = parts["given"].notna()
+    if form != "last_first_comma":
         pattern = (r"^(?P<given>\S+)(?:\s+\S+)*\s+(?P<family>\S+)$" if form == "first_last"
                    else r"^(?P<family>\S+)\s+(?P<given>\S+)(?:\s+\S+)*$")
-        parts = core.str.extract(pattern)
+        plain = core.str.extract(pattern)
+        parts = parts.where(comma, plain[["family", "given"]])
     ok = parts["given"].notna() & parts["family"].notna()
     out.loc[ok, "given_name"] = parts.loc[ok, "given"]
     out.loc[ok, "family_name"] = parts.loc[ok, "family"]
-    # a comma form becomes natural order so golden records read "First Last"
-    if form != "first_last":
-        out.loc[ok, "full_name"] = parts.loc[ok, "given"] + " " + parts.loc[ok, "family"]
+    # comma and last-first forms become natural order so golden records read "First Last"
+    natural = ok & (comma | (form == "last_first"))
+    out.loc[natural, "full_name"] = parts.loc[natural, "given"] + " " + parts.loc[natural, "family"]
     return out
 
 

@@ -126,6 +126,10 @@ def test_name_forms_constants_and_composite_ids(tmp_path):
     assert rec["family_name"].tolist() == ["Public", "Smith", None]
     assert rec["full_name"].tolist()[1:] == ["Mary Ann Smith", "Cher"]
     assert set(rec["country"]) == {"CA"} and set(rec["company"]) == {"Acme"}
+    # silos mix forms: a comma in a "First Last" column still means "Last, First"
+    raw.loc[2, "who"] = "Griffin, Carla"
+    rec = map_records(silo, raw).records
+    assert rec.loc[2, ["given_name", "family_name", "full_name"]].tolist() == ["Carla", "Griffin", "Carla Griffin"]
 
 
 def test_last_first_and_free_forms(tmp_path):
