@@ -31,6 +31,7 @@ def draw_people(n: int, rng: np.random.Generator) -> pd.DataFrame:
     people["given"] = _avoid_same_given_as_head(people["given"].to_numpy(), sex, role, head, rng)
     people["middle"] = _middle_names(sex, rng)
     people["family"] = _family_names(role, head, rng)
+    people["suffix"] = _suffixes(people, head, rng)
     people["birth_date"] = _birth_dates(role, head, rng)
     people["ssn"] = _unique_ssns(n, rng)
 
@@ -39,7 +40,7 @@ def draw_people(n: int, rng: np.random.Generator) -> pd.DataFrame:
         people[col] = values
     people["phone"] = _phones(people["place_idx"].to_numpy(), role, head, rng)
     _add_history(people, hh_id, role, head, rng)
-    people["email"] = _emails(people, rng)
+    people["email"], people["email_old"] = _emails(people, rng)
     people["employer"], employer_idx = _employers(people, rng)
     people["email_alt"] = _work_emails(people, employer_idx, rng)
     return people
@@ -92,6 +93,27 @@ def _middle_names(sex: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     middle = _given_names(sex, rng)
     middle[rng.random(len(sex)) < 0.15] = None
     return middle
+
+
+def _suffixes(people: pd.DataFrame, head: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Generational suffixes: a son named after his father is 'Jr.' (the father often 'Sr.'),
+    and a few other men carry 'Jr.', 'II' or 'III'."""
+    n = len(people)
+    given, family, sex = (people[c].to_numpy().copy() for c in ("given", "family", "sex"))
+    role = people["role"].to_numpy()
+    suffix = np.full(n, None, dtype=object)
+    male = sex == "M"
+    random_suffix = male & (rng.random(n) < 0.015)
+    suffix[random_suffix] = np.array(["Jr.", "Jr.", "II", "III"], dtype=object)[rng.integers(0, 4, int(random_suffix.sum()))]
+    # Namesake sons: same given and family name and address as the father, a different person.
+    junior = (role >= 2) & male & male[head] & (family == family[head]) & (rng.random(n) < 0.05)
+    given[junior] = given[head[junior]]
+    people["given"] = given
+    suffix[junior] = "Jr."
+    senior = np.zeros(n, dtype=bool)
+    senior[head[junior]] = rng.random(int(junior.sum())) < 0.5
+    suffix[senior] = "Sr."
+    return suffix
 
 
 def _family_names(role: np.ndarray, head: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -224,6 +246,11 @@ def _add_history(people: pd.DataFrame, hh_id, role, head, rng: np.random.Generat
                & (rng.random(n) < 0.35))
     family_prev = np.full(n, None, dtype=object)
     family_prev[married] = pools.surnames().draw(rng, int(married.sum()))
+    # Some keep their maiden name in front: "Flores-Smith".
+    hyphenated = married & (rng.random(n) < 0.12)
+    family = family.copy()
+    family[hyphenated] = family_prev[hyphenated] + "-" + family[hyphenated]
+    people["family"] = family
     change[married] = _random_days(int(married.sum()), np.datetime64("2019-01-01"),
                                    np.datetime64("2026-06-30"), rng)
     own_before = draw_addresses(int(married.sum()), rng)
@@ -254,15 +281,30 @@ def _random_days(n: int, start: np.datetime64, end: np.datetime64, rng) -> np.nd
     return start + rng.integers(0, span, n).astype("timedelta64[D]")
 
 
-def _emails(people: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
-    """Personal emails derived from the name (maiden name for many who married later), unique."""
+def _emails(people: pd.DataFrame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(current personal email, an older address or None), derived from the name (maiden name for
+    many who married later); every address is distinct."""
     n = len(people)
-    given = per_unique(people["given"].to_numpy(), _email_token)
-    family_src = people["family"].to_numpy().copy()
-    had_maiden = pd.notna(people["family_prev"]).to_numpy() & (rng.random(n) < 0.6)
-    family_src[had_maiden] = people["family_prev"].to_numpy()[had_maiden]
-    family = per_unique(family_src, _email_token)
-    year = padded(ymd(people["birth_date"].to_numpy())[0], 4)
+    family_src = people["family_prev"].to_numpy().copy()
+    use_current = pd.isna(family_src) | (rng.random(n) >= 0.6)
+    family_src[use_current] = people["family"].to_numpy()[use_current]
+    local = _email_locals(people["given"].to_numpy(), family_src, people["birth_date"].to_numpy(), rng)
+    has_old = rng.random(n) < 0.2  # an address from years ago, still in older records
+    old_local = _email_locals(people["given"].to_numpy()[has_old], family_src[has_old],
+                              people["birth_date"].to_numpy()[has_old], rng)
+    provider = pools._pool(pools.EMAIL_PROVIDERS)
+    emails = _make_unique(np.concatenate([local, old_local]), "@" + provider.draw(rng, n + int(has_old.sum())))
+    old = np.full(n, None, dtype=object)
+    old[has_old] = emails[n:]
+    return emails[:n], old
+
+
+def _email_locals(given_names, family_names, birth_dates, rng: np.random.Generator) -> np.ndarray:
+    """Local parts in the common patterns: john.smith, jsmith, johnsmith1984, smithj ..."""
+    n = len(given_names)
+    given = per_unique(given_names, _email_token)
+    family = per_unique(family_names, _email_token)
+    year = padded(ymd(birth_dates)[0], 4)
     two = padded(rng.integers(1, 100, n), 2)
     g1 = per_unique(given, lambda v: pd.Series(v).str.slice(0, 1).to_numpy(dtype=object))
     f1 = per_unique(family, lambda v: pd.Series(v).str.slice(0, 1).to_numpy(dtype=object))
@@ -279,8 +321,7 @@ def _emails(people: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     for k, (_, build) in enumerate(patterns):
         mask = choice == k
         local[mask] = build(mask)
-    domain = pools._pool(pools.EMAIL_PROVIDERS).draw(rng, n)
-    return _make_unique(local, "@" + domain)
+    return local
 
 
 def _employers(people: pd.DataFrame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ SILO_DUPLICATES = {"accounting": 0.02, "sales": 0.05, "credit": 0.04, "support":
 UPDATED_FROM = np.datetime64("2018-01-01T00:00:00")
 UPDATED_TO = np.datetime64("2026-10-31T00:00:00")
 
+OLD_EMAIL_BEFORE = np.datetime64("2021-06-01T00:00:00")
 ADDRESS_FIELDS = ("house_no", "street_dir", "street_name", "street_suffix", "unit", "place_idx", "zip")
 
 
@@ -45,8 +46,13 @@ def true_values(people: pd.DataFrame, members: pd.DataFrame, rng: np.random.Gene
 
     rec = pd.DataFrame({"pi": pi, "silo": np.array(SILOS, dtype=object)[members["silo_idx"].to_numpy()],
                         "person_id": people["person_id"].to_numpy()[pi], "updated_at": updated, "old": old})
-    for col in ("sex", "given", "middle", "birth_date", "ssn", "email", "email_alt", "employer"):
+    for col in ("sex", "given", "middle", "suffix", "birth_date", "ssn", "email", "email_alt", "employer"):
         rec[col] = people[col].to_numpy()[pi]
+    # Older records still carry the address the person used back then.
+    email_old = people["email_old"].to_numpy()[pi]
+    p_old = np.where(updated < OLD_EMAIL_BEFORE, 0.6, 0.1)
+    use_old = pd.notna(email_old) & (rng.random(n) < p_old)
+    rec["email"] = np.where(use_old, email_old, rec["email"].to_numpy())
     rec["family"] = _history(people, "family", "family_prev", pi, old)
     rec["phone"] = _history(people, "phone", "phone_prev", pi, old)
     moved = old & pd.notna(people["house_no_prev"].to_numpy()[pi])

@@ -10,7 +10,7 @@ import pandas as pd
 
 from hub.demo import noise, pools, render
 from hub.demo.records import ADDRESS_FIELDS
-from hub.demo.strings import zero_padded
+from hub.demo.strings import number_text, zero_padded
 
 CANONICAL_COLUMNS = ["silo", "source_record_id", "given_name", "family_name", "full_name", "email", "phone",
                      "address_line", "city", "region", "postcode", "country", "birth_date", "national_id",
@@ -53,6 +53,15 @@ def _middle_initial(rec: pd.DataFrame, p: float, rng, dot: bool = True) -> np.nd
     return out
 
 
+def _with_suffix(names: np.ndarray, rec: pd.DataFrame, p: float, rng) -> np.ndarray:
+    """Append the generational suffix ('Jr.', 'III') where the person has one and the form kept it."""
+    suffix = rec["suffix"].to_numpy()
+    show = pd.notna(suffix) & pd.notna(names) & noise.chance(rng, len(rec), p)
+    out = np.asarray(names, dtype=object).copy()
+    out[show] = out[show] + " " + suffix[show]
+    return out
+
+
 def _phone(rec, rng, styles, p_missing, p_junk, p_typo) -> np.ndarray:
     digits = noise.slip_digit(rec["phone"].to_numpy(), 10, p_typo, rng)
     out = render.phones(digits, styles, rng)
@@ -71,10 +80,15 @@ def _canonical(silo: str, ids, n: int, updated_at, **cols) -> pd.DataFrame:
     return pd.DataFrame(frame, columns=CANONICAL_COLUMNS)
 
 
-def _one_line_address(rec: pd.DataFrame, rng, p_upper: float, p_plus4: float, p_missing: float) -> np.ndarray:
-    """'12 Oak St Apt 4, Springfield, IL 62704' as typed into a single address box."""
+def _one_line_address(rec: pd.DataFrame, rng, p_upper: float, p_plus4: float, p_missing: float,
+                      p_po_box: float = 0.0) -> np.ndarray:
+    """'12 Oak St Apt 4, Springfield, IL 62704' as typed into a single address box (billing
+    addresses are sometimes a PO box instead of the street)."""
     city, state, _ = render.cities(rec["place_idx"].to_numpy())
     street = noise.with_typos(render.streets(_addr(rec), rng, 0.15, 0.05, (0.6, 0.05, 0.25, 0.1, 0.0)), 0.02, rng)
+    po_box = noise.chance(rng, len(rec), p_po_box)
+    spelling = np.array(["PO Box ", "P.O. Box ", "PO BOX "], dtype=object)[rng.integers(0, 3, int(po_box.sum()))]
+    street[po_box] = spelling + number_text(rng.integers(1, 10000, int(po_box.sum())))
     zips = render.zip_plus4(rec["zip"].to_numpy(), p_plus4, rng)
     address = street + ", " + city + ", " + state + " " + zips
     return noise.blank(noise.recase(address, p_upper, 0.0, rng), p_missing, rng)
@@ -85,8 +99,9 @@ def accounting(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFram
     n = len(rec)
     given = noise.initials(_given(rec, rng, 0.03, 0.015, 0.6), 0.02, rng)
     name = render.join_name(_family(rec, rng, 0.015, 0.6), given + _middle_initial(rec, 0.2, rng), ", ")
+    name = _with_suffix(name, rec, 0.5, rng)
     name = noise.recase(name, 0.45, 0.0, rng)
-    address = _one_line_address(rec, rng, p_upper=0.45, p_plus4=0.15, p_missing=0.02)
+    address = _one_line_address(rec, rng, p_upper=0.45, p_plus4=0.15, p_missing=0.02, p_po_box=0.03)
     phone = _phone(rec, rng, {"paren": 0.5, "dash": 0.4, "digits": 0.1}, 0.12, 0.005, 0.005)
     ids = _ids("ACC-", n, 100000, 6, rng)
     balance = np.where(noise.chance(rng, n, 0.4), 0.0, np.round(rng.lognormal(5.5, 1.2, n), 2))
@@ -102,7 +117,7 @@ def sales(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd
     """E-commerce shop: customers type their own names, emails and shipping addresses."""
     n = len(rec)
     first = noise.recase(_given(rec, rng, 0.12, 0.02, 0.3), 0.03, 0.05, rng)
-    last = noise.recase(_family(rec, rng, 0.02, 0.3), 0.03, 0.05, rng)
+    last = noise.recase(_with_suffix(_family(rec, rng, 0.02, 0.3), rec, 0.3, rng), 0.03, 0.05, rng)
     swap = noise.chance(rng, n, 0.01)  # typed into the wrong boxes
     first, last = np.where(swap, last, first), np.where(swap, first, last)
     email = noise.email_variants(_email(rec, 0.25, rng), rng, 0.06, 0.06, 0.03, 0.005)
@@ -142,15 +157,16 @@ def credit(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, p
     middle = pd.Series(rec["middle"].to_numpy(), dtype=object)
     full_middle = noise.chance(rng, n, 0.05) & middle.notna().to_numpy()
     middle_part = np.where(full_middle, " " + middle.fillna(""), _middle_initial(rec, 0.2, rng))
-    forward = render.join_name(given + middle_part, family)
+    forward = _with_suffix(render.join_name(given + middle_part, family), rec, 0.8, rng)
     reversed_ = render.join_name(family, given, ", ")
     name = np.where(noise.chance(rng, n, 0.03), reversed_, forward)
     name = noise.recase(name, 0.1, 0.0, rng)
     dob = render.dates(_date_slips(rec["birth_date"].to_numpy(), rng),
                        {"iso": 0.4, "us": 0.3, "day_mon_year": 0.15, "compact": 0.15}, rng)
-    dob = noise.blank(dob, 0.01, rng)
+    dob = noise.junk(noise.blank(dob, 0.01, rng), 0.002, np.array(["01/01/1900", "1900-01-01"], dtype=object), rng)
     ssn = render.ssns(noise.slip_digit(rec["ssn"].to_numpy(), 9, 0.005, rng), noise.chance(rng, n, 0.25))
-    ssn = noise.blank(ssn, 0.02, rng)
+    ssn = noise.junk(noise.blank(ssn, 0.02, rng), 0.002,
+                     np.array(["000-00-0000", "123-45-6789", "999-99-9999"], dtype=object), rng)
     address = _one_line_address(rec, rng, p_upper=0.1, p_plus4=0.05, p_missing=0.03)
     phone = _phone(rec, rng, {"paren": 0.4, "dash": 0.35, "digits": 0.15, "dot": 0.1}, 0.08, 0.003, 0.005)
     email = noise.email_variants(_email(rec, 0.1, rng), rng, 0.0, 0.03, 0.05, 0.005)
@@ -214,6 +230,7 @@ def support(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, 
     weights = np.array([w for w, _ in forms])
     style = rng.choice(len(forms), size=n, p=weights / weights.sum())
     name = render.by_style(style, [build for _, build in forms])
+    name = np.where(np.isin(style, [0, 7]), _with_suffix(name, rec, 0.2, rng), name)
     email = noise.email_variants(_email(rec, 0.3, rng), rng, 0.03, 0.05, 0.05, 0.005)
     email = noise.junk(noise.blank(email, 0.03, rng), 0.01, pools.JUNK_EMAILS, rng)
     phone = _phone(rec, rng, {"e164_spaced": 0.15, "e164": 0.1, "paren": 0.25, "dash": 0.2, "digits": 0.2,
