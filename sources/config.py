@@ -312,6 +312,18 @@ class SiloConfig(_Strict):
             return [self.mapping.source_record_id.column]
         return self.primary_key or self.table_primary_key(self.tables()[0])
 
+    def default_cursor(self) -> str | None:
+        """The column `source_updated_at` defaults to: the silo's cursor, else the one its tables share."""
+        if self.cursor:
+            return self.cursor
+        if self.kind == "sql":
+            found = {t.cursor for t in self.sql.tables if t.cursor}
+        elif self.kind == "rest":
+            found = {e.incremental.cursor_path for e in self.rest.endpoints if e.incremental}
+        else:
+            found = set()
+        return found.pop() if len(found) == 1 else None
+
     def mapped_columns(self) -> list[str]:
         """Every source column the mapping, facts and delete flag read (the drift check's list)."""
         cols = list(self.mapping.columns().values()) + [f.column for f in self.facts]

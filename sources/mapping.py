@@ -113,8 +113,8 @@ def _map_plain_fields(silo: SiloConfig, raw: pd.DataFrame, out: pd.DataFrame, pr
                 out[field] = parsed
         else:
             out[field] = as_text(values)
-    if silo.mapping.source_updated_at is None and silo.cursor:
-        out["source_updated_at"], _ = parse_dates(_column(raw, silo.cursor), None)
+    if silo.mapping.source_updated_at is None and silo.default_cursor():
+        out["source_updated_at"], _ = parse_dates(_column(raw, silo.default_cursor()), None)
     out["source_updated_at"] = pd.to_datetime(out["source_updated_at"])
 
 

@@ -135,3 +135,21 @@ def test_folder_errors_are_collected_and_names_unique(tmp_path):
     assert "b.yaml" in str(err.value) and "c.yaml" in str(err.value)
     with pytest.raises(SiloConfigError, match="silo folder not found"):
         load_silos(tmp_path / "missing")
+
+
+def test_every_example_in_the_docs_is_a_valid_silo_file(tmp_path, monkeypatch):
+    import re
+
+    for var in ("ACCOUNTING_DB_URL", "SALES_DROP_DIR", "SUPPORT_API_URL", "SUPPORT_API_TOKEN"):
+        monkeypatch.setenv(var, "sqlite:///x.db" if var.endswith("URL") and "DB" in var else "http://127.0.0.1:9")
+    text = (REPO / "docs" / "silos.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "kind:" in b]
+    assert len(blocks) == 3
+    kinds = set()
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"doc{i}.yaml"
+        path.write_text(block)
+        silo = load_silo(path)
+        kinds.add(silo.kind)
+        assert silo.missing_env == [] and silo.mapping.items()
+    assert kinds == {"sql", "files", "rest"}

@@ -203,6 +203,10 @@ def test_custom_query_incremental_by_cursor(tmp_path, hub_paths, monkeypatch):
     with engine.begin() as con:
         con.execute(sa.text("INSERT INTO people VALUES (3,'c@x.com','2024-01-05')"))
     assert sync_silo(silo, warehouse, pipes).rows_loaded == {"active": 1}
+    records = map_records(silo, raw_of(silo, warehouse)).records
+    # no source_updated_at mapping: the table's cursor column dates the records
+    assert records.set_index("source_record_id")["source_updated_at"].to_dict() == {
+        "1": pd.Timestamp("2024-01-01"), "2": pd.Timestamp("2024-01-02"), "3": pd.Timestamp("2024-01-05")}
 
 
 @pytest.mark.parametrize("url", ["postgresql+psycopg2://hub:s3cretpw@127.0.0.1:1/test",
