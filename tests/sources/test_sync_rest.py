@@ -90,6 +90,9 @@ def test_auth_kinds_pagination_and_incremental_param(tmp_path, hub_paths, monkey
         assert "updated_since=2024-04-07T12%3A00%3A00Z" in api.requests[0] or \
             "updated_since=2024-04-07T12:00:00Z" in api.requests[0]
     assert len(raw_of(silo, warehouse)) == 8
+    # the token is in neither the warehouse nor dlt's state, schemas or traces
+    leaks = [p for p in warehouse.parent.parent.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()]
+    assert leaks == []
 
 
 def test_wrong_token_fails_clearly_without_printing_it(tmp_path, hub_paths, monkeypatch):

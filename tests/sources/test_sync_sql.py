@@ -225,3 +225,28 @@ def test_unreachable_server_is_a_clear_error_without_the_password(tmp_path, hub_
     assert "is the silo reachable?" in msg and "s3cretpw" not in msg
     problems = check_silo(silo).problems
     assert problems and "cannot read table t" in problems[0] and "s3cretpw" not in problems[0]
+
+
+def _files_containing(root, secret: bytes) -> list[str]:
+    return [str(p) for p in root.rglob("*") if p.is_file() and secret in p.read_bytes()]
+
+
+def test_database_password_is_not_stored_anywhere(tmp_path, hub_paths, monkeypatch):
+    warehouse, pipes = hub_paths
+    engine = sa.create_engine(PG_URL)
+    table = f"pw_probe_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as con:
+        con.execute(sa.text(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, email TEXT)"))
+        con.execute(sa.text(f"INSERT INTO {table} VALUES (1, 'a@x.com')"))
+    try:
+        # the local server trusts 127.0.0.1, so any password connects: enough to see where it would leak
+        monkeypatch.setenv("PROBE_DB_URL", "postgresql+psycopg2://postgres:Zq9-leak-probe@127.0.0.1:5432/test")
+        path = tmp_path / "probe.yaml"
+        path.write_text(f"name: probe\nkind: sql\nsql: {{url: '${{PROBE_DB_URL}}', tables: [{{name: {table}, "
+                        "primary_key: id}]}\nmapping: {email: email}\n")
+        assert sync_silo(load_silo(path), warehouse, pipes).rows_loaded == {table: 1}
+        assert _files_containing(tmp_path, b"Zq9-leak-probe") == []  # warehouse, dlt state, traces
+    finally:
+        with engine.begin() as con:
+            con.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        engine.dispose()
