@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from warehouse.lookup import plain_record
 from warehouse.security import (
-    Principal, attach_read_only, check_select_only, create_masked_catalog, lock_down, open_warehouse,
+    Principal, attach_read_only, check_select_only, create_masked_catalog, lock_down, open_warehouse, path_guard,
 )
 
 SOURCE_ALIAS = "_warehouse"
@@ -47,6 +47,11 @@ def run_query(path: str | os.PathLike, sql: str, who: Principal, max_rows: int |
     who.require("query")
     if not sql or not sql.strip():
         raise ValueError("empty SQL: pass a SELECT statement")
+    with path_guard(path):
+        return _run_query(path, sql, who, max_rows)
+
+
+def _run_query(path: str | os.PathLike, sql: str, who: Principal, max_rows: int | None) -> pa.Table:
     if who.masked:
         con = masked_connection(path)
         try:
@@ -76,6 +81,11 @@ def export_marts(path: str | os.PathLike, out_dir: str | os.PathLike, who: Princ
     who.require("export")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with path_guard(path):
+        return _export(path, out, who)
+
+
+def _export(path: str | os.PathLike, out: Path, who: Principal) -> dict[str, Path]:
     con = masked_connection(path) if who.masked else open_warehouse(path, read_only=True)
     written = {}
     try:

@@ -3,8 +3,10 @@
 Every API call needs an API key (header `X-API-Key`); the web pages under /ui/ are static and ask for
 one. Bad input gets a 4xx naming the problem; a warehouse held by a running sync gets a 503 with
 Retry-After, never a 500.
+
+(No `from __future__ import annotations` here: FastAPI must see the dependency objects of the
+closures in create_app, not strings it cannot resolve.)
 """
-from __future__ import annotations
 
 import json
 from contextlib import asynccontextmanager

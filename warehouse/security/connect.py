@@ -136,6 +136,13 @@ def _path_lock(path: Path) -> threading.RLock:
 
 
 @contextmanager
+def path_guard(path: str | os.PathLike) -> Iterator[None]:
+    """Hold this process's lock for the warehouse file (for connections not made by warehouse_session)."""
+    with _path_lock(Path(path)):
+        yield
+
+
+@contextmanager
 def warehouse_session(path: str | os.PathLike, read_only: bool = True,
                       wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection, closed on exit so the file lock is released at once."""
