@@ -52,12 +52,10 @@ def build_silos(n_people: int, seed: int = 7) -> tuple[dict[str, pd.DataFrame], 
     people = draw_people(n_people, streams[0])
     records = true_values(people, memberships(n_people, streams[1]), streams[2])
     tables, canon = {}, {}
-    for silo, rng in zip(SILOS, streams[3:]):
-        rec = records[records["silo"] == silo].reset_index(drop=True)
-        table, frame = silos.BUILDERS[silo](rec, rng)
-        order = np.argsort(table[silos.ID_COLUMNS[silo]].to_numpy(), kind="stable")
-        tables[silo] = table.iloc[order].reset_index(drop=True)
-        canon[silo] = frame.iloc[order].reset_index(drop=True)
+    bounds = np.searchsorted(records["silo_idx"].to_numpy(), np.arange(len(SILOS) + 1))
+    for k, (silo, rng) in enumerate(zip(SILOS, streams[3:])):
+        rec = records.iloc[bounds[k]:bounds[k + 1]].reset_index(drop=True)  # records come grouped by silo
+        tables[silo], canon[silo] = silos.BUILDERS[silo](rec, rng)
     return tables, canon
 
 

@@ -21,7 +21,7 @@ ADDRESS_FIELDS = ("house_no", "street_dir", "street_name", "street_suffix", "uni
 
 
 def memberships(n_people: int, rng: np.random.Generator) -> pd.DataFrame:
-    """One row per (person row, silo) record, duplicates included, ordered by silo then person."""
+    """One row per (person row, silo) record, duplicates included, grouped by silo in random order."""
     reach = np.array([SILO_REACH[s] for s in SILOS])
     member = rng.random((n_people, len(SILOS))) < reach
     nowhere = ~member.any(axis=1)
@@ -31,7 +31,7 @@ def memberships(n_people: int, rng: np.random.Generator) -> pd.DataFrame:
     dup = rng.random(len(person)) < dup_p
     person = np.concatenate([person, person[dup]])
     silo = np.concatenate([silo, silo[dup]])
-    order = np.lexsort((person, silo))
+    order = np.lexsort((rng.random(len(person)), silo))
     return pd.DataFrame({"pi": person[order], "silo_idx": silo[order]})
 
 
@@ -44,7 +44,8 @@ def true_values(people: pd.DataFrame, members: pd.DataFrame, rng: np.random.Gene
     change = people["change_date"].to_numpy()[pi]
     old = ~np.isnat(change) & (updated.astype("datetime64[D]") < change)
 
-    rec = pd.DataFrame({"pi": pi, "silo": np.array(SILOS, dtype=object)[members["silo_idx"].to_numpy()],
+    rec = pd.DataFrame({"pi": pi, "silo_idx": members["silo_idx"].to_numpy(),
+                        "silo": np.array(SILOS, dtype=object)[members["silo_idx"].to_numpy()],
                         "person_id": people["person_id"].to_numpy()[pi], "updated_at": updated, "old": old})
     for col in ("sex", "given", "middle", "suffix", "birth_date", "ssn", "email", "email_alt", "employer"):
         rec[col] = people[col].to_numpy()[pi]

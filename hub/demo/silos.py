@@ -18,8 +18,8 @@ CANONICAL_COLUMNS = ["silo", "source_record_id", "given_name", "family_name", "f
 
 
 def _ids(prefix: str, n: int, start: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """Distinct record ids in random order (so duplicate accounts are not neighbours)."""
-    numbers = start + rng.permutation(n)
+    """Sequential record ids (records arrive in random order, so duplicate accounts are not neighbours)."""
+    numbers = start + np.arange(n)
     digits = max(width, len(str(start + n - 1)))
     return prefix + zero_padded(numbers, digits)
 
