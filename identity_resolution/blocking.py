@@ -24,10 +24,11 @@ BLOCKING_RULES: dict[str, str] = {
     "postcode_given_prefix": "postcode || '|' || left(given, 3)",
     "address_postcode": "addr_key || '|' || postcode",
     "address_family": "addr_key || '|' || left(family, 1)",
-    "swapped_names": "least(given_mp, family_mp) || '|' || greatest(given_mp, family_mp)",
+    # least/greatest skip NULLs in DuckDB, so each part is made NULL-propagating first
+    "swapped_names": "least(given_mp || family_mp, family_mp || given_mp)",
     "dob_postcode": "dob || '|' || postcode",
     "dob_city": "dob || '|' || city",
-    "swapped_names_exact": "least(given, family) || '|' || greatest(given, family)",
+    "swapped_names_exact": "least(given || '|' || family, family || '|' || given)",
     "nid_last4_dob_year": "nid_last4 || '|' || dob_year",
     "nid_last4_family": "nid_last4 || '|' || family_sdx",
 }

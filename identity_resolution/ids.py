@@ -30,6 +30,7 @@ import pandas as pd
 KEY = ["silo", "source_record_id"]
 HISTORY_COLUMNS = ["customer_id", "event", "successor_id", "silo", "source_record_id", "changed_at"]
 EVENTS = ("minted", "merged", "split")
+_SMALL = 50_000  # rows below which pandas beats a DuckDB round trip
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def assign_stable_ids(
     _check_clusters(clusters)
     prev = _checked_previous(previous_xref)
     history = _checked_history(previous_history)
-    return _assign(clusters, prev, history, _used_ids(prev, history), now)
+    return _assign(clusters, prev, history, _id_columns(prev, history), now)
 
 
 def update_stable_ids(
@@ -69,23 +70,30 @@ def update_stable_ids(
     _check_clusters(changed_clusters)
     prev = _checked_previous(previous_xref)
     history = _checked_history(previous_history)
-    touched_keys = pd.MultiIndex.from_frame(changed_clusters[KEY])
-    in_changed = pd.MultiIndex.from_frame(prev[KEY]).isin(touched_keys)
-    touched_ids = prev.loc[in_changed, "customer_id"].unique()
-    touched = prev["customer_id"].isin(touched_ids) | in_changed
-    result = _assign(changed_clusters, prev[touched], history, _used_ids(prev, history), now)
+    touched = prev["customer_id"].isin(_customers_of(changed_clusters, prev))
+    result = _assign(changed_clusters, prev[touched], history, _id_columns(prev, history), now)
     xref = pd.concat([prev[~touched], result.xref], ignore_index=True)
     return StableIds(xref=xref, history=result.history)
 
 
-def _assign(clusters: pd.DataFrame, prev: pd.DataFrame, history: pd.DataFrame, used: pd.Index,
+def _customers_of(changed: pd.DataFrame, prev: pd.DataFrame) -> pd.Series:
+    """Previous customer ids of the changed records. Scans the big xref once against a hash of the
+    few changed ids, then confirms the silo on the handful of candidates."""
+    changed = _text_keys(changed[KEY])
+    candidates = _text_keys(prev.loc[prev["source_record_id"].astype(str).isin(changed["source_record_id"]),
+                                     [*KEY, "customer_id"]])
+    wanted = changed["silo"] + "\x1f" + changed["source_record_id"]
+    found = (candidates["silo"] + "\x1f" + candidates["source_record_id"]).isin(wanted)
+    return candidates.loc[found, "customer_id"].drop_duplicates()
+
+
+def _assign(clusters: pd.DataFrame, prev: pd.DataFrame, history: pd.DataFrame, used: list[pd.Series],
             now: datetime | None) -> StableIds:
     now = pd.Timestamp(now or datetime.now(timezone.utc))
     records = _join_old_ids(clusters, prev)
     edges = _overlap_edges(records)
-    old_rank = _old_id_rank(prev, history)
-    assigned = _match_old_ids_to_clusters(edges, old_rank)
-    final = _final_ids(records, assigned, used=used)
+    assigned = _match_old_ids_to_clusters(edges, prev, history)
+    final = _final_ids(records, assigned, used=[*used, assigned["old"]])
 
     xref = _apply_final_ids(clusters, records, final)
     events = pd.concat(
@@ -195,16 +203,18 @@ def _overlap_edges(records: pd.DataFrame) -> pd.DataFrame:
     return known.groupby(["fresh", "old"], sort=False).size().rename("overlap").reset_index()
 
 
-def _old_id_rank(prev: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
-    """Per old id: its record count and when it was minted (merge survivorship keys)."""
-    size = prev.groupby("customer_id", sort=False).size().rename("size")
-    minted = history.loc[history["event"] == "minted"].groupby("customer_id")["changed_at"].min().rename("minted_at")
+def _old_id_rank(prev: pd.DataFrame, history: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """Per contested old id: its record count and when it was minted (merge survivorship keys)."""
+    wanted = set(ids)
+    size = prev.loc[prev["customer_id"].isin(wanted), "customer_id"].value_counts().rename("size")
+    minted = history.loc[(history["event"] == "minted") & history["customer_id"].isin(wanted)]
+    minted = minted.groupby("customer_id")["changed_at"].min().rename("minted_at")
     rank = size.to_frame().join(minted, how="left")
     rank.index.name = "old"
     return rank.reset_index()
 
 
-def _match_old_ids_to_clusters(edges: pd.DataFrame, old_rank: pd.DataFrame) -> pd.DataFrame:
+def _match_old_ids_to_clusters(edges: pd.DataFrame, prev: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     """Greedy rounds: old ids pick their best cluster, clusters keep the old id with most history."""
     # Fast path: an edge that is the only one of both its cluster and its old id is a plain carry-over
     # (the vast majority on any run); only the contested rest needs the sorted rounds.
@@ -212,7 +222,8 @@ def _match_old_ids_to_clusters(edges: pd.DataFrame, old_rank: pd.DataFrame) -> p
     old_degree = edges["old"].map(edges["old"].value_counts())
     simple = (fresh_degree == 1) & (old_degree == 1)
     chosen: list[pd.DataFrame] = [edges.loc[simple, ["fresh", "old"]]]
-    pending = edges[~simple].merge(old_rank, on="old", how="left")
+    pending = edges[~simple]
+    pending = pending.merge(_old_id_rank(prev, history, pending["old"]), on="old", how="left")
     # Every round fixes at least one (cluster, old id) pair, so the loop ends.
     while not pending.empty:
         # Each old id's preferred cluster: most of its records, then the smaller fresh id.
@@ -227,33 +238,40 @@ def _match_old_ids_to_clusters(edges: pd.DataFrame, old_rank: pd.DataFrame) -> p
     return pd.concat(chosen, ignore_index=True)
 
 
-def _used_ids(prev: pd.DataFrame, history: pd.DataFrame) -> pd.Index:
-    """Every id ever handed out: a new id must never reuse one (lookups of retired ids redirect)."""
-    ids = pd.concat([prev["customer_id"], history["customer_id"], history["successor_id"]], ignore_index=True)
-    return pd.Index(ids.dropna().unique())
+def _id_columns(prev: pd.DataFrame, history: pd.DataFrame) -> list[pd.Series]:
+    """Where every id ever handed out is found: a new id must never reuse one (retired ids redirect)."""
+    return [prev["customer_id"], history["customer_id"], history["successor_id"]]
 
 
-def _final_ids(records: pd.DataFrame, assigned: pd.DataFrame, used: pd.Index) -> pd.DataFrame:
+def _final_ids(records: pd.DataFrame, assigned: pd.DataFrame, used: list[pd.Series]) -> pd.DataFrame:
     """(fresh, customer_id, is_new) for every fresh cluster."""
     clusters = pd.DataFrame({"fresh": records["fresh"].unique()})
     final = clusters.merge(assigned, on="fresh", how="left")
     final["is_new"] = final["old"].isna()
     final["customer_id"] = final["old"].where(~final["is_new"], final["fresh"])
-    final.loc[final["is_new"], "customer_id"] = _unused_ids(final.loc[final["is_new"], "fresh"],
-                                                            used.append(pd.Index(assigned["old"])))
+    final.loc[final["is_new"], "customer_id"] = _unused_ids(final.loc[final["is_new"], "fresh"], used)
     return final[["fresh", "customer_id", "is_new"]]
 
 
-def _unused_ids(fresh: pd.Series, blocked: pd.Index) -> pd.Series:
+def _unused_ids(fresh: pd.Series, used: list[pd.Series]) -> pd.Series:
     """The resolver's id where it was never used; else a deterministic re-salted variant."""
     ids = fresh.copy()
-    clash = ids.isin(blocked)
+    clash = _is_used(ids, used)
     salt = 0
     while clash.any():  # rare: only ids that existed before; loops over the clashing few
         salt += 1
         ids[clash] = [_salted_id(f, salt) for f in fresh[clash]]
-        clash = ids.isin(blocked) | (ids.duplicated(keep=False) & clash)
+        clash = (_is_used(ids, used) | ids.duplicated(keep=False)) & clash
     return ids
+
+
+def _is_used(candidates: pd.Series, used: list[pd.Series]) -> pd.Series:
+    """Which candidates appear in any of the (large) id columns: scan each against a hash of the few."""
+    wanted = set(candidates)
+    seen: set = set()
+    for column in used:
+        seen.update(column[column.isin(wanted)].unique())
+    return candidates.isin(seen)
 
 
 def _salted_id(fresh: str, salt: int) -> str:
@@ -280,7 +298,11 @@ def _minted_events(final: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
 
 
 def _founders(members: pd.DataFrame) -> pd.DataFrame:
-    """Each cluster's smallest (silo, source_record_id); DuckDB's hash aggregate beats a 1M-row sort."""
+    """Each cluster's smallest (silo, source_record_id); DuckDB's hash aggregate beats a 1M-row sort,
+    a plain sort beats DuckDB's start-up on small frames."""
+    if len(members) < _SMALL:
+        ordered = members.sort_values(["fresh", *KEY], kind="stable")
+        return ordered.drop_duplicates("fresh")[["fresh", *KEY]]
     con = duckdb.connect()
     try:
         con.register("members", members)

@@ -19,6 +19,8 @@ from identity_resolution.features import build_features, random_pairs
 from identity_resolution.scoring import (
     FellegiSunterModel,
     estimate_u,
+    present_counts,
+    remove_match_share,
     pair_tf_bits,
     probability,
     term_frequency_tables,
@@ -112,9 +114,16 @@ def train_model(features: pd.DataFrame, gammas: pd.DataFrame, config: ResolverCo
     n = len(features)
     size = int(min(config.u_sample_pairs, max(n * (n - 1) // 2, 1)))
     rl, rr = random_pairs(n, size, config.seed)
-    u = estimate_u(compare(features, rl, rr))
-    return train_em(gammas, u, FIELDS, iterations=config.em_iterations, tolerance=config.em_tolerance,
-                    update_u=config.em_update_u, total_pairs=comparable_pairs(silo, config.link_only))
+    random_gammas = compare(features, rl, rr)
+    u_random, present = estimate_u(random_gammas), present_counts(random_gammas)
+    total = comparable_pairs(silo, config.link_only)
+    u, model = u_random, None
+    for _ in range(2):  # second round: u without the matches the random sample contained
+        model = train_em(gammas, u, FIELDS, iterations=config.em_iterations, tolerance=config.em_tolerance,
+                         update_u=config.em_update_u, total_pairs=total)
+        u = remove_match_share(u_random, present, model)
+    model.u = u
+    return model
 
 
 def comparable_pairs(silo: pd.Series, link_only: bool) -> float:

@@ -162,6 +162,27 @@ def estimate_u(random_gammas: pd.DataFrame, fields: tuple[FieldSpec, ...] = FIEL
     return {spec.name: level_frequencies(random_gammas, spec) for spec in fields}
 
 
+def remove_match_share(u_random: dict[str, np.ndarray], present: dict[str, float], model: "FellegiSunterModel") -> dict[str, np.ndarray]:
+    """u without the matches hidden among random pairs: u = (u_random - prior * m) / (1 - prior).
+
+    A random pair is a match with probability `prior`; on an identifying level (same email,
+    same national id) those few matches are most of the agreements a random sample sees, which
+    would cap that level's Bayes factor near 1/prior. Floored at half a pair of the sample.
+    """
+    lam = model.prior
+    out = {}
+    for name, u in u_random.items():
+        floor = 0.5 / max(present.get(name, 1.0), 1.0)
+        corrected = np.maximum((u - lam * model.m[name]) / (1 - lam), floor)
+        out[name] = corrected / corrected.sum()
+    return out
+
+
+def present_counts(random_gammas: pd.DataFrame, fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, float]:
+    """Random pairs in which each field is present on both sides."""
+    return {spec.name: float((random_gammas[f"gamma_{spec.name}"].to_numpy() != MISSING).sum()) for spec in fields}
+
+
 def initial_m(fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, np.ndarray]:
     """Starting m: most matches agree exactly, the rest spread over the fuzzy levels."""
     out = {}
@@ -186,19 +207,26 @@ def _patterns(gammas: pd.DataFrame, fields: tuple[FieldSpec, ...]) -> tuple[np.n
 def _em(
     patterns: np.ndarray, counts: np.ndarray, fields: tuple[FieldSpec, ...], m: dict[str, np.ndarray],
     u: dict[str, np.ndarray], prior: float, free: set[str], iterations: int, tolerance: float, update_u: bool = False,
+    ignore: set[str] = frozenset(),
+    non_match: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float, list[dict]]:
-    """EM over distinct comparison patterns; only fields in `free` get new m (and u if update_u)."""
+    """EM over distinct comparison patterns; only fields in `free` get new m (and u if update_u).
+    Fields in `ignore` (those a training session selected on) do not count as evidence."""
     m = {k: v.copy() for k, v in m.items()}
     u = {k: v.copy() for k, v in u.items()}
     history = []
     for it in range(iterations):
         log_ratio = np.zeros(len(patterns))
         for j, spec in enumerate(fields):
+            if spec.name in ignore:
+                continue
             g = patterns[:, j]
             present = g != MISSING
             log_ratio[present] += np.log(np.clip(m[spec.name][g[present]], _EPS, 1)) - np.log(np.clip(u[spec.name][g[present]], _EPS, 1))
         logit = math.log(prior / (1 - prior)) + log_ratio
         p = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        if non_match is not None:
+            p = np.where(non_match, 0.0, p)
         wm, wu = counts * p, counts * (1 - p)
         new_prior = min(max(float(wm.sum() / counts.sum()), 1e-9), 1 - 1e-9)
         change = abs(new_prior - prior)
@@ -244,6 +272,8 @@ def train_em(
     sessions: tuple[tuple[str, ...], ...] = TRAINING_SESSIONS,
     min_session_pairs: int = 30,
     total_pairs: float | None = None,
+    min_informative: int = 2,
+    household_guard: bool = True,
 ) -> FellegiSunterModel:
     """m by EM in training sessions (averaged, weighted by expected matches with the field present),
     then the share of matches among candidates by EM with m and u fixed.
@@ -265,10 +295,15 @@ def train_em(
         sel = np.ones(len(patterns), dtype=bool)
         for f in fixed:
             sel &= patterns[:, col[f]] == top[f]
+        # Pairs with fewer than two other fields present cannot tell a match from a non-match
+        # (one field's m and the session prior trade off); they would only drag the prior to 1.
+        free_cols = [col[spec.name] for spec in fields if spec.name not in fixed]
+        sel &= (patterns[:, free_cols] != MISSING).sum(axis=1) >= min_informative
         if counts[sel].sum() < min_session_pairs:
             continue
         free = {spec.name for spec in fields} - set(fixed)
-        sm, _, sprior, shist = _em(patterns[sel], counts[sel], fields, start_m, u, 0.5, free, iterations, tolerance)
+        sm, _, sprior, shist = _em(patterns[sel], counts[sel], fields, start_m, u, 0.5, free, iterations, tolerance,
+                                   ignore=set(fixed))
         history.append({"session": "+".join(fixed), "pairs": int(counts[sel].sum()), "prior": sprior,
                         "iterations": len(shist)})
         expected = counts[sel].sum() * sprior
@@ -279,8 +314,11 @@ def train_em(
                 sums[name] += w * sm[name]
                 weights[name] += w
     learned = {name: (sums[name] / weights[name] if weights[name] > 0 else start_m[name]) for name in sums}
+    # Household-pattern pairs are non-matches by rule (see FellegiSunterModel.household_cap_bits).
+    pattern_frame = pd.DataFrame({f"gamma_{spec.name}": patterns[:, j] for j, spec in enumerate(fields)})
+    guarded = household_pattern(pattern_frame) if household_guard else None
     _, u_out, final_prior, fhist = _em(patterns, counts, fields, learned, u, prior, set(), iterations, tolerance,
-                                       update_u=False)
+                                       update_u=False, non_match=guarded)
     history.append({"session": "candidate_prior", "pairs": int(counts.sum()), "prior": final_prior, "iterations": len(fhist)})
     expected_matches = final_prior * counts.sum()
     prior_all = expected_matches / total_pairs if total_pairs else final_prior
