@@ -133,6 +133,7 @@ def _birth_dates(role: np.ndarray, head: np.ndarray, rng: np.random.Generator) -
     child = role >= 2
     days[child] = days[head[child]] - rng.uniform(20, 38, child.sum()) * DAYS_PER_YEAR
     # Adults only: a "child" too young to be a customer is a sibling or lodger instead.
+    days = np.minimum(days, int(95 * DAYS_PER_YEAR))  # a spouse of a 92-year-old is not 104
     too_young = days < 18 * DAYS_PER_YEAR
     days[too_young] = (18 * DAYS_PER_YEAR + rng.uniform(0, 12, too_young.sum()) * DAYS_PER_YEAR).astype(int)
     return REFERENCE_DAY - days.astype("timedelta64[D]")
@@ -246,6 +247,9 @@ def _add_history(people: pd.DataFrame, hh_id, role, head, rng: np.random.Generat
                & (rng.random(n) < 0.35))
     family_prev = np.full(n, None, dtype=object)
     family_prev[married] = pools.surnames().draw(rng, int(married.sum()))
+    same = married & (family_prev == family)  # a Smith who married a Smith changed nothing
+    family_prev[same] = None
+    married &= ~same
     # Some keep their maiden name in front: "Flores-Smith".
     hyphenated = married & (rng.random(n) < 0.12)
     family = family.copy()
