@@ -310,15 +310,24 @@ def load_snapshot(con: duckdb.DuckDBPyConnection) -> CustomerSnapshot:
         f"{name_norm_sql(name_expr)}, ' ')) AS tok FROM marts.customers) WHERE tok <> '' ORDER BY k, customer_id"
     ).df(), ids)
     names_frame = con.execute(
-        f"SELECT customer_id, {name_norm_sql(name_expr)} AS n FROM marts.customers ORDER BY customer_id").df()
+        f"SELECT customer_id, {name_norm_sql(_ranking_name_expr(customer_cols))} AS n FROM marts.customers "
+        "ORDER BY customer_id").df()
     names = names_frame["n"].fillna("").to_numpy(dtype=object)
     return CustomerSnapshot(cards, ids, phones, emails, tokens, names, load_redirects(con),
                             datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def _name_expr(customer_cols: set[str]) -> str:
+    """Every name column, for the token index (tokens are de-duplicated)."""
     parts = [c for c in ("full_name", "given_name", "family_name") if c in customer_cols]
     return f"concat_ws(' ', {', '.join(parts)})" if parts else "''"
+
+
+def _ranking_name_expr(customer_cols: set[str]) -> str:
+    """The one name a match is ranked on: full_name, else given and family name."""
+    parts = [c for c in ("given_name", "family_name") if c in customer_cols]
+    split = f"nullif(concat_ws(' ', {', '.join(parts)}), '')" if parts else "NULL"
+    return f"coalesce(full_name, {split}, '')" if "full_name" in customer_cols else f"coalesce({split}, '')"
 
 
 def _keys_sql(customer_cols: set[str], single: str, many: str, transform: str | None) -> str:
@@ -368,8 +377,9 @@ def lookup_in_warehouse(con: duckdb.DuckDBPyConnection, *, phone: str | None = N
     tokens = name_tokens(value)
     candidates = con.execute(
         f"""
-        WITH names AS (SELECT customer_id, {name_norm_sql(_name_expr(cols))} AS n FROM marts.customers),
-        toks AS (SELECT customer_id, unnest(string_split(n, ' ')) AS tok FROM names),
+        WITH names AS (SELECT customer_id, {name_norm_sql(_name_expr(cols))} AS all_names,
+                              {name_norm_sql(_ranking_name_expr(cols))} AS n FROM marts.customers),
+        toks AS (SELECT customer_id, unnest(string_split(all_names, ' ')) AS tok FROM names),
         q AS (SELECT unnest(?) AS qtok),
         hits AS (
             SELECT customer_id, count(DISTINCT qtok) AS covered FROM toks JOIN q

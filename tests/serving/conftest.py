@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .warehouse_builder import BuiltWarehouse, add_review_queue, build_warehouse
+from serving_warehouse import BuiltWarehouse, add_review_queue, build_warehouse
 
 
 @pytest.fixture

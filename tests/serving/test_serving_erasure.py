@@ -13,7 +13,7 @@ from warehouse.security import (
     purge_suppressed_raw, suppressed, warehouse_session, write_transaction,
 )
 
-from .warehouse_builder import PEOPLE, RECORDS, raw_frames, staged_frame
+from serving_warehouse import PEOPLE, RECORDS, raw_frames, staged_frame
 
 
 def all_tables(con):

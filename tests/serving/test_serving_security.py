@@ -11,7 +11,7 @@ from warehouse.security import (
     read_audit, revoke_api_key, warehouse_session, write_transaction,
 )
 
-from .helpers import writer_lock_held
+from serving_locks import writer_lock_held
 
 ANALYST = Principal("ana", "analyst")
 ADMIN = Principal("root", "admin")

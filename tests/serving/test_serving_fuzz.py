@@ -17,11 +17,12 @@ def schemathesis_cli() -> str:
     return found
 
 
-@pytest.mark.parametrize("role", ["admin", "analyst"])
-def test_api_never_answers_500(live_server, tmp_path, role):
+# admin may call every operation; the analyst run aims at the masked SQL path only.
+@pytest.mark.parametrize("role,only", [("admin", []), ("analyst", ["--include-path", "/query"])])
+def test_api_never_answers_500(live_server, tmp_path, role, only):
     result = subprocess.run(
-        [schemathesis_cli(), "run", f"{live_server.url}/openapi.json",
-         "--checks", "not_a_server_error", "--max-examples", "15", "--seed", "7", "--workers", "1",
+        [schemathesis_cli(), "run", f"{live_server.url}/openapi.json", *only,
+         "--checks", "not_a_server_error", "--max-examples", "10", "--seed", "7", "--workers", "1",
          "--phases", "examples,coverage,fuzzing", "--request-timeout", "10",
          "--generation-database", "none", "--no-color", "--header", f"X-API-Key: {live_server.keys[role]}",
          "--report", "junit", "--report-dir", str(tmp_path / "report")],

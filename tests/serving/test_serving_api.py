@@ -8,7 +8,7 @@ import pytest
 
 from warehouse.security import read_audit, warehouse_session
 
-from .helpers import writer_lock_held
+from serving_locks import writer_lock_held
 
 
 def client(server, role=None) -> httpx.Client:
