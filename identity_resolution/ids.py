@@ -16,7 +16,11 @@ Rules (all set operations over frames, no per-record Python):
   ever used before) and a "minted" event.
 - Records whose customer changed other than by following a merge get a "split" event
   (customer_id = the id they left, successor_id = the id they joined).
-A re-run over unchanged data therefore returns identical ids and no events.
+A re-run over unchanged data therefore returns identical ids and no events. A customer whose
+records are all deleted simply leaves the xref (its id stays reserved and is never re-issued).
+
+Everything is local to the customers a change touches, so `update_stable_ids` (incremental syncs)
+looks only at those and gives the same ids and events as a full `assign_stable_ids`.
 """
 from __future__ import annotations
 
