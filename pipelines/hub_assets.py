@@ -1,5 +1,4 @@
 """Cross-silo Dagster assets: identity resolution and the published marts."""
-from __future__ import annotations
 
 from typing import Sequence
 

@@ -4,7 +4,6 @@ For each silo: its dlt raw tables (one asset per dlt resource, `raw_<silo>/<tabl
 staging (`staging/<silo>`), a GX asset check on those rows, a job that syncs the silo and refreshes
 everything downstream, a schedule from the file's cron, and a retry policy from the file.
 """
-from __future__ import annotations
 
 import dagster as dg
 from dagster_dlt import DagsterDltTranslator, dlt_assets
@@ -47,7 +46,6 @@ def raw_assets(silo, warehouse: HubWarehouse) -> dg.AssetsDefinition:
         dlt_source=build_source(silo),
         dlt_pipeline=make_pipeline(silo, warehouse.warehouse, warehouse.pipelines_dir),
         name=f"raw_{silo.name}",
-        group_name=silo.name,
         dagster_dlt_translator=RawTableTranslator(silo.name),
         pool=WAREHOUSE_POOL,
     )
@@ -93,7 +91,7 @@ def staging_asset(silo, raw: dg.AssetsDefinition) -> dg.AssetsDefinition:
     return _staging
 
 
-def silo_job(silo) -> dg.UnresolvedAssetJobDefinition:
+def silo_job(silo):
     return dg.define_asset_job(
         name=f"sync_{silo.name}",
         selection=dg.AssetSelection.groups(silo.name).downstream(),
