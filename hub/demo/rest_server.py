@@ -62,7 +62,8 @@ def start_support_api(json_path: Path, token: str, host: str = "127.0.0.1", port
     handler = type("BoundSupportHandler", (_SupportHandler,), {"json_path": json_path, "token": token})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="support-api", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="support-api",
+                              daemon=True)
     thread.start()
     return SupportApi(server, thread)
 

@@ -103,6 +103,8 @@ def accounting(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFram
     name = noise.recase(name, 0.45, 0.0, rng)
     address = _one_line_address(rec, rng, p_upper=0.45, p_plus4=0.15, p_missing=0.02, p_po_box=0.03)
     phone = _phone(rec, rng, {"paren": 0.5, "dash": 0.4, "digits": 0.1}, 0.12, 0.005, 0.005)
+    extension = noise.chance(rng, n, 0.01) & pd.notna(phone)  # office numbers with an extension
+    phone[extension] = phone[extension] + " x" + number_text(rng.integers(10, 999, int(extension.sum())))
     ids = _ids("ACC-", n, 100000, 6, rng)
     balance = np.where(noise.chance(rng, n, 0.4), 0.0, np.round(rng.lognormal(5.5, 1.2, n), 2))
     balance = np.where(noise.chance(rng, n, 0.05), -np.round(rng.lognormal(3.5, 1.0, n), 2), balance)
@@ -116,7 +118,9 @@ def accounting(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFram
 def sales(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """E-commerce shop: customers type their own names, emails and shipping addresses."""
     n = len(rec)
-    first = noise.recase(_given(rec, rng, 0.12, 0.02, 0.3), 0.03, 0.05, rng)
+    first = _given(rec, rng, 0.12, 0.02, 0.3)
+    first = np.where(noise.chance(rng, n, 0.02), first + _middle_initial(rec, 1.0, rng), first)  # "John A."
+    first = noise.recase(first, 0.03, 0.05, rng)
     last = noise.recase(_with_suffix(_family(rec, rng, 0.02, 0.3), rec, 0.3, rng), 0.03, 0.05, rng)
     swap = noise.chance(rng, n, 0.01)  # typed into the wrong boxes
     first, last = np.where(swap, last, first), np.where(swap, first, last)
@@ -217,6 +221,7 @@ def support(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, 
     given = noise.with_typos(_given(rec, rng, 0.15, 0.0, 0.3), 0.02, rng)
     family = _family(rec, rng, 0.02, 0.3)
     middle = _middle_initial(rec, 1.0, rng, dot=False)
+    email_local = pd.Series(rec["email"].to_numpy(), dtype=object).str.split("@").str[0].to_numpy(dtype=object)
     forms = [  # (weight, free-text form typed by the requester or the agent)
         (0.55, lambda m: render.join_name(given[m], family[m])),
         (0.08, lambda m: render.join_name(family[m], given[m], ", ")),
@@ -226,6 +231,7 @@ def support(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, 
         (0.04, lambda m: given[m]),
         (0.03, lambda m: render.join_name(family[m], given[m])),
         (0.08, lambda m: render.join_name(given[m] + middle[m], family[m])),
+        (0.02, lambda m: email_local[m]),  # the desk filled the name from the email address
     ]
     weights = np.array([w for w, _ in forms])
     style = rng.choice(len(forms), size=n, p=weights / weights.sum())
@@ -248,6 +254,9 @@ def marketing(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame
     """Newsletter list: keyed by email; a first name and a postcode if the person gave them."""
     n = len(rec)
     first = noise.recase(_given(rec, rng, 0.15, 0.01, 0.3), 0.0, 0.1, rng)
+    # Some type their whole name into the one name box.
+    whole = noise.chance(rng, n, 0.02)
+    first[whole] = render.join_name(first[whole], rec["family"].to_numpy()[whole])
     first = noise.blank(first, 0.1, rng)
     email = noise.email_variants(_email(rec, 0.1, rng), rng, 0.08, 0.04, 0.05, 0.005)
     email = noise.junk(email, 0.01, pools.JUNK_EMAILS, rng)

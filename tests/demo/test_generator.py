@@ -177,3 +177,15 @@ def test_tiny_populations_still_generate(tmp_path, n):
 def test_rejects_an_empty_population(tmp_path):
     with pytest.raises(ValueError, match="n_people"):
         generate_demo(tmp_path, n_people=0)
+
+
+def test_output_does_not_depend_on_the_process_hash_seed(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from hub.demo.generator import generate_demo; "
+            "generate_demo(Path(sys.argv[1]), n_people=200, seed=8)")
+    for name, hash_seed in (("a", "1"), ("b", "2")):
+        env = {**__import__("os").environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True, env=env)
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
