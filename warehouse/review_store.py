@@ -55,9 +55,13 @@ def save_review_queue(con: duckdb.DuckDBPyConnection, queue: pd.DataFrame) -> in
         frame[c] = frame[c].astype("object")
     for c in ("match_probability", "match_weight", "uncertainty", "value", "priority"):
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+    # Text columns that happen to be all null would otherwise get DuckDB's NULL type.
+    text = [c for c in frame.columns if c in ("pair_id", *PAIR_KEY, "reason")
+            or (c.endswith(("_l", "_r")) and c not in PAIR_KEY)]
+    replace = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in text)
     con.register("_review_queue_in", frame)
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {QUEUE_TABLE} AS SELECT * FROM _review_queue_in")
+        con.execute(f"CREATE OR REPLACE TABLE {QUEUE_TABLE} AS SELECT * REPLACE ({replace}) FROM _review_queue_in")
     finally:
         con.unregister("_review_queue_in")
     return len(frame)

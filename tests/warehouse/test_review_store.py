@@ -130,3 +130,11 @@ def test_queue_without_evidence_borrows_it_from_match_scores(con):
     assert loaded.loc[second["pair_id"], "match_weight"] == 1.2
     assert pd.isna(loaded.loc[queue.iloc[2]["pair_id"], "bf_email"])
     assert load_review_queue(con)["pair_id"].tolist() == queue["pair_id"].tolist()  # order kept
+
+
+def test_all_null_display_columns_are_stored_as_text(con):
+    save_review_queue(con, sample_queue())  # nobody in the sample has a company
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_schema = 'identity' AND table_name = 'review_queue'").fetchall())
+    assert types["company_l"] == "VARCHAR" and types["email_r"] == "VARCHAR"
+    assert types["priority"] == "DOUBLE" and types["queued_at"].startswith("TIMESTAMP")
