@@ -89,20 +89,35 @@ def records_table(pair: pd.Series) -> Table:
 
 
 def evidence_table(pair: pd.Series) -> Table | None:
-    """Per-field comparison level and log2 Bayes factor, strongest evidence first."""
+    """Per-field comparison level and log2 Bayes factor, strongest evidence first.
+
+    Fields the matcher could not compare (a value missing on one side: no evidence either way) are
+    left out of the rows and counted in the caption, so the table shows what actually decided.
+    """
     fields = [c[3:] for c in pair.index if c.startswith("bf_")]
-    rows = [(f, pair.get(f"gamma_{f}"), pair[f"bf_{f}"]) for f in fields if _present(pair[f"bf_{f}"])]
-    if not rows:
+    rows, silent = [], []
+    for field in fields:
+        bf, level = pair[f"bf_{field}"], pair.get(f"gamma_{field}")
+        if not _present(bf):
+            continue
+        if float(bf) == 0.0 and (not _present(level) or float(level) < 0):
+            silent.append(field)
+        else:
+            rows.append((field, level, float(bf)))
+    if not rows and not silent:
         return None
-    table = Table(title="evidence (log2 Bayes factor: + for a match, - against)", header_style="bold")
+    caption = f"not comparable (missing on a side): {', '.join(silent)}" if silent else None
+    table = Table(title="evidence: log2 Bayes factor, + for a match, - against", caption=caption,
+                  header_style="bold")
     table.add_column("field")
     table.add_column("level", justify="right")
     table.add_column("log2 BF", justify="right")
-    for field, level, bf in sorted(rows, key=lambda r: -abs(float(r[2]))):
+    for field, level, bf in sorted(rows, key=lambda r: -abs(r[2])):
         colour = "green" if bf > 0 else "red" if bf < 0 else "white"
-        table.add_row(field, _level(level), f"[{colour}]{float(bf):+.2f}[/]")
-    total = sum(float(r[2]) for r in rows)
-    table.add_row("[bold]sum[/]", "", f"[bold]{total:+.2f}[/]")
+        table.add_row(field, _level(level), f"[{colour}]{bf:+.2f}[/]")
+    table.add_row("[bold]sum of fields[/]", "", f"[bold]{sum(r[2] for r in rows):+.2f}[/]")
+    if _present(pair.get("match_weight")):
+        table.add_row("match weight (with prior)", "", f"{float(pair['match_weight']):+.2f}")
     return table
 
 
