@@ -16,6 +16,7 @@ import pandas as pd
 from identity_resolution.comparison import FIELDS, MISSING, FieldSpec
 
 _EPS = 1e-9
+HOUSEHOLD_CAP_BITS = -4.0
 
 
 @dataclass
@@ -32,7 +33,7 @@ class FellegiSunterModel:
     # identifier (email, national id, birth date) has its weight capped here, however much it
     # agrees on household-level fields (family name, address, phone). Those fields are shared
     # by everyone in a household, which breaks the independence Fellegi–Sunter assumes. None = off.
-    household_cap_bits: float | None = -4.0
+    household_cap_bits: float | None = None
 
     # ---- evidence -----------------------------------------------------------------
     def bayes_factor_bits(self, name: str) -> np.ndarray:
@@ -133,13 +134,14 @@ class FellegiSunterModel:
             u[spec.name] = np.array([lv["u"] for lv in fd["levels"]])
         return cls(fields=tuple(fields), m=m, u=u, prior=float(doc["prior"]), em_history=doc.get("em_history", []),
                    tf_max_bits=float(doc.get("tf_max_bits", 6.0)), tf_tables=doc.get("term_frequencies", {}),
-                   household_cap_bits=doc.get("household_cap_bits", -4.0))
+                   household_cap_bits=doc.get("household_cap_bits"))
 
 
 def household_pattern(gammas: pd.DataFrame) -> np.ndarray:
-    """Given names clearly different and no agreement on email, national id or birth date."""
+    """Given names different (or only loosely alike) and no agreement on email, national id or birth
+    date: what two members of one household look like."""
     g = gammas
-    given_differs = g["gamma_given_name"].to_numpy() == 0
+    given_differs = np.isin(g["gamma_given_name"].to_numpy(), (0, 2))
     personal = (g["gamma_email"].to_numpy() >= 2) | (g["gamma_national_id"].to_numpy() >= 2) | (g["gamma_birth_date"].to_numpy() >= 2)
     return given_differs & ~personal
 
@@ -274,6 +276,7 @@ def train_em(
     total_pairs: float | None = None,
     min_informative: int = 2,
     household_guard: bool = True,
+    household_max_m: float = 0.05,
 ) -> FellegiSunterModel:
     """m by EM in training sessions (averaged, weighted by expected matches with the field present),
     then the share of matches among candidates by EM with m and u fixed.
@@ -316,16 +319,21 @@ def train_em(
     learned = {name: (sums[name] / weights[name] if weights[name] > 0 else start_m[name]) for name in sums}
     # Household-pattern pairs are non-matches by rule (see FellegiSunterModel.household_cap_bits).
     pattern_frame = pd.DataFrame({f"gamma_{spec.name}": patterns[:, j] for j, spec in enumerate(fields)})
-    guarded = household_pattern(pattern_frame) if household_guard else None
+    guarded = household_pattern(pattern_frame) if household_guard and learned["given_name"][0] <= household_max_m else None
     _, u_out, final_prior, fhist = _em(patterns, counts, fields, learned, u, prior, set(), iterations, tolerance,
                                        update_u=False, non_match=guarded)
     history.append({"session": "candidate_prior", "pairs": int(counts.sum()), "prior": final_prior, "iterations": len(fhist)})
     expected_matches = final_prior * counts.sum()
     prior_all = expected_matches / total_pairs if total_pairs else final_prior
     prior_all = min(max(prior_all, 1e-12), 0.5)
+    # The household guard only makes sense where matching records almost always share a given name;
+    # data whose given names are often corrupted (FEBRL replaces ~15% of them) keeps plain scoring.
+    guard_on = household_guard and float(learned["given_name"][0]) <= household_max_m
+    history.append({"session": "household_guard", "m_given_different": float(learned["given_name"][0]), "enabled": guard_on})
     history.append({"session": "random_pair_prior", "expected_matches": expected_matches, "total_pairs": total_pairs,
                     "prior": prior_all})
-    return FellegiSunterModel(fields=fields, m=learned, u=u_out, prior=prior_all, em_history=history)
+    return FellegiSunterModel(fields=fields, m=learned, u=u_out, prior=prior_all, em_history=history,
+                              household_cap_bits=HOUSEHOLD_CAP_BITS if guard_on else None)
 
 
 def term_frequency_tables(features: pd.DataFrame, fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, dict]:
