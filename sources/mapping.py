@@ -57,8 +57,12 @@ def _column(raw: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(None, index=raw.index, dtype=object)
 
 
-def _quoted(values: pd.Series) -> pd.Series:
-    return "'" + as_text(values).astype(str).str.slice(0, 60) + "'"
+def _quoted(values: pd.Series, mask: pd.Series) -> pd.Series:
+    """'value' for the rows in mask (shown in rejection reasons), "" elsewhere; only masked rows are formatted."""
+    out = pd.Series("", index=values.index, dtype=object)
+    if mask.any():
+        out[mask] = "'" + as_text(values[mask]).astype(str).str.slice(0, 60) + "'"
+    return out
 
 
 def map_records(silo: SiloConfig, raw: pd.DataFrame) -> MappedRecords:
@@ -106,7 +110,7 @@ def _map_plain_fields(silo: SiloConfig, raw: pd.DataFrame, out: pd.DataFrame, pr
         if field in DATE_FIELDS:
             parsed, unreadable = parse_dates(values, spec.formats)
             shown = f" (formats {', '.join(spec.formats)})" if spec.formats else ""
-            problems.add(unreadable, f"column {spec.column}: value " + _quoted(values) + f" is not a date{shown}")
+            problems.add(unreadable, f"column {spec.column}: value " + _quoted(values, unreadable) + f" is not a date{shown}")
             if field == "birth_date":
                 out[field] = parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
             else:
@@ -164,16 +168,16 @@ def _fact_values(fact: Fact, values: pd.Series, problems: _Problems) -> tuple[pd
     none = pd.Series(None, index=values.index, dtype=object)
     if fact.type == "number":
         num, bad = parse_numbers(values)
-        problems.add(bad, f"fact {fact.name}: column {fact.column} value " + _quoted(values) + " is not a number")
+        problems.add(bad, f"fact {fact.name}: column {fact.column} value " + _quoted(values, bad) + " is not a number")
         return num, none
     if fact.type == "bool":
         num, bad = parse_bools(values)
-        problems.add(bad, f"fact {fact.name}: column {fact.column} value " + _quoted(values) + " is not true/false")
+        problems.add(bad, f"fact {fact.name}: column {fact.column} value " + _quoted(values, bad) + " is not true/false")
         text = pd.Series(np.where(num == 1.0, "true", "false"), index=values.index).where(num.notna(), None)
         return num, text.astype(object)
     if fact.type == "date":
         parsed, bad = parse_dates(values, fact.formats)
-        problems.add(bad, f"fact {fact.name}: column {fact.column} value " + _quoted(values) + " is not a date")
+        problems.add(bad, f"fact {fact.name}: column {fact.column} value " + _quoted(values, bad) + " is not a date")
         return pd.Series(np.nan, index=values.index), parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
     return pd.Series(np.nan, index=values.index), as_text(values)
 

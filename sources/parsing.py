@@ -4,8 +4,10 @@ parsers that can fail also return a mask of the values they could not read."""
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-NAME_SUFFIX = r"(?:,?\s+(?:jr|sr|ii|iii|iv|v|md|phd|esq)\.?)$"
+NAME_SUFFIX = r"(?i)(?:,?\s+(?:jr|sr|ii|iii|iv|v|md|phd|esq)\.?)$"
 # "12 Oak St Apt 4, Springfield, IL 62704" (optionally ", USA" at the end, ZIP+4, no comma before ZIP)
 ONE_LINE_ADDRESS = (
     r"^\s*(?P<street>[^,]+?)\s*,\s*(?P<city>[^,]+?)\s*,\s*(?P<region>[A-Za-z]{2})\.?\s*,?\s*"
@@ -16,18 +18,40 @@ FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0"}
 
 
 def as_text(series: pd.Series) -> pd.Series:
-    """Values as trimmed strings (object dtype, None for missing); whole floats lose their '.0'."""
+    """Values as trimmed strings (object dtype, None for missing or blank); whole floats lose '.0'."""
     if pd.api.types.is_float_dtype(series) and series.dropna().mod(1).eq(0).all():
         series = series.astype("Int64")
     if pd.api.types.is_datetime64_any_dtype(series):
         series = series.dt.strftime("%Y-%m-%dT%H:%M:%S")
-    text = series.astype("string").str.strip()
-    text = text.mask(text == "")
-    return text.astype(object).where(text.notna(), None)
+    try:  # text columns go straight to Arrow (fast trim); mixed or numeric ones are cast first
+        arr = pa.array(series, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array(series.astype("string"), type=pa.string(), from_pandas=True)
+    trimmed = pc.utf8_trim_whitespace(arr)
+    trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    out = pd.Series(trimmed.to_numpy(zero_copy_only=False), index=series.index, dtype=object)
+    return out.where(out.notna(), None)
 
 
-def blank(text: pd.Series) -> pd.Series:
-    return text.isna()
+def _arrow(text: pd.Series) -> pa.Array:
+    return pa.array(text, type=pa.string(), from_pandas=True)
+
+
+def extract(text: pd.Series, pattern: str) -> pd.DataFrame:
+    """Named groups of `pattern` (RE2 syntax) per value, None where it does not match; Arrow-fast.
+    A group that did not take part in the match (an optional part) is None too."""
+    found = pc.extract_regex(_arrow(text), pattern)
+    names = [found.type.field(i).name for i in range(found.type.num_fields)]
+    frame = pd.DataFrame({n: col.to_numpy(zero_copy_only=False) for n, col in zip(names, found.flatten())},
+                         index=text.index)
+    return frame.astype(object).where(frame.notna() & (frame != ""), None)
+
+
+def replace(text: pd.Series, pattern: str, replacement: str) -> pd.Series:
+    """Regex replace (RE2 syntax) keeping None for missing values."""
+    out = pc.replace_substring_regex(_arrow(text), pattern=pattern, replacement=replacement)
+    out = pd.Series(out.to_numpy(zero_copy_only=False), index=text.index, dtype=object)
+    return out.where(out.notna(), None)
 
 
 def split_name(text: pd.Series, form: str) -> pd.DataFrame:
@@ -36,18 +60,20 @@ def split_name(text: pd.Series, form: str) -> pd.DataFrame:
     A value that does not fit the form (e.g. no comma in a "LAST, First" column) keeps only
     full_name: the resolver still parses it, nothing is lost.
     """
-    text = text.str.replace(r"\s+", " ", regex=True) if text.notna().any() else text
+    if text.isna().all():
+        return pd.DataFrame({"given_name": None, "family_name": None, "full_name": text}, index=text.index)
+    text = replace(replace(text, r"\s+", " "), r"^ | $", "")
     out = pd.DataFrame({"given_name": None, "family_name": None, "full_name": text}, index=text.index)
-    if form == "free" or text.isna().all():
+    if form == "free":
         return out
-    core = text.str.replace(NAME_SUFFIX, "", case=False, regex=True).str.strip()
+    core = replace(replace(text, NAME_SUFFIX, ""), r"^\s+|\s+$", "")
     # a comma always means "Last, First", whatever the column's usual form (silos mix them)
-    parts = core.str.extract(r"^\s*(?P<family>[^,]+?)\s*,\s*(?P<given>[^,]+?)\s*$")
+    parts = extract(core, r"^\s*(?P<family>[^,]+?)\s*,\s*(?P<given>[^,]+?)\s*$")
     comma = parts["given"].notna()
     if form != "last_first_comma":
         pattern = (r"^(?P<given>\S+)(?:\s+\S+)*\s+(?P<family>\S+)$" if form == "first_last"
                    else r"^(?P<family>\S+)\s+(?P<given>\S+)(?:\s+\S+)*$")
-        plain = core.str.extract(pattern)
+        plain = extract(core, pattern)
         parts = parts.where(comma, plain[["family", "given"]])
     ok = parts["given"].notna() & parts["family"].notna()
     out.loc[ok, "given_name"] = parts.loc[ok, "given"]
@@ -63,7 +89,7 @@ def split_address(text: pd.Series, form: str) -> pd.DataFrame:
     out = pd.DataFrame({"address_line": text, "city": None, "region": None, "postcode": None}, index=text.index)
     if form != "one_line" or text.isna().all():
         return out
-    parts = text.str.extract(ONE_LINE_ADDRESS)
+    parts = extract(text, ONE_LINE_ADDRESS)
     ok = parts["street"].notna()
     out.loc[ok, "address_line"] = parts.loc[ok, "street"]
     out.loc[ok, "city"] = parts.loc[ok, "city"]

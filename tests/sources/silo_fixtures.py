@@ -86,8 +86,8 @@ REQUESTERS = [
 
 
 class SupportApi:
-    """A real HTTP server: bearer / X-Api-Key / basic (hub:TOKEN) auth, page/per_page pagination,
-    next links, updated_since filtering; it records each request path."""
+    """A real HTTP server: bearer / X-Api-Key / basic (hub:TOKEN) auth, page/per_page or
+    offset/limit pagination, next links, updated_since filtering; it records each request path."""
 
     def __init__(self, records: list[dict]):
         self.records = records
@@ -108,16 +108,18 @@ class SupportApi:
                 if url.path != "/api/v1/requesters":
                     return self._send(404, {"error": "not found"})
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
-                page, per_page = int(q.get("page", 1)), int(q.get("per_page", 3))
+                page, per_page = int(q.get("page", 1)), int(q.get("per_page", q.get("limit", 3)))
                 rows = [r for r in api.records if r["updated_at"] >= q.get("updated_since", "")]
                 pages = max(1, -(-len(rows) // per_page))
-                chunk = rows[(page - 1) * per_page: page * per_page]
+                start = int(q["offset"]) if "offset" in q else (page - 1) * per_page
+                chunk = rows[start: start + per_page]
                 nxt = None
                 if page < pages:
                     nxt = f"http://127.0.0.1:{api.port}/api/v1/requesters?page={page + 1}&per_page={per_page}"
                     if "updated_since" in q:
                         nxt += f"&updated_since={q['updated_since']}"
-                self._send(200, {"data": chunk, "meta": {"page": page, "total_pages": pages}, "links": {"next": nxt}})
+                self._send(200, {"data": chunk, "meta": {"page": page, "total_pages": pages, "total": len(rows)},
+                                 "links": {"next": nxt}})
 
             def _send(self, code, body):
                 data = json.dumps(body).encode()

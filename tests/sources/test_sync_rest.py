@@ -47,6 +47,7 @@ def test_demo_support_silo_against_the_demo_server(demo_dir, hub_paths, monkeypa
 
 
 def rest_silo(tmp_path, url: str, auth: str, paginator: str) -> object:
+    params = "{}" if "offset" in paginator else "{per_page: 3}"
     path = tmp_path / "desk.yaml"
     path.write_text(textwrap.dedent(f"""\
         name: desk
@@ -58,7 +59,7 @@ def rest_silo(tmp_path, url: str, auth: str, paginator: str) -> object:
           endpoints:
             - name: people
               path: /api/v1/requesters
-              params: {{per_page: 3}}
+              params: {params}
               data_selector: data
               primary_key: id
               incremental: {{param: updated_since, cursor_path: updated_at}}
@@ -68,14 +69,13 @@ def rest_silo(tmp_path, url: str, auth: str, paginator: str) -> object:
     return load_silo(path)
 
 
-@pytest.mark.parametrize("auth", [
-    "{type: bearer, token: '${DESK_TOKEN}'}",
-    "{type: api_key, name: X-Api-Key, api_key: '${DESK_TOKEN}'}",
-    "{type: http_basic, username: hub, password: '${DESK_TOKEN}'}",
-])
-@pytest.mark.parametrize("paginator", [
-    "{type: page_number, page_param: page, base_page: 1, total_path: meta.total_pages}",
-    "{type: json_link, next_url_path: links.next}",
+@pytest.mark.parametrize("auth, paginator", [
+    ("{type: bearer, token: '${DESK_TOKEN}'}",
+     "{type: page_number, page_param: page, base_page: 1, total_path: meta.total_pages}"),
+    ("{type: api_key, name: X-Api-Key, api_key: '${DESK_TOKEN}'}",
+     "{type: json_link, next_url_path: links.next}"),
+    ("{type: http_basic, username: hub, password: '${DESK_TOKEN}'}",
+     "{type: offset, limit: 3, offset_param: offset, limit_param: limit, total_path: meta.total}"),
 ])
 def test_auth_kinds_pagination_and_incremental_param(tmp_path, hub_paths, monkeypatch, auth, paginator):
     warehouse, pipes = hub_paths

@@ -1,0 +1,96 @@
+"""Figures for the silo layer: sync (dlt extract+normalize+load) and map_records throughput.
+
+Run: /work/venv/bin/python tests/sources/bench_silo_sync.py [ROWS]
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from sources import load_silo, map_records, read_raw, sync_silo  # noqa: E402
+
+
+def frame(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    ids = np.arange(n)
+    return pd.DataFrame({
+        "account_no": [f"A{i:07d}" for i in ids],
+        "customer_name": [f"SMITH{i % 977}, John{i % 101}" for i in ids],
+        "billing_address": [f"{i % 9000} Oak St Apt {i % 40}, Springfield, IL {60000 + i % 9999:05d}" for i in ids],
+        "phone": [f"(217) 555-{i % 10000:04d}" for i in ids],
+        "dob": np.where(ids % 2 == 0, "1984-03-07", "03/07/1984"),
+        "balance": rng.normal(100, 50, n).round(2),
+        "updated_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(ids, unit="s"),
+    })
+
+
+SILO = """\
+name: {name}
+kind: {kind}
+country: US
+{section}
+mapping:
+  source_record_id: account_no
+  name: {{column: customer_name, form: last_first_comma}}
+  address: {{column: billing_address, form: one_line}}
+  birth_date: {{column: dob, formats: ["%Y-%m-%d", "%m/%d/%Y"]}}
+  phone: phone
+  source_updated_at: updated_at
+facts:
+  - {{name: balance, column: balance, type: number, agg: sum}}
+"""
+
+
+def run(name: str, kind: str, section: str, work: Path) -> None:
+    path = work / f"{name}.yaml"
+    path.write_text(SILO.format(name=name, kind=kind, section=textwrap.dedent(section)))
+    silo = load_silo(path)
+    warehouse, pipes = work / "wh.duckdb", work / "pipes"
+    t0 = time.perf_counter()
+    report = sync_silo(silo, warehouse, pipes)
+    t1 = time.perf_counter()
+    again = sync_silo(silo, warehouse, pipes)
+    t2 = time.perf_counter()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        raw = read_raw(silo, con)
+    t3 = time.perf_counter()
+    mapped = map_records(silo, raw)
+    t4 = time.perf_counter()
+    rows = report.total_rows
+    print(f"{name:8s} first sync {rows:,} rows {t1 - t0:6.2f}s ({rows / (t1 - t0):,.0f} rows/s) | "
+          f"no-change sync {again.total_rows} rows {t2 - t1:5.2f}s | read_raw {t3 - t2:5.2f}s | "
+          f"map_records {t4 - t3:5.2f}s ({len(raw) / (t4 - t3):,.0f} rows/s) "
+          f"records {len(mapped.records):,} rejected {len(mapped.rejected):,}")
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    data = frame(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        with sqlite3.connect(work / "ledger.sqlite") as con:
+            data.assign(updated_at=data.updated_at.astype(str)).to_sql("ledger", con, index=False)
+        (work / "drop").mkdir()
+        data.to_csv(work / "drop" / "customers.csv", index=False)
+        data.to_parquet(work / "drop" / "customers.parquet", index=False)
+        os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+        run("sqlite", "sql", f"sql: {{url: 'sqlite:///{work}/ledger.sqlite', tables: [{{name: ledger, "
+                             "primary_key: account_no, cursor: updated_at}]}", work)
+        run("csv", "files", f"files: {{tables: [{{name: customers, path: '{work}/drop', glob: '*.csv', "
+                            "primary_key: account_no}]}", work)
+        run("parquet", "files", f"files: {{tables: [{{name: customers, path: '{work}/drop', glob: '*.parquet', "
+                                "primary_key: account_no}]}", work)
+
+
+if __name__ == "__main__":
+    main()
