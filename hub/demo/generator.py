@@ -43,6 +43,14 @@ class DemoManifest:
     def support_json(self) -> Path:
         return self.paths["support"]
 
+    def to_dict(self) -> dict:
+        """Plain JSON-ready summary (paths as strings)."""
+        return {"out_dir": str(self.out_dir), "n_people": self.n_people, "seed": self.seed,
+                "paths": {k: str(v) for k, v in self.paths.items()},
+                "files": {k: [str(p) for p in v] for k, v in self.files.items()},
+                "row_counts": dict(self.row_counts), "total_records": self.total_records,
+                "truth_path": str(self.truth_path) if self.truth_path else None}
+
 
 def build_silos(n_people: int, seed: int = 7) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """(silo tables with a hidden person_id column, canonical frames), keyed by silo name."""
