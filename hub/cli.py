@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from hub import cli_identity, cli_ops, cli_serving, cli_silos
+from hub import cli_identity, cli_ops, cli_review, cli_serving, cli_silos
 
 app = typer.Typer(
     name="hub",
@@ -13,7 +13,7 @@ app = typer.Typer(
 )
 app.add_typer(cli_silos.app, name="silos", help="List, check and create silo config files.")
 # Identity and serving commands are top-level verbs (`hub resolve`, `hub lookup` ...).
-for sub in (cli_ops.app, cli_identity.app, cli_serving.app):
+for sub in (cli_ops.app, cli_identity.app, cli_review.app, cli_serving.app):
     for command in sub.registered_commands:
         app.registered_commands.append(command)
 

@@ -64,11 +64,13 @@ def print_summary(warehouse: Path, truth_csv: Path | None) -> None:
             console.print(metrics_table("Matching vs. demo ground truth", quality_against_truth(con, truth_csv)))
 
 
-def _run_and_report(warehouse: Path, silos: Path | None) -> bool:
+def _run_and_report(warehouse: Path, silos: Path | None, job_name: str | None = None) -> bool:
     from hub.runner import run_job
+    from pipelines.build import MAIN_JOB
 
-    console.print(f"Running the hub job into [b]{warehouse}[/]")
-    outcome = run_job(warehouse, silos)
+    job_name = job_name or MAIN_JOB
+    console.print(f"Running [b]{job_name}[/] into [b]{warehouse}[/]")
+    outcome = run_job(warehouse, silos, job_name=job_name)
     for error in outcome.errors:
         console.print(f"[red]failed[/] {error}")
     return outcome.success
@@ -92,10 +94,71 @@ def demo(
 
 
 @app.command()
-def run(warehouse: Optional[Path] = WarehouseOption) -> None:
-    """Run the main job (sync every silo, resolve, publish) on the configured silos."""
+def sync(
+    name: Optional[str] = typer.Argument(None, help="Silo to sync (default: every silo)."),
+    warehouse: Optional[Path] = WarehouseOption,
+) -> None:
+    """Sync one silo (or all) through its Dagster job, then refresh identity and the marts.
+
+    `hub silos sync` only loads raw tables; this runs the job a schedule or sensor would run.
+    """
     target = warehouse_path(warehouse)
-    ok = _run_and_report(target, silos_dir())
+    ok = _run_and_report(target, silos_dir(), f"sync_{name}" if name else None)
     print_summary(target, None)
     if not ok:
         raise typer.Exit(1)
+
+
+def _record_key(text: str) -> tuple[str, str]:
+    silo, sep, record_id = text.partition(":")
+    if not sep or not silo or not record_id:
+        raise typer.BadParameter(f"{text!r}: give a record as SILO:ID, e.g. accounting:A-1001")
+    return silo, record_id
+
+
+@app.command()
+def explain(
+    left: str = typer.Argument(..., help="First record, SILO:ID"),
+    right: str = typer.Argument(..., help="Second record, SILO:ID"),
+    warehouse: Optional[Path] = WarehouseOption,
+) -> None:
+    """Why two records do or do not match: each field's contribution to the pair's score."""
+    from rich.table import Table
+
+    from identity_resolution import FellegiSunterModel, explain_pair
+    from warehouse.connection import open_warehouse
+
+    keys = [_record_key(left), _record_key(right)]
+    with open_warehouse(warehouse_path(warehouse), read_only=True) as con:
+        models = con.execute("SELECT model_json FROM identity.model").fetchall()
+        records = [
+            con.execute("SELECT * FROM staging.customer_records WHERE silo = ? AND source_record_id = ?", list(key)).df()
+            for key in keys
+        ]
+        ids = con.execute(
+            "SELECT silo, source_record_id, customer_id FROM identity.customer_xref "
+            "WHERE (silo, source_record_id) IN (SELECT * FROM (VALUES (?, ?), (?, ?)))", [*keys[0], *keys[1]]
+        ).fetchall()
+    if not models:
+        console.print("[red]No trained model in this warehouse yet: run `hub demo` or `hub sync` first.[/]")
+        raise typer.Exit(1)
+    for key, frame in zip((left, right), records):
+        if frame.empty:
+            console.print(f"[red]No staged record {key}.[/] List some with `hub query \"SELECT silo, source_record_id FROM staging.customer_records LIMIT 5\"`.")
+            raise typer.Exit(1)
+    model = FellegiSunterModel.from_json(models[0][0])
+    rows = explain_pair(model, records[0].iloc[0].to_dict(), records[1].iloc[0].to_dict())
+    table = Table(title=f"{left}  vs  {right}")
+    for column in ("field", left, right, "level", "bits", "running total"):
+        table.add_column(column, justify="right" if column in ("bits", "running total") else "left")
+    for row in rows.itertuples():
+        table.add_row(row.field, _cell(row.value_l), _cell(row.value_r), row.label or "",
+                      f"{row.bf:+.2f}", f"{row.cumulative:+.2f}")
+    console.print(table)
+    console.print(f"match weight {rows.cumulative.iloc[-1]:+.2f} bits -> probability {rows.match_probability.iloc[-1]:.4f}")
+    for silo, record_id, customer_id in ids:
+        console.print(f"{silo}:{record_id} is customer {customer_id}")
+
+
+def _cell(value) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
