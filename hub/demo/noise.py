@@ -92,6 +92,15 @@ def junk(values: np.ndarray, p: float, junk_values: np.ndarray, rng: np.random.G
     return out
 
 
+def lost_leading_zero(zips: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    """A spreadsheet round-trip turned ZIP '02108' into '2108' (New England and New Jersey)."""
+    out = np.asarray(zips, dtype=object).copy()
+    s = pd.Series(out, dtype=object)
+    pick = s.str.startswith("0", na=False).to_numpy() & chance(rng, len(out), p)
+    out[pick] = s[pick].str.slice(1).to_numpy(dtype=object)
+    return out
+
+
 def email_variants(email: np.ndarray, rng: np.random.Generator, p_tag: float, p_dots: float,
                    p_case: float, p_typo: float) -> np.ndarray:
     """Gmail dot/plus-tag spellings of the same mailbox, shouted case, and typos."""

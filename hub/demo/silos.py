@@ -133,7 +133,7 @@ def sales(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd
     city, state, state_name = render.cities(rec["place_idx"].to_numpy())
     city = noise.recase(noise.with_typos(city, 0.01, rng), 0.0, 0.03, rng)
     state = noise.recase(np.where(noise.chance(rng, n, 0.05), state_name, state), 0.0, 0.03, rng)
-    zips = render.zip_plus4(rec["zip"].to_numpy(), 0.05, rng)
+    zips = noise.lost_leading_zero(render.zip_plus4(rec["zip"].to_numpy(), 0.05, rng), 0.2, rng)
     for arr in (street, city, state, zips):
         arr[missing_addr] = None
     ids = _ids("", n, 100001, 0, rng)
@@ -260,7 +260,8 @@ def marketing(rec: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame
     first = noise.blank(first, 0.1, rng)
     email = noise.email_variants(_email(rec, 0.1, rng), rng, 0.08, 0.04, 0.05, 0.005)
     email = noise.junk(email, 0.01, pools.JUNK_EMAILS, rng)
-    postcode = noise.blank(render.zip_plus4(rec["zip"].to_numpy(), 0.05, rng), 0.05, rng)
+    postcode = noise.lost_leading_zero(render.zip_plus4(rec["zip"].to_numpy(), 0.05, rng), 0.3, rng)
+    postcode = noise.blank(postcode, 0.05, rng)
     ids = _ids("SUB", n, 1, 7, rng)
     # The list keeps no update stamp: the signup date is the record's only date.
     signup_day = rec["updated_at"].to_numpy().astype("datetime64[D]")
