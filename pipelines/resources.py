@@ -8,7 +8,7 @@ from typing import Iterator
 import dagster as dg
 import duckdb
 
-from warehouse.connection import open_warehouse
+from warehouse.connection import open_warehouse, writer_lock
 from warehouse.schema import ensure_schema
 
 
@@ -30,9 +30,15 @@ class HubWarehouse(dg.ConfigurableResource):
 
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with open_warehouse(self.warehouse) as con:
+        with writer_lock(self.warehouse), open_warehouse(self.warehouse) as con:
             ensure_schema(con)
             yield con
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """The writer lock alone, for writers that open the file themselves (dlt loads)."""
+        with writer_lock(self.warehouse):
+            yield
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -50,9 +50,10 @@ def raw_assets(silo, warehouse: HubWarehouse) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
     )
     def _raw(context: dg.AssetExecutionContext, hub_warehouse: HubWarehouse):
-        report = sync_silo(silo, hub_warehouse.warehouse, hub_warehouse.pipelines_dir)
-        rows = getattr(report, "rows_by_table", {}) or {}
-        new_columns = getattr(report, "new_columns", {}) or {}
+        with hub_warehouse.exclusive():
+            report = sync_silo(silo, hub_warehouse.warehouse, hub_warehouse.pipelines_dir)
+        rows = report.rows_by_table
+        new_columns = report.new_columns
         for key in context.selected_asset_keys:
             table = key.path[-1]
             yield dg.MaterializeResult(

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+from filelock import FileLock, Timeout
 
 LOCK_RETRY_SECONDS = 30.0
+WRITER_WAIT_SECONDS = 3600.0
 
 
 class WarehouseLockedError(RuntimeError):
@@ -55,3 +57,22 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
         "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
     ).fetchall()
     return bool(rows)
+
+
+@contextmanager
+def writer_lock(path: Path | str, wait_seconds: float = WRITER_WAIT_SECONDS) -> Iterator[None]:
+    """Hold the warehouse's writer lock (a `<file>.lock` beside it) for one write step.
+
+    Dagster's `warehouse` pool serialises writers inside one Dagster instance; this lock also
+    serialises writers that start outside it (two `hub sync` commands, dlt loads, erasure), so a second
+    writer waits its turn instead of failing on DuckDB's file lock.
+    """
+    lock = FileLock(f"{Path(path)}.lock")
+    try:
+        lock.acquire(timeout=wait_seconds)
+    except Timeout as exc:
+        raise WarehouseLockedError(f"Waited {wait_seconds:.0f}s for the writer lock on {path}") from exc
+    try:
+        yield
+    finally:
+        lock.release()
