@@ -239,6 +239,8 @@ def test_one_million_records_in_seconds():
     assert_same_xref(incremental.xref, second.xref)
     assert_same_history(incremental.history, second.history)
     assert incremental_seconds < elapsed / 2, f"incremental {incremental_seconds:.1f}s vs full {elapsed:.1f}s"
+    print(f"\nassign_stable_ids, 1M records, 1% re-clustered: full {elapsed:.2f}s, "
+          f"update_stable_ids on the {len(subset):,} touched records: {incremental_seconds:.2f}s")
 
 
 def assert_same_xref(a: pd.DataFrame, b: pd.DataFrame) -> None:
