@@ -15,7 +15,11 @@ import pandas as pd
 
 from identity_resolution import standardise_records
 from sources import map_records, read_raw
+from sources.dlt_sources import normalise
 from warehouse.publish import append_rows, replace_silo_rows
+from warehouse.security import RawTable
+from warehouse.security.erasure import purge_suppressed_raw
+from warehouse.security.suppression import suppressed
 
 
 class ReconciliationError(RuntimeError):
@@ -29,6 +33,7 @@ class StageCounts:
     staged_rows: int
     rejected_rows: int
     deleted_rows: int
+    suppressed_rows: int = 0
 
     def as_metadata(self) -> dict[str, int]:
         return {
@@ -36,6 +41,7 @@ class StageCounts:
             "staged_rows": self.staged_rows,
             "rejected_rows": self.rejected_rows,
             "deleted_rows": self.deleted_rows,
+            "suppressed_rows": self.suppressed_rows,
         }
 
 
@@ -59,23 +65,44 @@ def staged_frame(silo, raw: pd.DataFrame, mapped) -> pd.DataFrame:
     return staged
 
 
+def raw_tables(silo) -> dict[str, list[RawTable]]:
+    """Where the silo's raw rows live and how their source_record_id is built (for erasure purges)."""
+    tables = silo.tables()
+    id_columns = tuple(normalise(c) for c in silo.record_id_columns())
+    return {silo.name: [RawTable(normalise(t), id_columns, table_prefix=len(tables) > 1) for t in tables]}
+
+
+def drop_suppressed(con: duckdb.DuckDBPyConnection, staged: pd.DataFrame, facts: pd.DataFrame):
+    """Erased people stay erased: rows matching a suppression entry are not staged (their facts neither)."""
+    mask = suppressed(con, staged)
+    if not mask.any():
+        return staged, facts, 0
+    gone = set(zip(staged.loc[mask, "silo"], staged.loc[mask, "source_record_id"]))
+    keep_facts = [key not in gone for key in zip(facts["silo"], facts["source_record_id"])]
+    return staged.loc[~mask], facts.loc[keep_facts], int(mask.sum())
+
+
 def stage_silo(con: duckdb.DuckDBPyConnection, silo, run_id: str | None = None) -> StageCounts:
     """Map, standardise and publish one silo's staging rows in one transaction."""
     started = datetime.now(timezone.utc).replace(tzinfo=None)
+    # A re-sync may have brought back raw rows of erased source records: purge them before mapping.
+    purge_suppressed_raw(con, raw_tables(silo))
     raw = read_raw(silo, con)
     mapped = map_records(silo, raw)
-    staged = staged_frame(silo, raw, mapped)
+    staged, facts, suppressed_rows = drop_suppressed(con, staged_frame(silo, raw, mapped), mapped.facts)
     counts = StageCounts(
         silo=silo.name,
         raw_rows=len(raw),
         staged_rows=len(staged),
         rejected_rows=len(mapped.rejected),
         deleted_rows=int(staged["is_deleted"].sum()),
+        suppressed_rows=suppressed_rows,
     )
-    if counts.raw_rows != counts.staged_rows + counts.rejected_rows:
+    if counts.raw_rows != counts.staged_rows + counts.rejected_rows + counts.suppressed_rows:
         raise ReconciliationError(
             f"silo {silo.name}: {counts.raw_rows} raw rows but {counts.staged_rows} staged + "
-            f"{counts.rejected_rows} rejected; refusing to publish staging for this silo"
+            f"{counts.rejected_rows} rejected + {counts.suppressed_rows} suppressed; "
+            "refusing to publish staging for this silo"
         )
     rejected = mapped.rejected.copy()
     rejected["rejected_at"] = started
@@ -85,7 +112,7 @@ def stage_silo(con: duckdb.DuckDBPyConnection, silo, run_id: str | None = None) 
         {
             "staging.customer_records": staged,
             "staging.rejected_records": rejected,
-            "staging.customer_facts": mapped.facts,
+            "staging.customer_facts": facts,
         },
     )
     record_step(con, silo.name, "stage", started, run_id, **counts.as_metadata())

@@ -86,6 +86,7 @@ TABLES: dict[str, dict[str, str]] = {
         "staged_rows": "BIGINT",
         "rejected_rows": "BIGINT",
         "deleted_rows": "BIGINT",
+        "suppressed_rows": "BIGINT",
         "xref_rows": "BIGINT",
         "message": "VARCHAR",
     },
