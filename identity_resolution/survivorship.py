@@ -123,6 +123,7 @@ def build_golden_records(
     rules = rules or SurvivorshipRules()
     _check_inputs(records, xref)
     con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # time-zone-aware inputs become naive UTC, like the warehouse
     try:
         con.register("records_in", records)
         con.register("xref_in", xref)
@@ -237,6 +238,8 @@ def _lineage_sql() -> str:
 
 def _golden_sql(rules: SurvivorshipRules, has_loaded_at: bool) -> str:
     seen_at = "coalesce(source_updated_at, loaded_at)" if has_loaded_at else "source_updated_at"
+    timestamps = ", ".join(f"CAST(r.{c} AS TIMESTAMP) AS {c}"
+                           for c in ["source_updated_at", *(["loaded_at"] if has_loaded_at else [])])
     picks = ",".join(_pick_sql(a, rules.rule_for(a)) for a in ATTRIBUTES)
     chosen = ", ".join(f"p_{a}.{_q(c)}" for a, cols in ATTRIBUTES.items() for c in cols)
     joins = "\n".join(
@@ -244,7 +247,7 @@ def _golden_sql(rules: SurvivorshipRules, has_loaded_at: bool) -> str:
     )
     return f"""
     WITH base AS (
-        SELECT x.customer_id, r.*, coalesce(t.trust_rank, 1000000) AS trust_rank
+        SELECT x.customer_id, r.* REPLACE ({timestamps}), coalesce(t.trust_rank, 1000000) AS trust_rank
         FROM live AS r
         JOIN xref_in AS x USING (silo, source_record_id)
         LEFT JOIN trust_in AS t USING (silo)

@@ -192,3 +192,11 @@ def test_rules_from_yaml_file(tmp_path, one_customer):
     path.write_text("- just\n- a list\n")
     with pytest.raises(ValueError, match="expected a mapping"):
         SurvivorshipRules.from_file(path)
+
+
+def test_time_zone_aware_timestamps_become_utc(one_customer):
+    records, xref = one_customer
+    records = records.assign(source_updated_at=records["source_updated_at"].dt.tz_localize("America/Chicago"))
+    row = golden_row(records, xref)
+    assert row["last_updated_at"] == pd.Timestamp("2025-06-01 05:00")  # midnight in Chicago, in UTC
+    assert json.loads(row["lineage"])["email"]["updated_at"] == "2025-06-01T05:00:00"
