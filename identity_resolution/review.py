@@ -70,7 +70,10 @@ def build_review_queue(
     `review_pairs` lacks them.
     """
     missing = [c for c in [*PAIR_KEY, "match_probability"] if c not in review_pairs.columns]
-    if missing:
+    if missing and review_pairs.empty:  # nothing to review (a resolver may hand over a bare frame)
+        review_pairs = pd.DataFrame({c: pd.Series(dtype="object") for c in PAIR_KEY}).assign(
+            match_probability=pd.Series(dtype="float64"))
+    elif missing:
         raise ValueError(f"review_pairs is missing column(s) {missing}; it has {list(review_pairs.columns)}")
     queue = normalise_pairs(review_pairs)
     queue = _add_evidence(queue, scores)

@@ -172,3 +172,12 @@ def test_decisions_are_honoured_after_new_data_arrives(tmp_path):
     moved = set(split["source_record_id"])
     assert "t6" in moved and len(moved & {"s3", "t3"}) == 1
     assert set(split["customer_id"]) == {customer(run1.xref, "t3"), customer(run1.xref, "t6")}
+
+
+def test_nothing_to_review_gives_an_empty_queue_with_its_columns():
+    for empty in (pd.DataFrame(), pd.DataFrame(columns=["silo_l", "source_record_id_l", "silo_r",
+                                                        "source_record_id_r", "match_probability"])):
+        queue = build_review_queue(empty, records(), facts())
+        assert queue.empty and {"pair_id", "priority", "full_name_l"} <= set(queue.columns)
+    with pytest.raises(ValueError, match="missing column"):
+        build_review_queue(pd.DataFrame([{"silo_l": "a"}]), records(), None)
