@@ -29,10 +29,11 @@ def memberships(n_people: int, rng: np.random.Generator) -> pd.DataFrame:
     person, silo = np.nonzero(member)
     dup_p = np.array([SILO_DUPLICATES[s] for s in SILOS])[silo]
     dup = rng.random(len(person)) < dup_p
+    second = np.concatenate([np.zeros(len(person), dtype=bool), np.ones(int(dup.sum()), dtype=bool)])
     person = np.concatenate([person, person[dup]])
     silo = np.concatenate([silo, silo[dup]])
     order = np.lexsort((rng.random(len(person)), silo))
-    return pd.DataFrame({"pi": person[order], "silo_idx": silo[order]})
+    return pd.DataFrame({"pi": person[order], "silo_idx": silo[order], "second_account": second[order]})
 
 
 def true_values(people: pd.DataFrame, members: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -51,7 +52,10 @@ def true_values(people: pd.DataFrame, members: pd.DataFrame, rng: np.random.Gene
         rec[col] = people[col].to_numpy()[pi]
     # Older records still carry the address the person used back then.
     email_old = people["email_old"].to_numpy()[pi]
-    p_old = np.where(updated < OLD_EMAIL_BEFORE, 0.6, 0.1)
+    second = members["second_account"].to_numpy()
+    rec["second_account"] = second
+    # A second account is usually opened because the first one's login was forgotten: other email.
+    p_old = np.where(second, 0.5, np.where(updated < OLD_EMAIL_BEFORE, 0.6, 0.1))
     use_old = pd.notna(email_old) & (rng.random(n) < p_old)
     rec["email"] = np.where(use_old, email_old, rec["email"].to_numpy())
     rec["family"] = _history(people, "family", "family_prev", pi, old)

@@ -26,7 +26,8 @@ def _ids(prefix: str, n: int, start: int, width: int, rng: np.random.Generator) 
 
 def _email(rec: pd.DataFrame, p_alt: float, rng: np.random.Generator) -> np.ndarray:
     alt = rec["email_alt"].to_numpy()
-    use_alt = pd.notna(alt) & noise.chance(rng, len(rec), p_alt)
+    p = np.where(rec["second_account"].to_numpy(), max(p_alt, 0.4), p_alt)
+    use_alt = pd.notna(alt) & (rng.random(len(rec)) < p)
     return np.where(use_alt, alt, rec["email"].to_numpy())
 
 
