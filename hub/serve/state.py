@@ -102,11 +102,6 @@ class ServingState:
             log.info("snapshot loaded: %d customers", snapshot.size)
             return True
 
-    def note_own_write(self, before: tuple | None) -> None:
-        """After our own audit write, accept the new file signature without reloading everything."""
-        with self._reload_lock:
-            if before is not None and before == self._signature:
-                self._signature = self.file_signature()
 
     def _reload_loop(self) -> None:
         while not self._stop.wait(self.settings.reload_interval):
@@ -114,12 +109,15 @@ class ServingState:
 
     # --- audit -----------------------------------------------------------------------------------
     def flush_audit(self) -> int:
+        """Write spooled audit events. Our own write changes the file, but not the customers: if the
+        snapshot was current before it, accept the new file signature instead of reloading 1M cards."""
         if not self.audit.pending():
             return 0
-        before = self.file_signature()
-        result = self.audit.flush(wait_seconds=self.settings.busy_wait_seconds)
-        if result.written:
-            self.note_own_write(before)
+        with self._reload_lock:
+            current = self.file_signature() == self._signature
+            result = self.audit.flush(wait_seconds=self.settings.busy_wait_seconds)
+            if result.written and current:
+                self._signature = self.file_signature()
         return result.written
 
     def _flush_loop(self) -> None:
