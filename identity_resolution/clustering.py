@@ -165,11 +165,11 @@ def cluster(
 
 
 def customer_ids(labels: np.ndarray, silo: pd.Series, source_record_id: pd.Series) -> np.ndarray:
-    """'C' + 15 hex chars of SHA-256 of each cluster's smallest 'silo|source_record_id' (deterministic)."""
+    """'C' + 15 hex chars of the SHA-1 of each cluster's smallest 'silo|source_record_id' (deterministic)."""
     keys = silo.astype(str).to_numpy(dtype=object) + "|" + source_record_id.astype(str).to_numpy(dtype=object)
     frame = pd.DataFrame({"label": labels, "key": keys})
     smallest = frame.groupby("label")["key"].min()
-    ids = {lab: "C" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:15].upper() for lab, key in smallest.items()}
+    ids = {lab: "C" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:15] for lab, key in smallest.items()}
     return frame["label"].map(ids).to_numpy(dtype=object)
 
 

@@ -19,7 +19,8 @@ _SHOWN = {
 
 
 def explain_pair(model: FellegiSunterModel, record_l: Mapping, record_r: Mapping) -> pd.DataFrame:
-    """One row per field plus a first 'prior' row: value_l, value_r, level, label, bf (log2 Bayes
+    """One row per field plus a first 'prior' row (and a last 'household_guard' row when the
+    household cap applied, see scoring.FellegiSunterModel): value_l, value_r, level, label, bf (log2 Bayes
     factor incl. term-frequency adjustment) and the running total `cumulative`. The last
     `cumulative` equals the pair's match_weight; `match_probability` is repeated on every row.
 
@@ -46,6 +47,10 @@ def explain_pair(model: FellegiSunterModel, record_l: Mapping, record_r: Mapping
             "label": "missing" if level == MISSING else spec.levels[level],
             "bf": float(bits[f"bf_{spec.name}"].iloc[0]),
         })
+    guard = float(bits["bf_household_guard"].iloc[0])
+    if guard != 0.0:
+        rows.append({"field": "household_guard", "value_l": None, "value_r": None, "level": None,
+                     "label": "given names differ, no personal identifier agrees", "bf": guard})
     out = pd.DataFrame(rows)
     out["cumulative"] = out["bf"].cumsum()
     out["match_probability"] = float(probability(out["cumulative"].iloc[-1]))

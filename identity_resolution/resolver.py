@@ -19,8 +19,7 @@ from identity_resolution.features import build_features, random_pairs
 from identity_resolution.scoring import (
     FellegiSunterModel,
     estimate_u,
-    present_counts,
-    remove_match_share,
+    u_without_matches,
     pair_tf_bits,
     probability,
     term_frequency_tables,
@@ -115,13 +114,13 @@ def train_model(features: pd.DataFrame, gammas: pd.DataFrame, config: ResolverCo
     size = int(min(config.u_sample_pairs, max(n * (n - 1) // 2, 1)))
     rl, rr = random_pairs(n, size, config.seed)
     random_gammas = compare(features, rl, rr)
-    u_random, present = estimate_u(random_gammas), present_counts(random_gammas)
+    u = estimate_u(random_gammas)
     total = comparable_pairs(silo, config.link_only)
-    u, model = u_random, None
-    for _ in range(2):  # second round: u without the matches the random sample contained
+    model = None
+    for _ in range(2):  # later rounds: u without the matches the random sample contained
         model = train_em(gammas, u, FIELDS, iterations=config.em_iterations, tolerance=config.em_tolerance,
                          update_u=config.em_update_u, total_pairs=total)
-        u = remove_match_share(u_random, present, model)
+        u = u_without_matches(random_gammas, model)
     model.u = u
     return model
 

@@ -164,20 +164,15 @@ def estimate_u(random_gammas: pd.DataFrame, fields: tuple[FieldSpec, ...] = FIEL
     return {spec.name: level_frequencies(random_gammas, spec) for spec in fields}
 
 
-def remove_match_share(u_random: dict[str, np.ndarray], present: dict[str, float], model: "FellegiSunterModel") -> dict[str, np.ndarray]:
-    """u without the matches hidden among random pairs: u = (u_random - prior * m) / (1 - prior).
+def u_without_matches(random_gammas: pd.DataFrame, model: "FellegiSunterModel") -> dict[str, np.ndarray]:
+    """u re-estimated from the random pairs, each weighted by its probability of NOT matching.
 
-    A random pair is a match with probability `prior`; on an identifying level (same email,
-    same national id) those few matches are most of the agreements a random sample sees, which
-    would cap that level's Bayes factor near 1/prior. Floored at half a pair of the sample.
+    A random pair matches with probability `prior`; on identifying levels (same email, same birth
+    date) those few matches are most of what a random sample sees, which would cap the level's Bayes
+    factor near 1/prior. Weighting by 1 - P(match) under the current model removes them.
     """
-    lam = model.prior
-    out = {}
-    for name, u in u_random.items():
-        floor = 0.5 / max(present.get(name, 1.0), 1.0)
-        corrected = np.maximum((u - lam * model.m[name]) / (1 - lam), floor)
-        out[name] = corrected / corrected.sum()
-    return out
+    weights = 1.0 - probability(model.match_weight(random_gammas))
+    return {spec.name: level_frequencies(random_gammas, spec, weights) for spec in model.fields}
 
 
 def present_counts(random_gammas: pd.DataFrame, fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, float]:
@@ -215,6 +210,7 @@ def _em(
     """EM over distinct comparison patterns; only fields in `free` get new m (and u if update_u).
     Fields in `ignore` (those a training session selected on) do not count as evidence."""
     m = {k: v.copy() for k, v in m.items()}
+    start = {k: v.copy() for k, v in m.items()}
     u = {k: v.copy() for k, v in u.items()}
     history = []
     for it in range(iterations):
@@ -236,7 +232,8 @@ def _em(
             if spec.name not in free:
                 continue
             g = patterns[:, j]
-            new_m = np.array([wm[g == k].sum() for k in range(len(spec.levels))]) + 1e-3
+            # a pseudo-count of one pair spread like the starting m keeps sparse levels finite
+            new_m = np.array([wm[g == k].sum() for k in range(len(spec.levels))]) + start[spec.name]
             new_m /= new_m.sum()
             change = max(change, float(np.abs(new_m - m[spec.name]).max()))
             m[spec.name] = new_m

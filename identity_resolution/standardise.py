@@ -53,7 +53,10 @@ def standardise_records(df: pd.DataFrame, default_region: str = "US", hash_key: 
     previous_partial = df["national_id_is_partial"].fillna(False).astype(bool) if "national_id_is_partial" in df.columns else False
     out["national_id_is_partial"] = ids["national_id_is_partial"] | (previous_partial & col["national_id"].isna())
     out["company"] = map_distinct(col["company"], _clean_company)
-    out["source_updated_at"] = pd.to_datetime(df["source_updated_at"], errors="coerce", utc=True) if "source_updated_at" in df.columns else pd.NaT
+    if "source_updated_at" in df.columns:
+        out["source_updated_at"] = pd.to_datetime(df["source_updated_at"], errors="coerce", utc=True)
+    else:
+        out["source_updated_at"] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
     _keep_raw(out, df, col)
     for extra in _PASS_THROUGH:
         if extra in df.columns:

@@ -1,0 +1,59 @@
+"""`hub resolve` and `hub evaluate` end to end on small files."""
+from __future__ import annotations
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from hub.cli_identity import app
+
+runner = CliRunner()
+
+
+def test_resolve_csv_then_evaluate(synthetic, tmp_path, monkeypatch):
+    raw, _, truth = synthetic
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    raw.to_csv("people.csv", index=False)
+    truth.to_csv("truth.csv", index=False)
+    result = runner.invoke(app, ["resolve", "people.csv", "--out", "out/xref.parquet", "--save-model", "model.json"])
+    assert result.exit_code == 0, result.output
+    xref = pd.read_parquet("out/xref.parquet")
+    assert list(xref.columns) == ["silo", "source_record_id", "customer_id", "match_probability"]
+    assert len(xref) == len(raw)
+    assert "Stage timings" in result.output and "customers" in result.output
+    assert (tmp_path / "model.json").read_text().lstrip().startswith("{")
+
+    ev = runner.invoke(app, ["evaluate", "out/xref.parquet", "truth.csv"])
+    assert ev.exit_code == 0, ev.output
+    assert "pairwise" in ev.output and "B-cubed" in ev.output
+
+
+def test_resolve_reuses_a_model_and_fills_missing_keys(synthetic, tmp_path, monkeypatch):
+    raw, _, _ = synthetic
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    first = runner.invoke(app, ["resolve", _write(raw, "a.parquet"), "--out", "a_out.parquet", "--save-model", "m.json"])
+    assert first.exit_code == 0, first.output
+    bare = raw.drop(columns=["silo", "source_record_id"])
+    second = runner.invoke(app, ["resolve", _write(bare, "crm_export.csv"), "--out", "b.parquet", "--model", "m.json",
+                                 "--threshold", "0.95"])
+    assert second.exit_code == 0, second.output
+    out = pd.read_parquet("b.parquet")
+    assert set(out["silo"]) == {"crm_export"}
+    assert out["source_record_id"].tolist() == [str(i) for i in range(1, len(raw) + 1)]
+
+
+def test_resolve_rejects_unknown_file_types(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.xlsx").write_text("nope")
+    result = runner.invoke(app, ["resolve", "x.xlsx", "--out", "o.parquet"])
+    assert result.exit_code != 0
+    assert "parquet or .csv" in result.output
+
+
+def _write(frame: pd.DataFrame, name: str) -> str:
+    if name.endswith(".csv"):
+        frame.to_csv(name, index=False)
+    else:
+        frame.astype("string").to_parquet(name, index=False)
+    return name

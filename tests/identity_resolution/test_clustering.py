@@ -1,0 +1,65 @@
+"""Clustering: no transitive merging across strong conflicts, constraints, deterministic ids."""
+from __future__ import annotations
+
+import numpy as np
+
+from identity_resolution.clustering import cluster
+
+
+def run(edges, n, nid=None, dob=None, **kw):
+    left = np.array([e[0] for e in edges], dtype=np.int64)
+    right = np.array([e[1] for e in edges], dtype=np.int64)
+    prob = np.array([e[2] for e in edges], dtype=np.float64)
+    weight = np.log2(prob / (1 - prob + 1e-12))
+    nid = np.array(nid if nid is not None else [None] * n, dtype=object)
+    dob = np.array(dob if dob is not None else [None] * n, dtype=object)
+    return cluster(n, left, right, weight, prob, 0.9, nid, dob, **kw)
+
+
+def same(result, a, b) -> bool:
+    return result.labels[a] == result.labels[b]
+
+
+def test_chain_of_links_does_not_join_conflicting_national_ids():
+    # 0 - 1 - 2 - 3: weak-but-passing links; 0 and 3 carry different national ids.
+    res = run([(0, 1, 0.95), (1, 2, 0.93), (2, 3, 0.92)], 4, nid=["1111", None, None, "2222"])
+    assert not same(res, 0, 3)
+    assert same(res, 0, 1)
+    assert set(res.rejected["reason"]) == {"national_id"}
+
+
+def test_chain_does_not_join_clearly_different_birth_dates():
+    res = run([(0, 1, 0.99), (1, 2, 0.99)], 3, dob=["19800101", None, "19551230"])
+    assert not same(res, 0, 2)
+
+
+def test_close_birth_dates_and_one_digit_id_typos_are_not_conflicts():
+    res = run([(0, 1, 0.99), (1, 2, 0.99)], 3, nid=["1234", None, "1284"], dob=["19800112", None, "19801201"])
+    assert same(res, 0, 2)
+
+
+def test_a_conflicting_pair_with_its_own_strong_score_may_join():
+    res = run([(0, 1, 0.99), (1, 2, 0.99), (0, 2, 0.97)], 3, nid=["1111", None, "2222"])
+    assert same(res, 0, 2)
+
+
+def test_strongest_links_win_when_a_conflict_splits_a_chain():
+    res = run([(0, 1, 0.999), (1, 2, 0.91)], 3, nid=["1111", None, "2222"])
+    assert same(res, 0, 1) and not same(res, 1, 2)
+
+
+def test_cannot_link_is_never_crossed():
+    res = run([(0, 1, 0.999), (1, 2, 0.999)], 3, cannot_link=[(0, 2)])
+    assert not same(res, 0, 2)
+    assert "cannot_link" in set(res.rejected["reason"])
+
+
+def test_must_link_joins_without_any_score():
+    res = run([], 3, must_link=[(0, 2)])
+    assert same(res, 0, 2) and not same(res, 0, 1)
+    assert res.record_probability[0] == 1.0
+
+
+def test_pairs_below_threshold_do_not_link():
+    res = run([(0, 1, 0.5)], 2)
+    assert not same(res, 0, 1)
