@@ -60,8 +60,9 @@ def print_summary(warehouse: Path, truth_csv: Path | None) -> None:
     with open_warehouse(warehouse, read_only=True) as con:
         console.print(silo_table(silo_counts(con)))
         console.print(metrics_table("Customers", customer_counts(con)))
-        if truth_csv is not None and truth_csv.exists():
-            console.print(metrics_table("Matching vs. demo ground truth", quality_against_truth(con, truth_csv)))
+        scores = quality_against_truth(con, truth_csv) if truth_csv is not None and truth_csv.exists() else None
+        if scores:
+            console.print(metrics_table("Matching vs. demo ground truth", scores))
 
 
 def _run_and_report(warehouse: Path, silos: Path | None, job_name: str | None = None) -> bool:

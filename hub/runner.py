@@ -59,5 +59,14 @@ def run_job(warehouse: Path, silos: Path | None = None, job_name: str = MAIN_JOB
     return JobOutcome(
         success=result.success,
         failed_steps=[e.step_key for e in failures],
-        errors=[f"{e.step_key}: {e.step_failure_data.error.message.strip()}" for e in failures if e.step_failure_data.error],
+        errors=[f"{e.step_key}: {_root_message(e.step_failure_data.error)}" for e in failures if e.step_failure_data.error],
     )
+
+
+def _root_message(error) -> str:
+    """Dagster wraps the asset's exception; the user needs the innermost message."""
+    while error.cause is not None and not error.message.split(":", 1)[-1].strip():
+        error = error.cause
+    if error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name:
+        error = error.cause
+    return error.message.strip()

@@ -42,11 +42,12 @@ def silo_table(counts: pd.DataFrame) -> Table:
     return table
 
 
-def quality_against_truth(con: duckdb.DuckDBPyConnection, truth_csv: Path) -> dict[str, float]:
+def quality_against_truth(con: duckdb.DuckDBPyConnection, truth_csv: Path) -> dict[str, float] | None:
+    """Scores of the published clustering on the records the truth file knows (None before any)."""
     truth = pd.read_csv(truth_csv, dtype=str)
     predicted = con.execute("SELECT silo, source_record_id, customer_id FROM identity.customer_xref").df()
     scored = truth.merge(predicted[["silo", "source_record_id"]], on=["silo", "source_record_id"])
-    return evaluate(predicted, scored)
+    return evaluate(predicted, scored) if len(scored) else None
 
 
 def metrics_table(title: str, values: dict[str, float | int]) -> Table:

@@ -7,8 +7,9 @@ from pathlib import Path
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
-from hub.settings import silos_dir, warehouse_path
+from pipelines.settings import silos_dir, survivorship_file, warehouse_path
 from pipelines import hub_assets, silo_assets
+from pipelines.freshness import build_freshness_checks, freshness_sensor
 from pipelines.resources import HubWarehouse
 from pipelines.sensors import file_drop_sensor
 from sources import load_silos
@@ -25,7 +26,7 @@ def build_definitions(warehouse: Path | None = None, silos: Path | None = None) 
     silos = silos or silos_dir()
     # The demo silo files point at ${HUB_DEMO_DIR}; default it beside the warehouse like `hub demo`.
     os.environ.setdefault("HUB_DEMO_DIR", str(demo_dir_default(warehouse)))
-    resource = HubWarehouse(path=str(warehouse), silos_dir=str(silos))
+    resource = HubWarehouse(path=str(warehouse), silos_dir=str(silos), survivorship_file=str(survivorship_file()))
     configs = load_silos(silos)
 
     assets: list = []
@@ -48,6 +49,8 @@ def build_definitions(warehouse: Path | None = None, silos: Path | None = None) 
         if sensor is not None:
             sensors.append(sensor)
     assets += [hub_assets.identity_assets(staging_keys), hub_assets.mart_assets]
+    checks += build_freshness_checks(configs)
+    sensors += [s for s in [freshness_sensor(checks)] if s is not None]
     jobs.append(dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
                                     description="Sync every silo, resolve identities, publish the marts."))
     return dg.Definitions(

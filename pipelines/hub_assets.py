@@ -4,10 +4,12 @@ from typing import Sequence
 
 import dagster as dg
 
+from identity_resolution.survivorship import SurvivorshipRules
 from pipelines.marts import MartRejectedError, build_marts
 from pipelines.resolution import resolve_warehouse
 from pipelines.resources import HubWarehouse
 from pipelines.silo_assets import WAREHOUSE_POOL
+from warehouse.ops import record_check
 from warehouse.quality import SuiteOutcome, xref_suite
 
 XREF = dg.AssetKey(["identity", "customer_xref"])
@@ -35,8 +37,10 @@ def identity_assets(staging_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     )
     def _resolve(context: dg.AssetExecutionContext, hub_warehouse: HubWarehouse):
         with hub_warehouse.writer() as con:
-            counts = resolve_warehouse(con)
+            counts = resolve_warehouse(con, run_id=context.run_id)
             outcome = xref_suite(con)
+            record_check(con, "identity/customer_xref", "every_record_mapped_once", outcome.passed,
+                         outcome.metadata(), run_id=context.run_id)
         context.log.info(f"resolved {counts.records} records into {counts.customers} customers")
         yield dg.MaterializeResult(asset_key=XREF, metadata=counts.as_metadata())
         yield dg.MaterializeResult(asset_key=["identity", "match_scores"], metadata={"pairs": counts.candidate_pairs})
@@ -62,11 +66,16 @@ def mart_assets(context: dg.AssetExecutionContext, hub_warehouse: HubWarehouse):
     # the previous one stays.
     with hub_warehouse.writer() as con:
         try:
-            result = build_marts(con)
+            rules = SurvivorshipRules.from_file(hub_warehouse.survivorship_file) if hub_warehouse.survivorship_file else None
+            result = build_marts(con, rules)
         except MartRejectedError as rejected:
+            record_check(con, "marts/customers", "golden_records_valid", False, rejected.outcome.metadata(),
+                         run_id=context.run_id)
             yield dg.AssetCheckResult(check_name="golden_records_valid", asset_key=CUSTOMERS, passed=False,
                                       metadata=_check_metadata(rejected.outcome))
             raise dg.Failure(description=str(rejected)) from rejected
+        record_check(con, "marts/customers", "golden_records_valid", True, result.outcome.metadata(),
+                     run_id=context.run_id)
     yield dg.MaterializeResult(asset_key=CUSTOMERS, metadata={"customers": result.customers})
     yield dg.MaterializeResult(asset_key=["marts", "customer_360"], metadata={"customers": result.customers})
     yield dg.AssetCheckResult(check_name="golden_records_valid", asset_key=CUSTOMERS, passed=True,

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 import duckdb
 
 
-from identity_resolution.survivorship import build_golden_records
+from identity_resolution.survivorship import SurvivorshipRules, build_golden_records
 from pipelines.resolution import LIVE_RECORDS_SQL
+from warehouse.faults import fault_point
 from warehouse.models import customer_360_frame
 from warehouse.publish import replace_tables
 from warehouse.quality import SuiteOutcome, customers_suite
@@ -27,10 +28,10 @@ class MartResult:
     outcome: SuiteOutcome
 
 
-def build_marts(con: duckdb.DuckDBPyConnection) -> MartResult:
+def build_marts(con: duckdb.DuckDBPyConnection, rules: SurvivorshipRules | None = None) -> MartResult:
     records = con.execute(LIVE_RECORDS_SQL).df()
     xref = con.execute("SELECT * FROM identity.customer_xref").df()
-    golden = build_golden_records(records, xref)
+    golden = build_golden_records(records, xref, rules)
     outcome = customers_suite(con, golden)
     if not outcome.passed:
         raise MartRejectedError(outcome)
@@ -39,6 +40,7 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> MartResult:
         customer_360 = customer_360_frame(con, customers_table="_golden_candidate")
     finally:
         con.unregister("_golden_candidate")
+    fault_point("before:publish:marts")
     replace_tables(con, {"marts.customers": golden, "marts.customer_360": customer_360})
     return MartResult(customers=len(golden), outcome=outcome)
 

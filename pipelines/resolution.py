@@ -15,6 +15,8 @@ import pandas as pd
 from identity_resolution import ResolverConfig, resolve
 from identity_resolution.ids import assign_stable_ids
 from identity_resolution.review import build_review_queue, decisions_to_constraints
+from pipelines.staging import ReconciliationError, record_step
+from warehouse.faults import fault_point
 from warehouse.publish import replace_tables
 from warehouse.review_store import load_decisions, save_review_queue
 
@@ -48,7 +50,8 @@ def _now() -> datetime:
 def _keep_resolved_at(xref: pd.DataFrame, previous: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """Unchanged mappings keep their resolved_at, so a re-run over the same data changes nothing."""
     keys = ["silo", "source_record_id", "customer_id"]
-    merged = xref.merge(previous[keys + ["resolved_at"]], on=keys, how="left")
+    previous = previous.astype({key: "object" for key in keys})
+    merged = xref.astype({key: "object" for key in keys}).merge(previous[keys + ["resolved_at"]], on=keys, how="left")
     merged["resolved_at"] = merged["resolved_at"].fillna(pd.Timestamp(now))
     return merged
 
@@ -64,7 +67,36 @@ def _model_rows(con: duckdb.DuckDBPyConnection, model_json: str, now: datetime) 
     return pd.DataFrame({"model_json": [model_json], "trained_at": [now]})
 
 
-def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | None = None) -> ResolveCounts:
+def reconcile_xref(records: pd.DataFrame, xref: pd.DataFrame) -> pd.DataFrame:
+    """Per silo: live staged records, xref rows, and staged records not mapped exactly once."""
+    keys = ["silo", "source_record_id"]
+    mapped = xref.groupby(keys).size().rename("mappings").reset_index()
+    joined = records[keys].merge(mapped, on=keys, how="left").fillna({"mappings": 0})
+    per_silo = pd.DataFrame({
+        "staged_rows": records.groupby("silo").size(),
+        "xref_rows": xref.groupby("silo").size(),
+        "not_mapped_once": joined[joined["mappings"] != 1].groupby("silo").size(),
+    }).fillna(0).astype(int)
+    return per_silo
+
+
+def _check_reconciled(con: duckdb.DuckDBPyConnection, per_silo: pd.DataFrame, started: datetime,
+                      run_id: str | None) -> None:
+    """Every live staged record is mapped exactly once, per silo, or nothing is published."""
+    bad = per_silo[(per_silo["staged_rows"] != per_silo["xref_rows"]) | (per_silo["not_mapped_once"] > 0)]
+    if bad.empty:
+        return
+    lines = [f"silo {silo}: {r.staged_rows} live staged records but {r.xref_rows} xref rows "
+             f"({r.not_mapped_once} not mapped exactly once)" for silo, r in bad.iterrows()]
+    message = "; ".join(lines) + "; refusing to publish the identity tables"
+    for silo, r in bad.iterrows():
+        record_step(con, str(silo), "resolve", started, run_id, status="failed", message=message,
+                    staged_rows=int(r.staged_rows), xref_rows=int(r.xref_rows))
+    raise ReconciliationError(message)
+
+
+def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | None = None,
+                      run_id: str | None = None) -> ResolveCounts:
     now = _now()
     records = con.execute(LIVE_RECORDS_SQL).df()
     previous_xref = con.execute("SELECT * FROM identity.customer_xref").df()
@@ -74,6 +106,9 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
     stable = assign_stable_ids(resolution.xref, previous_xref, previous_history, now=now)
     xref = _keep_resolved_at(stable.xref, previous_xref, now)
     history = pd.concat([previous_history, stable.history], ignore_index=True)
+    per_silo = reconcile_xref(records, xref)
+    _check_reconciled(con, per_silo, now, run_id)
+    fault_point("before:publish:identity")
     replace_tables(
         con,
         {
@@ -83,7 +118,9 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
             "identity.model": _model_rows(con, resolution.model.to_json(), now),
         },
     )
-    save_review_queue(con, build_review_queue(resolution.review, records, _facts(con)))
+    save_review_queue(con, build_review_queue(resolution.review, records, _facts(con), scores=resolution.pairs))
+    for silo, r in per_silo.iterrows():
+        record_step(con, str(silo), "resolve", now, run_id, staged_rows=int(r.staged_rows), xref_rows=int(r.xref_rows))
     silos_per_customer = xref.groupby("customer_id")["silo"].nunique()
     return ResolveCounts(
         records=len(records),

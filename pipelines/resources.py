@@ -17,6 +17,7 @@ class HubWarehouse(dg.ConfigurableResource):
 
     path: str
     silos_dir: str
+    survivorship_file: str = ""
 
     @property
     def warehouse(self) -> Path:

@@ -12,6 +12,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from pipelines.resources import HubWarehouse
 from pipelines.staging import stage_silo
 from sources import build_source, make_pipeline, sync_silo
+from warehouse.ops import record_check
 from warehouse.quality import staging_suite
 
 WAREHOUSE_POOL = "warehouse"
@@ -80,6 +81,8 @@ def staging_asset(silo, raw: dg.AssetsDefinition) -> dg.AssetsDefinition:
         with hub_warehouse.writer() as con:
             counts = stage_silo(con, silo, run_id=context.run_id)
             outcome = staging_suite(con, silo=silo.name)
+            record_check(con, f"staging/{silo.name}", "staging_quality", outcome.passed, outcome.metadata(),
+                         run_id=context.run_id, silo=silo.name)
         yield dg.MaterializeResult(metadata=counts.as_metadata())
         yield dg.AssetCheckResult(
             check_name="staging_quality",

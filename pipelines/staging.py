@@ -16,7 +16,9 @@ import pandas as pd
 from identity_resolution import standardise_records
 from sources import map_records, read_raw
 from sources.dlt_sources import normalise
+from warehouse.faults import fault_point
 from warehouse.publish import append_rows, replace_silo_rows
+from warehouse.schema import STAGING_COLUMNS, conform
 from warehouse.security import RawTable
 from warehouse.security.erasure import purge_suppressed_raw
 from warehouse.security.suppression import suppressed
@@ -99,13 +101,15 @@ def stage_silo(con: duckdb.DuckDBPyConnection, silo, run_id: str | None = None) 
         suppressed_rows=suppressed_rows,
     )
     if counts.raw_rows != counts.staged_rows + counts.rejected_rows + counts.suppressed_rows:
-        raise ReconciliationError(
-            f"silo {silo.name}: {counts.raw_rows} raw rows but {counts.staged_rows} staged + "
-            f"{counts.rejected_rows} rejected + {counts.suppressed_rows} suppressed; "
-            "refusing to publish staging for this silo"
-        )
+        message = (f"silo {silo.name}: {counts.raw_rows} raw rows but {counts.staged_rows} staged + "
+                   f"{counts.rejected_rows} rejected + {counts.suppressed_rows} suppressed; "
+                   "refusing to publish staging for this silo")
+        record_step(con, silo.name, "stage", started, run_id, status="failed", message=message,
+                    **counts.as_metadata())
+        raise ReconciliationError(message)
+    staged["loaded_at"] = keep_loaded_at(con, silo.name, staged)
     rejected = mapped.rejected.copy()
-    rejected["rejected_at"] = started
+    rejected["rejected_at"] = keep_rejected_at(con, silo.name, rejected, started)
     replace_silo_rows(
         con,
         silo.name,
@@ -116,7 +120,53 @@ def stage_silo(con: duckdb.DuckDBPyConnection, silo, run_id: str | None = None) 
         },
     )
     record_step(con, silo.name, "stage", started, run_id, **counts.as_metadata())
+    fault_point(f"after:stage:{silo.name}")
     return counts
+
+
+def _fingerprint_sql(columns: list[str]) -> str:
+    parts = ", ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), chr(0))" for c in columns)
+    return f"md5(concat_ws(chr(31), {parts}))"
+
+
+def keep_loaded_at(con: duckdb.DuckDBPyConnection, silo: str, staged: pd.DataFrame) -> pd.Series:
+    """Unchanged records keep the loaded_at of the version already staged.
+
+    dlt re-merges unchanged file and table rows with a new load id on every sync; without this a
+    re-run over the same data would restamp every record (and the marts' first_seen/last_updated).
+    """
+    compared = [c for c in STAGING_COLUMNS if c != "loaded_at"]
+    typed = ", ".join(f'CAST("{c}" AS {STAGING_COLUMNS[c].split()[0]}) AS "{c}"' for c in compared)
+    candidate = conform(staged, STAGING_COLUMNS).drop(columns="loaded_at").assign(_row=range(len(staged)))
+    con.register("_staged_candidate", candidate)
+    try:
+        kept = con.execute(
+            f"""
+            WITH n AS (SELECT _row, {_fingerprint_sql(compared)} AS fp
+                       FROM (SELECT _row, {typed} FROM _staged_candidate)),
+                 p AS (SELECT {_fingerprint_sql(compared)} AS fp, max(loaded_at) AS loaded_at
+                       FROM staging.customer_records WHERE silo = ? GROUP BY fp)
+            SELECT n._row, p.loaded_at FROM n LEFT JOIN p USING (fp) ORDER BY n._row
+            """,
+            [silo],
+        ).df()
+    finally:
+        con.unregister("_staged_candidate")
+    previous = pd.Series(kept["loaded_at"].to_numpy(), index=staged.index)
+    return previous.where(previous.notna(), staged["loaded_at"])
+
+
+def keep_rejected_at(con: duckdb.DuckDBPyConnection, silo: str, rejected: pd.DataFrame, now: datetime) -> pd.Series:
+    """A row rejected again for the same reason with the same content keeps its first rejected_at."""
+    if rejected.empty:
+        return pd.Series([], index=rejected.index, dtype="datetime64[ns]")
+    keys = ["source_record_id", "raw_row", "reason"]
+    previous = con.execute(
+        "SELECT source_record_id, raw_row, reason, min(rejected_at) AS rejected_at "
+        "FROM staging.rejected_records WHERE silo = ? GROUP BY ALL", [silo]).df()
+    # merge on object columns matches None with None, which a rejected row without an id needs
+    merged = rejected[keys].astype(object).merge(previous.astype({k: object for k in keys}), on=keys, how="left")
+    return pd.Series(pd.to_datetime(merged["rejected_at"]).fillna(pd.Timestamp(now)).to_numpy(), index=rejected.index)
 
 
 def record_step(con: duckdb.DuckDBPyConnection, silo: str, step: str, started: datetime, run_id: str | None,
