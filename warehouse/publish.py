@@ -10,6 +10,7 @@ from typing import Mapping
 import duckdb
 import pandas as pd
 
+from warehouse.faults import fault_point
 from warehouse.schema import TABLES, conform
 
 
@@ -33,6 +34,7 @@ def replace_tables(con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataF
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
             else:
                 con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}")
+            fault_point(f"during:publish:{table}")  # tests kill the process here: nothing may be half-published
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -49,7 +49,7 @@ def save_review_queue(con: duckdb.DuckDBPyConnection, queue: pd.DataFrame) -> in
     if missing:
         raise ValueError(f"review queue is missing column(s) {missing}; build it with build_review_queue()")
     frame = queue.copy()
-    frame["queued_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
+    frame["queued_at"] = _first_queued_at(con, frame, datetime.now(timezone.utc).replace(tzinfo=None))
     # Typed, so an empty queue still yields a table with the right column types.
     for c in ("pair_id", *PAIR_KEY, "reason"):
         frame[c] = frame[c].astype("object")
@@ -65,6 +65,14 @@ def save_review_queue(con: duckdb.DuckDBPyConnection, queue: pd.DataFrame) -> in
     finally:
         con.unregister("_review_queue_in")
     return len(frame)
+
+
+def _first_queued_at(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, now: datetime) -> pd.Series:
+    """A pair still queued keeps its first queued_at, so a re-run over the same data changes nothing."""
+    if frame.empty or not _table_exists(con, QUEUE_TABLE):
+        return pd.Series(now, index=frame.index)
+    before = dict(con.execute(f"SELECT pair_id, min(queued_at) FROM {QUEUE_TABLE} GROUP BY pair_id").fetchall())
+    return frame["pair_id"].map(before).fillna(now)
 
 
 def load_review_queue(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> pd.DataFrame:

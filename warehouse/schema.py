@@ -90,6 +90,18 @@ TABLES: dict[str, dict[str, str]] = {
         "xref_rows": "BIGINT",
         "message": "VARCHAR",
     },
+    # One row per asset check outcome (GX suites), so `hub status` can show failing checks.
+    "ops.check_results": {
+        "run_id": "VARCHAR",
+        "asset": "VARCHAR NOT NULL",
+        "check_name": "VARCHAR NOT NULL",
+        "silo": "VARCHAR",
+        "passed": "BOOLEAN NOT NULL",
+        "failing_count": "BIGINT",
+        "rows_checked": "BIGINT",
+        "details": "VARCHAR",
+        "checked_at": "TIMESTAMP",
+    },
 }
 
 
