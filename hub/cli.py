@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from hub import cli_identity, cli_ops, cli_review, cli_serving, cli_silos
+from hub import cli_identity, cli_ops, cli_review, cli_serving, cli_silos, cli_status
 
 app = typer.Typer(
     name="hub",
@@ -12,8 +12,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(cli_silos.app, name="silos", help="List, check and create silo config files.")
+app.add_typer(cli_status.rejected_app, name="rejected", help="Rejected rows: list them, re-process them after a fix.")
 # Identity and serving commands are top-level verbs (`hub resolve`, `hub lookup` ...).
-for sub in (cli_ops.app, cli_identity.app, cli_review.app, cli_serving.app):
+for sub in (cli_ops.app, cli_status.app, cli_identity.app, cli_review.app, cli_serving.app):
     for command in sub.registered_commands:
         app.registered_commands.append(command)
 

@@ -104,10 +104,13 @@ class SiloStatus:
     rejected_rows: int
     xref_rows: int
     live_rows: int
+    suppressed_rows: int = 0            # rows of erased people, left out of staging on purpose
 
     @property
     def reconciled(self) -> bool:
-        return self.raw_rows == self.staged_rows + self.rejected_rows and self.live_rows == self.xref_rows
+        """raw = staged + rejected (+ suppressed), and every live staged record is in the xref."""
+        return (self.raw_rows == self.staged_rows + self.rejected_rows + self.suppressed_rows
+                and self.live_rows == self.xref_rows)
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
@@ -157,6 +160,7 @@ def _last_steps(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """
         SELECT silo,
                max(finished_at) FILTER (WHERE step = 'stage' AND status = 'success') AS last_stage,
+               arg_max(suppressed_rows, finished_at) FILTER (WHERE step = 'stage') AS suppressed_rows,
                arg_max(status, finished_at) AS last_status,
                arg_max(message, finished_at) AS last_message
         FROM ops.sync_runs GROUP BY silo
@@ -213,6 +217,7 @@ def silo_status(con: duckdb.DuckDBPyConnection, silos: list[SiloSpec], now: date
             raw_rows=raw_row_count(con, name, silo.raw_tables),
             staged_rows=_int(c, "staged_rows"), rejected_rows=_int(c, "rejected_rows"),
             xref_rows=_int(c, "xref_rows"), live_rows=_int(c, "live_rows"),
+            suppressed_rows=_int(s, "suppressed_rows"),
         ))
     return out
 
