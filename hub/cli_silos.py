@@ -124,6 +124,8 @@ def check(name: Optional[str] = typer.Argument(None, help="Silo to check (defaul
             for problem in report.problems:
                 console.print(f"   • {problem}", highlight=False, markup=False, soft_wrap=True)
             continue
+        for note in report.notes:
+            console.print(f"   [yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
         for table_name, columns in report.columns.items():
             console.print(f"   table {table_name}: {len(columns)} columns: {', '.join(columns)}", highlight=False)
         _print_sample(report.sample, rows)

@@ -11,7 +11,8 @@ import pyarrow as pa
 from sources.config import SiloConfig
 from sources.dlt_sources import build_source, normalise
 from sources.mapping import MappedRecords, map_records
-from sources.sync import _hint, redact
+from sources.errors import SiloSyncError
+from sources.sync import _hint, check_file_roots, redact
 
 SAMPLE_ROWS = 5
 
@@ -21,6 +22,7 @@ class CheckReport:
     silo: str
     path: str
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not failing (e.g. no rows yet)
     columns: dict[str, list[str]] = field(default_factory=dict)  # table -> columns as dlt names them
     sample: pd.DataFrame | None = None  # canonical records the first rows would become
     rejected: pd.DataFrame | None = None
@@ -36,6 +38,11 @@ def check_silo(silo: SiloConfig, sample_rows: int = SAMPLE_ROWS) -> CheckReport:
     if silo.missing_env:
         report.problems.extend(silo.missing_env)
         return report
+    try:
+        check_file_roots(silo)
+    except SiloSyncError as exc:
+        report.problems.append(str(exc))
+        return report
     frames = []
     source = build_source(silo, full_refresh=True, sample=True)  # no incremental state: from the start
     for name, resource in source.resources.items():
@@ -45,6 +52,10 @@ def check_silo(silo: SiloConfig, sample_rows: int = SAMPLE_ROWS) -> CheckReport:
             root = _root(exc)
             report.problems.append(redact(silo, f"silo {silo.name}: cannot read table {name}: "
                                                 f"{type(root).__name__}: {str(root).strip()[:300]}") + _hint(root))
+            continue
+        if frame.empty:
+            where = f" (no files match {_file_pattern(silo, name)})" if silo.kind == "files" else ""
+            report.notes.append(f"table {name} has no rows yet{where}; its mapped columns cannot be checked")
             continue
         report.columns[name] = list(frame.columns)
         frames.append(frame.head(sample_rows).assign(_table=normalise(name)))
@@ -57,7 +68,14 @@ def check_silo(silo: SiloConfig, sample_rows: int = SAMPLE_ROWS) -> CheckReport:
     return report
 
 
+def _file_pattern(silo: SiloConfig, table: str) -> str:
+    spec = next(t for t in silo.files.tables if t.name == table)
+    return f"{spec.path.rstrip('/')}/{spec.glob}"
+
+
 def _missing_columns(silo: SiloConfig, columns: dict[str, list[str]]) -> list[str]:
+    if not columns:
+        return []
     every = {c for cols in columns.values() for c in cols}
     return [
         f"silo {silo.name}: mapped column {col!r} not found in {', '.join(columns) or 'any table'}; "

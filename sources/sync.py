@@ -69,6 +69,7 @@ def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refre
     everything built from them stay as they were.
     """
     require_env(silo)
+    check_file_roots(silo)
     started = time.monotonic()
     pipeline = make_pipeline(silo, warehouse, pipelines_dir)
     known = _known_columns(silo, pipeline, pipelines_dir)
@@ -100,6 +101,25 @@ def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refre
     _remember_columns(silo, observer, known, pipelines_dir)
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def check_file_roots(silo: SiloConfig) -> None:
+    """A files silo whose folder is missing is unreachable, not empty: fail instead of loading nothing."""
+    if silo.kind != "files":
+        return
+    import fsspec
+
+    for table in silo.files.tables:
+        try:
+            fs, root = fsspec.core.url_to_fs(table.path)
+            exists = fs.isdir(root)
+        except Exception as exc:  # unknown protocol, missing fsspec driver, credentials ...
+            raise SiloSyncError(f"silo {silo.name}: table {table.name}: cannot open {table.path}: "
+                                f"{type(exc).__name__}: {exc}", silo.name, table.name) from exc
+        if not exists:
+            raise SiloSyncError(
+                f"silo {silo.name}: table {table.name}: folder {table.path} does not exist (is the drop "
+                f"mounted? check `path:` in {silo.display_path()})", silo.name, table.name)
 
 
 # --- drift ------------------------------------------------------------------------------------

@@ -162,3 +162,20 @@ def test_missing_folder_env_fails_only_that_silo(tmp_path, hub_paths, monkeypatc
     build_source(silo)  # building never fails: Dagster builds all silos at import
     with pytest.raises(SiloConfigError, match="HUB_DEMO_DIR is not set"):
         sync_silo(silo, warehouse, pipes)
+
+
+def test_missing_folder_is_an_error_and_an_empty_one_a_note(tmp_path, hub_paths):
+    from sources import SiloSyncError, check_silo
+
+    warehouse, pipes = hub_paths
+    path = tmp_path / "drops.yaml"
+    path.write_text(f"name: drops\nkind: files\nfiles: {{tables: [{{name: c, path: {tmp_path}/nope, glob: '*.csv', "
+                    "primary_key: id}]}\nmapping: {email: email}\n")
+    silo = load_silo(path)
+    with pytest.raises(SiloSyncError, match=r"silo drops: table c: folder .*/nope does not exist"):
+        sync_silo(silo, warehouse, pipes)
+    assert "does not exist" in check_silo(silo).problems[0]
+    (tmp_path / "nope").mkdir()
+    report = check_silo(silo)
+    assert report.ok and "table c has no rows yet (no files match" in report.notes[0]
+    assert sync_silo(silo, warehouse, pipes).total_rows == 0
