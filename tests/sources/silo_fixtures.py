@@ -86,8 +86,8 @@ REQUESTERS = [
 
 
 class SupportApi:
-    """A real HTTP server: bearer / X-Api-Key / basic (hub:TOKEN) auth, page/per_page or
-    offset/limit pagination, next links, updated_since filtering; it records each request path."""
+    """A real HTTP server: bearer / X-Api-Key / basic (hub:TOKEN) auth, page/per_page,
+    offset/limit or cursor pagination, next links, updated_since filtering; it records each request path."""
 
     def __init__(self, records: list[dict]):
         self.records = records
@@ -108,7 +108,8 @@ class SupportApi:
                 if url.path != "/api/v1/requesters":
                     return self._send(404, {"error": "not found"})
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
-                page, per_page = int(q.get("page", 1)), int(q.get("per_page", q.get("limit", 3)))
+                page = int(q.get("page", q.get("cursor", 1)))  # an opaque cursor is the page number here
+                per_page = int(q.get("per_page", q.get("limit", 3)))
                 rows = [r for r in api.records if r["updated_at"] >= q.get("updated_since", "")]
                 pages = max(1, -(-len(rows) // per_page))
                 start = int(q["offset"]) if "offset" in q else (page - 1) * per_page
@@ -118,7 +119,8 @@ class SupportApi:
                     nxt = f"http://127.0.0.1:{api.port}/api/v1/requesters?page={page + 1}&per_page={per_page}"
                     if "updated_since" in q:
                         nxt += f"&updated_since={q['updated_since']}"
-                self._send(200, {"data": chunk, "meta": {"page": page, "total_pages": pages, "total": len(rows)},
+                self._send(200, {"data": chunk, "meta": {"page": page, "total_pages": pages, "total": len(rows),
+                                                          "next_cursor": str(page + 1) if page < pages else None},
                                  "links": {"next": nxt}})
 
             def _send(self, code, body):

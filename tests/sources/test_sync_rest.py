@@ -76,6 +76,8 @@ def rest_silo(tmp_path, url: str, auth: str, paginator: str) -> object:
      "{type: json_link, next_url_path: links.next}"),
     ("{type: http_basic, username: hub, password: '${DESK_TOKEN}'}",
      "{type: offset, limit: 3, offset_param: offset, limit_param: limit, total_path: meta.total}"),
+    ("{type: bearer, token: '${DESK_TOKEN}'}",
+     "{type: cursor, cursor_path: meta.next_cursor, cursor_param: cursor}"),
 ])
 def test_auth_kinds_pagination_and_incremental_param(tmp_path, hub_paths, monkeypatch, auth, paginator):
     warehouse, pipes = hub_paths

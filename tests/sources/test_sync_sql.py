@@ -250,3 +250,25 @@ def test_database_password_is_not_stored_anywhere(tmp_path, hub_paths, monkeypat
         with engine.begin() as con:
             con.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
         engine.dispose()
+
+
+def test_several_tables_in_one_sql_silo(tmp_path, hub_paths):
+    warehouse, pipes = hub_paths
+    db = tmp_path / "crm.sqlite"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as con:
+        con.execute(sa.text("CREATE TABLE leads (id INTEGER PRIMARY KEY, email TEXT, changed TEXT)"))
+        con.execute(sa.text("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, changed TEXT, phone TEXT)"))
+        con.execute(sa.text("INSERT INTO leads VALUES (1,'a@x.com','2024-01-01'),(2,'b@x.com','2024-01-02')"))
+        con.execute(sa.text("INSERT INTO contacts VALUES (1,'c@x.com','2024-01-03','555-0100')"))
+    path = tmp_path / "crm.yaml"
+    path.write_text(f"name: crm\nkind: sql\nprimary_key: id\ncursor: changed\nsql:\n  url: sqlite:///{db}\n"
+                    "  tables: [{name: leads}, {name: contacts}]\nmapping: {email: email, phone: phone}\n")
+    silo = load_silo(path)
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"leads": 2, "contacts": 1}
+    raw = raw_of(silo, warehouse)
+    assert sorted(raw["_table"]) == ["contacts", "leads", "leads"]
+    records = map_records(silo, raw).records.set_index("source_record_id")
+    assert sorted(records.index) == ["contacts:1", "leads:1", "leads:2"]
+    assert records.loc["contacts:1", "phone"] == "555-0100" and records.loc["leads:1", "phone"] is None
+    assert records.loc["leads:2", "source_updated_at"] == pd.Timestamp("2024-01-02")
