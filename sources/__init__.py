@@ -7,6 +7,9 @@ import os
 
 # dlt telemetry stays off in every code path of the hub
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+# Arrow batches (SQL, files) get dlt's `_dlt_load_id` like JSON rows do: staging dates each row's
+# arrival by it, and full-refresh delete detection compares it with the latest load.
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 
 from sources.config import SiloConfig, load_silo, load_silos, require_env  # noqa: E402
 from sources.errors import SchemaDriftError, SiloConfigError, SiloSyncError  # noqa: E402

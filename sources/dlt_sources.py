@@ -9,6 +9,7 @@ from collections import defaultdict
 from typing import Any, Callable, Iterator
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 
 import dlt  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -88,6 +89,9 @@ def build_source(silo: SiloConfig, observer: ColumnObserver | None = None,
     else:
         builder = {"sql": _sql_resources, "files": _file_resources, "rest": _rest_resources}[silo.kind]
         resources = list(builder(silo, full, sample))
+    if silo.kind in ("sql", "files"):
+        for resource in resources:
+            resource.add_map(as_text)
     if observer is not None:
         for resource in resources:
             resource.add_map(observer.watch(resource.name))
@@ -96,6 +100,29 @@ def build_source(silo: SiloConfig, observer: ColumnObserver | None = None,
         return resources
 
     return dlt.source(silo_resources, name=silo.name, max_table_nesting=1)()
+
+
+def as_text(item: Any) -> Any:
+    """Raw tables keep every value as text, as the silo wrote it.
+
+    Types are applied by the mapping, where a value that cannot be read sends its row to the
+    rejected records with the reason. Typed raw columns would instead make a later batch with a
+    stray value ("lots" in a number column) fail the whole load at the destination.
+    """
+    if isinstance(item, pa.Table):
+        return pa.table({name: _text_column(col) for name, col in zip(item.column_names, item.columns)})
+    if isinstance(item, pd.DataFrame):
+        return item.astype(object).where(item.notna(), None).astype("string")
+    return item
+
+
+def _text_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # nested values: keep as they are
+        return column
 
 
 def _failing_resource(silo: SiloConfig, table: str) -> DltResource:
@@ -193,7 +220,8 @@ def _file_reader(table: FileTable) -> Callable[[Any], Iterator[Any]]:
 
 
 def _read_frames(handle: Any, table: FileTable) -> Iterator[Any]:
-    """Read one file in chunks; CSV/Excel values stay text (zip codes, phones keep leading zeros)."""
+    """Read one file in chunks; CSV/Excel values are read as text (zip codes, phones keep leading
+    zeros); every other format is made text by `as_text`."""
     if table.format == "csv":
         opts = table.csv
         yield from pd.read_csv(

@@ -52,9 +52,12 @@ class _Problems:
 def _column(raw: pd.DataFrame, column: str) -> pd.Series:
     """A silo column by its source name (dlt normalised it); absent (never non-null) reads as empty."""
     name = normalise(column)
-    if name in raw.columns:
-        return raw[name]
-    return pd.Series(None, index=raw.index, dtype=object)
+    values = raw[name] if name in raw.columns else pd.Series(None, index=raw.index, dtype=object)
+    # when a column's type changes in the silo, dlt keeps the odd values in a variant column
+    # (`balance__v_text`); read them too, so they are mapped or rejected, never silently lost
+    for variant in [c for c in raw.columns if c.startswith(f"{name}__v_")]:
+        values = values.astype(object).where(values.notna(), raw[variant].astype(object))
+    return values
 
 
 def _quoted(values: pd.Series, mask: pd.Series) -> pd.Series:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 
 import dlt  # noqa: E402
 import duckdb  # noqa: E402
@@ -88,6 +89,9 @@ def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refre
         pipeline.normalize()
         info = pipeline.load()
     except PipelineStepFailed as exc:
+        # drop the failed package and restore the incremental state, so the next run extracts
+        # these rows again instead of retrying a package that cannot load
+        _abort_quietly(pipeline)
         raise SiloSyncError(_failure_message(silo, exc), silo.name, failed_table(exc)) from exc
     counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
     report = SyncReport(
@@ -120,6 +124,13 @@ def check_file_roots(silo: SiloConfig) -> None:
             raise SiloSyncError(
                 f"silo {silo.name}: table {table.name}: folder {table.path} does not exist (is the drop "
                 f"mounted? check `path:` in {silo.display_path()})", silo.name, table.name)
+
+
+def _abort_quietly(pipeline: dlt.Pipeline) -> None:
+    try:
+        pipeline.abort_packages()
+    except Exception:  # the sync already failed; its own error is the one to report
+        pass
 
 
 # --- drift ------------------------------------------------------------------------------------

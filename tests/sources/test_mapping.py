@@ -146,3 +146,16 @@ def test_empty_raw_gives_empty_frames(tmp_path):
     out = map_records(silo_from(tmp_path), pd.DataFrame({"_table": [], "_dlt_load_id": []}))
     assert out.records.empty and out.facts.empty and out.rejected.empty
     assert list(out.records.columns) == RECORD_COLUMNS
+
+
+def test_values_in_dlt_variant_columns_are_mapped_or_rejected(tmp_path):
+    # a silo changed `balance` from numbers to text: dlt put the text in balance__v_text
+    silo = silo_from(tmp_path)
+    raw = raw_frame([ROW, {**ROW, "account_no": "A2"}, {**ROW, "account_no": "A3"}])
+    raw["balance"] = [12.5, None, None]
+    raw["balance__v_text"] = [None, "7.25", "n/a"]
+    out = map_records(silo, raw)
+    assert out.facts.query("fact == 'balance'").set_index("source_record_id")["value_num"].to_dict() == {
+        "A1": 12.5, "A2": 7.25}
+    assert out.rejected["source_record_id"].tolist() == ["A3"]
+    assert "value 'n/a' is not a number" in out.rejected["reason"].item()

@@ -179,3 +179,39 @@ def test_missing_folder_is_an_error_and_an_empty_one_a_note(tmp_path, hub_paths)
     report = check_silo(silo)
     assert report.ok and "table c has no rows yet (no files match" in report.notes[0]
     assert sync_silo(silo, warehouse, pipes).total_rows == 0
+
+
+def test_a_value_of_the_wrong_type_is_rejected_not_a_failed_load(tmp_path, hub_paths):
+    warehouse, pipes = hub_paths
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "a.jsonl").write_text('{"id": 1, "email": "a@x.com", "credit": 1.5}\n')
+    path = tmp_path / "typed.yaml"
+    path.write_text(f"name: typed\nkind: files\nfiles: {{tables: [{{name: c, path: {drop}, glob: '*.jsonl', "
+                    "primary_key: id}]}\nmapping: {email: email}\nfacts: [{name: credit, column: credit}]\n")
+    silo = load_silo(path)
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"c": 1}
+    (drop / "b.jsonl").write_text('{"id": 2, "email": "b@x.com", "credit": "lots"}\n')
+    touch_later(drop / "b.jsonl")
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"c": 1}
+    raw = raw_of(silo, warehouse)
+    assert raw["_dlt_load_id"].notna().all() and raw["_dlt_load_id"].nunique() == 2
+    mapped = map_records(silo, raw)
+    assert mapped.records["source_record_id"].tolist() == ["1"]
+    assert mapped.rejected["reason"].tolist() == ["fact credit: column credit value 'lots' is not a number"]
+
+
+def test_full_refresh_marks_rows_gone_from_the_drop_as_deleted(demo_dir, hub_paths, tmp_path):
+    warehouse, pipes = hub_paths
+    text = demo_silo("marketing").path.read_text() + "deletes: {mode: full_refresh}\n"
+    path = tmp_path / "marketing.yaml"
+    path.write_text(text)
+    silo = load_silo(path)
+    sync_silo(silo, warehouse, pipes)
+    csv = demo_dir / "marketing" / "subscribers.csv"
+    frame = pd.read_csv(csv, dtype=str)
+    frame[frame.subscriber_id != "M2"].to_csv(csv, index=False)
+    report = sync_silo(silo, warehouse, pipes)
+    assert report.full_refresh and report.rows_loaded == {"subscribers": 1}
+    records = map_records(silo, raw_of(silo, warehouse)).records
+    assert records.set_index("source_record_id")["is_deleted"].to_dict() == {"M1": False, "M2": True}
