@@ -168,9 +168,10 @@ def customer_ids(labels: np.ndarray, silo: pd.Series, source_record_id: pd.Serie
     """'C' + 15 hex chars of the SHA-1 of each cluster's smallest 'silo|source_record_id' (deterministic)."""
     keys = silo.astype(str).to_numpy(dtype=object) + "|" + source_record_id.astype(str).to_numpy(dtype=object)
     frame = pd.DataFrame({"label": labels, "key": keys})
-    smallest = frame.groupby("label")["key"].min()
-    ids = {lab: "C" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:15] for lab, key in smallest.items()}
-    return frame["label"].map(ids).to_numpy(dtype=object)
+    smallest = frame.sort_values("key", kind="stable").drop_duplicates("label")
+    ids = pd.Series(["C" + hashlib.sha1(k.encode("utf-8")).hexdigest()[:15] for k in smallest["key"].tolist()],
+                    index=smallest["label"].to_numpy())
+    return ids.reindex(labels).to_numpy(dtype=object)
 
 
 def closure_pairs(
@@ -192,16 +193,13 @@ def closure_pairs(
     frame = frame[(sizes > 1) & (sizes <= max_component)]
     varied = frame.groupby("comp").agg(nids=("nid", "nunique"), dobs=("dob", "nunique"))
     suspect = varied.index[(varied["nids"] > 1) | (varied["dobs"] > 1)]
-    existing = set((np.minimum(left, right) * np.int64(n) + np.maximum(left, right)).tolist())
-    out_l, out_r = [], []
-    members = frame[frame["comp"].isin(suspect)].groupby("comp").groups
-    for recs in members.values():
-        recs = np.sort(np.asarray(recs, dtype=np.int64))
-        a, b = np.triu_indices(len(recs), k=1)
-        pl, pr = recs[a], recs[b]
-        new = ~np.isin(pl * np.int64(n) + pr, list(existing)) if existing else np.ones(len(pl), bool)
-        out_l.append(pl[new])
-        out_r.append(pr[new])
-    if not out_l:
+    sub = frame[frame["comp"].isin(suspect)]
+    if sub.empty:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(out_l), np.concatenate(out_r)
+    recs = pd.DataFrame({"comp": sub["comp"].to_numpy(), "rec": sub.index.to_numpy(dtype=np.int64)})
+    both = recs.merge(recs, on="comp", suffixes=("_l", "_r"))
+    both = both[both["rec_l"] < both["rec_r"]]
+    pl, pr = both["rec_l"].to_numpy(np.int64), both["rec_r"].to_numpy(np.int64)
+    existing = np.minimum(left, right).astype(np.int64) * np.int64(n) + np.maximum(left, right)
+    new = ~np.isin(pl * np.int64(n) + pr, existing)
+    return pl[new], pr[new]

@@ -1,12 +1,11 @@
 """Match features derived from staging records: the keys blocking joins on and comparison scores."""
 from __future__ import annotations
 
+import duckdb
 import jellyfish
 import numpy as np
 import pandas as pd
 
-from identity_resolution.addresses import normalise_street
-from identity_resolution.emails import match_key
 from identity_resolution.names import nickname_table
 from identity_resolution.text import map_distinct
 
@@ -17,47 +16,78 @@ FEATURE_COLUMNS = [
 ]
 
 
-def _letters(series: pd.Series) -> pd.Series:
-    """Lower-case ASCII letters only ('Lillie-Hinrichs' -> 'lilliehinrichs'); empty -> None."""
-    s = series.astype("string").str.lower().str.replace(r"[^a-z]", "", regex=True)
-    return s.where(s.str.len() > 0).astype("object").where(lambda x: x.notna(), None)
-
-
-def _first_token(series: pd.Series) -> pd.Series:
-    return series.astype("string").str.strip().str.split(r"[\s\-]+", regex=True).str[0]
+_FEATURE_SQL = r"""
+WITH base AS (
+    SELECT
+        nullif(regexp_replace(lower(regexp_extract(trim(given_name), '^[^\s\-]+')), '[^a-z]', '', 'g'), '') AS given,
+        nullif(regexp_replace(lower(family_name), '[^a-z]', '', 'g'), '') AS family,
+        lower(trim(email)) AS email,
+        phone,
+        national_id_hash AS nid_hash,
+        national_id_last4 AS nid_last4,
+        coalesce(national_id_is_partial, false) AS nid_partial,
+        strftime(birth_date, '%Y%m%d') AS dob,
+        nullif(trim(regexp_replace(regexp_replace(lower(address_line), '[.,;#]', ' ', 'g'), '\s+', ' ', 'g')), '') AS addr,
+        nullif(upper(replace(postcode, ' ', '')), '') AS postcode,
+        nullif(regexp_replace(lower(city), '[^a-z]', '', 'g'), '') AS city,
+        nullif(upper(trim(region)), '') AS region,
+        rid
+    FROM recs
+), mail AS (
+    SELECT *,
+        regexp_replace(split_part(email, '@', 1), '\+.*$', '') AS local_part,
+        CASE WHEN split_part(email, '@', 2) IN ('gmail.com', 'googlemail.com') THEN 'gmail.com'
+             ELSE split_part(email, '@', 2) END AS domain
+    FROM base
+)
+SELECT
+    given, left(given, 1) AS given_initial, family,
+    CASE WHEN email IS NULL THEN NULL
+         WHEN domain = 'gmail.com' THEN replace(local_part, '.', '') || '@' || domain
+         ELSE local_part || '@' || domain END AS email_key,
+    CASE WHEN email IS NULL THEN NULL WHEN domain = 'gmail.com' THEN replace(local_part, '.', '')
+         ELSE local_part END AS email_user,
+    phone, nid_hash, nid_last4, nid_partial, dob, left(dob, 4) AS dob_year, addr,
+    nullif(regexp_extract(addr, '^(\d+[a-z]?)\b', 1), '') AS addr_num,
+    nullif(regexp_extract(addr, '^\d+[a-z]?\s+(?:[nsew]\s+)?([a-z]+)', 1), '') AS street_word,
+    postcode, city, region
+FROM mail
+ORDER BY rid
+"""
 
 
 def build_features(records: pd.DataFrame) -> pd.DataFrame:
-    """One row per record (same order) with the FEATURE_COLUMNS; every value a string or None."""
-    f = pd.DataFrame(index=pd.RangeIndex(len(records)))
+    """One row per record (same order) with the FEATURE_COLUMNS; every value a string or None.
+
+    String clean-up runs as one DuckDB query (vectorised, multi-threaded); phonetic codes and
+    nickname mapping run once per distinct name.
+    """
     r = records.reset_index(drop=True)
-    f["given"] = _letters(_first_token(r["given_name"]))
+    cols = {}
+    for name in ("given_name", "family_name", "email", "phone", "national_id_hash", "national_id_last4",
+                 "address_line", "postcode", "city", "region"):
+        cols[name] = r[name].astype("object").where(r[name].notna(), None) if name in r.columns else pd.Series([None] * len(r), dtype="object")
+    frame = pd.DataFrame(cols)
+    frame["national_id_is_partial"] = (r["national_id_is_partial"].astype("boolean").fillna(False).astype(bool)
+                                       if "national_id_is_partial" in r.columns else False)
+    frame["birth_date"] = pd.to_datetime(r["birth_date"], errors="coerce") if "birth_date" in r.columns else pd.NaT
+    frame["rid"] = np.arange(len(r), dtype=np.int64)
+    con = duckdb.connect()
+    try:
+        con.register("recs", frame)
+        f = con.sql(_FEATURE_SQL).df()
+    finally:
+        con.close()
     nick = nickname_table()
     f["given_canon"] = map_distinct(f["given"], lambda g: nick.get(g, g))
-    f["given_initial"] = f["given"].str[0]
     f["given_mp"] = map_distinct(f["given"], jellyfish.metaphone)
-    f["family"] = _letters(r["family_name"])
     f["family_sdx"] = map_distinct(f["family"], jellyfish.soundex)
     f["family_mp"] = map_distinct(f["family"], jellyfish.metaphone)
-    f["email_key"] = match_key(r["email"])
-    f["email_user"] = f["email_key"].astype("string").str.split("@").str[0].astype("object")
-    f["phone"] = r["phone"].astype("object")
-    f["nid_hash"] = r["national_id_hash"].astype("object")
-    f["nid_last4"] = r["national_id_last4"].astype("object")
-    f["nid_partial"] = r["national_id_is_partial"].fillna(False).astype(bool)
-    dob = pd.to_datetime(r["birth_date"], errors="coerce")
-    f["dob"] = dob.dt.strftime("%Y%m%d").astype("object")
-    f["dob_year"] = f["dob"].str[:4]
-    f["addr"] = map_distinct(r["address_line"], normalise_street)
-    f["addr_num"] = f["addr"].astype("string").str.extract(r"^(\d+\w?)\b", expand=False).astype("object")
-    street_word = f["addr"].astype("string").str.extract(r"^\d+\w?\s+(?:[nsew]\s+)?([a-z]+)", expand=False)
-    f["addr_key"] = (f["addr_num"].astype("string") + " " + street_word).astype("object")
-    f["postcode"] = r["postcode"].astype("string").str.replace(" ", "", regex=False).str.upper().astype("object")
-    f["city"] = _letters(r["city"])
-    f["region"] = r["region"].astype("string").str.upper().astype("object")
+    f["addr_key"] = (f["addr_num"] + " " + f["street_word"]).where(f["addr_num"].notna() & f["street_word"].notna(), None)
+    f["nid_partial"] = f["nid_partial"].astype(bool)
     for name in FEATURE_COLUMNS:
-        if f[name].dtype == object:
-            f[name] = f[name].where(f[name].notna(), None)
+        if f[name].dtype != bool:
+            f[name] = f[name].astype("object").where(f[name].notna(), None)
     return f[FEATURE_COLUMNS]
 
 

@@ -47,12 +47,17 @@ def is_repeated_digits(digits: str) -> bool:
 
 def as_str_series(series: pd.Series) -> pd.Series:
     """Object series of stripped strings, with NaN/None/empty as None (dates and numbers made text)."""
-    s = series.astype("object")
-    mask = s.notna()
-    out = pd.Series(None, index=s.index, dtype="object")
-    if mask.any():
-        vals = s[mask].map(_to_text)
-        out[mask] = vals
+    if pd.api.types.is_datetime64_any_dtype(series):
+        out = series.dt.strftime("%Y-%m-%d").astype("object")
+    elif pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        out = series.astype("object").where(series.notna(), None)
+        out = out.where(out.isna(), out.str.strip()) if out.notna().any() else out
+    else:
+        s = series.astype("object")
+        mask = s.notna()
+        out = pd.Series(None, index=s.index, dtype="object")
+        if mask.any():
+            out[mask] = s[mask].map(_to_text)
     out = out.where(out.notna() & (out != ""), None)
     return out
 
