@@ -7,7 +7,7 @@ import duckdb
 import pandas as pd
 from rich.table import Table
 
-from identity_resolution import evaluate
+from identity_resolution.evaluate import evaluate
 
 
 def silo_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

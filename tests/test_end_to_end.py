@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from identity_resolution import evaluate
+from identity_resolution.evaluate import evaluate
 from warehouse.schema import TABLES
 
 pytestmark = pytest.mark.slow
