@@ -147,9 +147,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(path: Path, port: int) -> subprocess.Popen:
+def start_server(path: Path, port: int, extra: list[str] | None = None) -> subprocess.Popen:
     env = dict(os.environ, HUB_WAREHOUSE=str(path), PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--warehouse", str(path)],
+    return subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--warehouse", str(path),
+                             *(extra or [])],
                             env=env, cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 
@@ -260,6 +261,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=30.0, help="wrk: how long to send load")
     parser.add_argument("--python-client", action="store_true", help="use Python threads even if wrk is installed")
+    parser.add_argument("--audit-flush-interval", type=float, default=5.0, help="passed to hub serve")
+    parser.add_argument("--reuse", action="store_true", help="reuse the warehouse in --workdir if it exists")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the warehouse here (default: temp dir)")
     args = parser.parse_args()
 
@@ -267,14 +270,19 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"bench_{args.customers}.duckdb"
     t0 = time.perf_counter()
-    if path.exists():
-        path.unlink()
-    key = build_warehouse(path, args.customers)
+    key_file = workdir / f"bench_{args.customers}.key"
+    if args.reuse and path.exists() and key_file.exists():
+        key = key_file.read_text().strip()
+    else:
+        for stale in (path, Path(str(path) + ".wal")):
+            stale.unlink(missing_ok=True)
+        key = build_warehouse(path, args.customers)
+        key_file.write_text(key)
     build_seconds = time.perf_counter() - t0
     queries = sample_queries(path, 5000, args.seed)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = start_server(path, port)
+    server = start_server(path, port, ["--audit-flush-interval", str(args.audit_flush_interval)])
     try:
         load_seconds = wait_until_loaded(url, server, timeout=600)
         drive_load(url, key, queries, args.warmup, args.concurrency, 60)

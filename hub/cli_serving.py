@@ -196,6 +196,7 @@ def serve_command(
     port: int = typer.Option(8000, min=1, max=65535),
     warehouse: Optional[Path] = WAREHOUSE_OPT,
     reload_interval: float = typer.Option(1.0, help="Seconds between checks for a changed warehouse"),
+    audit_flush_interval: float = typer.Option(5.0, help="Seconds between writes of spooled audit events (they are safe in the spool meanwhile)"),
     log_level: str = typer.Option("warning", help="uvicorn log level"),
 ):
     """Run the HTTP API and the screen-pop / review pages (http://HOST:PORT/ui/)."""
@@ -205,7 +206,8 @@ def serve_command(
     from hub.serve.state import ServeSettings
 
     path = warehouse_path(warehouse)
-    settings = ServeSettings(warehouse=path, reload_interval=reload_interval, raw_tables=raw_tables_from_silos)
+    settings = ServeSettings(warehouse=path, reload_interval=reload_interval, audit_flush_interval=audit_flush_interval,
+                             raw_tables=raw_tables_from_silos)
     err.print(f"serving {path} on http://{host}:{port}/ui/  (API docs at /docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
 

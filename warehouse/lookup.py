@@ -72,13 +72,14 @@ def email_key(text: str) -> str:
 
 
 def email_key_sql(expr: str) -> str:
-    """SQL twin of email_key (NULL stays NULL; a value without '@' is only lower-cased)."""
-    e = f"lower(trim({expr}))"
-    local = f"split_part(split_part({e}, '@', 1), '+', 1)"
-    domain = f"split_part({e}, '@', 2)"
-    return (f"CASE WHEN {expr} IS NULL THEN NULL WHEN strpos({e}, '@') = 0 THEN {e} "
-            f"WHEN {domain} IN ('gmail.com', 'googlemail.com') THEN replace({local}, '.', '') || '@gmail.com' "
-            f"ELSE {local} || '@' || {domain} END")
+    """SQL twin of email_key (NULL stays NULL; a value that is not one address is only lower-cased).
+
+    The list/lambda form evaluates `expr` once per row; a plain CASE would repeat lower(trim()) six times.
+    """
+    return (f"list_transform([string_split(lower(trim({expr})), '@')], lambda p: "
+            "CASE WHEN len(p) <> 2 THEN array_to_string(p, '@') "
+            "WHEN p[2] IN ('gmail.com', 'googlemail.com') THEN replace(split_part(p[1], '+', 1), '.', '') || '@gmail.com' "
+            "ELSE split_part(p[1], '+', 1) || '@' || p[2] END)[1]")
 
 
 def name_norm(text: str) -> str:
@@ -151,10 +152,8 @@ class SortedKeys:
     rows: np.ndarray
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, ids: pd.Index) -> "SortedKeys":
-        rows = ids.get_indexer(frame["customer_id"])
-        keep = rows >= 0
-        return cls(frame["k"].to_numpy(dtype=object)[keep], rows[keep].astype(np.int64))
+    def from_arrays(cls, keys: np.ndarray, rows: np.ndarray) -> "SortedKeys":
+        return cls(np.asarray(keys, dtype=object), np.asarray(rows, dtype=np.int64))
 
     def find(self, key: str) -> np.ndarray:
         lo = np.searchsorted(self.keys, key, side="left")
@@ -171,8 +170,8 @@ class TokenIndex(SortedKeys):
     _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, ids: pd.Index) -> "TokenIndex":
-        base = SortedKeys.from_frame(frame, ids)
+    def from_arrays(cls, keys: np.ndarray, rows: np.ndarray) -> "TokenIndex":
+        base = SortedKeys.from_arrays(keys, rows)
         keys = base.keys
         if len(keys):
             boundaries = np.flatnonzero(keys[1:] != keys[:-1]) + 1
@@ -324,25 +323,41 @@ def load_redirects(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def load_snapshot(con: duckdb.DuckDBPyConnection) -> CustomerSnapshot:
-    """Read cards, phone/email/name keys and id redirects in bulk from the warehouse."""
+    """Read cards and id redirects from the warehouse, then build the indexes in memory."""
+    cards, redirects = fetch_snapshot_inputs(con)
+    return build_snapshot(cards, redirects)
+
+
+def fetch_snapshot_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, dict[str, str]]:
+    """The only reads from the warehouse file (two queries), so the caller can close it right after."""
     cards = con.sql(f"{card_select_sql(con)} ORDER BY customer_id").to_arrow_table()
     if isinstance(cards, pa.RecordBatchReader):
         cards = cards.read_all()
+    return cards, load_redirects(con)
+
+
+def build_snapshot(cards: pa.Table, redirects: dict[str, str]) -> CustomerSnapshot:
+    """Sorted phone/email/name-token keys and ranking names from the cards, in an in-memory DuckDB."""
     ids = pd.Index(cards.column("customer_id").to_numpy(zero_copy_only=False))
-    customer_cols = set(_columns(con, "marts", "customers"))
-    phones = SortedKeys.from_frame(con.execute(_keys_sql(customer_cols, "phone", "phones", None)).df(), ids)
-    emails = SortedKeys.from_frame(
-        con.execute(_keys_sql(customer_cols, "email", "emails", email_key_sql("k"))).df(), ids)
-    name_expr = _name_expr(customer_cols)
-    tokens = TokenIndex.from_frame(con.execute(
-        f"SELECT DISTINCT tok AS k, customer_id FROM (SELECT customer_id, unnest(string_split("
-        f"{name_norm_sql(name_expr)}, ' ')) AS tok FROM marts.customers) WHERE tok <> '' ORDER BY k, customer_id"
-    ).df(), ids)
-    names_frame = con.execute(
-        f"SELECT customer_id, {name_norm_sql(_ranking_name_expr(customer_cols))} AS n FROM marts.customers "
-        "ORDER BY customer_id").df()
-    names = names_frame["n"].fillna("").to_numpy(dtype=object)
-    return CustomerSnapshot(cards, ids, phones, emails, tokens, names, load_redirects(con),
+    cols = set(cards.column_names)
+    mem = duckdb.connect()
+    try:
+        mem.register("cards", cards.append_column("_row", pa.array(np.arange(cards.num_rows, dtype=np.int64))))
+
+        def pairs(sql: str) -> tuple[np.ndarray, np.ndarray]:
+            got = mem.execute(sql).fetchnumpy()
+            return np.asarray(got["k"], dtype=object), np.asarray(got["_row"], dtype=np.int64)
+
+        phones = SortedKeys.from_arrays(*pairs(_keys_sql(cols, "phone", "phones", None, "cards", "_row")))
+        emails = SortedKeys.from_arrays(*pairs(_keys_sql(cols, "email", "emails", email_key_sql("k"), "cards", "_row")))
+        tokens = TokenIndex.from_arrays(*pairs(
+            f"SELECT DISTINCT tok AS k, _row FROM (SELECT _row, unnest(string_split({name_norm_sql(_name_expr(cols))}, "
+            f"' ')) AS tok FROM cards) WHERE tok <> '' ORDER BY k, _row"))
+        names = mem.execute(f"SELECT {name_norm_sql(_ranking_name_expr(cols))} AS n FROM cards ORDER BY _row").fetchnumpy()
+        names = np.asarray(names["n"], dtype=object)
+    finally:
+        mem.close()
+    return CustomerSnapshot(cards, ids, phones, emails, tokens, names, redirects,
                             datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
@@ -359,17 +374,18 @@ def _ranking_name_expr(customer_cols: set[str]) -> str:
     return f"coalesce(full_name, {split}, '')" if "full_name" in customer_cols else f"coalesce({split}, '')"
 
 
-def _keys_sql(customer_cols: set[str], single: str, many: str, transform: str | None) -> str:
-    """(k, customer_id) pairs sorted by k from the single and list columns of marts.customers."""
+def _keys_sql(customer_cols: set[str], single: str, many: str, transform: str | None,
+              source: str = "marts.customers", id_col: str = "customer_id") -> str:
+    """(k, id) pairs sorted by k from the single and list columns of `source`."""
     sources = []
     if single in customer_cols:
-        sources.append(f"SELECT customer_id, {single} AS k FROM marts.customers")
+        sources.append(f"SELECT {id_col}, {single} AS k FROM {source}")
     if many in customer_cols:
-        sources.append(f"SELECT customer_id, unnest({many}) AS k FROM marts.customers")
+        sources.append(f"SELECT {id_col}, unnest({many}) AS k FROM {source}")
     if not sources:
-        return "SELECT NULL::VARCHAR AS k, NULL::VARCHAR AS customer_id WHERE false"
+        return f"SELECT NULL::VARCHAR AS k, NULL::BIGINT AS {id_col} WHERE false"
     key = transform or "k"
-    return (f"SELECT DISTINCT {key} AS k, customer_id FROM ({' UNION ALL '.join(sources)}) "
+    return (f"SELECT DISTINCT {key} AS k, {id_col} FROM ({' UNION ALL '.join(sources)}) "
             f"WHERE k IS NOT NULL AND k <> '' ORDER BY 1, 2")
 
 

@@ -8,6 +8,7 @@ flushes the audit spool into ops.audit_log.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from warehouse.lookup import CustomerSnapshot, load_snapshot
+from warehouse.lookup import CustomerSnapshot, build_snapshot, fetch_snapshot_inputs
 from warehouse.security import (
     AuditLog, Principal, RawTables, WarehouseBusy, WarehouseMissing, load_active_keys, warehouse_session,
 )
@@ -28,7 +29,7 @@ FORCED_RELOAD_SECONDS = 300.0  # safety net for a change the file signature miss
 class ServeSettings:
     warehouse: Path
     reload_interval: float = 1.0
-    audit_flush_interval: float = 1.0
+    audit_flush_interval: float = 5.0
     busy_wait_seconds: float = 2.0
     raw_tables: Callable[[], RawTables] | None = None
 
@@ -83,10 +84,12 @@ class ServingState:
             if not force and not stale and signature == self._signature and self.snapshot is not None:
                 return False
             try:
+                # Only the reads hold the file; the indexes are built after it is closed again.
                 with warehouse_session(self.warehouse, read_only=True,
                                        wait_seconds=self.settings.busy_wait_seconds) as con:
                     keys = load_active_keys(con)
-                    snapshot = load_snapshot(con)
+                    cards, redirects = fetch_snapshot_inputs(con)
+                snapshot = build_snapshot(cards, redirects)
             except (WarehouseBusy, WarehouseMissing) as exc:
                 self.last_error = str(exc)
                 log.warning("snapshot not refreshed: %s", exc)
@@ -96,6 +99,10 @@ class ServingState:
                 log.exception("snapshot load failed")
                 return False
             self.keys, self.snapshot = keys, snapshot
+            # Millions of long-lived objects would make every full garbage collection a latency spike:
+            # collect the old snapshot now and move the new one out of the collector's sight.
+            gc.collect()
+            gc.freeze()
             self._signature = signature
             self._loaded_monotonic = time.monotonic()
             self.last_error = None
