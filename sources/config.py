@@ -140,6 +140,20 @@ class SqlSpec(_Strict):
     tables: list[SqlTable] = Field(min_length=1)
     chunk_size: int = Field(10_000, ge=1)
 
+    @field_validator("url")
+    @classmethod
+    def _sqlalchemy_url(cls, url: SecretStr) -> SecretStr:
+        from sqlalchemy.engine import make_url
+
+        value = url.get_secret_value()
+        if value:  # empty: its environment variable is missing, reported as such
+            try:
+                make_url(value)
+            except Exception:
+                raise ValueError("not a SQLAlchemy URL; write e.g. postgresql+psycopg2://user:${DB_PASSWORD}"
+                                 "@host:5432/db, mysql+pymysql://..., sqlite:////path/file.db") from None
+        return url
+
 
 class CsvOptions(_Strict):
     delimiter: str = ","
@@ -400,6 +414,10 @@ def load_silo(path: Path | str) -> SiloConfig:
         raise SiloConfigError(f"{path}{line}: malformed YAML: {problem}; fix the indentation/quoting there") from exc
     if not isinstance(data, dict):
         raise SiloConfigError(f"{path}, line 1: a silo file must be a mapping of keys (name:, kind:, ...)")
+    for reserved in ("path", "missing_env"):
+        if reserved in data:
+            raise SiloConfigError(f"{path}, line {line_of((reserved,), lines)}, field {reserved}: unknown field "
+                                  f"{reserved!r}; remove it (the hub fills it in)")
     missing: list[tuple[tuple, str]] = []
     data = _interpolate(data, (), missing)
     try:

@@ -85,10 +85,14 @@ def build_source(silo: SiloConfig, observer: ColumnObserver | None = None,
     """
     full = full_refresh or (silo.deletes is not None and silo.deletes.mode == "full_refresh")
     if silo.missing_env:
-        resources = [_failing_resource(silo, table) for table in silo.tables()]
+        resources = [_failing_resource(silo, table, "\n".join(silo.missing_env)) for table in silo.tables()]
     else:
         builder = {"sql": _sql_resources, "files": _file_resources, "rest": _rest_resources}[silo.kind]
-        resources = list(builder(silo, full, sample))
+        try:
+            resources = list(builder(silo, full, sample))
+        except Exception as exc:  # e.g. a database driver that is not installed: fail this silo only
+            message = f"silo {silo.name}: cannot build its source: {type(exc).__name__}: {exc}"
+            resources = [_failing_resource(silo, table, message) for table in silo.tables()]
     if silo.kind in ("sql", "files"):
         for resource in resources:
             resource.add_map(as_text)
@@ -125,11 +129,11 @@ def _text_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return column
 
 
-def _failing_resource(silo: SiloConfig, table: str) -> DltResource:
-    """A resource that fails when run, so a silo without its environment fails only its own assets."""
+def _failing_resource(silo: SiloConfig, table: str, message: str) -> DltResource:
+    """A resource that fails when run, so a silo that cannot be built fails only its own assets."""
 
     def rows() -> Iterator[dict]:
-        raise SiloConfigError("\n".join(silo.missing_env))
+        raise SiloConfigError(message)
         yield {}  # pragma: no cover - makes this a generator
 
     return dlt.resource(rows, name=table, primary_key=silo.table_primary_key(table), write_disposition="merge")

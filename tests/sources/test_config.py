@@ -94,7 +94,7 @@ def test_missing_env_variable_is_reported_with_line_and_fix(tmp_path, monkeypatc
     (GOOD.replace('"0 * * * *"', '"every hour"'), ["line 3", "field schedule", "not a cron expression"]),
     (GOOD.replace("      primary_key: id\n", ""), ["no primary key", "add `primary_key:`"]),
     (GOOD.replace('glob: "*.csv"', 'glob: "*.dat"'), ["line 8", "cannot tell the file format", "add `format:`"]),
-    (GOOD + "sql: {url: x, tables: [{name: t}]}\n", ["kind is files", "remove it"]),
+    (GOOD + "sql: {url: \"sqlite://\", tables: [{name: t}]}\n", ["kind is files", "remove it"]),
     ("- just\n- a list\n", ["must be a mapping"]),
     (GOOD + "mapping2: {}\n", ["line 12", "unknown field 'mapping2'"]),
 ])
@@ -153,3 +153,40 @@ def test_every_example_in_the_docs_is_a_valid_silo_file(tmp_path, monkeypatch):
         kinds.add(silo.kind)
         assert silo.missing_env == [] and silo.mapping.items()
     assert kinds == {"sql", "files", "rest"}
+
+
+def test_bad_sql_url_is_reported_without_its_value(tmp_path, monkeypatch):
+    monkeypatch.setenv("BAD_URL", "hunter2-not-a-url")
+    path = write(tmp_path, """\
+        name: ledger
+        kind: sql
+        sql:
+          url: ${BAD_URL}
+          tables: [{name: t, primary_key: id}]
+        mapping: {email: mail}
+        """)
+    with pytest.raises(SiloConfigError) as err:
+        load_silo(path)
+    assert "line 4, field sql.url: not a SQLAlchemy URL" in str(err.value)
+    assert "hunter2" not in str(err.value)
+
+
+def test_fields_the_hub_fills_in_are_refused(tmp_path):
+    with pytest.raises(SiloConfigError, match="line 12, field path: unknown field 'path'"):
+        load_silo(write(tmp_path, GOOD + "path: /elsewhere\n"))
+
+
+def test_a_silo_that_cannot_be_built_fails_when_run_not_when_built(tmp_path, hub_paths):
+    from sources import SiloConfigError, build_source, sync_silo
+
+    warehouse, pipes = hub_paths
+    path = write(tmp_path, """\
+        name: exotic
+        kind: sql
+        sql: {url: "nosuchdialect://host/db", tables: [{name: t, primary_key: id}]}
+        mapping: {email: mail}
+        """)
+    silo = load_silo(path)
+    build_source(silo)  # Dagster builds every silo at import: this must not raise
+    with pytest.raises(Exception, match="silo exotic: cannot build its source: NoSuchModuleError"):
+        sync_silo(silo, warehouse, pipes)
