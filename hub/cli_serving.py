@@ -21,7 +21,8 @@ app = typer.Typer(no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
 
-WAREHOUSE_OPT = typer.Option(None, "--warehouse", "-w", help="Warehouse file (default $HUB_WAREHOUSE or data/hub.duckdb)")
+WAREHOUSE_OPT = typer.Option(None, "--warehouse", "-w",
+                             help="Warehouse file (default $HUB_WAREHOUSE or data/hub.duckdb)")
 API_KEY_OPT = typer.Option(None, "--api-key", envvar="HUB_API_KEY", help="Act as this API key's holder and role")
 
 
@@ -186,7 +187,8 @@ def _print_card(card: dict) -> None:
     view.add_column("value", overflow="fold")
     for key, value in card.items():
         if key != "score":
-            view.add_row(key, "" if value is None else ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+            text = ", ".join(map(str, value)) if isinstance(value, list) else "" if value is None else str(value)
+            view.add_row(key, text)
     console.print(view)
 
 
@@ -196,7 +198,8 @@ def serve_command(
     port: int = typer.Option(8000, min=1, max=65535),
     warehouse: Optional[Path] = WAREHOUSE_OPT,
     reload_interval: float = typer.Option(1.0, help="Seconds between checks for a changed warehouse"),
-    audit_flush_interval: float = typer.Option(5.0, help="Seconds between writes of spooled audit events (they are safe in the spool meanwhile)"),
+    audit_flush_interval: float = typer.Option(
+        5.0, help="Seconds between writes of spooled audit events (they are safe in the spool meanwhile)"),
     log_level: str = typer.Option("warning", help="uvicorn log level"),
 ):
     """Run the HTTP API and the screen-pop / review pages (http://HOST:PORT/ui/)."""

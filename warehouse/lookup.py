@@ -78,7 +78,8 @@ def email_key_sql(expr: str) -> str:
     """
     return (f"list_transform([string_split(lower(trim({expr})), '@')], lambda p: "
             "CASE WHEN len(p) <> 2 THEN array_to_string(p, '@') "
-            "WHEN p[2] IN ('gmail.com', 'googlemail.com') THEN replace(split_part(p[1], '+', 1), '.', '') || '@gmail.com' "
+            "WHEN p[2] IN ('gmail.com', 'googlemail.com') "
+            "THEN replace(split_part(p[1], '+', 1), '.', '') || '@gmail.com' "
             "ELSE split_part(p[1], '+', 1) || '@' || p[2] END)[1]")
 
 
@@ -353,8 +354,8 @@ def build_snapshot(cards: pa.Table, redirects: dict[str, str]) -> CustomerSnapsh
         tokens = TokenIndex.from_arrays(*pairs(
             f"SELECT DISTINCT tok AS k, _row FROM (SELECT _row, unnest(string_split({name_norm_sql(_name_expr(cols))}, "
             f"' ')) AS tok FROM cards) WHERE tok <> '' ORDER BY k, _row"))
-        names = mem.execute(f"SELECT {name_norm_sql(_ranking_name_expr(cols))} AS n FROM cards ORDER BY _row").fetchnumpy()
-        names = np.asarray(names["n"], dtype=object)
+        ranking = name_norm_sql(_ranking_name_expr(cols))
+        names = np.asarray(mem.execute(f"SELECT {ranking} AS n FROM cards ORDER BY _row").fetchnumpy()["n"], dtype=object)
     finally:
         mem.close()
     return CustomerSnapshot(cards, ids, phones, emails, tokens, names, redirects,

@@ -14,8 +14,8 @@ Public API (import from here):
 """
 from warehouse.security.audit import AuditLog, ensure_audit_table, read_audit, spool_dir_for
 from warehouse.security.connect import (
-    CATALOG, KEY_ENV, EncryptionSetupError, attach_read_only, WarehouseBusy, WarehouseMissing, encrypt_warehouse, is_lock_error,
-    open_warehouse, path_guard, table_columns, table_exists, warehouse_session, write_transaction,
+    CATALOG, KEY_ENV, EncryptionSetupError, WarehouseBusy, WarehouseMissing, attach_read_only, encrypt_warehouse,
+    is_lock_error, open_warehouse, path_guard, table_columns, table_exists, warehouse_session, write_transaction,
 )
 from warehouse.security.erasure import (
     CustomerNotFound, ErasureConfigError, ErasureReport, RawTable, RawTables, erase_customer, purge_suppressed_raw,

@@ -118,8 +118,8 @@ class AuditLog:
             try:
                 before = con.execute("SELECT count(*) FROM ops.audit_log").fetchall()[0][0]
                 con.execute(
-                    "INSERT INTO ops.audit_log SELECT e.event_id, CAST(e.occurred_at AS TIMESTAMP), e.actor, e.role, e.action, "
-                    "e.customer_id, e.detail FROM _audit_events e WHERE NOT EXISTS (SELECT 1 FROM ops.audit_log a "
+                    "INSERT INTO ops.audit_log SELECT e.event_id, CAST(e.occurred_at AS TIMESTAMP), e.actor, e.role, "
+                    "e.action, e.customer_id, e.detail FROM _audit_events e WHERE NOT EXISTS (SELECT 1 FROM ops.audit_log a "
                     "WHERE a.event_id = e.event_id AND a.customer_id IS NOT DISTINCT FROM e.customer_id)")
                 after = con.execute("SELECT count(*) FROM ops.audit_log").fetchall()[0][0]
             finally:
