@@ -12,23 +12,23 @@ import pyarrow as pa
 log = logging.getLogger(__name__)
 
 # name -> SQL key expression over the feature table. A NULL part makes the key NULL (no block).
-BLOCKING_RULES: dict[str, str] = {
+BLOCKING_RULES: dict[str, str | tuple[str, str]] = {
     "email": "email_key",
     "phone": "phone",
     "national_id": "nid_hash",
     "dob_given": "dob || '|' || given_initial",
     "dob_family": "dob || '|' || left(family, 2)",
-    "family_phonetic_given": "family_sdx || '|' || given_initial || '|' || coalesce(left(postcode, 2), dob_year, '')",
+    "family_phonetic_given_area": "family_sdx || '|' || given_initial || '|' || left(postcode, 3)",
+    "family_phonetic_given_year": "family_sdx || '|' || given_initial || '|' || dob_year",
     "family_given_exact": "family || '|' || given_canon",
     "postcode_family_prefix": "postcode || '|' || left(family, 3)",
     "postcode_given_prefix": "postcode || '|' || left(given, 3)",
     "address_postcode": "addr_key || '|' || postcode",
     "address_family": "addr_key || '|' || left(family, 1)",
-    # least/greatest skip NULLs in DuckDB, so each part is made NULL-propagating first
-    "swapped_names": "least(given_mp || family_mp, family_mp || given_mp)",
     "dob_postcode": "dob || '|' || postcode",
     "dob_city": "dob || '|' || city",
-    "swapped_names_exact": "least(given || '|' || family, family || '|' || given)",
+    # a pair of keys: the left record's given|family equals the right record's family|given
+    "swapped_names": ("given || '|' || family", "family || '|' || given"),
     "nid_last4_dob_year": "nid_last4 || '|' || dob_year",
     "nid_last4_family": "nid_last4 || '|' || family_sdx",
 }
@@ -67,20 +67,27 @@ def block(
     stats, warnings = [], []
     silo_filter = "AND a.silo_code <> b.silo_code" if link_only else ""
     for idx, (name, expr) in enumerate(rules.items()):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE bkeys AS SELECT rid, silo_code, {expr} AS k FROM feats WHERE ({expr}) IS NOT NULL")
+        left_expr, right_expr = expr if isinstance(expr, tuple) else (expr, expr)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE bkeys AS SELECT rid, silo_code, {left_expr} AS k, {right_expr} AS k2 "
+            f"FROM feats WHERE ({left_expr}) IS NOT NULL"
+        )
         big = con.execute(
             "SELECT k, count(*) AS n FROM bkeys GROUP BY k HAVING count(*) > ? ORDER BY n DESC", [max_block_size]
         ).fetchall()
         if big:
             con.execute("CREATE OR REPLACE TEMP TABLE bigkeys AS SELECT k FROM bkeys GROUP BY k HAVING count(*) > ?", [max_block_size])
-            con.execute("DELETE FROM bkeys WHERE k IN (SELECT k FROM bigkeys)")
+            con.execute("DELETE FROM bkeys WHERE k IN (SELECT k FROM bigkeys) OR k2 IN (SELECT k FROM bigkeys)")
             msg = (f"blocking rule {name!r}: skipped {len(big)} block(s) over {max_block_size} records "
                    f"({sum(n for _, n in big)} records; largest {big[0][0]!r} with {big[0][1]})")
             log.warning(msg)
             warnings.append(msg)
-        con.execute(
-            f"INSERT INTO cand SELECT a.rid, b.rid, {idx} FROM bkeys a JOIN bkeys b ON a.k = b.k AND a.rid < b.rid {silo_filter}"
-        )
+        if isinstance(expr, tuple):
+            join = (f"SELECT least(a.rid, b.rid), greatest(a.rid, b.rid), {idx} FROM bkeys a JOIN bkeys b "
+                    f"ON a.k = b.k2 AND a.rid <> b.rid {silo_filter}")
+        else:
+            join = f"SELECT a.rid, b.rid, {idx} FROM bkeys a JOIN bkeys b ON a.k = b.k AND a.rid < b.rid {silo_filter}"
+        con.execute(f"INSERT INTO cand {join}")
         added = con.execute("SELECT count(*) FROM cand WHERE rule = ?", [idx]).fetchall()[0][0]
         stats.append({"rule": name, "pairs": added, "skipped_blocks": len(big),
                       "skipped_records": sum(n for _, n in big), "largest_skipped": big[0][1] if big else 0})

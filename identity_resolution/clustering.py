@@ -124,22 +124,79 @@ def cluster(
     `override_probability` (default: the match threshold)."""
     keep = probability >= threshold
     el, er, ew, ep = left[keep], right[keep], weight[keep], probability[keep]
-    order = np.argsort(-ew, kind="stable")
-    el, er, ep = el[order], er[order], ep[order]
+    must = np.asarray(must_link, dtype=np.int64).reshape(-1, 2)
+    cannot_arr = np.asarray(cannot_link, dtype=np.int64).reshape(-1, 2)
+    nid_last4, dob = np.asarray(nid_last4, dtype=object), np.asarray(dob, dtype=object)
+    # Fast path: tentative components; only those that hold differing strong-evidence values or a
+    # cannot-link go through the careful, edge-by-edge union–find below.
+    comp = _components(n, np.concatenate([el, must[:, 0]]), np.concatenate([er, must[:, 1]]))
+    suspect_comp = _suspect_components(comp, nid_last4, dob, cannot_arr)
+    suspect = suspect_comp[comp]
+    labels = _min_index_labels(comp)
+    rejected: list[tuple] = []
+    if suspect.any():
+        labels, rejected = _careful_union(n, el, er, ew, ep, probability, left, right, threshold, override_probability,
+                                          nid_last4, dob, must, cannot_arr, suspect, labels)
+    best = np.zeros(n)
+    same = labels[el] == labels[er]
+    np.maximum.at(best, el[same], ep[same])
+    np.maximum.at(best, er[same], ep[same])
+    if len(must):
+        best[must.ravel()] = 1.0
+    sizes = np.bincount(labels, minlength=n)
+    best[sizes[labels] == 1] = 1.0
+    return ClusterResult(
+        labels=labels,
+        record_probability=best,
+        rejected=pd.DataFrame(rejected, columns=["l", "r", "match_probability", "reason"]),
+    )
+
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _min_index_labels(comp: np.ndarray) -> np.ndarray:
+    """Label each record by the smallest record position of its component."""
+    first = np.full(comp.max() + 1 if len(comp) else 0, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, comp, np.arange(len(comp), dtype=np.int64))
+    return first[comp]
+
+
+def _suspect_components(comp: np.ndarray, nid_last4: np.ndarray, dob: np.ndarray, cannot: np.ndarray) -> np.ndarray:
+    """Boolean per component: holds two different id last-4s or birth dates, or a cannot-link pair."""
+    frame = pd.DataFrame({"comp": comp, "nid": nid_last4, "dob": dob})
+    varied = frame.groupby("comp").agg(nids=("nid", "nunique"), dobs=("dob", "nunique"))
+    out = np.zeros(comp.max() + 1 if len(comp) else 0, dtype=bool)
+    out[varied.index[(varied["nids"] > 1) | (varied["dobs"] > 1)]] = True
+    if len(cannot):
+        out[comp[cannot[:, 0]][comp[cannot[:, 0]] == comp[cannot[:, 1]]]] = True
+    return out
+
+
+def _careful_union(n, el, er, ew, ep, probability, left, right, threshold, override_probability, nid_last4, dob,
+                   must, cannot_arr, suspect, labels):
+    """Edge-by-edge union–find with conflict checks, over the records of suspect components."""
     bar = threshold if override_probability is None else override_probability
-    ok = probability >= bar
+    ok = (probability >= bar) & suspect[left] & suspect[right]
     direct = set((np.minimum(left[ok], right[ok]) * np.int64(n) + np.maximum(left[ok], right[ok])).tolist())
     cannot: dict[int, set[int]] = {}
-    for a, b in cannot_link:
-        cannot.setdefault(int(a), set()).add(int(b))
-        cannot.setdefault(int(b), set()).add(int(a))
-    state = _Clusters(n, np.asarray(nid_last4, dtype=object), np.asarray(dob, dtype=object), direct, cannot)
-    for a, b in must_link:
-        ra, rb = state.find(int(a)), state.find(int(b))
+    for a, b in cannot_arr.tolist():
+        cannot.setdefault(a, set()).add(b)
+        cannot.setdefault(b, set()).add(a)
+    state = _Clusters(n, nid_last4, dob, direct, cannot)
+    for a, b in must.tolist():
+        ra, rb = state.find(a), state.find(b)
         if ra != rb:
             state.union(ra, rb)
+    sel = suspect[el] & suspect[er]
+    order = np.argsort(-ew[sel], kind="stable")
     rejected = []
-    for a, b, p in zip(el.tolist(), er.tolist(), ep.tolist()):
+    for a, b, p in zip(el[sel][order].tolist(), er[sel][order].tolist(), ep[sel][order].tolist()):
         ra, rb = state.find(a), state.find(b)
         if ra == rb:
             continue
@@ -148,20 +205,10 @@ def cluster(
             rejected.append((a, b, p, reason))
             continue
         state.union(ra, rb)
-    labels = np.array([state.find(i) for i in range(n)], dtype=np.int64)
-    best = np.zeros(n)
-    same = labels[el] == labels[er]
-    np.maximum.at(best, el[same], ep[same])
-    np.maximum.at(best, er[same], ep[same])
-    for a, b in must_link:
-        best[[a, b]] = 1.0
-    sizes = np.bincount(labels, minlength=n)
-    best[sizes[labels] == 1] = 1.0
-    return ClusterResult(
-        labels=labels,
-        record_probability=best,
-        rejected=pd.DataFrame(rejected, columns=["l", "r", "match_probability", "reason"]),
-    )
+    labels = labels.copy()
+    idx = np.flatnonzero(suspect)
+    labels[idx] = [state.find(int(i)) for i in idx]
+    return labels, rejected
 
 
 def customer_ids(labels: np.ndarray, silo: pd.Series, source_record_id: pd.Series) -> np.ndarray:

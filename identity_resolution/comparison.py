@@ -132,8 +132,8 @@ def compare_emails(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.n
     whole addresses are not used at all ('john.smith@' and 'joan.smith@' are different people)."""
     (e,), _ = _codes(f["email_key"])
     (u,), uniq_u = _codes(f["email_user"])
-    (d,), _ = _codes(f["email_key"].str.split("@").str[-1])
-    (digits,), _ = _codes(f["email_user"].str.replace(r"\D", "", regex=True).replace("", None))
+    (d,), _ = _codes(f["email_domain"])
+    (digits,), _ = _codes(f["email_digits"])
     el, er = e[left], e[right]
     user_dist = pair_scores(u[left], u[right], uniq_u, Levenshtein.distance)
     personal = _equal(digits[left], digits[right]) & f["email_user"].str.len().ge(6).to_numpy()[left]

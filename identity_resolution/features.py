@@ -11,7 +11,7 @@ from identity_resolution.text import map_distinct
 
 FEATURE_COLUMNS = [
     "given", "given_canon", "given_initial", "given_mp", "family", "family_sdx", "family_mp", "email_key",
-    "email_user", "phone", "nid_hash", "nid_last4", "nid_partial", "dob", "dob_year", "addr", "addr_num",
+    "email_user", "email_domain", "email_digits", "phone", "nid_hash", "nid_last4", "nid_partial", "dob", "dob_year", "addr", "addr_num",
     "addr_key", "postcode", "city", "region",
 ]
 
@@ -47,6 +47,8 @@ SELECT
          ELSE local_part || '@' || domain END AS email_key,
     CASE WHEN email IS NULL THEN NULL WHEN domain = 'gmail.com' THEN replace(local_part, '.', '')
          ELSE local_part END AS email_user,
+    CASE WHEN email IS NULL THEN NULL ELSE domain END AS email_domain,
+    nullif(regexp_replace(local_part, '[^0-9]', '', 'g'), '') AS email_digits,
     phone, nid_hash, nid_last4, nid_partial, dob, left(dob, 4) AS dob_year, addr,
     nullif(regexp_extract(addr, '^(\d+[a-z]?)\b', 1), '') AS addr_num,
     nullif(regexp_extract(addr, '^\d+[a-z]?\s+(?:[nsew]\s+)?([a-z]+)', 1), '') AS street_word,

@@ -366,11 +366,14 @@ def term_frequency_bits(
 
 
 def pair_tf_bits(model: "FellegiSunterModel", features: pd.DataFrame, left: np.ndarray, gammas: pd.DataFrame) -> dict[str, np.ndarray]:
-    """tf bits for every tf field of the model, from the model's tables (the left record's value)."""
+    """tf bits for every tf field of the model, from the model's tables (the left record's value).
+    Computed once per record, then gathered per pair."""
     out = {}
     for spec in model.fields:
         if spec.tf_column and spec.tf_column in model.tf_tables:
             exact = gammas[f"gamma_{spec.name}"].to_numpy() == len(spec.levels) - 1
-            values = features[spec.tf_column].iloc[left].reset_index(drop=True)
-            out[spec.name] = term_frequency_bits(values, exact, model.tf_tables[spec.tf_column], model.tf_max_bits)
+            per_record = term_frequency_bits(features[spec.tf_column].reset_index(drop=True),
+                                             np.ones(len(features), dtype=bool), model.tf_tables[spec.tf_column],
+                                             model.tf_max_bits)
+            out[spec.name] = np.where(exact, per_record[left], 0.0)
     return out
