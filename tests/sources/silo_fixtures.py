@@ -60,6 +60,8 @@ def write_credit(folder: Path, rows=None) -> Path:
         dict(application_id="C4", applicant_name="Eve Adams", dob="19991231", ssn="987-65-4321",
              credit_limit=750.0, payment_terms="NET15", updated_at="2024-01-08T00:00:00"),
     ])
+    frame = frame.assign(home_address="2 Oxford Dr, Dallas, TX 75233", phone="469.772.8233",
+                         email=None, employer="Wells Fargo")
     path = folder / "applications.parquet"
     frame.to_parquet(path, index=False)
     return path
