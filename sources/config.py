@@ -434,6 +434,15 @@ def load_silo(path: Path | str) -> SiloConfig:
 
 def load_silos(folder: Path | str) -> list[SiloConfig]:
     """Load every `*.yaml`/`*.yml` file in folder (sorted); errors of all files are reported together."""
+    silos, errors = load_valid_silos(folder)
+    if errors:
+        raise SiloConfigError("\n".join(errors))
+    return silos
+
+
+def load_valid_silos(folder: Path | str) -> tuple[list[SiloConfig], list[str]]:
+    """The valid silo files of a folder and the errors of the others, so one broken file need not
+    stop the other silos (e.g. in a Dagster code location); a duplicated name drops every copy."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SiloConfigError(f"{folder}: silo folder not found; create it or set HUB_SILOS_DIR")
@@ -444,13 +453,13 @@ def load_silos(folder: Path | str) -> list[SiloConfig]:
             silos.append(load_silo(file))
         except SiloConfigError as exc:
             errors.append(str(exc))
-    if errors:
-        raise SiloConfigError("\n".join(errors))
     names = [s.name for s in silos]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise SiloConfigError(f"{folder}: silo names must be unique; {', '.join(dupes)} used more than once")
-    return silos
+        errors.append(f"{folder}: silo names must be unique; {', '.join(dupes)} used more than once "
+                      f"({', '.join(str(s.path.name) for s in silos if s.name in dupes)})")
+        silos = [s for s in silos if s.name not in dupes]
+    return silos, errors
 
 
 def require_env(silo: SiloConfig) -> None:

@@ -190,3 +190,16 @@ def test_a_silo_that_cannot_be_built_fails_when_run_not_when_built(tmp_path, hub
     build_source(silo)  # Dagster builds every silo at import: this must not raise
     with pytest.raises(Exception, match="silo exotic: cannot build its source: NoSuchModuleError"):
         sync_silo(silo, warehouse, pipes)
+
+
+def test_valid_silos_load_beside_a_broken_file(tmp_path):
+    from sources import load_valid_silos
+
+    write(tmp_path, GOOD, "a.yaml")
+    write(tmp_path, GOOD.replace("name: shop", "name: shop2").replace("kind: files", "kind: nope"), "b.yaml")
+    silos, errors = load_valid_silos(tmp_path)
+    assert [s.name for s in silos] == ["shop"]
+    assert len(errors) == 1 and "b.yaml, line 2, field kind" in errors[0]
+    write(tmp_path, GOOD, "c.yaml")
+    silos, errors = load_valid_silos(tmp_path)
+    assert silos == [] and "shop used more than once (a.yaml, c.yaml)" in errors[-1]
