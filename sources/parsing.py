@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 NAME_SUFFIX = r"(?i)(?:,?\s+(?:jr|sr|ii|iii|iv|v|md|phd|esq)\.?)$"
-# "12 Oak St Apt 4, Springfield, IL 62704" (optionally ", USA" at the end, ZIP+4, no comma before ZIP)
+# "12 Oak St Apt 4, Springfield, IL 62704"; also "…, Springfield IL 62704", ZIP+4, a trailing ", USA"
 ONE_LINE_ADDRESS = (
-    r"^\s*(?P<street>[^,]+?)\s*,\s*(?P<city>[^,]+?)\s*,\s*(?P<region>[A-Za-z]{2})\.?\s*,?\s*"
+    r"^\s*(?P<street>[^,]+?)\s*,\s*(?P<city>[^,]+?)\s*(?:,\s*|\s+)(?P<region>[A-Za-z]{2})\.?\s*,?\s*"
     r"(?P<postcode>\d{5}(?:-\d{4})?)?\s*(?:,\s*(?:USA?|United States(?: of America)?)\s*)?$"
 )
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0"}

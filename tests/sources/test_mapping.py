@@ -66,6 +66,7 @@ def test_declared_forms_are_applied(tmp_path):
         "12 Oak St Apt 4", "Springfield", "IL", "62704"]
     assert rec.loc["A2", ["city", "region", "postcode"]].tolist() == ["Chicago", "IL", "60601-1234"]
     assert rec.loc["A3", ["address_line", "city"]].tolist() == ["somewhere without commas", None]
+
     assert set(rec["birth_date"]) == {"1984-03-07"}
     assert rec.loc["A1", "national_id"] == "XXX-XX-1234"  # hashed later by identity resolution
     assert rec.loc["A1", "country"] == "US"
@@ -159,3 +160,15 @@ def test_values_in_dlt_variant_columns_are_mapped_or_rejected(tmp_path):
         "A1": 12.5, "A2": 7.25}
     assert out.rejected["source_record_id"].tolist() == ["A3"]
     assert "value 'n/a' is not a number" in out.rejected["reason"].item()
+
+
+def test_one_line_address_variants():
+    from sources.parsing import split_address
+
+    lines = pd.Series(["7 Pine Rd, Peoria IL 61602-1234", "1 A St, Fort Wayne, IN", "PO Box 7, Anchorage, AK, 99501",
+                       "5 Main St, Springfield", None])
+    out = split_address(lines, "one_line")
+    assert out.values.tolist() == [
+        ["7 Pine Rd", "Peoria", "IL", "61602-1234"], ["1 A St", "Fort Wayne", "IN", None],
+        ["PO Box 7", "Anchorage", "AK", "99501"], ["5 Main St, Springfield", None, None, None],
+        [None, None, None, None]]
