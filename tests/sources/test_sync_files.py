@@ -215,3 +215,23 @@ def test_full_refresh_marks_rows_gone_from_the_drop_as_deleted(demo_dir, hub_pat
     assert report.full_refresh and report.rows_loaded == {"subscribers": 1}
     records = map_records(silo, raw_of(silo, warehouse)).records
     assert records.set_index("source_record_id")["is_deleted"].to_dict() == {"M1": False, "M2": True}
+
+
+def test_any_fsspec_url_here_an_in_memory_bucket(tmp_path, hub_paths):
+    import fsspec
+
+    warehouse, pipes = hub_paths
+    bucket = f"/drops_{tmp_path.name}"
+    fs = fsspec.filesystem("memory")
+    fs.makedirs(bucket, exist_ok=True)
+    with fs.open(f"{bucket}/a.csv", "wb") as handle:
+        handle.write(b"id,email\n1,a@x.com\n2,b@x.com\n")
+    path = tmp_path / "mem.yaml"
+    path.write_text(f"name: mem\nkind: files\nfiles: {{tables: [{{name: c, path: 'memory://{bucket}', "
+                    "glob: '*.csv', primary_key: id}]}\nmapping: {email: email}\n")
+    silo = load_silo(path)
+    try:
+        assert sync_silo(silo, warehouse, pipes).rows_loaded == {"c": 2}
+        assert sync_silo(silo, warehouse, pipes).total_rows == 0
+    finally:
+        fs.rm(bucket, recursive=True)
