@@ -61,6 +61,7 @@ class ServingState:
         for thread in self._threads:
             thread.join(timeout=5)
         self.flush_audit()
+        self.audit.close()
 
     # --- snapshot --------------------------------------------------------------------------------
     def file_signature(self) -> tuple | None:
@@ -116,15 +117,18 @@ class ServingState:
 
     # --- audit -----------------------------------------------------------------------------------
     def flush_audit(self) -> int:
-        """Write spooled audit events. Our own write changes the file, but not the customers: if the
-        snapshot was current before it, accept the new file signature instead of reloading 1M cards."""
+        """Write spooled audit events. Our own write changes the file but not the customers: if the
+        snapshot was current when we took the writer, accept the file as it is after our commit instead
+        of reloading a million cards. Both looks at the file happen while we hold the writer, so nobody
+        else's write can slip between them."""
         if not self.audit.pending():
             return 0
+        seen: dict[str, tuple | None] = {}
         with self._reload_lock:
-            current = self.file_signature() == self._signature
-            result = self.audit.flush(wait_seconds=self.settings.busy_wait_seconds)
-            if result.written and current:
-                self._signature = self.file_signature()
+            result = self.audit.flush(wait_seconds=self.settings.busy_wait_seconds,
+                                      witness=lambda stage: seen.__setitem__(stage, self.file_signature()))
+            if result.written and seen.get("before") == self._signature and "after" in seen:
+                self._signature = seen["after"]
         return result.written
 
     def _flush_loop(self) -> None:

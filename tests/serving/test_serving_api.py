@@ -162,3 +162,20 @@ def test_review_queue_and_decisions(live_server):
                                                      "note": "different birth dates"})
         assert done.status_code == 200 and done.json()["reviewer"] == "test-admin"
         assert admin.get("/review/queue").json()["count"] == 0
+
+
+def test_own_audit_writes_do_not_reload_but_others_writes_do(warehouse):
+    from hub.serve.state import ServeSettings, ServingState
+    from warehouse.security import Principal, create_api_key, write_transaction
+
+    state = ServingState(ServeSettings(warehouse.path))
+    assert state.refresh() and state.snapshot.size == 4
+    first = state.snapshot
+    state.audit.record(Principal("desk", "agent"), "lookup", [warehouse.ids["bob"]])
+    assert state.flush_audit() == 1
+    assert state.refresh() is False and state.snapshot is first  # our own write: no reload
+    with write_transaction(warehouse.path) as con:
+        create_api_key(con, "someone-else", "agent")
+    assert state.refresh() is True and state.snapshot is not first
+    assert any(p.name == "someone-else" for p in state.keys.values())
+    state.audit.close()

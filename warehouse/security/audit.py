@@ -16,12 +16,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import duckdb
 import pandas as pd
 
-from warehouse.security.connect import WarehouseBusy, table_exists, write_transaction
+from warehouse.security.connect import WarehouseBusy, table_exists, warehouse_session
 from warehouse.security.roles import Principal
 
 AUDIT_DDL = """
@@ -60,6 +60,7 @@ class AuditLog:
         self.spool_dir = Path(spool_dir) if spool_dir else spool_dir_for(self.warehouse)
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._own = self.spool_dir / f"spool-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        self._handle = None  # kept open between events: one write + flush per lookup, no open/close
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
 
@@ -72,16 +73,31 @@ class AuditLog:
             json.dumps({"event_id": event_id, "occurred_at": at, "actor": who.name, "role": who.role, "action": action,
                         "customer_id": cid, "detail": detail}) + "\n"
             for cid in (list(customer_ids) or [None]))
-        with self._lock, open(self._own, "a", encoding="utf-8") as handle:
-            handle.write(lines)
-            handle.flush()
+        with self._lock:
+            if self._handle is None:
+                self._handle = open(self._own, "a", encoding="utf-8")
+            self._handle.write(lines)
+            self._handle.flush()  # in the OS's hands now: survives a crash of this process
         return event_id
 
-    def pending(self) -> bool:
-        return any(self.spool_dir.glob("*.jsonl"))
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
 
-    def flush(self, wait_seconds: float = 2.0) -> FlushResult:
-        """Move spooled events into ops.audit_log; raises nothing when the warehouse is busy."""
+    def pending(self) -> bool:
+        with self._lock:
+            if self._handle is not None and self._handle.tell() > 0:
+                return True
+        return any(_size(p) for p in self.spool_dir.glob("*.jsonl"))
+
+    def flush(self, wait_seconds: float = 2.0, witness: Callable[[str], None] | None = None) -> FlushResult:
+        """Move spooled events into ops.audit_log; raises nothing when the warehouse is busy.
+
+        `witness("before")` and `witness("after")` are called while this process holds the writer (right
+        after opening, and after commit + checkpoint), so a caller can tell its own write from others'.
+        """
         with self._flush_lock:
             self._seal_own_spool()
             self._seal_orphan_spools()
@@ -90,7 +106,7 @@ class AuditLog:
                 return FlushResult(0, 0)
             events = _read_events(files)
             try:
-                written = self._insert(events, wait_seconds) if len(events) else 0
+                written = self._insert(events, wait_seconds, witness) if len(events) else 0
             except WarehouseBusy:
                 return FlushResult(0, len(files))
             for path in files:
@@ -99,6 +115,9 @@ class AuditLog:
 
     def _seal_own_spool(self) -> None:
         with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
             if self._own.exists() and self._own.stat().st_size:
                 self._own.rename(self.spool_dir / f"flushing-{uuid.uuid4().hex}.jsonl")
 
@@ -111,8 +130,11 @@ class AuditLog:
             if not _alive(pid):
                 path.rename(self.spool_dir / f"flushing-{uuid.uuid4().hex}.jsonl")
 
-    def _insert(self, events: pd.DataFrame, wait_seconds: float) -> int:
-        with write_transaction(self.warehouse, wait_seconds=wait_seconds) as con:
+    def _insert(self, events: pd.DataFrame, wait_seconds: float, witness: Callable[[str], None] | None) -> int:
+        with warehouse_session(self.warehouse, read_only=False, wait_seconds=wait_seconds) as con:
+            if witness:
+                witness("before")
+            con.execute("BEGIN TRANSACTION")
             ensure_audit_table(con)
             con.register("_audit_events", events)
             try:
@@ -122,9 +144,23 @@ class AuditLog:
                     "e.action, e.customer_id, e.detail FROM _audit_events e WHERE NOT EXISTS (SELECT 1 FROM ops.audit_log a "
                     "WHERE a.event_id = e.event_id AND a.customer_id IS NOT DISTINCT FROM e.customer_id)")
                 after = con.execute("SELECT count(*) FROM ops.audit_log").fetchall()[0][0]
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
             finally:
                 con.unregister("_audit_events")
+            if witness:
+                con.execute("CHECKPOINT")  # the file is final now; closing does not change it again
+                witness("after")
         return after - before
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # sealed or flushed by another thread or process meanwhile
+        return 0
 
 
 def _alive(pid: int) -> bool:
