@@ -32,12 +32,14 @@ def _key(column: str) -> str:
 def guess_mapping(columns: list[str]) -> dict[str, str]:
     """canonical field -> column, for columns whose name says what they hold."""
     by_key = {_key(c): c for c in columns}
-    found = {}
+    found: dict[str, str] = {}
     for field, names in GUESSES.items():
-        for name in names:
-            if name in by_key:
-                found[field] = by_key[name]
-                break
+        exact = [by_key[n] for n in names if n in by_key]
+        # "ship_city", "home_zip": a known name at the end; short names only whole, but "zip"
+        suffix = [c for n in names if len(n) >= 4 or n == "zip" for k, c in by_key.items() if k.endswith(n)]
+        chosen = [c for c in exact + suffix if c not in found.values()]
+        if chosen:
+            found[field] = chosen[0]
     if "given_name" in found and "family_name" in found:
         found.pop("full_name", None)
     return found
@@ -99,10 +101,49 @@ mapping:                         # canonical field: source column (see docs/silo
 """
 
 
+def guess_primary_key(sample) -> list[str]:
+    """An id-like column whose sample values are all present and distinct."""
+    for column in sample.columns:
+        key = _key(str(column))
+        if (key == "id" or key.endswith("id") or key.endswith("no")) and sample[column].notna().all() \
+                and sample[column].is_unique:
+            return [str(column)]
+    return []
+
+
+def introspect_files(path: str, glob: str):
+    """The first rows of the first file matching glob under path (any fsspec URL), or None."""
+    import fsspec
+    import pandas as pd
+
+    fs, root = fsspec.core.url_to_fs(path)
+    matches = sorted(fs.glob(f"{root.rstrip('/')}/{glob}"))
+    if not matches:
+        return None
+    suffix = matches[0].rsplit(".", 1)[-1].lower()
+    with fs.open(matches[0], "rb") as handle:
+        if suffix in ("jsonl", "ndjson"):
+            return pd.read_json(handle, lines=True, nrows=200, dtype=False)
+        if suffix == "parquet":
+            return pd.read_parquet(handle).head(200)
+        if suffix in ("xlsx", "xls"):
+            return pd.read_excel(handle, nrows=200, dtype=str)
+        return pd.read_csv(handle, nrows=200, dtype=str, sep=None, engine="python")  # sniff the delimiter
+
+
 def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> str:
+    sample = introspect_files(path, glob) if path and "${" not in path else None
+    columns = [str(c) for c in sample.columns] if sample is not None else []
+    pk = guess_primary_key(sample) if sample is not None else []
+    mapping = guess_mapping(columns)
+    cursor = guess_cursor(columns)
+    if cursor and "source_updated_at" not in mapping:
+        mapping["source_updated_at"] = cursor
+    listed = f"\n# columns found in the first file: {', '.join(columns)}" if columns else ""
     return f"""\
-# Silo {name}: file drops (CSV, JSON Lines, Parquet or Excel) in a folder or any fsspec URL.
+# Silo {name}: file drops (CSV, JSON Lines, Parquet or Excel) in a folder or any fsspec URL.{listed}
 # Only new or changed files are read on each sync; a Dagster sensor notices new files.
+# Review every line, then run `hub silos check {name}`.
 name: {name}
 kind: files
 description: ""
@@ -114,16 +155,14 @@ files:
     - name: customers
       path: {path or "${" + name.upper() + "_DIR}"}
       glob: "{glob}"                # the format follows the extension; else add `format:`
-      primary_key: id              # TODO: the column that identifies a row
+      primary_key: {", ".join(pk) if pk else "id              # TODO: the column that identifies a row"}
       csv: {{delimiter: ",", encoding: utf-8, header: true}}
 sensor: {{enabled: true, minimum_interval_seconds: 60}}
-mapping:                           # TODO: map your columns (see docs/silos.md)
-  email: email
-  # name: {{column: customer_name, form: last_first_comma}}   # or first_last, last_first, free
+mapping:                           # canonical field: source column (see docs/silos.md)
+{_mapping_lines(mapping)}  # name: {{column: customer_name, form: last_first_comma}}   # or first_last, last_first, free
   # address: {{column: address, form: one_line}}              # "12 Oak St, Springfield, IL 62704"
   # birth_date: {{column: dob, formats: ["%Y-%m-%d", "%m/%d/%Y"]}}
-  # source_updated_at: updated_at
-facts: []
+facts: []                          # e.g. - {{name: balance, column: balance, type: number, agg: sum}}
 """
 
 

@@ -90,3 +90,16 @@ def test_new_sql_starter_is_introspected_and_valid(tmp_path, monkeypatch):
         assert load_silo(folder / f"x_{kind}.yaml").kind == kind
     again = runner.invoke(app, ["new", "sql", "erp", "--silos", str(folder)])
     assert again.exit_code == 2 and "--force" in again.output
+
+
+def test_new_files_starter_reads_the_first_file(demo_dir, tmp_path):
+    folder = tmp_path / "silos"
+    result = runner.invoke(app, ["new", "files", "shop", "--path", str(demo_dir / "sales"),
+                                 "--glob", "customers_*.csv", "--silos", str(folder)])
+    assert result.exit_code == 0, result.output
+    silo = load_silo(folder / "shop.yaml")
+    assert silo.files.tables[0].primary_key == ["customer_id"]
+    assert silo.mapping.columns() == {
+        "given_name": "first_name", "family_name": "last_name", "email": "email", "phone": "phone",
+        "address_line": "ship_street", "city": "ship_city", "region": "ship_state", "postcode": "ship_zip",
+        "source_updated_at": "updated_at"}
