@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+
+from identity_resolution.names import nickname_table
 
 
 @dataclass
@@ -35,16 +38,26 @@ def _nid_conflict(a: str, b: str) -> bool:
     return a != b and Levenshtein.distance(a, b) >= 2
 
 
+def _given_conflict(a: str, b: str) -> bool:
+    """Clearly different given names: not the same canonical name, not alike, not an initial of the other."""
+    if a == b or (len(a) == 1 and b.startswith(a)) or (len(b) == 1 and a.startswith(b)):
+        return False
+    nick = nickname_table()
+    if nick.get(a, a) == nick.get(b, b):
+        return False
+    return JaroWinkler.normalized_similarity(a, b) < 0.85
+
+
 class _Clusters:
     """Union–find whose roots carry members and the strong-evidence values found among them."""
 
-    def __init__(self, n: int, nid_last4: np.ndarray, dob: np.ndarray, direct: set[int], cannot: dict[int, set[int]]):
+    def __init__(self, n: int, evidence: dict[str, tuple[np.ndarray, Callable[[str, str], bool]]],
+                 direct: set[int], cannot: dict[int, set[int]]):
         self.n = n
         self.parent = list(range(n))
         self.members: dict[int, list[int]] = {}
         self.values: dict[int, dict[str, dict[str, list[int]]]] = {}
-        self.nid = nid_last4
-        self.dob = dob
+        self.evidence = evidence
         self.direct = direct
         self.cannot = cannot
 
@@ -62,21 +75,18 @@ class _Clusters:
 
     def _values(self, root: int) -> dict[str, dict[str, list[int]]]:
         if root not in self.values:
-            vals: dict[str, dict[str, list[int]]] = {"nid": {}, "dob": {}}
-            if self.nid[root] is not None:
-                vals["nid"][self.nid[root]] = [root]
-            if self.dob[root] is not None:
-                vals["dob"][self.dob[root]] = [root]
+            vals: dict[str, dict[str, list[int]]] = {}
+            for kind, (array, _) in self.evidence.items():
+                vals[kind] = {} if array[root] is None else {array[root]: [root]}
             self.values[root] = vals
         return self.values[root]
 
     def conflict(self, ra: int, rb: int) -> str | None:
         """Reason the two clusters must stay apart, or None."""
         va, vb = self._values(ra), self._values(rb)
-        for kind, test in (("national_id", _nid_conflict), ("birth_date", _dob_conflict)):
-            key = "nid" if kind == "national_id" else "dob"
-            for x, xs in va[key].items():
-                for y, ys in vb[key].items():
+        for kind, (_, test) in self.evidence.items():
+            for x, xs in va[kind].items():
+                for y, ys in vb[kind].items():
                     if test(x, y) and not self._all_direct(xs, ys):
                         return kind
         if self.cannot:
@@ -98,9 +108,9 @@ class _Clusters:
         self.members[ra] = self._members(ra) + self._members(rb)
         self.members.pop(rb, None)
         va, vb = self._values(ra), self._values(rb)
-        for key in ("nid", "dob"):
-            for value, recs in vb[key].items():
-                va[key].setdefault(value, []).extend(recs)
+        for kind in self.evidence:
+            for value, recs in vb[kind].items():
+                va[kind].setdefault(value, []).extend(recs)
         self.values.pop(rb, None)
         return ra
 
@@ -117,26 +127,32 @@ def cluster(
     must_link: list[tuple[int, int]] = (),
     cannot_link: list[tuple[int, int]] = (),
     override_probability: float | None = None,
+    given: np.ndarray | None = None,
 ) -> ClusterResult:
     """Cluster n records from candidate pairs (positions left/right) scored `weight`/`probability`.
 
     Two conflicting records may end up together only if their own pair scored at least
-    `override_probability` (default: the match threshold)."""
+    `override_probability` (default: the match threshold). With `given` (first given names, lower
+    case), clearly different given names count as conflicting evidence too — used where the data
+    shows that matches almost always share a given name, to stop household chains."""
     keep = probability >= threshold
     el, er, ew, ep = left[keep], right[keep], weight[keep], probability[keep]
     must = np.asarray(must_link, dtype=np.int64).reshape(-1, 2)
     cannot_arr = np.asarray(cannot_link, dtype=np.int64).reshape(-1, 2)
-    nid_last4, dob = np.asarray(nid_last4, dtype=object), np.asarray(dob, dtype=object)
+    evidence = {"national_id": (np.asarray(nid_last4, dtype=object), _nid_conflict),
+                "birth_date": (np.asarray(dob, dtype=object), _dob_conflict)}
+    if given is not None:
+        evidence["given_name"] = (np.asarray(given, dtype=object), _given_conflict)
     # Fast path: tentative components; only those that hold differing strong-evidence values or a
     # cannot-link go through the careful, edge-by-edge union–find below.
     comp = _components(n, np.concatenate([el, must[:, 0]]), np.concatenate([er, must[:, 1]]))
-    suspect_comp = _suspect_components(comp, nid_last4, dob, cannot_arr)
+    suspect_comp = _suspect_components(comp, evidence, cannot_arr)
     suspect = suspect_comp[comp]
     labels = _min_index_labels(comp)
     rejected: list[tuple] = []
     if suspect.any():
         labels, rejected = _careful_union(n, el, er, ew, ep, probability, left, right, threshold, override_probability,
-                                          nid_last4, dob, must, cannot_arr, suspect, labels)
+                                          evidence, must, cannot_arr, suspect, labels)
     best = np.zeros(n)
     same = labels[el] == labels[er]
     np.maximum.at(best, el[same], ep[same])
@@ -167,18 +183,18 @@ def _min_index_labels(comp: np.ndarray) -> np.ndarray:
     return first[comp]
 
 
-def _suspect_components(comp: np.ndarray, nid_last4: np.ndarray, dob: np.ndarray, cannot: np.ndarray) -> np.ndarray:
-    """Boolean per component: holds two different id last-4s or birth dates, or a cannot-link pair."""
-    frame = pd.DataFrame({"comp": comp, "nid": nid_last4, "dob": dob})
-    varied = frame.groupby("comp").agg(nids=("nid", "nunique"), dobs=("dob", "nunique"))
+def _suspect_components(comp: np.ndarray, evidence: dict, cannot: np.ndarray) -> np.ndarray:
+    """Boolean per component: holds two different strong-evidence values, or a cannot-link pair."""
+    frame = pd.DataFrame({"comp": comp, **{kind: array for kind, (array, _) in evidence.items()}})
+    varied = frame.groupby("comp")[list(evidence)].nunique()
     out = np.zeros(comp.max() + 1 if len(comp) else 0, dtype=bool)
-    out[varied.index[(varied["nids"] > 1) | (varied["dobs"] > 1)]] = True
+    out[varied.index[(varied > 1).any(axis=1)]] = True
     if len(cannot):
         out[comp[cannot[:, 0]][comp[cannot[:, 0]] == comp[cannot[:, 1]]]] = True
     return out
 
 
-def _careful_union(n, el, er, ew, ep, probability, left, right, threshold, override_probability, nid_last4, dob,
+def _careful_union(n, el, er, ew, ep, probability, left, right, threshold, override_probability, evidence,
                    must, cannot_arr, suspect, labels):
     """Edge-by-edge union–find with conflict checks, over the records of suspect components."""
     bar = threshold if override_probability is None else override_probability
@@ -188,7 +204,7 @@ def _careful_union(n, el, er, ew, ep, probability, left, right, threshold, overr
     for a, b in cannot_arr.tolist():
         cannot.setdefault(a, set()).add(b)
         cannot.setdefault(b, set()).add(a)
-    state = _Clusters(n, nid_last4, dob, direct, cannot)
+    state = _Clusters(n, evidence, direct, cannot)
     for a, b in must.tolist():
         ra, rb = state.find(a), state.find(b)
         if ra != rb:

@@ -128,7 +128,7 @@ def compare_national_ids(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -
 def compare_emails(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Exact key; the same personal user name at another provider; a one-letter slip in the user
     name at the same provider. User names built from a person's name ('john.smith') are shared by
-    namesakes, so the two partial levels need digits that agree ('jsmith84'), and fuzzy scores over
+    namesakes, so the two partial levels need three or more digits that agree ('jsmith1984'), and fuzzy scores over
     whole addresses are not used at all ('john.smith@' and 'joan.smith@' are different people)."""
     (e,), _ = _codes(f["email_key"])
     (u,), uniq_u = _codes(f["email_user"])
@@ -136,7 +136,7 @@ def compare_emails(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.n
     (digits,), _ = _codes(f["email_digits"])
     el, er = e[left], e[right]
     user_dist = pair_scores(u[left], u[right], uniq_u, Levenshtein.distance)
-    personal = _equal(digits[left], digits[right]) & f["email_user"].str.len().ge(6).to_numpy()[left]
+    personal = _equal(digits[left], digits[right]) & f["email_digits"].str.len().ge(3).to_numpy()[left]
     typo = _equal(d[left], d[right]) & (user_dist == 1) & personal
     return _levels((el < 0) | (er < 0), [typo, _equal(u[left], u[right]) & personal, _equal(el, er)])
 

@@ -181,7 +181,8 @@ def resolve(
             rule_names, rule = blocked.rule_names, blocked.rule
         must, cannot = _constraint_positions(records, constraints)
         result = cluster(n, left, right, weight, prob, config.match_threshold, nid4, dob,
-                         must_link=must, cannot_link=cannot, override_probability=config.conflict_override_probability)
+                         must_link=must, cannot_link=cannot, override_probability=config.conflict_override_probability,
+                         given=features["given"].to_numpy(dtype=object) if model.household_cap_bits is not None else None)
     with stages.stage("output"):
         xref = pd.DataFrame({
             "silo": records["silo"].to_numpy(),
