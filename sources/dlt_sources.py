@@ -96,6 +96,11 @@ def build_source(silo: SiloConfig, observer: ColumnObserver | None = None,
     if silo.kind in ("sql", "files"):
         for resource in resources:
             resource.add_map(as_text)
+    updated = _updated_column(silo)
+    if updated and not silo.missing_env:
+        for resource in resources:
+            # two versions of a row in one load (e.g. in two dropped files): the newest one is kept
+            resource.apply_hints(columns={normalise(updated): {"name": normalise(updated), "dedup_sort": "desc"}})
     if observer is not None:
         for resource in resources:
             resource.add_map(observer.watch(resource.name))
@@ -104,6 +109,11 @@ def build_source(silo: SiloConfig, observer: ColumnObserver | None = None,
         return resources
 
     return dlt.source(silo_resources, name=silo.name, max_table_nesting=1)()
+
+
+def _updated_column(silo: SiloConfig) -> str | None:
+    spec = silo.mapping.source_updated_at
+    return spec.column if spec is not None and spec.column else silo.default_cursor()
 
 
 def as_text(item: Any) -> Any:

@@ -235,3 +235,17 @@ def test_any_fsspec_url_here_an_in_memory_bucket(tmp_path, hub_paths):
         assert sync_silo(silo, warehouse, pipes).total_rows == 0
     finally:
         fs.rm(bucket, recursive=True)
+
+
+def test_newest_version_wins_when_one_load_has_a_row_twice(demo_dir, hub_paths):
+    warehouse, pipes = hub_paths
+    base = pd.read_csv(demo_dir / "sales" / "customers_1.csv", dtype=str, keep_default_na=False)
+    newer = base.assign(email=["new1@example.com", "new2@example.com"], updated_at="2025-01-01T00:00:00")
+    older = base.assign(email=["old1@example.com", "old2@example.com"], updated_at="2020-01-01T00:00:00")
+    # file names sort the newer version first, so file order alone would keep the old one
+    newer.to_csv(demo_dir / "sales" / "customers_0.csv", index=False)
+    older.to_csv(demo_dir / "sales" / "customers_9.csv", index=False)
+    silo = demo_silo("sales")
+    sync_silo(silo, warehouse, pipes)
+    raw = raw_of(silo, warehouse)
+    assert len(raw) == 2 and sorted(raw["email"]) == ["new1@example.com", "new2@example.com"]
