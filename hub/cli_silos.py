@@ -193,6 +193,7 @@ def sync(name: Optional[str] = typer.Argument(None, help="Silo to sync (default:
          full_refresh: bool = typer.Option(False, help="Read everything, not only what changed")) -> None:
     """Load what changed in one silo or all into raw_<silo>.* (one failing silo does not stop the others)."""
     from sources import SiloConfigError, SiloSyncError, sync_silo
+    from warehouse.connection import writer_lock
 
     configs = _load(silos, name)
     path = warehouse_path(warehouse)
@@ -206,7 +207,8 @@ def sync(name: Optional[str] = typer.Argument(None, help="Silo to sync (default:
         for silo in configs:
             progress.update(task, description=f"syncing {silo.name}")
             try:
-                report = sync_silo(silo, path, pipelines_dir(path), full_refresh=full_refresh)
+                with writer_lock(path):
+                    report = sync_silo(silo, path, pipelines_dir(path), full_refresh=full_refresh)
             except (SiloSyncError, SiloConfigError) as exc:
                 failures += 1
                 results.add_row(silo.name, "[red]failed[/red]", "", "", "", end_section=False)

@@ -1,6 +1,7 @@
 """Build the Dagster definitions for a warehouse and a folder of silo files."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from pipelines import hub_assets, silo_assets
 from pipelines.freshness import build_freshness_checks, freshness_sensor
 from pipelines.resources import HubWarehouse
 from pipelines.sensors import file_drop_sensor
-from sources import load_silos
+from sources import load_valid_silos
+
+log = logging.getLogger(__name__)
 
 MAIN_JOB = "hub_job"
 
@@ -27,7 +30,10 @@ def build_definitions(warehouse: Path | None = None, silos: Path | None = None) 
     # The demo silo files point at ${HUB_DEMO_DIR}; default it beside the warehouse like `hub demo`.
     os.environ.setdefault("HUB_DEMO_DIR", str(demo_dir_default(warehouse)))
     resource = HubWarehouse(path=str(warehouse), silos_dir=str(silos), survivorship_file=str(survivorship_file()))
-    configs = load_silos(silos)
+    # One broken silo file must not take the other silos' schedules and jobs down with it.
+    configs, errors = load_valid_silos(silos)
+    for error in errors:
+        log.error("silo file skipped: %s", error)
 
     assets: list = []
     jobs: list = []

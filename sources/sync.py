@@ -73,6 +73,10 @@ def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refre
     check_file_roots(silo)
     started = time.monotonic()
     pipeline = make_pipeline(silo, warehouse, pipelines_dir)
+    # `run` would do this itself; extract/normalize/load separately must ask. It restores a newer state
+    # from the warehouse, and wipes local state whose dataset is gone (a deleted or new warehouse),
+    # so incremental cursors never skip rows the warehouse does not have.
+    pipeline.sync_destination()
     known = _known_columns(silo, pipeline, pipelines_dir)
     observer = ColumnObserver()
     source = build_source(silo, observer, full_refresh=full_refresh)

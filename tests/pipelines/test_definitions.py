@@ -55,3 +55,14 @@ def test_dagster_yaml_pools_the_warehouse_writer():
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1
     assert "QueuedRunCoordinator" in config["run_coordinator"]["class"]
+
+
+def test_a_broken_silo_file_leaves_the_other_silos_defined(tmp_path, caplog):
+    folder = tmp_path / "silos"
+    folder.mkdir()
+    for good in silos_dir().glob("*.yaml"):
+        (folder / good.name).write_text(good.read_text())
+    (folder / "broken.yaml").write_text("name: broken\nkind: sql\nsql: [not, a, mapping\n")
+    defs = build_definitions(warehouse=tmp_path / "hub.duckdb", silos=folder)
+    assert defs.resolve_job_def("sync_accounting") is not None
+    assert "broken.yaml" in caplog.text

@@ -249,3 +249,15 @@ def test_newest_version_wins_when_one_load_has_a_row_twice(demo_dir, hub_paths):
     sync_silo(silo, warehouse, pipes)
     raw = raw_of(silo, warehouse)
     assert len(raw) == 2 and sorted(raw["email"]) == ["new1@example.com", "new2@example.com"]
+
+
+def test_a_new_warehouse_is_loaded_in_full_despite_old_pipeline_state(demo_dir, hub_paths):
+    """Deleting the warehouse (or pointing at a new one) must not leave incremental cursors skipping rows."""
+    warehouse, pipes = hub_paths
+    silo = demo_silo("sales")
+    assert sync_silo(silo, warehouse, pipes).total_rows == 2
+    for leftover in warehouse.parent.glob(warehouse.name + "*"):
+        leftover.unlink()
+    again = sync_silo(silo, warehouse, pipes)
+    assert again.rows_loaded == {"customers": 2}
+    assert sorted(raw_of(silo, warehouse)["customer_id"]) == ["S1", "S2"]
