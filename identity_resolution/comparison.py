@@ -33,6 +33,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("address", ("different", "token_set>=75", "token_set>=90", "exact")),
     FieldSpec("postcode", ("different", "one_edit", "exact"), "postcode"),
     FieldSpec("city", ("different", "jaro_winkler>=0.88", "exact"), "city"),
+    FieldSpec("family_in_email", ("absent", "contained")),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 
@@ -173,6 +174,28 @@ def compare_cities(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.n
     return _levels((cl < 0) | (cr < 0), [sim >= 0.88, _equal(cl, cr)])
 
 
+def compare_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, family_level: np.ndarray) -> np.ndarray:
+    """Is one record's family name (3+ letters) part of the other's email user name? Only asked when
+    the family names themselves cannot be compared (one side has none), e.g. a ledger entry with a
+    full name against a mailing-list entry with a first name and an email address. Each distinct
+    (family, user name) combination is tested once."""
+    (fam,), fam_vals = _codes(f["family"].where(f["family"].str.len() >= 3, None))
+    (usr,), usr_vals = _codes(f["email_user"])
+    asked = np.zeros(len(left), dtype=bool)
+    contained = np.zeros(len(left), dtype=bool)
+    for a, b in ((left, right), (right, left)):
+        fa, ub = fam[a], usr[b]
+        ask = (fa >= 0) & (ub >= 0) & (family_level == MISSING)
+        if ask.any():
+            key = fa[ask].astype(np.int64) * np.int64(len(usr_vals)) + ub[ask]
+            uniq, inverse = np.unique(key, return_inverse=True)
+            hits = np.fromiter((fam_vals[k // len(usr_vals)] in usr_vals[k % len(usr_vals)] for k in uniq.tolist()),
+                               dtype=bool, count=len(uniq))
+            contained[np.flatnonzero(ask)] |= hits[inverse]
+        asked |= ask
+    return _levels(~asked, [contained])
+
+
 def compare(features: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> pd.DataFrame:
     """Comparison levels (int8) for every candidate pair, one `gamma_<field>` column per field."""
     given, family = compare_names(features, left, right)
@@ -187,5 +210,6 @@ def compare(features: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> pd.D
             "gamma_address": compare_addresses(features, left, right),
             "gamma_postcode": compare_postcodes(features, left, right),
             "gamma_city": compare_cities(features, left, right),
+            "gamma_family_in_email": compare_family_in_email(features, left, right, family),
         }
     )
