@@ -255,7 +255,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=20_000, help="total lookups to send")
-    parser.add_argument("--concurrency", type=int, default=4, help="concurrent connections / client threads")
+    parser.add_argument("--concurrency", type=int, default=2, help="concurrent connections / client threads")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="stop sending after this long")
     parser.add_argument("--warmup", type=int, default=500, help="lookups sent (and not measured) first")
     parser.add_argument("--seed", type=int, default=7)

@@ -250,7 +250,7 @@ class CustomerSnapshot:
             return None
         if not isinstance(row, (int, np.integer)):
             row = int(np.flatnonzero(row)[0]) if not isinstance(row, slice) else row.start
-        return plain_record({name: values[int(row)].as_py() for name, values in self._columns})
+        return {name: values[int(row)].as_py() for name, values in self._columns}  # JSON-ready (json_ready_sql)
 
     def resolve(self, customer_id: str) -> str:
         """Final successor of a retired id (the id itself if it was never merged away)."""
@@ -335,10 +335,31 @@ def load_snapshot(con: duckdb.DuckDBPyConnection) -> CustomerSnapshot:
 
 def fetch_snapshot_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, dict[str, str]]:
     """The only reads from the warehouse file (two queries), so the caller can close it right after."""
-    cards = con.sql(f"{card_select_sql(con)} ORDER BY customer_id").to_arrow_table()
+    cards = con.sql(f"{json_ready_sql(con, card_select_sql(con))} ORDER BY customer_id").to_arrow_table()
     if isinstance(cards, pa.RecordBatchReader):
         cards = cards.read_all()
     return cards, load_redirects(con)
+
+
+def json_ready_sql(con: duckdb.DuckDBPyConnection, select_sql: str) -> str:
+    """Wrap a SELECT so every value is already JSON-friendly (ISO text for times, doubles for decimals):
+    a card is then read with no per-value conversion in Python."""
+    described = con.execute(f"DESCRIBE {select_sql}").fetchall()
+    columns = []
+    for name, dtype, *_ in described:
+        quoted = '"' + name.replace('"', '""') + '"'
+        upper = dtype.upper()
+        if upper.startswith("TIMESTAMP"):
+            columns.append(f"strftime({quoted}, '%Y-%m-%dT%H:%M:%S') AS {quoted}")
+        elif upper == "DATE":
+            columns.append(f"strftime({quoted}, '%Y-%m-%d') AS {quoted}")
+        elif upper.startswith(("DECIMAL", "HUGEINT", "UHUGEINT")):
+            columns.append(f"CAST({quoted} AS DOUBLE) AS {quoted}")
+        elif upper in ("JSON", "UUID", "TIME", "INTERVAL", "BLOB"):
+            columns.append(f"CAST({quoted} AS VARCHAR) AS {quoted}")
+        else:
+            columns.append(quoted)
+    return f"SELECT {', '.join(columns)} FROM ({select_sql})"
 
 
 def build_snapshot(cards: pa.Table, redirects: dict[str, str]) -> CustomerSnapshot:
