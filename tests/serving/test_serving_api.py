@@ -179,3 +179,15 @@ def test_own_audit_writes_do_not_reload_but_others_writes_do(warehouse):
     assert state.refresh() is True and state.snapshot is not first
     assert any(p.name == "someone-else" for p in state.keys.values())
     state.audit.close()
+
+
+def test_pages_and_openapi_are_served(live_server):
+    with client(live_server) as anonymous:
+        root = anonymous.get("/")
+        assert root.status_code == 307 and root.headers["location"] == "/ui/"
+        page = anonymous.get("/ui/")
+        assert page.status_code == 200 and "screen pop" in page.text and "X-API-Key" not in page.text
+        assert anonymous.get("/ui/review.html").status_code == 200
+        spec = anonymous.get("/openapi.json").json()
+    assert {"/lookup", "/customers/{customer_id}", "/customers/{customer_id}/records", "/erasure"} <= set(spec["paths"])
+    assert "X-API-Key" in str(spec["components"]["securitySchemes"])

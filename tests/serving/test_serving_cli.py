@@ -77,3 +77,17 @@ def test_erase_and_audit_commands(warehouse, hash_key, monkeypatch, tmp_path):
     audit = run("audit", "--customer", warehouse.ids["carol"], "--json")
     events = json.loads(audit.stdout)
     assert [e["action"] for e in events] == ["erase"] and "GDPR-7" in events[0]["detail"]
+
+
+def test_encrypt_command_and_encrypted_lookup(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setenv("HUB_WAREHOUSE_KEY", "cli-secret")
+    monkeypatch.setenv("HUB_ALLOW_MBEDTLS_ENCRYPTION", "1")
+    target = tmp_path / "enc.duckdb"
+    result = run("encrypt", str(warehouse.path), str(target))
+    assert result.exit_code == 0, result.output
+    assert b"Johnson" not in target.read_bytes()
+    found = run("lookup", "--phone", "2175550101", "--json", "--warehouse", str(target))
+    assert json.loads(found.stdout)[0]["customer_id"] == warehouse.ids["alice"]
+    monkeypatch.delenv("HUB_WAREHOUSE_KEY")
+    refused = run("lookup", "--phone", "2175550101", "--warehouse", str(target))
+    assert refused.exit_code == 1 and "HUB_WAREHOUSE_KEY" in refused.output
