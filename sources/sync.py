@@ -6,6 +6,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
@@ -76,7 +77,7 @@ def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refre
     # `run` would do this itself; extract/normalize/load separately must ask. It restores a newer state
     # from the warehouse, and wipes local state whose dataset is gone (a deleted or new warehouse),
     # so incremental cursors never skip rows the warehouse does not have.
-    pipeline.sync_destination()
+    _waiting_for_readers(pipeline.sync_destination)
     known = _known_columns(silo, pipeline, pipelines_dir)
     observer = ColumnObserver()
     source = build_source(silo, observer, full_refresh=full_refresh)
@@ -91,7 +92,7 @@ def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refre
         raise
     try:
         pipeline.normalize()
-        info = pipeline.load()
+        info = _waiting_for_readers(pipeline.load)
     except PipelineStepFailed as exc:
         # drop the failed package and restore the incremental state, so the next run extracts
         # these rows again instead of retrying a package that cannot load
@@ -135,6 +136,36 @@ def _abort_quietly(pipeline: dlt.Pipeline) -> None:
         pipeline.abort_packages()
     except Exception:  # the sync already failed; its own error is the one to report
         pass
+
+
+READER_WAIT_SECONDS = 60.0
+
+
+def _is_lock_conflict(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if "could not set lock" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _waiting_for_readers(step: Callable[[], Any]) -> Any:
+    """Run a dlt step that opens the DuckDB warehouse, waiting while read-only readers hold the file.
+
+    DuckDB refuses a writer while any other process has the file open, even read-only; readers
+    (`hub query`, lookups, the API) hold it for milliseconds, so the step retries briefly instead of
+    failing the sync (a load package stays pending between attempts: nothing is loaded twice).
+    """
+    deadline = time.monotonic() + READER_WAIT_SECONDS
+    delay = 0.02
+    while True:
+        try:
+            return step()
+        except Exception as exc:
+            if not _is_lock_conflict(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
 
 # --- drift ------------------------------------------------------------------------------------
