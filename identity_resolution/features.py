@@ -9,6 +9,7 @@ import pandas as pd
 from identity_resolution.names import nickname_table
 from identity_resolution.text import map_distinct
 
+CATEGORICAL_FROM = 50_000  # records
 FEATURE_COLUMNS = [
     "given", "given_canon", "given_initial", "given_mp", "family", "family_sdx", "family_mp", "email_key",
     "email_user", "email_domain", "email_digits", "phone", "nid_hash", "nid_last4", "nid_partial", "dob", "dob_year", "addr", "addr_num",
@@ -90,7 +91,18 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
     for name in FEATURE_COLUMNS:
         if f[name].dtype != bool:
             f[name] = f[name].astype("object").where(f[name].notna(), None)
-    return f[FEATURE_COLUMNS]
+    f = f[FEATURE_COLUMNS]
+    if len(f) >= CATEGORICAL_FROM:
+        # at scale, repeated strings as categories: a fraction of the memory, and factorising is free
+        for name in FEATURE_COLUMNS:
+            if f[name].dtype == object:
+                f[name] = f[name].astype("category")
+    return f
+
+
+def as_objects(series: pd.Series) -> np.ndarray:
+    """Values as a NumPy object array with None for missing (categorical columns give NaN otherwise)."""
+    return series.astype(object).where(series.notna(), None).to_numpy(dtype=object)
 
 
 def random_pairs(n: int, size: int, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:

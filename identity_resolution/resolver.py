@@ -15,7 +15,7 @@ from identity_resolution.blocking import block
 from identity_resolution.clustering import closure_pairs, cluster, customer_ids
 from identity_resolution.comparison import FIELDS, compare
 from identity_resolution.config import ResolverConfig
-from identity_resolution.features import build_features, random_pairs
+from identity_resolution.features import as_objects, build_features, random_pairs
 from identity_resolution.scoring import (
     FellegiSunterModel,
     estimate_u,
@@ -28,6 +28,10 @@ from identity_resolution.scoring import (
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
+RESOLVER_COLUMNS = [
+    "silo", "source_record_id", "given_name", "family_name", "email", "phone", "national_id_hash",
+    "national_id_last4", "national_id_is_partial", "birth_date", "address_line", "postcode", "city", "region",
+]
 CONSTRAINT_COLUMNS = ["silo_l", "source_record_id_l", "silo_r", "source_record_id_r", "decision"]
 
 
@@ -77,7 +81,9 @@ def _active(records: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ("silo", "source_record_id") if c not in records.columns]
     if missing:
         raise ValueError(f"resolve(): records lack column(s) {missing}; every record needs silo and source_record_id")
-    out = records.reset_index(drop=True)
+    # only the columns the resolver reads: a million-record frame is copied once, narrowly
+    keep = [c for c in RESOLVER_COLUMNS if c in records.columns]
+    out = records[keep].reset_index(drop=True)
     keys = out["silo"].astype(str) + "|" + out["source_record_id"].astype(str)
     dupes = keys[keys.duplicated()]
     if len(dupes):
@@ -166,7 +172,7 @@ def resolve(
     with stages.stage("scoring"):
         tf_bits, weight, prob = _score(model, features, left, gammas, config)
     with stages.stage("clustering"):
-        nid4, dob = features["nid_last4"].to_numpy(dtype=object), features["dob"].to_numpy(dtype=object)
+        nid4, dob = as_objects(features["nid_last4"]), as_objects(features["dob"])
         extra_l, extra_r = closure_pairs(n, left, right, prob, config.match_threshold, nid4, dob)
         if len(extra_l):
             extra_g = compare(features, extra_l, extra_r)
@@ -182,7 +188,7 @@ def resolve(
         must, cannot = _constraint_positions(records, constraints)
         result = cluster(n, left, right, weight, prob, config.match_threshold, nid4, dob,
                          must_link=must, cannot_link=cannot, override_probability=config.conflict_override_probability,
-                         given=features["given"].to_numpy(dtype=object) if model.household_cap_bits is not None else None)
+                         given=as_objects(features["given"]) if model.household_cap_bits is not None else None)
     with stages.stage("output"):
         xref = pd.DataFrame({
             "silo": records["silo"].to_numpy(),

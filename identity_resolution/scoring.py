@@ -339,7 +339,7 @@ def term_frequency_tables(features: pd.DataFrame, fields: tuple[FieldSpec, ...] 
     for spec in fields:
         if not spec.tf_column:
             continue
-        counts = features[spec.tf_column].value_counts()
+        counts = features[spec.tf_column].astype(object).value_counts()
         n = int(counts.sum())
         if n == 0:
             continue
@@ -359,7 +359,7 @@ def term_frequency_bits(
     treated as seen once.
     """
     counts = pd.Series(table["counts"], dtype=np.float64)
-    tf = values.map(counts).to_numpy(dtype=np.float64, na_value=np.nan)
+    tf = values.astype(object).map(counts).to_numpy(dtype=np.float64, na_value=np.nan)
     tf = np.where(np.isnan(tf), 1.0, tf) / table["n"]
     bits = np.clip(np.log2(table["avg"] / tf), -max_bits, max_bits)
     return np.where(exact, bits, 0.0)
