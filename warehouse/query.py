@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -42,38 +43,58 @@ def masked_connection(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run_query(path: str | os.PathLike, sql: str, who: Principal, max_rows: int | None = None) -> pa.Table:
-    """Run one read-only query as `who` (masked for analysts); returns an Arrow table."""
+class QueryTimeout(RuntimeError):
+    """The query ran longer than allowed and was interrupted."""
+
+
+def run_query(path: str | os.PathLike, sql: str, who: Principal, max_rows: int | None = None,
+              timeout_seconds: float | None = None) -> pa.Table:
+    """Run one read-only query as `who` (masked for analysts); returns an Arrow table.
+
+    With `timeout_seconds` the query is interrupted when it runs longer (the HTTP service sets one, so
+    one heavy query cannot hold a reader open on the warehouse indefinitely).
+    """
     who.require("query")
     if not sql or not sql.strip():
         raise ValueError("empty SQL: pass a SELECT statement")
     with path_guard(path):
-        return _run_query(path, sql, who, max_rows)
+        return _run_query(path, sql, who, max_rows, timeout_seconds)
 
 
-def _run_query(path: str | os.PathLike, sql: str, who: Principal, max_rows: int | None) -> pa.Table:
+def _run_query(path: str | os.PathLike, sql: str, who: Principal, max_rows: int | None,
+               timeout_seconds: float | None) -> pa.Table:
     if who.masked:
         con = masked_connection(path)
         try:
             lock_down(con)
             check_select_only(con, sql, forbidden_catalogs=[SOURCE_ALIAS])
-            return _fetch(con, sql, max_rows)
+            return _fetch(con, sql, max_rows, timeout_seconds)
         finally:
             con.close()
     con = open_warehouse(path, read_only=True)
     try:
-        return _fetch(con, sql, max_rows)
+        return _fetch(con, sql, max_rows, timeout_seconds)
     finally:
         con.close()
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int | None) -> pa.Table:
-    relation = con.sql(sql)
-    if relation is None:
-        raise ValueError("the statement returned no rows to show (use a SELECT)")
-    if max_rows is not None:
-        relation = relation.limit(max_rows)
-    return _to_table(relation.to_arrow_table())
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int | None,
+           timeout_seconds: float | None = None) -> pa.Table:
+    timer = threading.Timer(timeout_seconds, con.interrupt) if timeout_seconds else None
+    if timer:
+        timer.start()
+    try:
+        relation = con.sql(sql)
+        if relation is None:
+            raise ValueError("the statement returned no rows to show (use a SELECT)")
+        if max_rows is not None:
+            relation = relation.limit(max_rows)
+        return _to_table(relation.to_arrow_table())
+    except duckdb.InterruptException as exc:
+        raise QueryTimeout(f"query interrupted after {timeout_seconds:g} s; narrow it down") from exc
+    finally:
+        if timer:
+            timer.cancel()
 
 
 def export_marts(path: str | os.PathLike, out_dir: str | os.PathLike, who: Principal) -> dict[str, Path]:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from hub.serve.state import ServeSettings, ServingState
 from warehouse.lookup import LookupInputError, Match, customer_records, plain_record
-from warehouse.query import run_query
+from warehouse.query import QueryTimeout, run_query
 from warehouse.security import (
     CustomerNotFound, EncryptionSetupError, ErasureConfigError, HashKeyMissing, PermissionDenied, Principal,
     QueryRejected, WarehouseBusy, WarehouseMissing, authenticate, erase_customer, mask_record, read_audit,
@@ -162,7 +162,8 @@ def create_app(settings: ServeSettings, start_background: bool = True) -> FastAP
     def query(body: QueryRequest, who: Annotated[Principal, Depends(caller)]):
         who.require("query")
         try:
-            table = run_query(settings.warehouse, body.sql, who, max_rows=body.limit)
+            table = run_query(settings.warehouse, body.sql, who, max_rows=body.limit,
+                              timeout_seconds=settings.query_timeout_seconds)
         except (WarehouseBusy, WarehouseMissing, QueryRejected, PermissionDenied):
             raise
         except duckdb.Error as exc:  # the analyst's SQL failed: their error to fix, not ours
@@ -238,7 +239,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return handle
 
     for exc_type, status, retry in (
-        (LookupInputError, 400, False), (QueryRejected, 400, False), (PermissionDenied, 403, False),
+        (LookupInputError, 400, False), (QueryRejected, 400, False), (QueryTimeout, 408, False), (PermissionDenied, 403, False),
         (CustomerNotFound, 404, False), (ErasureConfigError, 409, False), (WarehouseBusy, 503, True),
         (WarehouseMissing, 503, True), (EncryptionSetupError, 503, False), (HashKeyMissing, 503, False),
         (duckdb.ParserException, 400, False), (duckdb.BinderException, 400, False),

@@ -31,6 +31,7 @@ class ServeSettings:
     reload_interval: float = 1.0
     audit_flush_interval: float = 5.0
     busy_wait_seconds: float = 2.0
+    query_timeout_seconds: float = 30.0
     raw_tables: Callable[[], RawTables] | None = None
 
 
