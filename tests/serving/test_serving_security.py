@@ -146,3 +146,14 @@ def test_reader_retries_until_the_writer_is_gone(warehouse):
         releaser.start()
         con = open_warehouse(warehouse.path, read_only=True, wait_seconds=10)
         con.close()
+
+
+def test_long_queries_are_interrupted(warehouse):
+    import time
+
+    from warehouse.query import QueryTimeout
+
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        run_query(warehouse.path, "SELECT sum(hash(i)) FROM range(100000000000) t(i)", ANALYST, timeout_seconds=0.5)
+    assert time.monotonic() - started < 10
