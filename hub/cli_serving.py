@@ -273,7 +273,9 @@ def audit_command(
     action: Optional[str] = typer.Option(None, help="lookup, read_customer, read_records, query, export, erase ..."),
     limit: int = typer.Option(50, min=1, max=100_000),
     as_json: bool = typer.Option(False, "--json"),
+    role: str = typer.Option("admin", help="Role when no API key is given"),
     warehouse: Optional[Path] = WAREHOUSE_OPT,
+    api_key: Optional[str] = API_KEY_OPT,
 ):
     """Show the audit log: who read or changed which customer, when."""
     from warehouse.security import AuditLog, read_audit, warehouse_session
@@ -281,6 +283,7 @@ def audit_command(
     path = warehouse_path(warehouse)
 
     def run():
+        _principal(path, api_key, role).require("audit")
         AuditLog(path).flush(wait_seconds=5.0)
         with warehouse_session(path, read_only=True) as con:
             frame = read_audit(con, customer_id=customer, actor=actor, action=action, limit=limit)
