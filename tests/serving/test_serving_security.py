@@ -157,3 +157,16 @@ def test_long_queries_are_interrupted(warehouse):
     with pytest.raises(QueryTimeout):
         run_query(warehouse.path, "SELECT sum(hash(i)) FROM range(100000000000) t(i)", ANALYST, timeout_seconds=0.5)
     assert time.monotonic() - started < 10
+
+
+def test_torn_spool_lines_are_reported_not_silently_dropped(warehouse):
+    log = AuditLog(warehouse.path)
+    log.record(ADMIN, "read_customer", [warehouse.ids["bob"]])
+    log.close()
+    torn = log.spool_dir / "flushing-torn.jsonl"
+    torn.write_text('{"event_id": "ok1", "occurred_at": "2026-01-01T00:00:00", "actor": "x", "role": "agent", '
+                    '"action": "lookup", "customer_id": null, "detail": null}\n{"event_id": "half-writ\n')
+    assert log.flush().written == 3
+    with warehouse_session(warehouse.path) as con:
+        actions = sorted(read_audit(con)["action"])
+    assert actions == ["lookup", "read_customer", "spool_damaged"]
