@@ -51,6 +51,7 @@ def resolve_command(
 ) -> None:
     """Resolve the records of INPUT into customers and write the cross-reference to OUTPUT."""
     from identity_resolution import FellegiSunterModel, ResolverConfig, resolve, standardise_records
+    from identity_resolution.resolver import RESOLVER_COLUMNS
 
     start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -69,6 +70,8 @@ def resolve_command(
         config = ResolverConfig(default_region=region, save_model_path=str(save_model) if save_model else None,
                                 **({"match_threshold": threshold} if threshold is not None else {}))
         trained = FellegiSunterModel.from_json(model) if model else None
+        staged = staged[[c for c in RESOLVER_COLUMNS if c in staged.columns]]  # display/raw columns not needed
+        gc.collect()
 
         def progress(stage: str, fraction: float) -> None:
             bar.update(task, description=stage, completed=0.1 + 0.85 * fraction)

@@ -48,7 +48,7 @@ def _codes(*columns: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
 
 def pair_scores(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, scorer, symmetric: bool = True, **kwargs) -> np.ndarray:
     """Score each distinct value pair once; NaN where either code is -1."""
-    out = np.full(len(cl), np.nan, dtype=np.float64)
+    out = np.full(len(cl), np.nan, dtype=np.float32)  # float32: millions of pairs, scores need no more
     both = (cl >= 0) & (cr >= 0)
     if not both.any():
         return out
@@ -59,7 +59,7 @@ def pair_scores(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, scorer, sym
     keys, inverse = np.unique(a * width + b, return_inverse=True)
     left_vals, right_vals = uniques[keys // width], uniques[keys % width]
     scores = process.cpdist(list(left_vals), list(right_vals), scorer=scorer, workers=-1, **kwargs)
-    out[both] = np.asarray(scores, dtype=np.float64)[inverse]
+    out[both] = np.asarray(scores, dtype=np.float32)[inverse]
     return out
 
 

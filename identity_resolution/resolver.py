@@ -170,16 +170,15 @@ def resolve(
         if config.save_model_path:
             model.to_json(config.save_model_path)
     with stages.stage("scoring"):
-        tf_bits, weight, prob = _score(model, features, left, gammas, config)
+        weight, prob = _score(model, features, left, gammas, config)
     with stages.stage("clustering"):
         nid4, dob = as_objects(features["nid_last4"]), as_objects(features["dob"])
         extra_l, extra_r = closure_pairs(n, left, right, prob, config.match_threshold, nid4, dob)
         if len(extra_l):
             extra_g = compare(features, extra_l, extra_r)
-            extra_tf, extra_w, extra_p = _score(model, features, extra_l, extra_g, config)
+            extra_w, extra_p = _score(model, features, extra_l, extra_g, config)
             left, right = np.concatenate([left, extra_l]), np.concatenate([right, extra_r])
             gammas = pd.concat([gammas, extra_g], ignore_index=True)
-            tf_bits = {k: np.concatenate([v, extra_tf[k]]) for k, v in tf_bits.items()} if tf_bits else None
             weight, prob = np.concatenate([weight, extra_w]), np.concatenate([prob, extra_p])
             rule_names = blocked.rule_names + ["cluster_closure"]
             rule = np.concatenate([blocked.rule, np.full(len(extra_l), len(rule_names) - 1, dtype=np.int8)])
@@ -197,16 +196,17 @@ def resolve(
             "match_probability": result.record_probability,
         })
         keep = prob >= config.pairs_min_probability
-        pairs = _pairs_frame(records, model, gammas, tf_bits, left, right, weight, prob, keep, rule_names, rule)
+        pairs = _pairs_frame(records, model, features, gammas, config, left, right, weight, prob, keep, rule_names, rule)
         review = _review_frame(records, left, right, prob, config, result.rejected)
     return Resolution(xref=xref, pairs=pairs, model=model, timings=stages.timings, review=review,
                       blocking_stats=blocked.stats, warnings=blocked.warnings)
 
 
 def _score(model, features, left, gammas, config):
+    """Match weight and probability per pair (term-frequency bits are summed in, not kept)."""
     tf_bits = pair_tf_bits(model, features, left, gammas) if config.tf_adjustment else None
     weight = model.match_weight(gammas, tf_bits)
-    return tf_bits, weight, probability(weight)
+    return weight, probability(weight)
 
 
 def _untrained_model() -> FellegiSunterModel:
@@ -217,10 +217,10 @@ def _untrained_model() -> FellegiSunterModel:
     return FellegiSunterModel(fields=FIELDS, m=m, u=u, prior=1e-4)
 
 
-def _pairs_frame(records, model, gammas, tf_bits, left, right, weight, prob, keep, rule_names, rule) -> pd.DataFrame:
+def _pairs_frame(records, model, features, gammas, config, left, right, weight, prob, keep, rule_names, rule) -> pd.DataFrame:
     idx = np.flatnonzero(keep)
     g = gammas.iloc[idx].reset_index(drop=True)
-    sub_tf = {k: v[idx] for k, v in tf_bits.items()} if tf_bits else None
+    sub_tf = pair_tf_bits(model, features, left[idx], g) if config.tf_adjustment else None
     bits = model.field_bits(g, sub_tf)
     silo, rid = records["silo"].to_numpy(), records["source_record_id"].to_numpy()
     l, r = left[idx], right[idx]
