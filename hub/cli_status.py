@@ -27,11 +27,14 @@ WarehouseOption = typer.Option(None, "--warehouse", help="Warehouse file (defaul
 
 
 def _silo_specs():
-    from sources import load_silos, normalise
+    """Specs of the valid silo files, and the errors of broken ones (shown, not fatal)."""
+    from sources import normalise
+    from sources.config import load_valid_silos
     from warehouse.ops import SiloSpec
 
-    return [SiloSpec(name=s.name, schedule=s.schedule, raw_tables=[normalise(t) for t in s.tables()])
-            for s in load_silos(silos_dir())]
+    silos, errors = load_valid_silos(silos_dir())
+    specs = [SiloSpec(name=s.name, schedule=s.schedule, raw_tables=[normalise(t) for t in s.tables()]) for s in silos]
+    return specs, errors
 
 
 def _when(value: datetime | None, now: datetime) -> str:
@@ -90,11 +93,15 @@ def status(
 
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with open_warehouse(warehouse_path(warehouse), read_only=True) as con:
-        statuses = silo_status(con, _silo_specs(), now=now)
+        specs, file_errors = _silo_specs()
+        statuses = silo_status(con, specs, now=now)
         checks = latest_checks(con)
     console.print(silo_table(statuses, now))
     console.print(check_table(checks))
-    problems = [f"{s.silo}: late" for s in statuses if s.late]
+    for error in file_errors:
+        console.print(f"[red]broken silo file:[/] {error}")
+    problems = [f"broken silo file ({len(file_errors)})"] if file_errors else []
+    problems += [f"{s.silo}: late" for s in statuses if s.late]
     problems += [f"{s.silo}: last step {s.last_status}" for s in statuses if s.last_status not in (None, "success")]
     problems += [f"{s.silo}: counts do not reconcile" for s in statuses if not s.reconciled]
     problems += [f"{r.asset}: check {r.check_name} failed" for r in checks.itertuples() if not r.passed]

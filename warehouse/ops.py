@@ -93,7 +93,7 @@ def latest_checks(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 class SiloStatus:
     silo: str
     schedule: str | None
-    last_sync: datetime | None          # last successful stage step (or dlt load if later)
+    last_sync: datetime | None          # last successful stage step
     last_load: datetime | None          # last completed dlt load into raw_<silo>
     last_status: str | None             # status of the silo's latest recorded step
     last_message: str | None
@@ -207,7 +207,8 @@ def silo_status(con: duckdb.DuckDBPyConnection, silos: list[SiloSpec], now: date
         s = steps.loc[name] if name in steps.index else None
         last_stage = _to_dt(s["last_stage"]) if s is not None else None
         last_load = last_dlt_load(con, name)
-        last_sync = max([t for t in (last_stage, last_load) if t is not None], default=None)
+        # Freshness follows staging (as the Dagster check does): a raw load alone is not a sync.
+        last_sync = last_stage
         deadline = due_by(silo.schedule, last_sync) if silo.schedule else None
         out.append(SiloStatus(
             silo=name, schedule=silo.schedule, last_sync=last_sync, last_load=last_load,

@@ -11,6 +11,7 @@ from typing import Iterator, Mapping
 import duckdb
 import pandas as pd
 
+from warehouse.faults import fault_point
 from warehouse.schema import TABLES, conform
 
 
@@ -48,6 +49,8 @@ def replace_tables(con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataF
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
             else:
                 con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}")
+            # tests kill the process here (HUB_FAULT_INJECT): nothing may be half-published
+            fault_point(f"during:publish:{table}")
 
 
 def replace_silo_rows(con: duckdb.DuckDBPyConnection, silo: str, frames: Mapping[str, pd.DataFrame]) -> None:

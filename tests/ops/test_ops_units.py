@@ -117,3 +117,32 @@ def test_rejected_again_keeps_first_rejected_at(con):
                           "raw_row": ['{"a":1}', '{"d":"y"}', '{"d":"z"}'], "reason": ["empty id", "bad date", "bad date"]})
     now = datetime(2026, 2, 1)
     assert list(keep_rejected_at(con, "s", again, now)) == [first, pd.Timestamp(now), pd.Timestamp(now)]
+
+
+KILL_MID_PUBLISH = """
+import sys, duckdb, pandas as pd
+from warehouse.publish import replace_tables
+con = duckdb.connect(sys.argv[1])
+xref = pd.DataFrame({"silo": "s", "source_record_id": ["9"], "customer_id": ["C9"], "match_probability": 1.0})
+replace_tables(con, {"identity.customer_xref": xref, "marts.customers": pd.DataFrame({"customer_id": ["C9"]})})
+"""
+
+
+def test_process_killed_inside_the_publishing_transaction_leaves_the_previous_tables(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(path)) as con:
+        ensure_schema(con)
+        con.execute("INSERT INTO identity.customer_xref VALUES ('s', '1', 'C1', 1.0, NULL)")
+        con.execute("CREATE TABLE marts.customers AS SELECT 'C1' AS customer_id")
+    result = subprocess.run([sys.executable, "-c", KILL_MID_PUBLISH, str(path)], cwd=REPO, capture_output=True, text=True,
+                            env={"HUB_FAULT_INJECT": "during:publish:identity.customer_xref", "PATH": ""})
+    assert result.returncode == EXIT_CODE, result.stderr
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT customer_id FROM identity.customer_xref").fetchall() == [("C1",)]
+        assert con.execute("SELECT customer_id FROM marts.customers").fetchall() == [("C1",)]
+    # without the fault the same write lands whole
+    ok = subprocess.run([sys.executable, "-c", KILL_MID_PUBLISH, str(path)], cwd=REPO, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT customer_id FROM identity.customer_xref").fetchall() == [("C9",)]
+        assert con.execute("SELECT customer_id FROM marts.customers").fetchall() == [("C9",)]
