@@ -36,6 +36,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("family_in_email", ("absent", "contained")),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
+_EMAIL_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "email")
 
 
 def _codes(*columns: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
@@ -174,18 +175,20 @@ def compare_cities(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.n
     return _levels((cl < 0) | (cr < 0), [sim >= 0.88, _equal(cl, cr)])
 
 
-def compare_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, family_level: np.ndarray) -> np.ndarray:
+def compare_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, family_level: np.ndarray,
+                            email_level: np.ndarray) -> np.ndarray:
     """Is one record's family name (3+ letters) part of the other's email user name? Only asked when
     the family names themselves cannot be compared (one side has none), e.g. a ledger entry with a
-    full name against a mailing-list entry with a first name and an email address. Each distinct
-    (family, user name) combination is tested once."""
+    full name against a mailing-list entry with a first name and an email address. Not asked when
+    the emails agree exactly (that already says everything). Each distinct (family, user name)
+    combination is tested once."""
     (fam,), fam_vals = _codes(f["family"].where(f["family"].str.len() >= 3, None))
     (usr,), usr_vals = _codes(f["email_user"])
     asked = np.zeros(len(left), dtype=bool)
     contained = np.zeros(len(left), dtype=bool)
     for a, b in ((left, right), (right, left)):
         fa, ub = fam[a], usr[b]
-        ask = (fa >= 0) & (ub >= 0) & (family_level == MISSING)
+        ask = (fa >= 0) & (ub >= 0) & (family_level == MISSING) & (email_level != _EMAIL_EXACT)
         if ask.any():
             key = fa[ask].astype(np.int64) * np.int64(len(usr_vals)) + ub[ask]
             uniq, inverse = np.unique(key, return_inverse=True)
@@ -199,17 +202,18 @@ def compare_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray
 def compare(features: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> pd.DataFrame:
     """Comparison levels (int8) for every candidate pair, one `gamma_<field>` column per field."""
     given, family = compare_names(features, left, right)
+    email = compare_emails(features, left, right)
     return pd.DataFrame(
         {
             "gamma_given_name": given,
             "gamma_family_name": family,
             "gamma_birth_date": compare_birth_dates(features, left, right),
             "gamma_national_id": compare_national_ids(features, left, right),
-            "gamma_email": compare_emails(features, left, right),
+            "gamma_email": email,
             "gamma_phone": compare_phones(features, left, right),
             "gamma_address": compare_addresses(features, left, right),
             "gamma_postcode": compare_postcodes(features, left, right),
             "gamma_city": compare_cities(features, left, right),
-            "gamma_family_in_email": compare_family_in_email(features, left, right, family),
+            "gamma_family_in_email": compare_family_in_email(features, left, right, family, email),
         }
     )
