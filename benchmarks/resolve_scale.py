@@ -65,8 +65,7 @@ def main() -> None:
 
     metrics = evaluate(pd.read_parquet(out), pd.read_parquet(truth_path))
     table = Table(title=f"hub resolve on {metrics['records']:,} generated records ({args.people:,} people)")
-    for col in ["wall seconds", "peak memory GiB", "pairwise P", "pairwise R", "pairwise F1", "B-cubed P",
-                "B-cubed R", "B-cubed F1"]:
+    for col in ["seconds", "peak GiB", "pair P", "pair R", "pair F1", "B3 P", "B3 R", "B3 F1"]:
         table.add_column(col, justify="right")
     table.add_row(f"{elapsed:.1f}", f"{peak_gib:.2f}", f"{metrics['pairwise_precision']:.4f}",
                   f"{metrics['pairwise_recall']:.4f}", f"{metrics['pairwise_f1']:.4f}", f"{metrics['bcubed_precision']:.4f}",
