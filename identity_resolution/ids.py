@@ -279,7 +279,7 @@ def _is_used(candidates: pd.Series, used: list[pd.Series]) -> pd.Series:
 
 
 def _salted_id(fresh: str, salt: int) -> str:
-    return "C" + hashlib.sha1(f"{fresh}#{salt}".encode()).hexdigest()[:15].upper()
+    return "C" + hashlib.sha1(f"{fresh}#{salt}".encode()).hexdigest()[:15]
 
 
 def _apply_final_ids(clusters: pd.DataFrame, records: pd.DataFrame, final: pd.DataFrame) -> pd.DataFrame:

@@ -171,7 +171,9 @@ def test_decisions_are_honoured_after_new_data_arrives(tmp_path):
     split = run2.history[run2.history["event"] == "split"]
     moved = set(split["source_record_id"])
     assert "t6" in moved and len(moved & {"s3", "t3"}) == 1
-    assert set(split["customer_id"]) == {customer(run1.xref, "t3"), customer(run1.xref, "t6")}
+    # The clusterer may also move a record that conflicts with the forced link; the corrected
+    # customers are always among the recorded splits.
+    assert {customer(run1.xref, "t3"), customer(run1.xref, "t6")} <= set(split["customer_id"])
 
 
 def test_nothing_to_review_gives_an_empty_queue_with_its_columns():
