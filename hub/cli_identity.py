@@ -51,6 +51,7 @@ def resolve_command(
 ) -> None:
     """Resolve the records of INPUT into customers and write the cross-reference to OUTPUT."""
     from identity_resolution import FellegiSunterModel, ResolverConfig, resolve, standardise_records
+    from identity_resolution.national_ids import MissingHashKeyError
     from identity_resolution.resolver import RESOLVER_COLUMNS
 
     start = time.perf_counter()
@@ -62,7 +63,12 @@ def resolve_command(
         timings["read"] = time.perf_counter() - t
         bar.update(task, description="standardising", completed=0.05)
         t = time.perf_counter()
-        staged = standardise_records(raw, default_region=region)
+        try:
+            staged = standardise_records(raw, default_region=region)
+        except MissingHashKeyError as exc:
+            bar.stop()
+            console.print(f"[red]error:[/] {input}: {exc}")
+            raise typer.Exit(2) from exc
         timings["standardise"] = time.perf_counter() - t
         n_input = len(raw)
         del raw  # a million raw rows are a gigabyte we no longer need

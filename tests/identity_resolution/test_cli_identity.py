@@ -57,3 +57,13 @@ def _write(frame: pd.DataFrame, name: str) -> str:
     else:
         frame.astype("string").to_parquet(name, index=False)
     return name
+
+
+def test_resolve_without_hash_key_says_how_to_fix(synthetic, tmp_path, monkeypatch):
+    raw, _, _ = synthetic
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HUB_HASH_KEY", raising=False)
+    raw.to_csv("people.csv", index=False)
+    result = runner.invoke(app, ["resolve", "people.csv", "--out", "o.parquet"])
+    assert result.exit_code == 2
+    assert "HUB_HASH_KEY" in result.output
