@@ -92,7 +92,7 @@ def change_csv(path: Path, silo: str, id_col: str, rng, changes: Changes, cycle:
         frame.loc[upd, column] = [fn(v, cycle) for v in frame.loc[upd, column]]
     dele = _pick(rng, frame, max(1, n // 2), set(upd))
     frame = frame.drop(index=dele)
-    new = make_new(frame, cycle, n)
+    new = make_new(frame[~frame[id_col].str.endswith("X")], cycle, n)  # not copies of malformed rows
     malformed = new.iloc[:1].copy()
     for column, value in bad.items():
         malformed[column] = value
@@ -227,6 +227,20 @@ def ids_changed(before: pd.DataFrame, after: pd.DataFrame, touched: set) -> tupl
     return int((checked["customer_id_before"] != checked["customer_id_after"]).sum()), len(checked)
 
 
+def explain_changes(before: pd.DataFrame, after: pd.DataFrame, touched: set) -> None:
+    """Print each untouched record whose customer id changed, with its cluster before and after."""
+    merged = before.merge(after, on=["silo", "source_record_id"], suffixes=("_before", "_after"))
+    moved = merged[merged["customer_id_before"] != merged["customer_id_after"]]
+    for row in moved.itertuples():
+        if (row.silo, row.source_record_id) in touched:
+            continue
+        members = lambda xref, cid: ", ".join(  # noqa: E731
+            f"{s}:{r}{'*' if (s, r) in touched else ''}"
+            for s, r in xref.loc[xref["customer_id"] == cid, ["silo", "source_record_id"]].itertuples(index=False))
+        console.print(f"  {row.silo}:{row.source_record_id} {row.customer_id_before} [{members(before, row.customer_id_before)}]"
+                      f" -> {row.customer_id_after} [{members(after, row.customer_id_after)}]  (* = touched)")
+
+
 def read_xref(warehouse: Path) -> pd.DataFrame:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute("SELECT silo, source_record_id, customer_id FROM identity.customer_xref").df()
@@ -259,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=8, help="rows inserted and updated per silo and cycle")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=None, help="keep the hub here (default: a temp dir)")
+    parser.add_argument("--explain", action="store_true", help="print the records behind every changed id")
     args = parser.parse_args(argv)
 
     from hub.demo.rest_server import start_support_api
@@ -294,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
                 staged_changed = con.execute("SELECT count(*) FROM staging.customer_records WHERE loaded_at >= "
                                              "to_timestamp(?)::TIMESTAMP", [load_start - 1]).fetchall()[0][0]
             changed, checked = ids_changed(before, after, changes.touched)
+            if args.explain and changed:
+                console.print(f"cycle {cycle}: untouched records whose id changed (counted when neither cluster has a *)")
+                explain_changes(before, after, changes.touched)
             lost_total = sum(lost.values())
             failures += int(lost_total > 0 or changed > 0)
             table.add_row(str(cycle), str(len(changes.inserted)), str(len(changes.updated)), str(len(changes.deleted)),

@@ -6,13 +6,14 @@ identity tables are replaced in one transaction.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import duckdb
 import pandas as pd
 
-from identity_resolution import ResolverConfig, resolve
+from identity_resolution import FellegiSunterModel, ResolverConfig, resolve
 from identity_resolution.ids import assign_stable_ids
 from identity_resolution.review import build_review_queue, decisions_to_constraints
 from pipelines.staging import ReconciliationError, record_step
@@ -22,6 +23,7 @@ from warehouse.review_store import load_decisions, save_review_queue
 
 # Ordered: the resolver's output depends on input row order (EM sampling, block caps), and the
 # table's physical order changes whenever one silo is re-staged; a fixed order keeps re-runs identical.
+RETRAIN_ENV = "HUB_RETRAIN_MODEL"
 LIVE_RECORDS_SQL = ("SELECT * FROM staging.customer_records WHERE NOT coalesce(is_deleted, FALSE) "
                     "ORDER BY silo, source_record_id")
 
@@ -98,6 +100,22 @@ def _check_reconciled(con: duckdb.DuckDBPyConnection, per_silo: pd.DataFrame, st
     raise ReconciliationError(message)
 
 
+def stored_model(con: duckdb.DuckDBPyConnection, config: ResolverConfig | None = None) -> FellegiSunterModel | None:
+    """The model the previous run trained, reused so that match decisions between records nobody
+    changed do not drift with unrelated data (re-estimating m/u on every sync merged and split
+    untouched customers in the soak benchmark). Set HUB_RETRAIN_MODEL=1 to train afresh; a model
+    whose comparisons no longer match the resolver is retrained automatically."""
+    if os.environ.get(RETRAIN_ENV, "").lower() in ("1", "true", "yes") or (config is not None and config.model_path):
+        return None
+    rows = con.execute("SELECT model_json FROM identity.model ORDER BY trained_at DESC LIMIT 1").fetchall()
+    if not rows or not rows[0][0]:
+        return None
+    try:
+        return FellegiSunterModel.from_json(rows[0][0])
+    except (ValueError, KeyError):
+        return None
+
+
 def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | None = None,
                       run_id: str | None = None) -> ResolveCounts:
     now = _now()
@@ -105,7 +123,8 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
     previous_xref = con.execute("SELECT * FROM identity.customer_xref").df()
     previous_history = con.execute("SELECT * FROM identity.customer_id_history").df()
     constraints = decisions_to_constraints(load_decisions(con))
-    resolution = resolve(records, config, constraints=constraints if len(constraints) else None)
+    resolution = resolve(records, config, constraints=constraints if len(constraints) else None,
+                         model=stored_model(con, config))
     stable = assign_stable_ids(resolution.xref, previous_xref, previous_history, now=now)
     xref = _keep_resolved_at(stable.xref, previous_xref, now)
     history = pd.concat([previous_history, stable.history], ignore_index=True)

@@ -146,3 +146,20 @@ def test_process_killed_inside_the_publishing_transaction_leaves_the_previous_ta
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT customer_id FROM identity.customer_xref").fetchall() == [("C9",)]
         assert con.execute("SELECT customer_id FROM marts.customers").fetchall() == [("C9",)]
+
+
+def test_the_stored_model_is_reused_unless_retraining_is_asked_for(con, monkeypatch):
+    from identity_resolution.resolver import _untrained_model
+    from pipelines.resolution import RETRAIN_ENV, stored_model
+
+    monkeypatch.delenv(RETRAIN_ENV, raising=False)
+    assert stored_model(con) is None  # first run: nothing stored, train
+    model = _untrained_model()
+    con.execute("INSERT INTO identity.model VALUES (?, now()::TIMESTAMP)", [model.to_json()])
+    reused = stored_model(con)
+    assert reused is not None and reused.to_json() == model.to_json()
+    monkeypatch.setenv(RETRAIN_ENV, "1")
+    assert stored_model(con) is None
+    monkeypatch.delenv(RETRAIN_ENV)
+    con.execute("UPDATE identity.model SET model_json = '{\"fields\": [{\"name\": \"shoe_size\", \"levels\": []}]}'")
+    assert stored_model(con) is None  # comparisons changed since: retrain
