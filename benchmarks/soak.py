@@ -237,8 +237,8 @@ def explain_changes(before: pd.DataFrame, after: pd.DataFrame, touched: set) -> 
         members = lambda xref, cid: ", ".join(  # noqa: E731
             f"{s}:{r}{'*' if (s, r) in touched else ''}"
             for s, r in xref.loc[xref["customer_id"] == cid, ["silo", "source_record_id"]].itertuples(index=False))
-        console.print(f"  {row.silo}:{row.source_record_id} {row.customer_id_before} [{members(before, row.customer_id_before)}]"
-                      f" -> {row.customer_id_after} [{members(after, row.customer_id_after)}]  (* = touched)")
+        console.print(f"  {row.silo}:{row.source_record_id} {row.customer_id_before} ({members(before, row.customer_id_before)})"
+                      f" -> {row.customer_id_after} ({members(after, row.customer_id_after)})  * = touched", markup=False)
 
 
 def read_xref(warehouse: Path) -> pd.DataFrame:
