@@ -33,7 +33,7 @@ def explain_pair(model: FellegiSunterModel, record_l: Mapping, record_r: Mapping
     feats = build_features(frame)
     left, right = np.array([0]), np.array([1])
     gammas = compare(feats, left, right)
-    tf_bits = pair_tf_bits(model, feats, left, gammas) if model.tf_tables else None
+    tf_bits = pair_tf_bits(model, feats, left, right, gammas) if model.tf_tables else None
     bits = model.field_bits(gammas, tf_bits)
     rows = [{"field": "prior", "value_l": None, "value_r": None, "level": None, "label": None,
              "bf": model.prior_bits()}]

@@ -170,13 +170,13 @@ def resolve(
         if config.save_model_path:
             model.to_json(config.save_model_path)
     with stages.stage("scoring"):
-        weight, prob = _score(model, features, left, gammas, config)
+        weight, prob = _score(model, features, left, right, gammas, config)
     with stages.stage("clustering"):
         nid4, dob = as_objects(features["nid_last4"]), as_objects(features["dob"])
         extra_l, extra_r = closure_pairs(n, left, right, prob, config.match_threshold, nid4, dob)
         if len(extra_l):
             extra_g = compare(features, extra_l, extra_r)
-            extra_w, extra_p = _score(model, features, extra_l, extra_g, config)
+            extra_w, extra_p = _score(model, features, extra_l, extra_r, extra_g, config)
             left, right = np.concatenate([left, extra_l]), np.concatenate([right, extra_r])
             gammas = pd.concat([gammas, extra_g], ignore_index=True)
             weight, prob = np.concatenate([weight, extra_w]), np.concatenate([prob, extra_p])
@@ -202,9 +202,9 @@ def resolve(
                       blocking_stats=blocked.stats, warnings=blocked.warnings)
 
 
-def _score(model, features, left, gammas, config):
+def _score(model, features, left, right, gammas, config):
     """Match weight and probability per pair (term-frequency bits are summed in, not kept)."""
-    tf_bits = pair_tf_bits(model, features, left, gammas) if config.tf_adjustment else None
+    tf_bits = pair_tf_bits(model, features, left, right, gammas) if config.tf_adjustment else None
     weight = model.match_weight(gammas, tf_bits)
     return weight, probability(weight)
 
@@ -220,7 +220,7 @@ def _untrained_model() -> FellegiSunterModel:
 def _pairs_frame(records, model, features, gammas, config, left, right, weight, prob, keep, rule_names, rule) -> pd.DataFrame:
     idx = np.flatnonzero(keep)
     g = gammas.iloc[idx].reset_index(drop=True)
-    sub_tf = pair_tf_bits(model, features, left[idx], g) if config.tf_adjustment else None
+    sub_tf = pair_tf_bits(model, features, left[idx], right[idx], g) if config.tf_adjustment else None
     bits = model.field_bits(g, sub_tf)
     silo, rid = records["silo"].to_numpy(), records["source_record_id"].to_numpy()
     l, r = left[idx], right[idx]

@@ -365,9 +365,12 @@ def term_frequency_bits(
     return np.where(exact, bits, 0.0)
 
 
-def pair_tf_bits(model: "FellegiSunterModel", features: pd.DataFrame, left: np.ndarray, gammas: pd.DataFrame) -> dict[str, np.ndarray]:
-    """tf bits for every tf field of the model, from the model's tables (the left record's value).
-    Computed once per record, then gathered per pair."""
+def pair_tf_bits(model: "FellegiSunterModel", features: pd.DataFrame, left: np.ndarray, right: np.ndarray,
+                 gammas: pd.DataFrame) -> dict[str, np.ndarray]:
+    """tf bits for every tf field of the model, from the model's tables; computed once per record,
+    then gathered per pair. Of the two records' values the commoner one counts: they are the same
+    on an ordinary exact match, but a pair matched with its names swapped ('Smith John' against
+    'John Smith') must not be credited for 'smith' being a rare *given* name."""
     out = {}
     for spec in model.fields:
         if spec.tf_column and spec.tf_column in model.tf_tables:
@@ -375,5 +378,5 @@ def pair_tf_bits(model: "FellegiSunterModel", features: pd.DataFrame, left: np.n
             per_record = term_frequency_bits(features[spec.tf_column].reset_index(drop=True),
                                              np.ones(len(features), dtype=bool), model.tf_tables[spec.tf_column],
                                              model.tf_max_bits)
-            out[spec.name] = np.where(exact, per_record[left], 0.0)
+            out[spec.name] = np.where(exact, np.minimum(per_record[left], per_record[right]), 0.0)
     return out
