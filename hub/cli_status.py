@@ -146,34 +146,13 @@ def retry_selection(silos: list[str]):
     return dg.AssetSelection.assets(*[dg.AssetKey(["staging", s]) for s in silos]).downstream()
 
 
-def run_selection(warehouse: Path, silos_folder: Path, selection, job_name: str):
-    """Run an asset selection of the hub's definitions in-process, like `hub sync` runs a job."""
-    import dagster as dg
-
-    from hub.runner import JobOutcome, _instance, _root_message, step_progress_logger
-    from pipelines.build import build_definitions
-
-    defs = build_definitions(warehouse=warehouse, silos=silos_folder)
-    job = dg.define_asset_job(job_name, selection=selection)
-    subset = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=[job], resources=defs.resources)
-    job_def = subset.resolve_job_def(job_name).with_logger_defs({"progress": step_progress_logger})
-    with _instance() as instance:
-        result = job_def.execute_in_process(instance=instance, raise_on_error=False,
-                                            run_config={"loggers": {"progress": {}}})
-    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    return JobOutcome(
-        success=result.success,
-        failed_steps=[e.step_key for e in failures],
-        errors=[f"{e.step_key}: {_root_message(e.step_failure_data.error)}" for e in failures if e.step_failure_data.error],
-    )
-
-
 @rejected_app.command("retry")
 def retry_rejected(
     silo: Optional[str] = typer.Argument(None, help="Only this silo (default: every silo with rejected rows)."),
     warehouse: Optional[Path] = WarehouseOption,
 ) -> None:
     """Map the silo's raw rows again (after a fix to its silo file), then refresh identity and marts."""
+    from hub.runner import run_job
     from sources import load_silos
     from warehouse.connection import open_warehouse
     from warehouse.ops import rejected_counts
@@ -189,7 +168,7 @@ def retry_rejected(
         console.print("No rejected rows: nothing to retry.")
         return
     console.print(f"Re-staging {', '.join(chosen)} and refreshing identity and marts in [b]{target}[/]")
-    outcome = run_selection(target, silos_dir(), retry_selection(chosen), "retry_rejected")
+    outcome = run_job(target, silos_dir(), job_name="retry_rejected", selection=retry_selection(chosen))
     for error in outcome.errors:
         console.print(f"[red]failed[/] {error}")
     with open_warehouse(target, read_only=True) as con:

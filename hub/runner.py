@@ -49,8 +49,13 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
-def run_job(warehouse: Path, silos: Path | None = None, job_name: str = MAIN_JOB) -> JobOutcome:
+def run_job(warehouse: Path, silos: Path | None = None, job_name: str = MAIN_JOB,
+            selection: dg.AssetSelection | None = None) -> JobOutcome:
+    """Run a job of the hub's definitions in-process; with `selection`, an ad-hoc job of those assets."""
     defs = build_definitions(warehouse=warehouse, silos=silos)
+    if selection is not None:
+        defs = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources,
+                              jobs=[dg.define_asset_job(job_name, selection=selection)])
     job = defs.resolve_job_def(job_name).with_logger_defs({"progress": step_progress_logger})
     with _instance() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False,
