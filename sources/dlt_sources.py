@@ -166,9 +166,22 @@ def _sql_resources(silo: SiloConfig, full: bool, sample: bool) -> Iterator[DltRe
                 credentials=url, table=table.name, schema=spec.schema_, defer_table_reflect=True,
                 incremental=dlt.sources.incremental(cursor) if cursor else None,
                 write_disposition="merge", primary_key=pk, chunk_size=spec.chunk_size,
-                backend="pyarrow", reflection_level="minimal",
+                # SQLite columns may mix types; pandas keeps them as objects until they become text.
+                backend="pandas" if url.startswith("sqlite") else "pyarrow", reflection_level="minimal",
+                table_adapter_callback=_read_sqlite_values_as_text if url.startswith("sqlite") else None,
             )
         yield resource.add_limit(SAMPLE_ROWS, count_rows=True) if sample else resource
+
+
+def _read_sqlite_values_as_text(table: Any) -> None:
+    """SQLite stores whatever a program wrote, whatever the declared type ("lots" in a DECIMAL
+    column); SQLAlchemy's typed result processing would then fail the whole extraction. Reading
+    such columns as text lets the mapping reject just that row with its reason."""
+    import sqlalchemy as sa
+
+    for column in table.columns:
+        if isinstance(column.type, (sa.Numeric, sa.Date, sa.DateTime, sa.Time, sa.Boolean)):
+            column.type = sa.Text()
 
 
 def _query_resource(url: str, table: SqlTable, pk: list[str], cursor: str | None, chunk_size: int) -> DltResource:

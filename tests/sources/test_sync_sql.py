@@ -272,3 +272,18 @@ def test_several_tables_in_one_sql_silo(tmp_path, hub_paths):
     assert sorted(records.index) == ["contacts:1", "leads:1", "leads:2"]
     assert records.loc["contacts:1", "phone"] == "555-0100" and records.loc["leads:1", "phone"] is None
     assert records.loc["leads:2", "source_updated_at"] == pd.Timestamp("2024-01-02")
+
+
+def test_sqlite_stray_text_in_a_numeric_column_rejects_only_that_row(demo_dir, hub_paths):
+    """SQLite keeps whatever was written ("lots" in a NUMERIC column): one row is rejected, the load succeeds."""
+    warehouse, pipes = hub_paths
+    silo = demo_silo("accounting")
+    write_ledger(demo_dir / "accounting.sqlite",
+                 [("A-009", "ROE, Rita", "5 Bay St, Dover, DE 19901", "302-555-0199", "lots", "2024-03-01T00:00:00")])
+    report = sync_silo(silo, warehouse, pipes)
+    assert report.rows_loaded == {"ledger_customers": 4}
+    mapped = map_records(silo, raw_of(silo, warehouse))
+    assert len(mapped.records) == 3 and list(mapped.rejected["source_record_id"]) == ["A-009"]
+    reason = mapped.rejected["reason"].iloc[0]
+    assert "balance" in reason and "lots" in reason
+    assert mapped.facts.set_index("source_record_id").loc["A-001", "value_num"] == 120.5
