@@ -21,9 +21,9 @@ from warehouse.faults import fault_point
 from warehouse.publish import replace_tables
 from warehouse.review_store import load_decisions, save_review_queue
 
+RETRAIN_ENV = "HUB_RETRAIN_MODEL"
 # Ordered: the resolver's output depends on input row order (EM sampling, block caps), and the
 # table's physical order changes whenever one silo is re-staged; a fixed order keeps re-runs identical.
-RETRAIN_ENV = "HUB_RETRAIN_MODEL"
 LIVE_RECORDS_SQL = ("SELECT * FROM staging.customer_records WHERE NOT coalesce(is_deleted, FALSE) "
                     "ORDER BY silo, source_record_id")
 
