@@ -79,8 +79,9 @@ def drop_suppressed(con: duckdb.DuckDBPyConnection, staged: pd.DataFrame, facts:
     mask = suppressed(con, staged)
     if not mask.any():
         return staged, facts, 0
-    gone = set(zip(staged.loc[mask, "silo"], staged.loc[mask, "source_record_id"]))
-    keep_facts = [key not in gone for key in zip(facts["silo"], facts["source_record_id"])]
+    keys = ["silo", "source_record_id"]
+    gone = pd.MultiIndex.from_frame(staged.loc[mask, keys])
+    keep_facts = ~pd.MultiIndex.from_frame(facts[keys]).isin(gone)
     return staged.loc[~mask], facts.loc[keep_facts], int(mask.sum())
 
 
