@@ -19,6 +19,9 @@ class ResolverConfig:
     u_sample_pairs: int = 1_000_000  # random record pairs used to estimate u
     tf_adjustment: bool = True  # rarer names/postcodes/cities count for more on exact agreement
     tf_max_bits: float = 6.0
+    # keep the term-frequency tables of a given model instead of recounting them over this run's
+    # records: a fixed model, so incremental and full resolution score every pair alike
+    freeze_tf_tables: bool = False
     link_only: bool = False  # True: only pair records from different silos (two-file linkage)
     model_path: str | None = None  # load a trained model from this JSON file instead of running EM
     save_model_path: str | None = None  # write the (trained) model here as JSON

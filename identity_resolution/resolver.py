@@ -166,7 +166,8 @@ def resolve(
         if model is None:
             model = train_model(features, gammas, config, records["silo"]) if len(gammas) else _untrained_model()
         model.tf_max_bits = config.tf_max_bits
-        model.tf_tables = term_frequency_tables(features) if config.tf_adjustment else {}
+        if not (config.freeze_tf_tables and model.tf_tables):
+            model.tf_tables = term_frequency_tables(features) if config.tf_adjustment else {}
         if config.save_model_path:
             model.to_json(config.save_model_path)
     with stages.stage("scoring"):
