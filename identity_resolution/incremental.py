@@ -76,6 +76,17 @@ class FeatureCache:
     features: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FEATURE_COLUMNS))
     fingerprint: pd.Series = field(default_factory=lambda: pd.Series(dtype=np.uint64))
 
+    @classmethod
+    def build(cls, records: pd.DataFrame) -> "FeatureCache":
+        """Featurise every live record (what a first incremental run would do anyway)."""
+        live = _active(records)
+        keys = _keys(live)
+        features = build_features(live)
+        for name in FEATURE_COLUMNS:
+            if name != "nid_partial":
+                features[name] = features[name].astype(object).where(features[name].notna(), None)
+        return cls(features=features.set_axis(keys, axis=0), fingerprint=pd.Series(_fingerprints(live), index=keys))
+
     def __len__(self) -> int:
         return len(self.features)
 
