@@ -47,9 +47,7 @@ from identity_resolution.clustering import closure_pairs, cluster, customer_ids
 from identity_resolution.comparison import compare
 from identity_resolution.config import ResolverConfig
 from identity_resolution.features import FEATURE_COLUMNS, as_objects, build_features
-from identity_resolution.resolver import (
-    RESOLVER_COLUMNS, Resolution, _active, _constraint_positions, _pairs_frame, _review_frame, _score,
-)
+from identity_resolution.resolver import Resolution, _constraint_positions, _pairs_frame, _review_frame, _score, as_bool
 from identity_resolution.scoring import FellegiSunterModel
 
 log = logging.getLogger(__name__)
@@ -63,50 +61,164 @@ def _keys(frame: pd.DataFrame) -> pd.Index:
     return pd.Index(frame["silo"].astype(str) + "|" + frame["source_record_id"].astype(str))
 
 
-def _fingerprints(records: pd.DataFrame) -> np.ndarray:
-    """One 64-bit hash per record over the columns the resolver reads (detects unreported changes)."""
-    cols = [c for c in RESOLVER_COLUMNS if c in records.columns]
-    return pd.util.hash_pandas_object(records[cols].astype(str), index=False).to_numpy()
+def _live(records: pd.DataFrame) -> pd.DataFrame:
+    """Records not flagged deleted (cheaper than resolver._active: no narrow copy of every row)."""
+    if "is_deleted" in records.columns:
+        records = records[~as_bool(records["is_deleted"]).to_numpy()]
+    missing = [c for c in KEY if c not in records.columns]
+    if missing:
+        raise ValueError(f"resolve_incremental(): records lack column(s) {missing}")
+    return records.reset_index(drop=True)
 
 
-@dataclass
+def _rule_exprs():
+    for idx, (name, expr) in enumerate(BLOCKING_RULES.items()):
+        left, right = expr if isinstance(expr, tuple) else (expr, expr)
+        yield idx, name, left, right, isinstance(expr, tuple)
+
+
+def _clean(features: pd.DataFrame) -> pd.DataFrame:
+    """Object columns with None for missing (categorical columns from build_features at scale)."""
+    out = features.copy()
+    for name in FEATURE_COLUMNS:
+        if name == "nid_partial":
+            out[name] = out[name].astype(bool)
+        else:
+            out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out[FEATURE_COLUMNS]
+
+
 class FeatureCache:
-    """Match features of the records seen by the last run, keyed 'silo|source_record_id'."""
+    """What the last run knew about every record, kept between runs so a sync featurises only the
+    records it changed: match features (one row per stable record number, `sid`), and in an
+    in-memory DuckDB database one key table per blocking rule (`bk<i>`: sid, silo_code, k, k2) with
+    its block sizes (`cnt<i>`: k, n), maintained by deltas."""
 
-    features: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FEATURE_COLUMNS))
-    fingerprint: pd.Series = field(default_factory=lambda: pd.Series(dtype=np.uint64))
+    def __init__(self) -> None:
+        self.features = pd.DataFrame({c: pd.Series(dtype=bool if c == "nid_partial" else object) for c in FEATURE_COLUMNS})
+        self.keys = np.zeros(0, dtype=object)  # key per sid (None once deleted)
+        self.silo = np.zeros(0, dtype=object)
+        self.index = pd.Index([], dtype=object)  # live keys ...
+        self.index_sid = np.zeros(0, dtype=np.int64)  # ... and their sids
+        self.silo_codes: dict[str, int] = {}
+        self.con = duckdb.connect()
+        for idx, *_ in _rule_exprs():
+            self.con.execute(f"CREATE TABLE bk{idx} (sid BIGINT, silo_code INTEGER, k VARCHAR, k2 VARCHAR)")
+            self.con.execute(f"CREATE TABLE cnt{idx} (k VARCHAR, n BIGINT)")
+
+    def __len__(self) -> int:
+        return len(self.index)
 
     @classmethod
     def build(cls, records: pd.DataFrame) -> "FeatureCache":
         """Featurise every live record (what a first incremental run would do anyway)."""
-        live = _active(records)
-        keys = _keys(live)
-        features = build_features(live)
-        for name in FEATURE_COLUMNS:
-            if name != "nid_partial":
-                features[name] = features[name].astype(object).where(features[name].notna(), None)
-        return cls(features=features.set_axis(keys, axis=0), fingerprint=pd.Series(_fingerprints(live), index=keys))
-
-    def __len__(self) -> int:
-        return len(self.features)
+        live = _live(records)
+        cache = cls()
+        cache._add(_keys(live).to_numpy(dtype=object), live["silo"].astype(str).to_numpy(dtype=object),
+                   _clean(build_features(live)))
+        return cache
 
     def save(self, path: str | Path) -> None:
-        frame = self.features.astype(object).where(self.features.notna(), None).copy()
-        frame["nid_partial"] = frame["nid_partial"].astype(bool)
-        frame.insert(0, "_key", self.features.index.to_numpy(dtype=object))
-        frame["_fingerprint"] = self.fingerprint.reindex(self.features.index).to_numpy(dtype=np.uint64)
+        """Parquet with the live records' keys, silos and features (block tables are rebuilt on load)."""
+        frame = self.features.iloc[self.index_sid].reset_index(drop=True)
+        frame.insert(0, "_key", self.keys[self.index_sid])
+        frame.insert(1, "_silo", self.silo[self.index_sid])
         frame.to_parquet(path, index=False)
 
     @classmethod
     def load(cls, path: str | Path) -> "FeatureCache":
         frame = pd.read_parquet(path)
-        index = pd.Index(frame.pop("_key"))
-        fingerprint = pd.Series(frame.pop("_fingerprint").to_numpy(dtype=np.uint64), index=index)
-        frame.index = index
-        for name in FEATURE_COLUMNS:
-            if name != "nid_partial":
-                frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
-        return cls(features=frame[FEATURE_COLUMNS], fingerprint=fingerprint)
+        cache = cls()
+        keys, silo = frame.pop("_key").to_numpy(dtype=object), frame.pop("_silo").to_numpy(dtype=object)
+        cache._add(keys, silo, _clean(frame))
+        return cache
+
+    # ---- maintenance -----------------------------------------------------------------
+    def sids_of(self, keys: pd.Index) -> np.ndarray:
+        """sid per key, -1 for keys the cache does not hold."""
+        pos = self.index.get_indexer(keys)
+        return np.where(pos >= 0, self.index_sid[np.maximum(pos, 0)], -1)
+
+    def _add(self, keys: np.ndarray, silo: np.ndarray, features: pd.DataFrame) -> np.ndarray:
+        """Append records (new sids) and their block keys; returns the sids."""
+        sids = np.arange(len(self.keys), len(self.keys) + len(keys), dtype=np.int64)
+        self.keys = np.concatenate([self.keys, keys])
+        self.silo = np.concatenate([self.silo, silo])
+        self.features = pd.concat([self.features, features.reset_index(drop=True)], ignore_index=True)
+        self.index = self.index.append(pd.Index(keys, dtype=object))
+        self.index_sid = np.concatenate([self.index_sid, sids])
+        for s in pd.unique(silo):
+            self.silo_codes.setdefault(s, len(self.silo_codes))
+        self._register_new(sids, silo, features)
+        for idx, _, lexpr, rexpr, _ in _rule_exprs():
+            self.con.execute(f"INSERT INTO bk{idx} SELECT sid, silo_code, {lexpr}, {rexpr} FROM addf WHERE ({lexpr}) IS NOT NULL")
+        self._recount()
+        self.con.unregister("addf")
+        return sids
+
+    def _register_new(self, sids, silo, features) -> None:
+        table = pa.Table.from_pandas(features[_BLOCK_COLUMNS].reset_index(drop=True).astype("string"), preserve_index=False)
+        table = table.append_column("sid", pa.array(sids, type=pa.int64()))
+        codes = np.array([self.silo_codes[s] for s in silo], dtype=np.int32)
+        self.con.register("addf", table.append_column("silo_code", pa.array(codes)))
+
+    def _recount(self) -> None:
+        for idx, *_ in _rule_exprs():
+            self.con.execute(f"CREATE OR REPLACE TABLE cnt{idx} AS SELECT k, count(*) AS n FROM bk{idx} GROUP BY k")
+
+    def replace(self, removed_keys: pd.Index, keys: np.ndarray, silo: np.ndarray, features: pd.DataFrame,
+                cap: int) -> np.ndarray:
+        """Drop the records of `removed_keys` (deleted or updated), add the given (new versions of)
+        records, and return the sids of records whose blocks crossed `cap` either way."""
+        old = self.sids_of(removed_keys)
+        old = old[old >= 0]
+        keep = ~np.isin(self.index_sid, old)
+        self.index, self.index_sid = self.index[keep], self.index_sid[keep]
+        self.keys[old] = None
+        sids = np.arange(len(self.keys), len(self.keys) + len(keys), dtype=np.int64)
+        self.keys = np.concatenate([self.keys, keys])
+        self.silo = np.concatenate([self.silo, silo])
+        self.features = pd.concat([self.features, features.reset_index(drop=True)], ignore_index=True)
+        self.index = self.index.append(pd.Index(keys, dtype=object))
+        self.index_sid = np.concatenate([self.index_sid, sids])
+        for s in pd.unique(silo):
+            self.silo_codes.setdefault(s, len(self.silo_codes))
+        self._register_new(sids, silo, features)
+        self.con.register("rm", pa.table({"sid": pa.array(old, type=pa.int64())}))
+        seeds = []
+        for idx, _, lexpr, rexpr, _ in _rule_exprs():
+            con = self.con
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE delta AS SELECT k, sum(d) AS dn FROM (
+                SELECT k, -1 AS d FROM bk{idx} WHERE sid IN (SELECT sid FROM rm)
+                UNION ALL SELECT {lexpr}, 1 FROM addf WHERE ({lexpr}) IS NOT NULL) GROUP BY k""")
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE crossing AS SELECT delta.k FROM delta LEFT JOIN cnt{idx} c USING (k)
+                WHERE (coalesce(c.n, 0) > {cap}) <> (coalesce(c.n, 0) + dn > {cap})""")
+            con.execute(f"DELETE FROM bk{idx} WHERE sid IN (SELECT sid FROM rm)")
+            con.execute(f"INSERT INTO bk{idx} SELECT sid, silo_code, {lexpr}, {rexpr} FROM addf WHERE ({lexpr}) IS NOT NULL")
+            con.execute(f"UPDATE cnt{idx} SET n = cnt{idx}.n + delta.dn FROM delta WHERE cnt{idx}.k = delta.k")
+            con.execute(f"INSERT INTO cnt{idx} SELECT k, dn FROM delta WHERE k NOT IN (SELECT k FROM cnt{idx})")
+            rows = con.execute(f"SELECT sid FROM bk{idx} WHERE k IN (SELECT k FROM crossing) "
+                               f"OR k2 IN (SELECT k FROM crossing)").fetchnumpy()
+            seeds.append(np.asarray(rows["sid"], dtype=np.int64))
+        self.con.unregister("rm")
+        self.con.unregister("addf")
+        return np.unique(np.concatenate(seeds)), sids
+
+    def near_cap(self, changed_sids: np.ndarray, n_removed: int, cap: int) -> np.ndarray:
+        """Without history (removed records' keys unknown): every record in a block that the
+        changed records could have pushed over the cap, or removals could have brought under it."""
+        self.con.register("chg", pa.table({"sid": pa.array(changed_sids, type=pa.int64())}))
+        seeds = []
+        for idx, *_ in _rule_exprs():
+            crossing = f"""SELECT k FROM (SELECT k, count(*) AS n, count(*) FILTER (WHERE sid IN (SELECT sid FROM chg)) AS c
+                FROM bk{idx} GROUP BY k) WHERE (n > {cap} AND n - c <= {cap}) OR (n <= {cap} AND n > {cap} - {n_removed})"""
+            rows = self.con.execute(f"SELECT sid FROM bk{idx} WHERE k IN ({crossing}) OR k2 IN ({crossing})").fetchnumpy()
+            seeds.append(np.asarray(rows["sid"], dtype=np.int64))
+        self.con.unregister("chg")
+        return np.unique(np.concatenate(seeds))
+
+    def feats_at(self, sids: np.ndarray) -> pd.DataFrame:
+        return self.features.iloc[sids].reset_index(drop=True)
 
 
 @dataclass
@@ -127,8 +239,9 @@ def resolve_incremental(
 ) -> IncrementalResolution:
     """Resolution of all live `records` that re-clusters only what `changed_keys` (silo,
     source_record_id of records inserted, updated or deleted since `previous_xref`) can affect.
-    `model` is used as is (no training, tf tables frozen). `cache`, when given, supplies the
-    features of unchanged records and is updated in place to the current records."""
+    `model` is used as is (no training, tf tables frozen). `cache` (the previous records'
+    features and block keys) is updated in place to the current records; without one, every
+    record is featurised."""
     config = config or ResolverConfig()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -140,48 +253,63 @@ def resolve_incremental(
         clock = now
 
     _check_inputs(changed_keys, previous_xref)
-    live = _active(records)
-    n = len(live)
+    live = _live(records)
     keys = _keys(live)
-    cache = cache if cache is not None else FeatureCache()
-    had_history = len(cache) > 0
-    changed = _keys(changed_keys)
-    features, stale, old_features = _features(live, keys, changed, cache)
+    if not keys.is_unique:
+        raise ValueError(f"resolve_incremental(): duplicate (silo, source_record_id) keys, e.g. {keys[keys.duplicated()][0]!r}")
+    changed = _keys(changed_keys).unique()
+    prev_keys = _keys(previous_xref)
+    cap = config.max_block_size
+    if cache is None or len(cache) == 0:
+        cache = cache if cache is not None else FeatureCache()
+        sids = cache._add(keys.to_numpy(dtype=object), live["silo"].astype(str).to_numpy(dtype=object),
+                          _clean(build_features(live)))
+        changed_pos = np.flatnonzero(keys.isin(changed) | ~keys.isin(prev_keys))
+        cap_seeds = cache.near_cap(sids[changed_pos], int(changed.isin(prev_keys).sum()), cap)
+    else:
+        # records to (re)featurise: the changed ones, and any the cache has never seen
+        unseen = cache.sids_of(keys) < 0
+        changed_pos = np.flatnonzero(keys.isin(changed) | unseen)
+        fresh = live.iloc[changed_pos]
+        cap_seeds, _ = cache.replace(changed.union(keys[changed_pos]), keys[changed_pos].to_numpy(dtype=object),
+                                     fresh["silo"].astype(str).to_numpy(dtype=object), _clean(build_features(fresh)), cap)
+    sid_of_pos = cache.sids_of(keys)
+    pos_of_sid = np.full(len(cache.keys), -1, dtype=np.int64)
+    pos_of_sid[sid_of_pos] = np.arange(len(keys))
     lap("features")
 
-    prev = previous_xref.set_index(_keys(previous_xref))["customer_id"]
-    prev_cid = prev.reindex(keys).to_numpy(dtype=object)
-    seeds = stale | pd.isna(prev_cid)  # changed records, and any record the previous run did not see
-    touched_customers = set(prev.reindex(changed.intersection(prev.index)).dropna().tolist())
-    seeds |= pd.Series(prev_cid).isin(touched_customers).to_numpy()
+    prev_cid = pd.Series(previous_xref["customer_id"].to_numpy(dtype=object), index=prev_keys).reindex(keys).to_numpy(dtype=object)
+    seeds = np.zeros(len(keys), dtype=bool)
+    seeds[changed_pos] = True
+    seeds |= pd.isna(prev_cid)  # records the previous run did not see
+    cap_pos = pos_of_sid[cap_seeds]
+    seeds[cap_pos[cap_pos >= 0]] = True
+    touched = pd.Series(previous_xref["customer_id"].to_numpy(dtype=object), index=prev_keys)
+    touched = set(touched[prev_keys.isin(changed)].dropna().tolist())
+    if touched:
+        seeds |= pd.Series(prev_cid).isin(touched).to_numpy()
     must, cannot = _constraint_positions(live, constraints)
+    lap("seeds")
 
-    con = duckdb.connect()
-    try:
-        n_removed = int(changed.isin(prev.index).sum())
-        cap_seeds = _prepare_blocks(con, features, live["silo"], stale, old_features, config, had_history, n_removed)
-        seeds[cap_seeds] = True
-        lap("blocking_setup")
-        in_s, pl, pr, prule, gammas, weight, prob, rounds = _grow(con, features, seeds, prev_cid, must, model, config)
-    finally:
-        con.close()
+    feats_at = lambda pos: cache.feats_at(sid_of_pos[pos])  # noqa: E731
+    touching = lambda pos: _pairs_touching(cache.con, sid_of_pos[pos], pos_of_sid, cap, config.link_only)  # noqa: E731
+    in_s, pl, pr, prule, gammas, weight, prob, rounds = _grow(touching, feats_at, len(keys), seeds, prev_cid, must,
+                                                              model, config)
     lap("rounds")
 
     members = np.flatnonzero(in_s)
-    result, sub, sub_pairs = _recluster(live, features, members, pl, pr, prule, gammas, weight, prob, model,
+    sub_feats = feats_at(members)
+    result, sub, sub_pairs = _recluster(live, sub_feats, members, pl, pr, prule, gammas, weight, prob, model,
                                         config, constraints)
     lap("clustering")
-    xref = _merge_xref(live, keys, members, result, sub, previous_xref)
+    xref = _merge_xref(live, keys, members, result, sub, previous_xref, prev_keys)
     changed_xref = xref.iloc[members].reset_index(drop=True)
     sl, sr, sg, sw, sp, srule, rule_names = sub_pairs
     keep = sp >= config.pairs_min_probability
-    pairs = _pairs_frame(sub, model, features.iloc[members].reset_index(drop=True), sg, config, sl, sr, sw, sp, keep,
-                         rule_names, srule)
+    pairs = _pairs_frame(sub, model, sub_feats, sg, config, sl, sr, sw, sp, keep, rule_names, srule)
     review = _review_frame(sub, sl, sr, sp, config, result.rejected)
     lap("output")
-    cache.features = features.set_axis(keys, axis=0)
-    cache.fingerprint = pd.Series(_fingerprints(live), index=keys)
-    log.info("incremental resolve: %d of %d records re-clustered in %d round(s)", len(members), n, rounds)
+    log.info("incremental resolve: %d of %d records re-clustered in %d round(s)", len(members), len(keys), rounds)
     return IncrementalResolution(xref=xref, pairs=pairs, model=model, timings=timings, review=review,
                                  changed_xref=changed_xref, rounds=rounds)
 
@@ -193,130 +321,69 @@ def _check_inputs(changed_keys: pd.DataFrame, previous_xref: pd.DataFrame) -> No
             raise ValueError(f"resolve_incremental(): {name} lacks column(s) {missing}; expected {cols}")
 
 
-def _features(live: pd.DataFrame, keys: pd.Index, changed: pd.Index, cache: FeatureCache):
-    """Features of every live record: cached for unchanged ones, computed for the rest.
-    Returns (features in live order, stale mask, previous features of changed records)."""
-    fp = _fingerprints(live)
-    cached_fp = cache.fingerprint.reindex(keys).to_numpy()
-    same = pd.notna(cached_fp) & (cached_fp == fp) if len(cache) else np.zeros(len(live), dtype=bool)
-    stale = ~same | keys.isin(changed)
-    old_keys = cache.features.index.intersection(changed.union(keys[stale]))
-    old_features = cache.features.loc[old_keys].reset_index(drop=True)
-    if stale.all():
-        features = build_features(live)
-    else:
-        features = cache.features.reindex(keys).reset_index(drop=True)
-        pos = np.flatnonzero(stale)
-        if len(pos):
-            fresh = build_features(live.iloc[pos])
-            for name in FEATURE_COLUMNS:
-                features[name] = features[name].astype(object)
-                features.loc[pos, name] = fresh[name].astype(object).to_numpy()
-    for name in FEATURE_COLUMNS:
-        if name == "nid_partial":
-            features[name] = features[name].astype(bool)
-        else:
-            features[name] = features[name].astype(object).where(features[name].notna(), None)
-    return features, stale, old_features
-
-
-def _rule_exprs():
-    for idx, (name, expr) in enumerate(BLOCKING_RULES.items()):
-        left, right = expr if isinstance(expr, tuple) else (expr, expr)
-        yield idx, name, left, right, isinstance(expr, tuple)
-
-
-def _prepare_blocks(con, features, silo, stale, old_features, config, had_history, n_removed) -> np.ndarray:
-    """One key table per blocking rule (big blocks removed, as `block` does) and the positions of
-    records whose pairs changed because their block crossed `max_block_size`."""
-    table = pa.Table.from_pandas(features[_BLOCK_COLUMNS], preserve_index=False)
-    table = table.append_column("rid", pa.array(np.arange(len(features), dtype=np.int64)))
-    table = table.append_column("silo_code", pa.array(pd.factorize(pd.Series(silo))[0].astype(np.int32)))
-    table = table.append_column("chg", pa.array(np.asarray(stale, dtype=bool)))
-    con.register("feats", table)
-    old = old_features[_BLOCK_COLUMNS] if len(old_features) else pd.DataFrame({c: pd.Series(dtype=object) for c in _BLOCK_COLUMNS})
-    con.register("oldf", pa.Table.from_pandas(old.astype(object).where(old.notna(), None).astype("string"),
-                                              preserve_index=False))
-    cap = config.max_block_size
-    seeds: list[np.ndarray] = []
-    for idx, _, lexpr, rexpr, _ in _rule_exprs():
-        con.execute(f"CREATE OR REPLACE TEMP TABLE bk{idx} AS SELECT rid, silo_code, chg, {lexpr} AS k, {rexpr} AS k2 "
-                    f"FROM feats WHERE ({lexpr}) IS NOT NULL")
-        if had_history:
-            # exact: old block size = new size - changed records now in it + their previous versions in it
-            crossing = f"""
-                WITH interest AS (SELECT k FROM bk{idx} WHERE chg UNION SELECT {lexpr} FROM oldf WHERE ({lexpr}) IS NOT NULL),
-                     now AS (SELECT k, count(*) AS n, count(*) FILTER (WHERE chg) AS c FROM bk{idx}
-                             WHERE k IN (SELECT k FROM interest) GROUP BY k),
-                     before AS (SELECT {lexpr} AS k, count(*) AS o FROM oldf WHERE ({lexpr}) IS NOT NULL GROUP BY 1)
-                SELECT i.k FROM interest i LEFT JOIN now USING (k) LEFT JOIN before USING (k)
-                WHERE (coalesce(n, 0) - coalesce(c, 0) + coalesce(o, 0) > {cap}) <> (coalesce(n, 0) > {cap})"""
-        else:
-            # removed records' keys are unknown: any key that a removal could have pushed under the cap
-            crossing = f"""
-                SELECT k FROM (SELECT k, count(*) AS n, count(*) FILTER (WHERE chg) AS c FROM bk{idx} GROUP BY k)
-                WHERE (n > {cap} AND n - c <= {cap}) OR (n <= {cap} AND n > {cap} - {n_removed})"""
-        rows = con.execute(f"SELECT rid FROM bk{idx} WHERE k IN ({crossing}) OR k2 IN ({crossing})").fetchnumpy()
-        seeds.append(np.asarray(rows["rid"], dtype=np.int64))
-        con.execute(f"DELETE FROM bk{idx} WHERE k IN (SELECT k FROM bk{idx} GROUP BY k HAVING count(*) > {cap}) "
-                    f"OR k2 IN (SELECT k FROM bk{idx} GROUP BY k HAVING count(*) > {cap})")
-    return np.unique(np.concatenate(seeds)) if seeds else np.zeros(0, np.int64)
-
-
-def _pairs_touching(con, frontier: np.ndarray, link_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate pairs (l < r, first rule) with at least one record in `frontier`."""
-    con.register("front", pa.table({"rid": pa.array(frontier, type=pa.int64())}))
+def _pairs_touching(con, frontier_sids: np.ndarray, pos_of_sid: np.ndarray, cap: int,
+                    link_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs (positions l < r, first rule) with at least one record in the frontier;
+    blocks over `cap` records are skipped as `block` skips them (for swapped names, a record is out
+    when either of its keys is an oversized block)."""
+    con.register("front", pa.table({"sid": pa.array(frontier_sids, type=pa.int64())}))
     silo_filter = "AND a.silo_code <> b.silo_code" if link_only else ""
     parts = []
     for idx, _, _, _, swapped in _rule_exprs():
-        fa = f"(SELECT * FROM bk{idx} WHERE rid IN (SELECT rid FROM front))"
-        parts.append(f"SELECT least(a.rid, b.rid) AS l, greatest(a.rid, b.rid) AS r, {idx} AS rule FROM {fa} a "
-                     f"JOIN bk{idx} b ON a.k = b.k2 AND a.rid <> b.rid {silo_filter}")
-        if swapped:  # a.k = b.k2 is not symmetric: also the pairs whose right side is in the frontier
-            parts.append(f"SELECT least(a.rid, b.rid), greatest(a.rid, b.rid), {idx} FROM bk{idx} a "
-                         f"JOIN {fa} b ON a.k = b.k2 AND a.rid <> b.rid {silo_filter}")
+        big = f"(SELECT k FROM cnt{idx} WHERE n > {cap})"
+        fa = (f"(SELECT * FROM bk{idx} WHERE sid IN (SELECT sid FROM front) AND k NOT IN {big}"
+              + (f" AND k2 NOT IN {big})" if swapped else ")"))
+        pair = "SELECT least(a.sid, b.sid) AS l, greatest(a.sid, b.sid) AS r, " + str(idx) + " AS rule"
+        if not swapped:
+            parts.append(f"{pair} FROM {fa} a JOIN bk{idx} b ON a.k = b.k AND a.sid <> b.sid {silo_filter}")
+        else:  # a.k = b.k2 is not symmetric: pairs with the frontier on either side
+            parts.append(f"{pair} FROM {fa} a JOIN bk{idx} b ON a.k = b.k2 AND a.sid <> b.sid {silo_filter} "
+                         f"WHERE b.k NOT IN {big}")
+            parts.append(f"{pair} FROM bk{idx} a JOIN {fa} b ON a.k = b.k2 AND a.sid <> b.sid {silo_filter} "
+                         f"WHERE a.k2 NOT IN {big}")
     out = con.execute(f"SELECT l, r, min(rule) AS rule FROM ({' UNION ALL '.join(parts)}) GROUP BY l, r").fetchnumpy()
     con.unregister("front")
-    return (np.asarray(out["l"], dtype=np.int64), np.asarray(out["r"], dtype=np.int64),
-            np.asarray(out["rule"], dtype=np.int8))
+    left = pos_of_sid[np.asarray(out["l"], dtype=np.int64)]
+    right = pos_of_sid[np.asarray(out["r"], dtype=np.int64)]
+    return np.minimum(left, right), np.maximum(left, right), np.asarray(out["rule"], dtype=np.int8)
 
 
-def _score_pairs(features, left, right, model, config):
+def _score_pairs(feats_at, left, right, model, config):
     """Comparison levels, weights and probabilities of pairs, computed on the records involved only."""
     involved = np.unique(np.concatenate([left, right]))
-    sub = features.iloc[involved].reset_index(drop=True)
+    sub = feats_at(involved)
     sl, sr = np.searchsorted(involved, left), np.searchsorted(involved, right)
     gammas = compare(sub, sl, sr)
     weight, prob = _score(model, sub, sl, sr, gammas, config)
     return gammas, weight, prob
 
 
-def _grow(con, features, seeds, prev_cid, must, model, config):
+def _grow(touching, feats_at, n, seeds, prev_cid, must, model, config):
     """Rounds of block -> compare -> score from the newest members of S until S is closed."""
-    n = len(features)
     in_s = np.zeros(n, dtype=bool)
     must_arr = np.asarray(must, dtype=np.int64).reshape(-1, 2)
-    prev_series = pd.Series(prev_cid)
+    prev_codes, _ = pd.factorize(pd.Series(prev_cid))  # -1 for records without a previous customer
     frontier = np.flatnonzero(seeds)
     ls, rs, rules, gs, ws, ps = [], [], [], [], [], []
     rounds = 0
     while len(frontier):
         rounds += 1
         # a record drawn in brings its previous cluster mates
-        cids = set(prev_series.iloc[frontier].dropna().tolist())
-        if cids:
-            frontier = np.union1d(frontier, np.flatnonzero(prev_series.isin(cids).to_numpy()))
+        codes = np.unique(prev_codes[frontier])
+        codes = codes[codes >= 0]
+        if len(codes):
+            frontier = np.union1d(frontier, np.flatnonzero(np.isin(prev_codes, codes)))
         frontier = frontier[~in_s[frontier]]
         if not len(frontier):
             break
         before = in_s.copy()
         in_s[frontier] = True
-        left, right, rule = _pairs_touching(con, frontier, config.link_only)
+        left, right, rule = touching(frontier)
         new = ~(before[left] | before[right])  # pairs touching an earlier member were scored in its round
         left, right, rule = left[new], right[new], rule[new]
         linked = [must_arr[in_s[must_arr[:, 0]], 1], must_arr[in_s[must_arr[:, 1]], 0]]
         if len(left):
-            gammas, weight, prob = _score_pairs(features, left, right, model, config)
+            gammas, weight, prob = _score_pairs(feats_at, left, right, model, config)
             ls.append(left); rs.append(right); rules.append(rule); gs.append(gammas); ws.append(weight); ps.append(prob)
             strong = prob >= config.match_threshold
             linked += [left[strong], right[strong]]
@@ -324,12 +391,13 @@ def _grow(con, features, seeds, prev_cid, must, model, config):
         frontier = reached[~in_s[reached]]
     if not ls:
         empty = np.zeros(0, np.int64)
-        return in_s, empty, empty, np.zeros(0, np.int8), compare(features.iloc[:0], empty, empty), np.zeros(0), np.zeros(0), rounds
+        return (in_s, empty, empty, np.zeros(0, np.int8), compare(feats_at(empty), empty, empty), np.zeros(0),
+                np.zeros(0), rounds)
     return (in_s, np.concatenate(ls), np.concatenate(rs), np.concatenate(rules), pd.concat(gs, ignore_index=True),
             np.concatenate(ws), np.concatenate(ps), rounds)
 
 
-def _recluster(live, features, members, pl, pr, prule, gammas, weight, prob, model, config, constraints):
+def _recluster(live, feats, members, pl, pr, prule, gammas, weight, prob, model, config, constraints):
     """Cluster the records of S from every candidate pair among them, as `resolve` does."""
     inside = np.isin(pl, members) & np.isin(pr, members)
     # the same pair order as `block` (sorted by position), so ties between equal weights break alike
@@ -340,7 +408,6 @@ def _recluster(live, features, members, pl, pr, prule, gammas, weight, prob, mod
     sg = gammas[inside].iloc[order].reset_index(drop=True)
     sw, sp = weight[inside][order], prob[inside][order]
     sub = live.iloc[members].reset_index(drop=True)
-    feats = features.iloc[members].reset_index(drop=True)
     nid4, dob = as_objects(feats["nid_last4"]), as_objects(feats["dob"])
     rule_names = list(BLOCKING_RULES)
     extra_l, extra_r = closure_pairs(len(sub), sl, sr, sp, config.match_threshold, nid4, dob)
@@ -359,9 +426,9 @@ def _recluster(live, features, members, pl, pr, prule, gammas, weight, prob, mod
     return result, sub, (sl, sr, sg, sw, sp, srule, rule_names)
 
 
-def _merge_xref(live, keys, members, result, sub, previous_xref) -> pd.DataFrame:
+def _merge_xref(live, keys, members, result, sub, previous_xref, prev_keys) -> pd.DataFrame:
     """Re-clustered records get fresh resolver ids; every other record keeps its previous row."""
-    prev = previous_xref.set_index(_keys(previous_xref))
+    prev = previous_xref.set_axis(prev_keys, axis=0)
     cid = prev["customer_id"].reindex(keys).to_numpy(dtype=object)
     prob = (prev["match_probability"].reindex(keys).to_numpy(dtype=np.float64)
             if "match_probability" in prev.columns else np.full(len(keys), np.nan))
