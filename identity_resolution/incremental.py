@@ -90,21 +90,20 @@ def _clean(features: pd.DataFrame) -> pd.DataFrame:
 
 class FeatureCache:
     """What the last run knew about every record, kept between runs so a sync featurises only the
-    records it changed: match features (one row per stable record number, `sid`), and in an
-    in-memory DuckDB database one key table per blocking rule (`bk<i>`: sid, silo_code, k, k2) with
-    its block sizes (`cnt<i>`: k, n), maintained by deltas."""
+    records it changed: match features (one row per stable record number, `sid`) and, in an
+    in-memory DuckDB database, the blocking keys of every rule (`bk`: rule, sid, silo_code, k, k2)
+    with the block sizes (`cnt`: rule, k, n), maintained by deltas."""
 
     def __init__(self) -> None:
         self.features = pd.DataFrame({c: pd.Series(dtype=bool if c == "nid_partial" else object) for c in FEATURE_COLUMNS})
-        self.keys = np.zeros(0, dtype=object)  # key per sid (None once deleted)
+        self.keys = np.zeros(0, dtype=object)  # key per sid (None once removed)
         self.silo = np.zeros(0, dtype=object)
         self.index = pd.Index([], dtype=object)  # live keys ...
         self.index_sid = np.zeros(0, dtype=np.int64)  # ... and their sids
         self.silo_codes: dict[str, int] = {}
         self.con = duckdb.connect()
-        for idx, *_ in _rule_exprs():
-            self.con.execute(f"CREATE TABLE bk{idx} (sid BIGINT, silo_code INTEGER, k VARCHAR, k2 VARCHAR)")
-            self.con.execute(f"CREATE TABLE cnt{idx} (k VARCHAR, n BIGINT)")
+        self.con.execute("CREATE TABLE bk (rule TINYINT, sid BIGINT, silo_code INTEGER, k VARCHAR, k2 VARCHAR)")
+        self.con.execute("CREATE TABLE cnt (rule TINYINT, k VARCHAR, n BIGINT)")
 
     def __len__(self) -> int:
         return len(self.index)
@@ -114,8 +113,11 @@ class FeatureCache:
         """Featurise every live record (what a first incremental run would do anyway)."""
         live = _live(records)
         cache = cls()
-        cache._add(_keys(live).to_numpy(dtype=object), live["silo"].astype(str).to_numpy(dtype=object),
-                   _clean(build_features(live)))
+        cache._append(_keys(live).to_numpy(dtype=object), live["silo"].astype(str).to_numpy(dtype=object),
+                      _clean(build_features(live)))
+        cache.con.execute(f"INSERT INTO bk {cache._new_keys_sql()}")
+        cache.con.execute("INSERT INTO cnt SELECT rule, k, count(*) FROM bk GROUP BY rule, k")
+        cache.con.unregister("addf")
         return cache
 
     def save(self, path: str | Path) -> None:
@@ -128,9 +130,12 @@ class FeatureCache:
     @classmethod
     def load(cls, path: str | Path) -> "FeatureCache":
         frame = pd.read_parquet(path)
-        cache = cls()
         keys, silo = frame.pop("_key").to_numpy(dtype=object), frame.pop("_silo").to_numpy(dtype=object)
-        cache._add(keys, silo, _clean(frame))
+        cache = cls()
+        cache._append(keys, silo, _clean(frame))
+        cache.con.execute(f"INSERT INTO bk {cache._new_keys_sql()}")
+        cache.con.execute("INSERT INTO cnt SELECT rule, k, count(*) FROM bk GROUP BY rule, k")
+        cache.con.unregister("addf")
         return cache
 
     # ---- maintenance -----------------------------------------------------------------
@@ -139,8 +144,8 @@ class FeatureCache:
         pos = self.index.get_indexer(keys)
         return np.where(pos >= 0, self.index_sid[np.maximum(pos, 0)], -1)
 
-    def _add(self, keys: np.ndarray, silo: np.ndarray, features: pd.DataFrame) -> np.ndarray:
-        """Append records (new sids) and their block keys; returns the sids."""
+    def _append(self, keys: np.ndarray, silo: np.ndarray, features: pd.DataFrame) -> np.ndarray:
+        """New sids for these records; their block-key columns registered as `addf`."""
         sids = np.arange(len(self.keys), len(self.keys) + len(keys), dtype=np.int64)
         self.keys = np.concatenate([self.keys, keys])
         self.silo = np.concatenate([self.silo, silo])
@@ -149,22 +154,16 @@ class FeatureCache:
         self.index_sid = np.concatenate([self.index_sid, sids])
         for s in pd.unique(silo):
             self.silo_codes.setdefault(s, len(self.silo_codes))
-        self._register_new(sids, silo, features)
-        for idx, _, lexpr, rexpr, _ in _rule_exprs():
-            self.con.execute(f"INSERT INTO bk{idx} SELECT sid, silo_code, {lexpr}, {rexpr} FROM addf WHERE ({lexpr}) IS NOT NULL")
-        self._recount()
-        self.con.unregister("addf")
-        return sids
-
-    def _register_new(self, sids, silo, features) -> None:
         table = pa.Table.from_pandas(features[_BLOCK_COLUMNS].reset_index(drop=True).astype("string"), preserve_index=False)
         table = table.append_column("sid", pa.array(sids, type=pa.int64()))
         codes = np.array([self.silo_codes[s] for s in silo], dtype=np.int32)
         self.con.register("addf", table.append_column("silo_code", pa.array(codes)))
+        return sids
 
-    def _recount(self) -> None:
-        for idx, *_ in _rule_exprs():
-            self.con.execute(f"CREATE OR REPLACE TABLE cnt{idx} AS SELECT k, count(*) AS n FROM bk{idx} GROUP BY k")
+    @staticmethod
+    def _new_keys_sql() -> str:
+        return " UNION ALL ".join(f"SELECT {idx}::TINYINT AS rule, sid, silo_code, {lexpr} AS k, {rexpr} AS k2 FROM addf WHERE ({lexpr}) IS NOT NULL"
+                                  for idx, _, lexpr, rexpr, _ in _rule_exprs())
 
     def replace(self, removed_keys: pd.Index, keys: np.ndarray, silo: np.ndarray, features: pd.DataFrame,
                 cap: int) -> np.ndarray:
@@ -175,47 +174,36 @@ class FeatureCache:
         keep = ~np.isin(self.index_sid, old)
         self.index, self.index_sid = self.index[keep], self.index_sid[keep]
         self.keys[old] = None
-        sids = np.arange(len(self.keys), len(self.keys) + len(keys), dtype=np.int64)
-        self.keys = np.concatenate([self.keys, keys])
-        self.silo = np.concatenate([self.silo, silo])
-        self.features = pd.concat([self.features, features.reset_index(drop=True)], ignore_index=True)
-        self.index = self.index.append(pd.Index(keys, dtype=object))
-        self.index_sid = np.concatenate([self.index_sid, sids])
-        for s in pd.unique(silo):
-            self.silo_codes.setdefault(s, len(self.silo_codes))
-        self._register_new(sids, silo, features)
-        self.con.register("rm", pa.table({"sid": pa.array(old, type=pa.int64())}))
-        seeds = []
-        for idx, _, lexpr, rexpr, _ in _rule_exprs():
-            con = self.con
-            con.execute(f"""CREATE OR REPLACE TEMP TABLE delta AS SELECT k, sum(d) AS dn FROM (
-                SELECT k, -1 AS d FROM bk{idx} WHERE sid IN (SELECT sid FROM rm)
-                UNION ALL SELECT {lexpr}, 1 FROM addf WHERE ({lexpr}) IS NOT NULL) GROUP BY k""")
-            con.execute(f"""CREATE OR REPLACE TEMP TABLE crossing AS SELECT delta.k FROM delta LEFT JOIN cnt{idx} c USING (k)
-                WHERE (coalesce(c.n, 0) > {cap}) <> (coalesce(c.n, 0) + dn > {cap})""")
-            con.execute(f"DELETE FROM bk{idx} WHERE sid IN (SELECT sid FROM rm)")
-            con.execute(f"INSERT INTO bk{idx} SELECT sid, silo_code, {lexpr}, {rexpr} FROM addf WHERE ({lexpr}) IS NOT NULL")
-            con.execute(f"UPDATE cnt{idx} SET n = cnt{idx}.n + delta.dn FROM delta WHERE cnt{idx}.k = delta.k")
-            con.execute(f"INSERT INTO cnt{idx} SELECT k, dn FROM delta WHERE k NOT IN (SELECT k FROM cnt{idx})")
-            rows = con.execute(f"SELECT sid FROM bk{idx} WHERE k IN (SELECT k FROM crossing) "
-                               f"OR k2 IN (SELECT k FROM crossing)").fetchnumpy()
-            seeds.append(np.asarray(rows["sid"], dtype=np.int64))
-        self.con.unregister("rm")
-        self.con.unregister("addf")
-        return np.unique(np.concatenate(seeds)), sids
+        self._append(keys, silo, features)
+        con = self.con
+        con.register("rm", pa.table({"sid": pa.array(old, type=pa.int64())}))
+        con.execute("CREATE OR REPLACE TEMP TABLE gone AS SELECT * FROM bk WHERE sid IN (SELECT sid FROM rm)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE added AS {self._new_keys_sql()}")
+        con.execute("""CREATE OR REPLACE TEMP TABLE delta AS SELECT rule, k, sum(d) AS dn FROM (
+            SELECT rule, k, -1 AS d FROM gone UNION ALL SELECT rule, k, 1 FROM added) GROUP BY rule, k""")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE crossing AS SELECT d.rule, d.k FROM delta d LEFT JOIN cnt c
+            ON c.rule = d.rule AND c.k = d.k WHERE (coalesce(c.n, 0) > {cap}) <> (coalesce(c.n, 0) + d.dn > {cap})""")
+        con.execute("DELETE FROM bk WHERE sid IN (SELECT sid FROM rm)")
+        con.execute("INSERT INTO bk SELECT * FROM added")
+        con.execute("UPDATE cnt SET n = cnt.n + d.dn FROM delta d WHERE cnt.rule = d.rule AND cnt.k = d.k")
+        con.execute("INSERT INTO cnt SELECT d.rule, d.k, d.dn FROM delta d ANTI JOIN cnt c ON c.rule = d.rule AND c.k = d.k")
+        seeds = con.execute("""SELECT sid FROM bk b SEMI JOIN crossing c ON b.rule = c.rule AND b.k = c.k
+            UNION SELECT sid FROM bk b SEMI JOIN crossing c ON b.rule = c.rule AND b.k2 = c.k""").fetchnumpy()["sid"]
+        con.unregister("rm")
+        con.unregister("addf")
+        return np.asarray(seeds, dtype=np.int64)
 
     def near_cap(self, changed_sids: np.ndarray, n_removed: int, cap: int) -> np.ndarray:
         """Without history (removed records' keys unknown): every record in a block that the
         changed records could have pushed over the cap, or removals could have brought under it."""
         self.con.register("chg", pa.table({"sid": pa.array(changed_sids, type=pa.int64())}))
-        seeds = []
-        for idx, *_ in _rule_exprs():
-            crossing = f"""SELECT k FROM (SELECT k, count(*) AS n, count(*) FILTER (WHERE sid IN (SELECT sid FROM chg)) AS c
-                FROM bk{idx} GROUP BY k) WHERE (n > {cap} AND n - c <= {cap}) OR (n <= {cap} AND n > {cap} - {n_removed})"""
-            rows = self.con.execute(f"SELECT sid FROM bk{idx} WHERE k IN ({crossing}) OR k2 IN ({crossing})").fetchnumpy()
-            seeds.append(np.asarray(rows["sid"], dtype=np.int64))
+        crossing = f"""SELECT rule, k FROM (SELECT rule, k, count(*) AS n, count(*) FILTER (WHERE sid IN (SELECT sid FROM chg)) AS c
+            FROM bk GROUP BY rule, k) WHERE (n > {cap} AND n - c <= {cap}) OR (n <= {cap} AND n > {cap} - {n_removed})"""
+        seeds = self.con.execute(f"""WITH crossing AS ({crossing})
+            SELECT sid FROM bk b SEMI JOIN crossing c ON b.rule = c.rule AND b.k = c.k
+            UNION SELECT sid FROM bk b SEMI JOIN crossing c ON b.rule = c.rule AND b.k2 = c.k""").fetchnumpy()["sid"]
         self.con.unregister("chg")
-        return np.unique(np.concatenate(seeds))
+        return np.asarray(seeds, dtype=np.int64)
 
     def feats_at(self, sids: np.ndarray) -> pd.DataFrame:
         return self.features.iloc[sids].reset_index(drop=True)
@@ -261,9 +249,10 @@ def resolve_incremental(
     prev_keys = _keys(previous_xref)
     cap = config.max_block_size
     if cache is None or len(cache) == 0:
-        cache = cache if cache is not None else FeatureCache()
-        sids = cache._add(keys.to_numpy(dtype=object), live["silo"].astype(str).to_numpy(dtype=object),
-                          _clean(build_features(live)))
+        built = FeatureCache.build(live)
+        cache = cache if cache is not None else built
+        cache.__dict__.update(built.__dict__)
+        sids = cache.sids_of(keys)
         changed_pos = np.flatnonzero(keys.isin(changed) | ~keys.isin(prev_keys))
         cap_seeds = cache.near_cap(sids[changed_pos], int(changed.isin(prev_keys).sum()), cap)
     else:
@@ -271,8 +260,8 @@ def resolve_incremental(
         unseen = cache.sids_of(keys) < 0
         changed_pos = np.flatnonzero(keys.isin(changed) | unseen)
         fresh = live.iloc[changed_pos]
-        cap_seeds, _ = cache.replace(changed.union(keys[changed_pos]), keys[changed_pos].to_numpy(dtype=object),
-                                     fresh["silo"].astype(str).to_numpy(dtype=object), _clean(build_features(fresh)), cap)
+        cap_seeds = cache.replace(changed.union(keys[changed_pos]), keys[changed_pos].to_numpy(dtype=object),
+                                  fresh["silo"].astype(str).to_numpy(dtype=object), _clean(build_features(fresh)), cap)
     sid_of_pos = cache.sids_of(keys)
     pos_of_sid = np.full(len(cache.keys), -1, dtype=np.int64)
     pos_of_sid[sid_of_pos] = np.arange(len(keys))
@@ -324,24 +313,24 @@ def _check_inputs(changed_keys: pd.DataFrame, previous_xref: pd.DataFrame) -> No
 def _pairs_touching(con, frontier_sids: np.ndarray, pos_of_sid: np.ndarray, cap: int,
                     link_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate pairs (positions l < r, first rule) with at least one record in the frontier;
-    blocks over `cap` records are skipped as `block` skips them (for swapped names, a record is out
-    when either of its keys is an oversized block)."""
+    blocks over `cap` records are skipped as `block` skips them (a record whose key or swapped key
+    is an oversized block takes no part in that rule)."""
     con.register("front", pa.table({"sid": pa.array(frontier_sids, type=pa.int64())}))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE big AS SELECT rule, k FROM cnt WHERE n > {cap}")
+    # frontier rows of every rule, minus those in oversized blocks
+    con.execute("""CREATE OR REPLACE TEMP TABLE fa AS SELECT b.* FROM bk b SEMI JOIN front f ON b.sid = f.sid
+        ANTI JOIN big g ON g.rule = b.rule AND g.k = b.k ANTI JOIN big h ON h.rule = b.rule AND h.k = b.k2""")
     silo_filter = "AND a.silo_code <> b.silo_code" if link_only else ""
-    parts = []
-    for idx, _, _, _, swapped in _rule_exprs():
-        big = f"(SELECT k FROM cnt{idx} WHERE n > {cap})"
-        fa = (f"(SELECT * FROM bk{idx} WHERE sid IN (SELECT sid FROM front) AND k NOT IN {big}"
-              + (f" AND k2 NOT IN {big})" if swapped else ")"))
-        pair = "SELECT least(a.sid, b.sid) AS l, greatest(a.sid, b.sid) AS r, " + str(idx) + " AS rule"
-        if not swapped:
-            parts.append(f"{pair} FROM {fa} a JOIN bk{idx} b ON a.k = b.k AND a.sid <> b.sid {silo_filter}")
-        else:  # a.k = b.k2 is not symmetric: pairs with the frontier on either side
-            parts.append(f"{pair} FROM {fa} a JOIN bk{idx} b ON a.k = b.k2 AND a.sid <> b.sid {silo_filter} "
-                         f"WHERE b.k NOT IN {big}")
-            parts.append(f"{pair} FROM bk{idx} a JOIN {fa} b ON a.k = b.k2 AND a.sid <> b.sid {silo_filter} "
-                         f"WHERE a.k2 NOT IN {big}")
-    out = con.execute(f"SELECT l, r, min(rule) AS rule FROM ({' UNION ALL '.join(parts)}) GROUP BY l, r").fetchnumpy()
+    pair = "SELECT least(a.sid, b.sid) AS l, greatest(a.sid, b.sid) AS r, a.rule AS rule"
+    # a.k = b.k2: for rules with one key k2 = k; for swapped names the frontier may sit on either side
+    sql = f"""SELECT l, r, min(rule) AS rule FROM (
+        {pair} FROM fa a JOIN bk b ON a.rule = b.rule AND a.k = b.k2 AND a.sid <> b.sid {silo_filter}
+            ANTI JOIN big g ON g.rule = b.rule AND g.k = b.k
+        UNION ALL
+        {pair} FROM bk a JOIN fa b ON a.rule = b.rule AND a.k = b.k2 AND a.sid <> b.sid {silo_filter}
+            ANTI JOIN big g ON g.rule = a.rule AND g.k = a.k2
+        ) GROUP BY l, r"""
+    out = con.execute(sql).fetchnumpy()
     con.unregister("front")
     left = pos_of_sid[np.asarray(out["l"], dtype=np.int64)]
     right = pos_of_sid[np.asarray(out["r"], dtype=np.int64)]
