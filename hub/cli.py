@@ -11,6 +11,22 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def main(
+    log_format: str = typer.Option(None, "--log-format", envvar="HUB_LOG_FORMAT",
+                                   help="Pipeline logs on stderr: text (default) or json (one object per line)."),
+) -> None:
+    """Customer Hub: sync departmental silos, resolve identities, serve one unified customer."""
+    from pipelines.logs import configure_logging
+
+    try:
+        configure_logging(log_format)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-format") from exc
+
+
 app.add_typer(cli_silos.app, name="silos", help="List, check and create silo config files.")
 app.add_typer(cli_status.rejected_app, name="rejected", help="Rejected rows: list them, re-process them after a fix.")
 # Identity and serving commands are top-level verbs (`hub resolve`, `hub lookup` ...).

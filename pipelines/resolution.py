@@ -16,10 +16,12 @@ import pandas as pd
 from identity_resolution import FellegiSunterModel, ResolverConfig, resolve
 from identity_resolution.ids import assign_stable_ids
 from identity_resolution.review import build_review_queue, decisions_to_constraints
+from pipelines.logs import get_logger, log_event
 from pipelines.staging import ReconciliationError, record_step
 from warehouse.faults import fault_point
 from warehouse.publish import replace_tables
 from warehouse.review_store import load_decisions, save_review_queue
+log = get_logger("resolution")
 
 RETRAIN_ENV = "HUB_RETRAIN_MODEL"
 # Ordered: the resolver's output depends on input row order (EM sampling, block caps), and the
@@ -144,7 +146,7 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
     for silo, r in per_silo.iterrows():
         record_step(con, str(silo), "resolve", now, run_id, staged_rows=int(r.staged_rows), xref_rows=int(r.xref_rows))
     silos_per_customer = xref.groupby("customer_id")["silo"].nunique()
-    return ResolveCounts(
+    counts = ResolveCounts(
         records=len(records),
         customers=int(silos_per_customer.size),
         multi_silo_customers=int((silos_per_customer >= 2).sum()),
@@ -152,3 +154,5 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
         review_pairs=len(resolution.review),
         timings=dict(resolution.timings),
     )
+    log_event(log, "identities_resolved", run_id=run_id, **counts.as_metadata())
+    return counts

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from identity_resolution import standardise_records
+from pipelines.logs import get_logger, log_event
 from sources import map_records, read_raw
 from sources.dlt_sources import normalise
 from warehouse.faults import fault_point
@@ -22,6 +23,8 @@ from warehouse.schema import STAGING_COLUMNS, conform
 from warehouse.security import RawTable
 from warehouse.security.erasure import purge_suppressed_raw
 from warehouse.security.suppression import suppressed
+
+log = get_logger("staging")
 
 
 class ReconciliationError(RuntimeError):
@@ -107,6 +110,7 @@ def stage_silo(con: duckdb.DuckDBPyConnection, silo, run_id: str | None = None) 
                    "refusing to publish staging for this silo")
         record_step(con, silo.name, "stage", started, run_id, status="failed", message=message,
                     **counts.as_metadata())
+        log.error(message, extra={"event_name": "silo_reconciliation_failed", "silo": silo.name, **counts.as_metadata()})
         raise ReconciliationError(message)
     staged["loaded_at"] = keep_loaded_at(con, silo.name, staged)
     rejected = mapped.rejected.copy()
@@ -121,6 +125,7 @@ def stage_silo(con: duckdb.DuckDBPyConnection, silo, run_id: str | None = None) 
         },
     )
     record_step(con, silo.name, "stage", started, run_id, **counts.as_metadata())
+    log_event(log, "silo_staged", silo=silo.name, run_id=run_id, **counts.as_metadata())
     fault_point(f"after:stage:{silo.name}")
     return counts
 
