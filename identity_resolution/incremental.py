@@ -63,12 +63,14 @@ def _keys(frame: pd.DataFrame) -> pd.Index:
 
 def _live(records: pd.DataFrame) -> pd.DataFrame:
     """Records not flagged deleted (cheaper than resolver._active: no narrow copy of every row)."""
-    if "is_deleted" in records.columns:
-        records = records[~as_bool(records["is_deleted"]).to_numpy()]
     missing = [c for c in KEY if c not in records.columns]
     if missing:
         raise ValueError(f"resolve_incremental(): records lack column(s) {missing}")
-    return records.reset_index(drop=True)
+    if "is_deleted" in records.columns:
+        deleted = as_bool(records["is_deleted"]).to_numpy()
+        if deleted.any():
+            return records[~deleted]
+    return records  # positions (iloc) are used throughout, the index is never read
 
 
 def _rule_exprs():
@@ -174,7 +176,7 @@ class FeatureCache:
         keep = ~np.isin(self.index_sid, old)
         self.index, self.index_sid = self.index[keep], self.index_sid[keep]
         self.keys[old] = None
-        self._append(keys, silo, features)
+        sids = self._append(keys, silo, features)
         con = self.con
         con.register("rm", pa.table({"sid": pa.array(old, type=pa.int64())}))
         con.execute("CREATE OR REPLACE TEMP TABLE gone AS SELECT * FROM bk WHERE sid IN (SELECT sid FROM rm)")
@@ -187,11 +189,13 @@ class FeatureCache:
         con.execute("INSERT INTO bk SELECT * FROM added")
         con.execute("UPDATE cnt SET n = cnt.n + d.dn FROM delta d WHERE cnt.rule = d.rule AND cnt.k = d.k")
         con.execute("INSERT INTO cnt SELECT d.rule, d.k, d.dn FROM delta d ANTI JOIN cnt c ON c.rule = d.rule AND c.k = d.k")
-        seeds = con.execute("""SELECT sid FROM bk b SEMI JOIN crossing c ON b.rule = c.rule AND b.k = c.k
-            UNION SELECT sid FROM bk b SEMI JOIN crossing c ON b.rule = c.rule AND b.k2 = c.k""").fetchnumpy()["sid"]
+        seeds = np.zeros(0, dtype=np.int64)
+        if con.execute("SELECT count(*) FROM crossing").fetchall()[0][0]:
+            seeds = con.execute("""SELECT sid FROM bk b SEMI JOIN crossing c ON b.rule = c.rule AND b.k = c.k
+                UNION SELECT sid FROM bk b SEMI JOIN crossing c ON b.rule = c.rule AND b.k2 = c.k""").fetchnumpy()["sid"]
         con.unregister("rm")
         con.unregister("addf")
-        return np.asarray(seeds, dtype=np.int64)
+        return np.asarray(seeds, dtype=np.int64), sids
 
     def near_cap(self, changed_sids: np.ndarray, n_removed: int, cap: int) -> np.ndarray:
         """Without history (removed records' keys unknown): every record in a block that the
@@ -252,17 +256,16 @@ def resolve_incremental(
         built = FeatureCache.build(live)
         cache = cache if cache is not None else built
         cache.__dict__.update(built.__dict__)
-        sids = cache.sids_of(keys)
+        sid_of_pos = cache.sids_of(keys)
         changed_pos = np.flatnonzero(keys.isin(changed) | ~keys.isin(prev_keys))
-        cap_seeds = cache.near_cap(sids[changed_pos], int(changed.isin(prev_keys).sum()), cap)
+        cap_seeds = cache.near_cap(sid_of_pos[changed_pos], int(changed.isin(prev_keys).sum()), cap)
     else:
         # records to (re)featurise: the changed ones, and any the cache has never seen
-        unseen = cache.sids_of(keys) < 0
-        changed_pos = np.flatnonzero(keys.isin(changed) | unseen)
+        sid_of_pos = cache.sids_of(keys)
+        changed_pos = np.flatnonzero(keys.isin(changed) | (sid_of_pos < 0))
         fresh = live.iloc[changed_pos]
-        cap_seeds = cache.replace(changed.union(keys[changed_pos]), keys[changed_pos].to_numpy(dtype=object),
+        cap_seeds, sid_of_pos[changed_pos] = cache.replace(changed.union(keys[changed_pos]), keys[changed_pos].to_numpy(dtype=object),
                                   fresh["silo"].astype(str).to_numpy(dtype=object), _clean(build_features(fresh)), cap)
-    sid_of_pos = cache.sids_of(keys)
     pos_of_sid = np.full(len(cache.keys), -1, dtype=np.int64)
     pos_of_sid[sid_of_pos] = np.arange(len(keys))
     lap("features")
@@ -280,6 +283,7 @@ def resolve_incremental(
     must, cannot = _constraint_positions(live, constraints)
     lap("seeds")
 
+    cache.con.execute(f"CREATE OR REPLACE TEMP TABLE big AS SELECT rule, k FROM cnt WHERE n > {cap}")
     feats_at = lambda pos: cache.feats_at(sid_of_pos[pos])  # noqa: E731
     touching = lambda pos: _pairs_touching(cache.con, sid_of_pos[pos], pos_of_sid, cap, config.link_only)  # noqa: E731
     in_s, pl, pr, prule, gammas, weight, prob, rounds = _grow(touching, feats_at, len(keys), seeds, prev_cid, must,
@@ -316,12 +320,12 @@ def _pairs_touching(con, frontier_sids: np.ndarray, pos_of_sid: np.ndarray, cap:
     blocks over `cap` records are skipped as `block` skips them (a record whose key or swapped key
     is an oversized block takes no part in that rule)."""
     con.register("front", pa.table({"sid": pa.array(frontier_sids, type=pa.int64())}))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE big AS SELECT rule, k FROM cnt WHERE n > {cap}")
     # frontier rows of every rule, minus those in oversized blocks
     con.execute("""CREATE OR REPLACE TEMP TABLE fa AS SELECT b.* FROM bk b SEMI JOIN front f ON b.sid = f.sid
         ANTI JOIN big g ON g.rule = b.rule AND g.k = b.k ANTI JOIN big h ON h.rule = b.rule AND h.k = b.k2""")
     silo_filter = "AND a.silo_code <> b.silo_code" if link_only else ""
     pair = "SELECT least(a.sid, b.sid) AS l, greatest(a.sid, b.sid) AS r, a.rule AS rule"
+    swapped = ", ".join(str(idx) for idx, *_, is_swapped in _rule_exprs() if is_swapped) or "-1"
     # a.k = b.k2: for rules with one key k2 = k; for swapped names the frontier may sit on either side
     sql = f"""SELECT l, r, min(rule) AS rule FROM (
         {pair} FROM fa a JOIN bk b ON a.rule = b.rule AND a.k = b.k2 AND a.sid <> b.sid {silo_filter}
@@ -329,6 +333,7 @@ def _pairs_touching(con, frontier_sids: np.ndarray, pos_of_sid: np.ndarray, cap:
         UNION ALL
         {pair} FROM bk a JOIN fa b ON a.rule = b.rule AND a.k = b.k2 AND a.sid <> b.sid {silo_filter}
             ANTI JOIN big g ON g.rule = a.rule AND g.k = a.k2
+            WHERE a.rule IN ({swapped})
         ) GROUP BY l, r"""
     out = con.execute(sql).fetchnumpy()
     con.unregister("front")
