@@ -23,6 +23,7 @@ def con(tmp_path):
         "phone": ["+12175550134", None, None, "+12175550199"],
         "birth_date": pd.to_datetime(["1980-01-02", None, None, "1975-05-05"]),
         "national_id_hash": ["h1", None, "h1", "h2"],
+        "national_id_last4": ["1234", None, "1234", "9876"],
         "source_updated_at": pd.to_datetime(["2024-01-01", "2025-01-01", "2023-01-01", "2024-01-01"]),
         "is_deleted": False,
     })
@@ -89,6 +90,9 @@ def test_customers_suite_rejects_duplicates_conflicts_and_fake_lineage(con):
     expectations = {f["expectation"] for f in outcome.failures}
     assert "expect_column_values_to_be_unique" in expectations
     assert "expect_column_values_to_be_in_set" in expectations
+    con.execute("UPDATE staging.customer_records SET national_id_last4 = '1235' WHERE silo = 'crm'")
     con.execute("UPDATE identity.customer_xref SET customer_id = 'CA' WHERE silo = 'crm'")
+    assert quality.customers_suite(con, golden).passed  # one digit apart: a typo, not two people
+    con.execute("UPDATE staging.customer_records SET national_id_last4 = '9876' WHERE silo = 'crm'")
     conflict = quality.customers_suite(con, golden)
-    assert any(f["column"] == "national_ids" for f in conflict.failures)
+    assert any(f["column"] == "conflicting_national_ids" for f in conflict.failures)
