@@ -24,11 +24,15 @@ Limits (stated, not hidden):
     and could split it differently. Rare (components over 40 records), not seen in the tests;
   * ties between exactly equal pair weights inside one conflicting component are broken by
     record order, so reordering the staging table between runs may in principle differ;
-  * review decisions added since the last run: put their records in `changed_keys`.
+  * review decisions added since the last run: put their records in `changed_keys`;
+  * `changed_keys` must list every changed record (a record the cache has never seen is found
+    on its own; an edited record that is not listed is not);
+  * one cache belongs to one `max_block_size` and to the records behind `previous_xref`.
 
-Features of unchanged records come from a `FeatureCache` (kept in memory, or saved as Parquet
-between runs); without one every record is featurised, which is correct but slower, and removed
-blocking keys are unknown, so keys near `max_block_size` are re-examined conservatively.
+Features and blocking keys of unchanged records come from a `FeatureCache` (kept in memory by a
+long-running process, or saved as Parquet between runs and reloaded); without one every record
+is featurised, which is correct but slower, and the blocking keys of removed records are unknown,
+so every block a removal could have brought under `max_block_size` is re-examined (conservative).
 """
 from __future__ import annotations
 
@@ -156,11 +160,15 @@ class FeatureCache:
         self.index_sid = np.concatenate([self.index_sid, sids])
         for s in pd.unique(silo):
             self.silo_codes.setdefault(s, len(self.silo_codes))
+        self.register_keys(sids, silo, features)
+        return sids
+
+    def register_keys(self, sids: np.ndarray, silo: np.ndarray, features: pd.DataFrame) -> None:
+        """The block-key columns of these records as the DuckDB view `addf`."""
         table = pa.Table.from_pandas(features[_BLOCK_COLUMNS].reset_index(drop=True).astype("string"), preserve_index=False)
         table = table.append_column("sid", pa.array(sids, type=pa.int64()))
-        codes = np.array([self.silo_codes[s] for s in silo], dtype=np.int32)
+        codes = pd.Series(silo).map(self.silo_codes).to_numpy(dtype=np.int32)
         self.con.register("addf", table.append_column("silo_code", pa.array(codes)))
-        return sids
 
     @staticmethod
     def _new_keys_sql() -> str:
@@ -264,8 +272,9 @@ def resolve_incremental(
         sid_of_pos = cache.sids_of(keys)
         changed_pos = np.flatnonzero(keys.isin(changed) | (sid_of_pos < 0))
         fresh = live.iloc[changed_pos]
-        cap_seeds, sid_of_pos[changed_pos] = cache.replace(changed.union(keys[changed_pos]), keys[changed_pos].to_numpy(dtype=object),
-                                  fresh["silo"].astype(str).to_numpy(dtype=object), _clean(build_features(fresh)), cap)
+        cap_seeds, sid_of_pos[changed_pos] = cache.replace(
+            changed.union(keys[changed_pos]), keys[changed_pos].to_numpy(dtype=object),
+            fresh["silo"].astype(str).to_numpy(dtype=object), _clean(build_features(fresh)), cap)
     pos_of_sid = np.full(len(cache.keys), -1, dtype=np.int64)
     pos_of_sid[sid_of_pos] = np.arange(len(keys))
     lap("features")
@@ -285,7 +294,7 @@ def resolve_incremental(
 
     cache.con.execute(f"CREATE OR REPLACE TEMP TABLE big AS SELECT rule, k FROM cnt WHERE n > {cap}")
     feats_at = lambda pos: cache.feats_at(sid_of_pos[pos])  # noqa: E731
-    touching = lambda pos: _pairs_touching(cache.con, sid_of_pos[pos], pos_of_sid, cap, config.link_only)  # noqa: E731
+    touching = lambda pos: _pairs_touching(cache, sid_of_pos[pos], pos_of_sid, config.link_only)  # noqa: E731
     in_s, pl, pr, prule, gammas, weight, prob, rounds = _grow(touching, feats_at, len(keys), seeds, prev_cid, must,
                                                               model, config)
     lap("rounds")
@@ -314,14 +323,15 @@ def _check_inputs(changed_keys: pd.DataFrame, previous_xref: pd.DataFrame) -> No
             raise ValueError(f"resolve_incremental(): {name} lacks column(s) {missing}; expected {cols}")
 
 
-def _pairs_touching(con, frontier_sids: np.ndarray, pos_of_sid: np.ndarray, cap: int,
+def _pairs_touching(cache: FeatureCache, frontier_sids: np.ndarray, pos_of_sid: np.ndarray,
                     link_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate pairs (positions l < r, first rule) with at least one record in the frontier;
     blocks over `cap` records are skipped as `block` skips them (a record whose key or swapped key
     is an oversized block takes no part in that rule)."""
-    con.register("front", pa.table({"sid": pa.array(frontier_sids, type=pa.int64())}))
-    # frontier rows of every rule, minus those in oversized blocks
-    con.execute("""CREATE OR REPLACE TEMP TABLE fa AS SELECT b.* FROM bk b SEMI JOIN front f ON b.sid = f.sid
+    con = cache.con
+    # the frontier's keys of every rule (from its features: no scan of bk), minus oversized blocks
+    cache.register_keys(frontier_sids, cache.silo[frontier_sids], cache.feats_at(frontier_sids))
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE fa AS SELECT b.* FROM ({cache._new_keys_sql()}) b
         ANTI JOIN big g ON g.rule = b.rule AND g.k = b.k ANTI JOIN big h ON h.rule = b.rule AND h.k = b.k2""")
     silo_filter = "AND a.silo_code <> b.silo_code" if link_only else ""
     pair = "SELECT least(a.sid, b.sid) AS l, greatest(a.sid, b.sid) AS r, a.rule AS rule"
@@ -336,7 +346,7 @@ def _pairs_touching(con, frontier_sids: np.ndarray, pos_of_sid: np.ndarray, cap:
             WHERE a.rule IN ({swapped})
         ) GROUP BY l, r"""
     out = con.execute(sql).fetchnumpy()
-    con.unregister("front")
+    con.unregister("addf")
     left = pos_of_sid[np.asarray(out["l"], dtype=np.int64)]
     right = pos_of_sid[np.asarray(out["r"], dtype=np.int64)]
     return np.minimum(left, right), np.maximum(left, right), np.asarray(out["rule"], dtype=np.int8)
