@@ -58,7 +58,8 @@ def build_definitions(warehouse: Path | None = None, silos: Path | None = None) 
     checks += build_freshness_checks(configs)
     sensors += [s for s in [freshness_sensor(checks)] if s is not None]
     jobs.append(dg.define_asset_job(MAIN_JOB, selection=dg.AssetSelection.all(),
-                                    description="Sync every silo, resolve identities, publish the marts."))
+                                    description="Sync every silo, resolve identities, publish the marts.",
+                                    op_retry_policy=silo_assets.DEFAULT_RETRY))
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,

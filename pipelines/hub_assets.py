@@ -5,22 +5,16 @@ from typing import Sequence
 import dagster as dg
 
 from identity_resolution.survivorship import SurvivorshipRules
+from pipelines.checks import check_metadata
 from pipelines.marts import MartRejectedError, build_marts
 from pipelines.resolution import resolve_warehouse
 from pipelines.resources import HubWarehouse
 from pipelines.silo_assets import WAREHOUSE_POOL
 from warehouse.ops import record_check
-from warehouse.quality import SuiteOutcome, xref_suite
+from warehouse.quality import xref_suite
 
 XREF = dg.AssetKey(["identity", "customer_xref"])
 CUSTOMERS = dg.AssetKey(["marts", "customers"])
-
-
-def _check_metadata(outcome: SuiteOutcome) -> dict:
-    return {
-        key: dg.MetadataValue.json(value) if isinstance(value, (list, dict)) else value
-        for key, value in outcome.metadata().items()
-    }
 
 
 def identity_assets(staging_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -37,16 +31,16 @@ def identity_assets(staging_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     )
     def _resolve(context: dg.AssetExecutionContext, hub_warehouse: HubWarehouse):
         with hub_warehouse.writer() as con:
-            counts = resolve_warehouse(con, run_id=context.run_id)
+            counts = resolve_warehouse(con, run_id=context.run.run_id)
             outcome = xref_suite(con)
             record_check(con, "identity/customer_xref", "every_record_mapped_once", outcome.passed,
-                         outcome.metadata(), run_id=context.run_id)
+                         outcome.metadata(), run_id=context.run.run_id)
         context.log.info(f"resolved {counts.records} records into {counts.customers} customers")
         yield dg.MaterializeResult(asset_key=XREF, metadata=counts.as_metadata())
         yield dg.MaterializeResult(asset_key=["identity", "match_scores"], metadata={"pairs": counts.candidate_pairs})
         yield dg.MaterializeResult(asset_key=["identity", "customer_id_history"])
         yield dg.AssetCheckResult(check_name="every_record_mapped_once", asset_key=XREF,
-                                  passed=outcome.passed, metadata=_check_metadata(outcome))
+                                  passed=outcome.passed, metadata=check_metadata(outcome))
 
     return _resolve
 
@@ -70,13 +64,13 @@ def mart_assets(context: dg.AssetExecutionContext, hub_warehouse: HubWarehouse):
             result = build_marts(con, rules)
         except MartRejectedError as rejected:
             record_check(con, "marts/customers", "golden_records_valid", False, rejected.outcome.metadata(),
-                         run_id=context.run_id)
+                         run_id=context.run.run_id)
             yield dg.AssetCheckResult(check_name="golden_records_valid", asset_key=CUSTOMERS, passed=False,
-                                      metadata=_check_metadata(rejected.outcome))
+                                      metadata=check_metadata(rejected.outcome))
             raise dg.Failure(description=str(rejected)) from rejected
         record_check(con, "marts/customers", "golden_records_valid", True, result.outcome.metadata(),
-                     run_id=context.run_id)
+                     run_id=context.run.run_id)
     yield dg.MaterializeResult(asset_key=CUSTOMERS, metadata={"customers": result.customers})
     yield dg.MaterializeResult(asset_key=["marts", "customer_360"], metadata={"customers": result.customers})
     yield dg.AssetCheckResult(check_name="golden_records_valid", asset_key=CUSTOMERS, passed=True,
-                              metadata=_check_metadata(result.outcome))
+                              metadata=check_metadata(result.outcome))

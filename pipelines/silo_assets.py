@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from pipelines.checks import check_metadata
 from pipelines.resources import HubWarehouse
 from pipelines.staging import stage_silo
 from sources import build_source, make_pipeline, sync_silo
@@ -31,6 +32,10 @@ class RawTableTranslator(DagsterDltTranslator):
             deps=[],
             group_name=self.silo_name,
         )
+
+
+# For the all-silo job, which cannot take each silo file's own policy.
+DEFAULT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 
 
 def retry_policy(silo) -> dg.RetryPolicy:
@@ -79,17 +84,16 @@ def staging_asset(silo, raw: dg.AssetsDefinition) -> dg.AssetsDefinition:
     )
     def _staging(context: dg.AssetExecutionContext, hub_warehouse: HubWarehouse):
         with hub_warehouse.writer() as con:
-            counts = stage_silo(con, silo, run_id=context.run_id)
+            counts = stage_silo(con, silo, run_id=context.run.run_id)
             outcome = staging_suite(con, silo=silo.name)
             record_check(con, f"staging/{silo.name}", "staging_quality", outcome.passed, outcome.metadata(),
-                         run_id=context.run_id, silo=silo.name)
+                         run_id=context.run.run_id, silo=silo.name)
         yield dg.MaterializeResult(metadata=counts.as_metadata())
         yield dg.AssetCheckResult(
             check_name="staging_quality",
             passed=outcome.passed,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
-                      for k, v in outcome.metadata().items()},
+            metadata=check_metadata(outcome),
         )
 
     return _staging
