@@ -217,16 +217,10 @@ def serve_command(
 
 def raw_tables_from_silos():
     """{silo: [RawTable]} from the silo files: where raw rows live and how their record id is built."""
+    from pipelines.staging import raw_tables
     from sources import load_silos
-    from sources.dlt_sources import normalise
-    from warehouse.security import RawTable
 
-    mapping = {}
-    for silo in load_silos(silos_dir()):
-        tables = silo.tables()
-        id_columns = tuple(normalise(c) for c in silo.record_id_columns())
-        mapping[silo.name] = [RawTable(normalise(t), id_columns, table_prefix=len(tables) > 1) for t in tables]
-    return mapping
+    return {name: specs for silo in load_silos(silos_dir()) for name, specs in raw_tables(silo).items()}
 
 
 @app.command("erase")
