@@ -98,7 +98,9 @@ class FeatureCache:
     """What the last run knew about every record, kept between runs so a sync featurises only the
     records it changed: match features (one row per stable record number, `sid`) and, in an
     in-memory DuckDB database, the blocking keys of every rule (`bk`: rule, sid, silo_code, k, k2)
-    with the block sizes (`cnt`: rule, k, n), maintained by deltas."""
+    with the block sizes (`cnt`: rule, k, n), maintained by deltas. Keys are stored as 64-bit
+    hashes of (rule, key text): joins over millions of integers are several times faster than over
+    text; two different keys would have to collide in 64 bits to pair records wrongly."""
 
     def __init__(self) -> None:
         self.features = pd.DataFrame({c: pd.Series(dtype=bool if c == "nid_partial" else object) for c in FEATURE_COLUMNS})
@@ -108,8 +110,8 @@ class FeatureCache:
         self.index_sid = np.zeros(0, dtype=np.int64)  # ... and their sids
         self.silo_codes: dict[str, int] = {}
         self.con = duckdb.connect()
-        self.con.execute("CREATE TABLE bk (rule TINYINT, sid BIGINT, silo_code INTEGER, k VARCHAR, k2 VARCHAR)")
-        self.con.execute("CREATE TABLE cnt (rule TINYINT, k VARCHAR, n BIGINT)")
+        self.con.execute("CREATE TABLE bk (rule TINYINT, sid BIGINT, silo_code INTEGER, k UBIGINT, k2 UBIGINT)")
+        self.con.execute("CREATE TABLE cnt (rule TINYINT, k UBIGINT, n BIGINT)")
 
     def __len__(self) -> int:
         return len(self.index)
@@ -172,7 +174,8 @@ class FeatureCache:
 
     @staticmethod
     def _new_keys_sql() -> str:
-        return " UNION ALL ".join(f"SELECT {idx}::TINYINT AS rule, sid, silo_code, {lexpr} AS k, {rexpr} AS k2 FROM addf WHERE ({lexpr}) IS NOT NULL"
+        return " UNION ALL ".join(f"SELECT {idx}::TINYINT AS rule, sid, silo_code, hash({idx}, {lexpr}) AS k, "
+                                  f"CASE WHEN ({rexpr}) IS NOT NULL THEN hash({idx}, {rexpr}) END AS k2 FROM addf WHERE ({lexpr}) IS NOT NULL"
                                   for idx, _, lexpr, rexpr, _ in _rule_exprs())
 
     def replace(self, removed_keys: pd.Index, keys: np.ndarray, silo: np.ndarray, features: pd.DataFrame,
@@ -332,17 +335,17 @@ def _pairs_touching(cache: FeatureCache, frontier_sids: np.ndarray, pos_of_sid: 
     # the frontier's keys of every rule (from its features: no scan of bk), minus oversized blocks
     cache.register_keys(frontier_sids, cache.silo[frontier_sids], cache.feats_at(frontier_sids))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE fa AS SELECT b.* FROM ({cache._new_keys_sql()}) b
-        ANTI JOIN big g ON g.rule = b.rule AND g.k = b.k ANTI JOIN big h ON h.rule = b.rule AND h.k = b.k2""")
+        ANTI JOIN big g ON g.k = b.k ANTI JOIN big h ON h.k = b.k2""")
     silo_filter = "AND a.silo_code <> b.silo_code" if link_only else ""
     pair = "SELECT least(a.sid, b.sid) AS l, greatest(a.sid, b.sid) AS r, a.rule AS rule"
     swapped = ", ".join(str(idx) for idx, *_, is_swapped in _rule_exprs() if is_swapped) or "-1"
     # a.k = b.k2: for rules with one key k2 = k; for swapped names the frontier may sit on either side
     sql = f"""SELECT l, r, min(rule) AS rule FROM (
-        {pair} FROM fa a JOIN bk b ON a.rule = b.rule AND a.k = b.k2 AND a.sid <> b.sid {silo_filter}
-            ANTI JOIN big g ON g.rule = b.rule AND g.k = b.k
+        {pair} FROM fa a JOIN bk b ON a.k = b.k2 AND a.sid <> b.sid {silo_filter}
+            ANTI JOIN big g ON g.k = b.k
         UNION ALL
-        {pair} FROM bk a JOIN fa b ON a.rule = b.rule AND a.k = b.k2 AND a.sid <> b.sid {silo_filter}
-            ANTI JOIN big g ON g.rule = a.rule AND g.k = a.k2
+        {pair} FROM bk a JOIN fa b ON a.k = b.k2 AND a.sid <> b.sid {silo_filter}
+            ANTI JOIN big g ON g.k = a.k2
             WHERE a.rule IN ({swapped})
         ) GROUP BY l, r"""
     out = con.execute(sql).fetchnumpy()
