@@ -6,6 +6,7 @@ identity tables are replaced in one transaction.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -125,8 +126,12 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
     previous_xref = con.execute("SELECT * FROM identity.customer_xref").df()
     previous_history = con.execute("SELECT * FROM identity.customer_id_history").df()
     constraints = decisions_to_constraints(load_decisions(con))
-    resolution = resolve(records, config, constraints=constraints if len(constraints) else None,
-                         model=stored_model(con, config))
+    model = stored_model(con, config)
+    if model is not None:
+        # A reused model keeps its term-frequency tables too: recounting them as unrelated records come
+        # and go would move borderline pairs of untouched customers across the threshold.
+        config = dataclasses.replace(config or ResolverConfig(), freeze_tf_tables=True)
+    resolution = resolve(records, config, constraints=constraints if len(constraints) else None, model=model)
     stable = assign_stable_ids(resolution.xref, previous_xref, previous_history, now=now)
     xref = _keep_resolved_at(stable.xref, previous_xref, now)
     history = pd.concat([previous_history, stable.history], ignore_index=True)
