@@ -47,11 +47,11 @@ import pandas as pd
 import pyarrow as pa
 
 from identity_resolution.blocking import BLOCKING_RULES
-from identity_resolution.clustering import closure_pairs, cluster, customer_ids
+from identity_resolution.clustering import cluster, customer_ids
 from identity_resolution.comparison import compare
 from identity_resolution.config import ResolverConfig
 from identity_resolution.features import FEATURE_COLUMNS, as_objects, build_features
-from identity_resolution.resolver import Resolution, _constraint_positions, _pairs_frame, _review_frame, _score, as_bool
+from identity_resolution.resolver import Resolution, _constraint_positions, add_closure_pairs, _pairs_frame, _review_frame, _score, as_bool
 from identity_resolution.scoring import FellegiSunterModel
 
 log = logging.getLogger(__name__)
@@ -416,16 +416,8 @@ def _recluster(live, feats, members, pl, pr, prule, gammas, weight, prob, model,
     sw, sp = weight[inside][order], prob[inside][order]
     sub = live.iloc[members].reset_index(drop=True)
     nid4, dob = as_objects(feats["nid_last4"]), as_objects(feats["dob"])
-    rule_names = list(BLOCKING_RULES)
-    extra_l, extra_r = closure_pairs(len(sub), sl, sr, sp, config.match_threshold, nid4, dob)
-    if len(extra_l):
-        extra_g = compare(feats, extra_l, extra_r)
-        extra_w, extra_p = _score(model, feats, extra_l, extra_r, extra_g, config)
-        sl, sr = np.concatenate([sl, extra_l]), np.concatenate([sr, extra_r])
-        sg = pd.concat([sg, extra_g], ignore_index=True)
-        sw, sp = np.concatenate([sw, extra_w]), np.concatenate([sp, extra_p])
-        rule_names = rule_names + ["cluster_closure"]
-        srule = np.concatenate([srule, np.full(len(extra_l), len(rule_names) - 1, dtype=np.int8)])
+    sl, sr, sg, sw, sp, srule, rule_names = add_closure_pairs(
+        model, feats, config, len(sub), (sl, sr, sg, sw, sp, srule), BLOCKING_RULES)
     must, cannot = _constraint_positions(sub, constraints)
     result = cluster(len(sub), sl, sr, sw, sp, config.match_threshold, nid4, dob, must_link=must, cannot_link=cannot,
                      override_probability=config.conflict_override_probability,

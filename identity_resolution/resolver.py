@@ -91,6 +91,25 @@ def _active(records: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def add_closure_pairs(model, features, config, n, scored, rule_names):
+    """Score the never-compared pairs inside tentative clusters that hold conflicting strong evidence,
+    so the clusterer judges every conflicting pair on its own score ("cluster closure").
+
+    `scored` is (left, right, gammas, weight, prob, rule); returns it extended, plus the rule names."""
+    left, right, gammas, weight, prob, rule = scored
+    nid4, dob = as_objects(features["nid_last4"]), as_objects(features["dob"])
+    extra_l, extra_r = closure_pairs(n, left, right, prob, config.match_threshold, nid4, dob)
+    if not len(extra_l):
+        return left, right, gammas, weight, prob, rule, list(rule_names)
+    extra_g = compare(features, extra_l, extra_r)
+    extra_w, extra_p = _score(model, features, extra_l, extra_r, extra_g, config)
+    rule_names = list(rule_names) + ["cluster_closure"]
+    return (np.concatenate([left, extra_l]), np.concatenate([right, extra_r]),
+            pd.concat([gammas, extra_g], ignore_index=True),
+            np.concatenate([weight, extra_w]), np.concatenate([prob, extra_p]),
+            np.concatenate([rule, np.full(len(extra_l), len(rule_names) - 1, dtype=np.int8)]), rule_names)
+
+
 def _constraint_positions(records: pd.DataFrame, constraints: pd.DataFrame | None) -> tuple[list, list]:
     """Map review decisions onto record positions; decisions about absent records are ignored (logged)."""
     if constraints is None or constraints.empty:
@@ -174,17 +193,8 @@ def resolve(
         weight, prob = _score(model, features, left, right, gammas, config)
     with stages.stage("clustering"):
         nid4, dob = as_objects(features["nid_last4"]), as_objects(features["dob"])
-        extra_l, extra_r = closure_pairs(n, left, right, prob, config.match_threshold, nid4, dob)
-        if len(extra_l):
-            extra_g = compare(features, extra_l, extra_r)
-            extra_w, extra_p = _score(model, features, extra_l, extra_r, extra_g, config)
-            left, right = np.concatenate([left, extra_l]), np.concatenate([right, extra_r])
-            gammas = pd.concat([gammas, extra_g], ignore_index=True)
-            weight, prob = np.concatenate([weight, extra_w]), np.concatenate([prob, extra_p])
-            rule_names = blocked.rule_names + ["cluster_closure"]
-            rule = np.concatenate([blocked.rule, np.full(len(extra_l), len(rule_names) - 1, dtype=np.int8)])
-        else:
-            rule_names, rule = blocked.rule_names, blocked.rule
+        left, right, gammas, weight, prob, rule, rule_names = add_closure_pairs(
+            model, features, config, n, (left, right, gammas, weight, prob, blocked.rule), blocked.rule_names)
         must, cannot = _constraint_positions(records, constraints)
         result = cluster(n, left, right, weight, prob, config.match_threshold, nid4, dob,
                          must_link=must, cannot_link=cannot, override_probability=config.conflict_override_probability,
