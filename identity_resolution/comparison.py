@@ -143,8 +143,9 @@ def compare_emails(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.n
     return _levels((el < 0) | (er < 0), [typo, _equal(u[left], u[right]) & personal, _equal(el, er)])
 
 
-def compare_phones(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    (c,), uniq = _codes(f["phone"])
+def compare_one_edit(f: pd.DataFrame, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Exact / one edit apart (a typo or transposition) / far: phones and postcodes."""
+    (c,), uniq = _codes(f[column])
     cl, cr = c[left], c[right]
     dist = pair_scores(cl, cr, uniq, OSA.distance)
     return _levels((cl < 0) | (cr < 0), [dist <= 1, _equal(cl, cr)])
@@ -159,13 +160,6 @@ def compare_addresses(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> n
     other_house = (num[left] >= 0) & (num[right] >= 0) & (num[left] != num[right])
     sim = np.where(other_house, np.minimum(sim, 74.0), sim)
     return _levels((cl < 0) | (cr < 0), [sim >= 75, sim >= 90, _equal(cl, cr)])
-
-
-def compare_postcodes(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    (c,), uniq = _codes(f["postcode"])
-    cl, cr = c[left], c[right]
-    dist = pair_scores(cl, cr, uniq, OSA.distance)
-    return _levels((cl < 0) | (cr < 0), [dist <= 1, _equal(cl, cr)])
 
 
 def compare_cities(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -210,9 +204,9 @@ def compare(features: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> pd.D
             "gamma_birth_date": compare_birth_dates(features, left, right),
             "gamma_national_id": compare_national_ids(features, left, right),
             "gamma_email": email,
-            "gamma_phone": compare_phones(features, left, right),
+            "gamma_phone": compare_one_edit(features, "phone", left, right),
             "gamma_address": compare_addresses(features, left, right),
-            "gamma_postcode": compare_postcodes(features, left, right),
+            "gamma_postcode": compare_one_edit(features, "postcode", left, right),
             "gamma_city": compare_cities(features, left, right),
             "gamma_family_in_email": compare_family_in_email(features, left, right, family, email),
         }
