@@ -24,14 +24,6 @@ from warehouse.schema import ensure_schema
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture()
-def con(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    ensure_schema(connection)
-    yield connection
-    connection.close()
-
-
 def test_checksum_ignores_row_order_but_sees_any_change(con):
     con.execute("CREATE TABLE marts.t AS SELECT * FROM (VALUES (1, 'a', NULL), (2, 'b', 3.5)) v(id, name, x)")
     first = table_checksum(con, "marts.t")

@@ -1,20 +1,18 @@
 """customer_360 facts follow their declared aggregation; GX suites catch what they promise."""
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pytest
 
 from warehouse import quality
 from warehouse.models import customer_360_frame
 from warehouse.publish import replace_silo_rows, replace_tables
-from warehouse.schema import ensure_schema
 
 
 @pytest.fixture()
-def con(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    ensure_schema(connection)
+def con(con):
+    """The shared empty warehouse, filled with a small staged / resolved / golden example."""
+    connection = con
     records = pd.DataFrame({
         "silo": ["acc", "acc", "sales", "crm"],
         "source_record_id": ["1", "2", "9", "4"],
@@ -49,8 +47,7 @@ def con(tmp_path):
                    "country", "silos", "record_count", "last_updated_at"):
         golden[column] = None
     replace_tables(connection, {"marts.customers": golden})
-    yield connection
-    connection.close()
+    return connection
 
 
 def test_customer_360_aggregates_each_fact_as_declared(con):

@@ -6,15 +6,7 @@ import pandas as pd
 import pytest
 
 from warehouse.publish import replace_silo_rows, replace_tables
-from warehouse.schema import STAGING_COLUMNS, ensure_schema
-
-
-@pytest.fixture()
-def con(tmp_path):
-    connection = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    ensure_schema(connection)
-    yield connection
-    connection.close()
+from warehouse.schema import STAGING_COLUMNS
 
 
 def _xref(ids):
