@@ -117,34 +117,48 @@ class FeatureCache:
         return len(self.index)
 
     @classmethod
-    def build(cls, records: pd.DataFrame) -> "FeatureCache":
-        """Featurise every live record (what a first incremental run would do anyway)."""
+    def build(cls, records: pd.DataFrame, features: pd.DataFrame | None = None) -> "FeatureCache":
+        """Featurise every live record (what a first incremental run would do anyway); `features`
+        (build_features of the live records, same order, e.g. `Resolution.features`) skips that."""
         live = _live(records)
+        features = build_features(live) if features is None else features
+        return cls.from_frame(pd.concat([live[KEY].reset_index(drop=True), features.reset_index(drop=True)], axis=1))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The live records' silo, source_record_id and features (what a warehouse table keeps)."""
+        frame = self.features.iloc[self.index_sid].reset_index(drop=True)
+        keys, silo = self.keys[self.index_sid], self.silo[self.index_sid]
+        frame.insert(0, "silo", silo)
+        frame.insert(1, "source_record_id", [k[len(s) + 1:] for k, s in zip(keys, silo)])
+        return frame
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> "FeatureCache":
+        """A cache from `to_frame()` output (block-key tables are rebuilt from the features)."""
+        missing = [c for c in KEY + FEATURE_COLUMNS if c not in frame.columns]
+        if missing:
+            raise ValueError(f"FeatureCache.from_frame(): stored features lack column(s) {missing}")
+        silo = frame["silo"].astype(str).to_numpy(dtype=object)
         cache = cls()
-        cache._append(_keys(live).to_numpy(dtype=object), live["silo"].astype(str).to_numpy(dtype=object),
-                      _clean(build_features(live)))
+        cache._append(_keys(frame).to_numpy(dtype=object), silo, _clean(frame))
         cache.con.execute(f"INSERT INTO bk {cache._new_keys_sql()}")
         cache.con.execute("INSERT INTO cnt SELECT rule, k, count(*) FROM bk GROUP BY rule, k")
         cache.con.unregister("addf")
         return cache
 
     def save(self, path: str | Path) -> None:
-        """Parquet with the live records' keys, silos and features (block tables are rebuilt on load)."""
-        frame = self.features.iloc[self.index_sid].reset_index(drop=True)
-        frame.insert(0, "_key", self.keys[self.index_sid])
-        frame.insert(1, "_silo", self.silo[self.index_sid])
-        frame.to_parquet(path, index=False)
+        self.to_frame().to_parquet(path, index=False)
 
     @classmethod
     def load(cls, path: str | Path) -> "FeatureCache":
-        frame = pd.read_parquet(path)
-        keys, silo = frame.pop("_key").to_numpy(dtype=object), frame.pop("_silo").to_numpy(dtype=object)
-        cache = cls()
-        cache._append(keys, silo, _clean(frame))
-        cache.con.execute(f"INSERT INTO bk {cache._new_keys_sql()}")
-        cache.con.execute("INSERT INTO cnt SELECT rule, k, count(*) FROM bk GROUP BY rule, k")
-        cache.con.unregister("addf")
-        return cache
+        return cls.from_frame(pd.read_parquet(path))
+
+    def features_of(self, keys: pd.Index) -> pd.DataFrame:
+        """Features of the given live keys (same order); raises on a key the cache does not hold."""
+        sids = self.sids_of(keys)
+        if (sids < 0).any():
+            raise KeyError(f"feature cache holds no record {keys[sids < 0][0]!r}")
+        return self.feats_at(sids)
 
     # ---- maintenance -----------------------------------------------------------------
     def sids_of(self, keys: pd.Index) -> np.ndarray:
@@ -229,6 +243,23 @@ class IncrementalResolution(Resolution):
     # xref rows of the re-clustered records only (what ids.update_stable_ids takes as changed_clusters)
     changed_xref: pd.DataFrame = field(default_factory=pd.DataFrame)
     rounds: int = 0
+    # `pairs` and `review` hold every pair touching a re-clustered record; `carry_over_pairs`
+    # merges them with the previous run's to give what a full run returns
+
+    def affected_keys(self, changed_keys: pd.DataFrame) -> pd.DataFrame:
+        """Records whose pairs this run recomputed: the re-clustered ones and the changed (incl. deleted)."""
+        return pd.concat([self.changed_xref[KEY], changed_keys[KEY]], ignore_index=True).drop_duplicates()
+
+
+def carry_over_pairs(previous: pd.DataFrame, recomputed: pd.DataFrame, affected: pd.DataFrame) -> pd.DataFrame:
+    """Pair rows (silo_l, source_record_id_l, silo_r, source_record_id_r, ...) of the previous run
+    that touch no affected record, plus the recomputed rows: a full run's pairs (or review pairs)."""
+    gone = set(_keys(affected))
+    left = (previous["silo_l"].astype(str) + "|" + previous["source_record_id_l"].astype(str)).isin(gone)
+    right = (previous["silo_r"].astype(str) + "|" + previous["source_record_id_r"].astype(str)).isin(gone)
+    kept = previous[~(left | right)]
+    frames = [f for f in (kept, recomputed) if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else recomputed.iloc[:0]
 
 
 def resolve_incremental(
@@ -313,6 +344,9 @@ def resolve_incremental(
     keep = sp >= config.pairs_min_probability
     pairs = _pairs_frame(sub, model, sub_feats, sg, config, sl, sr, sw, sp, keep, rule_names, srule)
     review = _review_frame(sub, sl, sr, sp, config, result.rejected)
+    cross_pairs, cross_review = _cross_outputs(live, feats_at, in_s, pl, pr, prule, gammas, weight, prob, model, config)
+    pairs = pd.concat([pairs, cross_pairs], ignore_index=True)
+    review = pd.concat([review, cross_review], ignore_index=True)
     lap("output")
     log.info("incremental resolve: %d of %d records re-clustered in %d round(s)", len(members), len(keys), rounds)
     return IncrementalResolution(xref=xref, pairs=pairs, model=model, timings=timings, review=review,
@@ -423,6 +457,23 @@ def _recluster(live, feats, members, pl, pr, prule, gammas, weight, prob, model,
                      override_probability=config.conflict_override_probability,
                      given=as_objects(feats["given"]) if model.household_cap_bits is not None else None)
     return result, sub, (sl, sr, sg, sw, sp, srule, rule_names)
+
+
+def _cross_outputs(live, feats_at, in_s, pl, pr, prule, gammas, weight, prob, model, config):
+    """Scored pairs between a re-clustered record and one left as it was: below the match threshold
+    (or the other record would have joined S), but a full run lists them in `pairs` and, in the
+    review band, in `review`; without them a caller merging old and new outputs would lose them."""
+    cross = np.flatnonzero(~(in_s[pl] & in_s[pr]))
+    left, right = pl[cross], pr[cross]
+    involved = np.unique(np.concatenate([left, right]))
+    records = live.iloc[involved].reset_index(drop=True)
+    cl, cr = np.searchsorted(involved, left), np.searchsorted(involved, right)
+    g, w, p = gammas.iloc[cross].reset_index(drop=True), weight[cross], prob[cross]
+    pairs = _pairs_frame(records, model, feats_at(involved), g, config, cl, cr, w, p,
+                         p >= config.pairs_min_probability, list(BLOCKING_RULES), prule[cross])
+    no_refusals = pd.DataFrame({"l": np.zeros(0, np.int64), "r": np.zeros(0, np.int64),
+                                "match_probability": np.zeros(0), "reason": np.zeros(0, dtype=object)})
+    return pairs, _review_frame(records, cl, cr, p, config, no_refusals)
 
 
 def _merge_xref(live, keys, members, result, sub, previous_xref, prev_keys) -> pd.DataFrame:
