@@ -44,6 +44,7 @@ class Resolution:
     review: pd.DataFrame = field(default_factory=pd.DataFrame)  # pairs for a human: review band + refused merges
     blocking_stats: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)
+    features: pd.DataFrame | None = None  # match features of the live records (xref order), for a FeatureCache
 
 
 class _Stages:
@@ -210,7 +211,7 @@ def resolve(
         pairs = _pairs_frame(records, model, features, gammas, config, left, right, weight, prob, keep, rule_names, rule)
         review = _review_frame(records, left, right, prob, config, result.rejected)
     return Resolution(xref=xref, pairs=pairs, model=model, timings=stages.timings, review=review,
-                      blocking_stats=blocked.stats, warnings=blocked.warnings)
+                      blocking_stats=blocked.stats, warnings=blocked.warnings, features=features)
 
 
 def _score(model, features, left, right, gammas, config):
