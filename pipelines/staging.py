@@ -19,7 +19,7 @@ from sources import map_records, read_raw
 from sources.dlt_sources import normalise
 from warehouse.faults import fault_point
 from warehouse.publish import append_rows, replace_silo_rows
-from warehouse.schema import STAGING_COLUMNS, conform
+from warehouse.schema import STAGING_COLUMNS, conform, row_fingerprint_sql
 from warehouse.security import RawTable
 from warehouse.security.erasure import purge_suppressed_raw
 from warehouse.security.suppression import suppressed
@@ -130,11 +130,6 @@ def stage_silo(con: duckdb.DuckDBPyConnection, silo, run_id: str | None = None) 
     return counts
 
 
-def _fingerprint_sql(columns: list[str]) -> str:
-    parts = ", ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), chr(0))" for c in columns)
-    return f"md5(concat_ws(chr(31), {parts}))"
-
-
 def keep_loaded_at(con: duckdb.DuckDBPyConnection, silo: str, staged: pd.DataFrame) -> pd.Series:
     """Unchanged records keep the loaded_at of the version already staged.
 
@@ -148,9 +143,9 @@ def keep_loaded_at(con: duckdb.DuckDBPyConnection, silo: str, staged: pd.DataFra
     try:
         kept = con.execute(
             f"""
-            WITH n AS (SELECT _row, {_fingerprint_sql(compared)} AS fp
+            WITH n AS (SELECT _row, {row_fingerprint_sql(compared)} AS fp
                        FROM (SELECT _row, {typed} FROM _staged_candidate)),
-                 p AS (SELECT {_fingerprint_sql(compared)} AS fp, max(loaded_at) AS loaded_at
+                 p AS (SELECT {row_fingerprint_sql(compared)} AS fp, max(loaded_at) AS loaded_at
                        FROM staging.customer_records WHERE silo = ? GROUP BY fp)
             SELECT n._row, p.loaded_at FROM n LEFT JOIN p USING (fp) ORDER BY n._row
             """,

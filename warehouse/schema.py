@@ -114,6 +114,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
 
 
+def row_fingerprint_sql(columns) -> str:
+    """SQL for an md5 over the given columns of a row (NULL and '' stay distinct), to spot changed rows."""
+    parts = ", ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), chr(0))" for c in columns)
+    return f"md5(concat_ws(chr(31), {parts}))"
+
+
 def conform(frame, columns: dict[str, str]):
     """Return `frame` with exactly the contract columns, in order (missing ones as nulls)."""
     import pandas as pd
