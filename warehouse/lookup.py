@@ -9,7 +9,9 @@ Two ways in, one set of rules:
 
 Matching keys: phones as E.164 (phonenumbers, default region US), emails lower-cased with +tags
 dropped and Gmail dots ignored, names as accent-free lower-case tokens matched fuzzily (Jaro-Winkler on
-tokens to find candidates, then rapidfuzz token-set/sort ratios to rank them).
+tokens to find candidates, then rapidfuzz token-set/sort ratios to rank them). Given names also match
+through the resolver's nickname table ("Bob" finds "Robert"), and word order does not matter
+("Smith, Robert").
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 import duckdb
@@ -28,6 +31,8 @@ import pyarrow as pa
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
+from identity_resolution.names import canonical_given, nickname_table
+
 DEFAULT_REGION = "US"
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 TOKEN_SIMILARITY = 0.88     # Jaro-Winkler on one name token to count as the same token
@@ -35,6 +40,9 @@ MAX_TOKEN_VARIANTS = 64     # fuzzy variants of one query token that are followe
 MAX_NAME_CANDIDATES = 50_000
 MIN_NAME_SCORE = 50.0
 TOKEN_CACHE_SIZE = 20_000
+# A name that matches only through nicknames ranks just below the same name written as typed, so
+# "Bob Smith" still comes before "Robert Smith" when the agent typed "Bob Smith".
+NICKNAME_PENALTY = 3.0
 CARD_CUSTOMER_COLUMNS = (
     "customer_id", "full_name", "given_name", "family_name", "email", "phone", "emails", "phones",
     "address_line", "city", "region", "postcode", "country", "birth_date", "national_id_last4", "company",
@@ -102,6 +110,25 @@ def name_tokens(text: str) -> list[str]:
     if not tokens:
         raise LookupInputError(f"'{text}' has no letters to search a name by")
     return tokens
+
+
+@lru_cache(maxsize=1)
+def _nickname_groups() -> dict[str, tuple[str, ...]]:
+    """canonical given name -> itself and every nickname of it, from identity_resolution's table."""
+    groups: dict[str, set[str]] = {}
+    for nick, canonical in nickname_table().items():
+        groups.setdefault(canonical, {canonical}).add(nick)
+    return {canonical: tuple(sorted(names)) for canonical, names in groups.items()}
+
+
+def nickname_equivalents(token: str) -> tuple[str, ...]:
+    """Every given name that means the same as `token` ('bob' -> 'bob', 'bobby', 'rob', 'robert', ...)."""
+    return _nickname_groups().get(canonical_given(token) or token, (token,))
+
+
+def canonical_name(norm: str) -> str:
+    """A normalised name with every nickname replaced by its canonical given name."""
+    return " ".join(canonical_given(t) or t for t in norm.split())
 
 
 # --- the card -----------------------------------------------------------------------------------
@@ -202,11 +229,23 @@ class TokenIndex(SortedKeys):
             found.append(close)
         return np.unique(np.concatenate(found)) if found else np.array([], dtype=np.int64)
 
+    def exact(self, tokens: tuple[str, ...]) -> np.ndarray:
+        """Indexes into `unique` of those `tokens` that occur."""
+        wanted = np.asarray(tokens, dtype=object)
+        at = np.searchsorted(self.unique, wanted)
+        inside = at < len(self.unique)
+        at, wanted = at[inside], wanted[inside]
+        return at[self.unique[at] == wanted]
+
+    def matches(self, token: str) -> np.ndarray:
+        """Indexes into `unique` of the fuzzy variants of `token` and of its nickname equivalents."""
+        return np.union1d(self.variants(token), self.exact(nickname_equivalents(token))).astype(np.int64)
+
     def rows_for(self, token: str) -> np.ndarray:
         cached = self._cache.get(token)
         if cached is not None:
             return cached
-        picks = self.variants(token)
+        picks = self.matches(token)
         rows = (np.unique(np.concatenate([self.rows[self.starts[i]:self.starts[i + 1]] for i in picks]))
                 if len(picks) else np.array([], dtype=np.int64))
         if len(self._cache) >= TOKEN_CACHE_SIZE:
@@ -230,6 +269,7 @@ class CustomerSnapshot:
     emails: SortedKeys
     tokens: TokenIndex
     names: np.ndarray
+    canonical_names: np.ndarray  # `names` with nicknames replaced by canonical given names
     redirects: dict[str, str]
     loaded_at: str
     _columns: list[tuple[str, pa.Array]] = field(default_factory=list)
@@ -268,7 +308,8 @@ class CustomerSnapshot:
         candidates = _most_covered(per_token)
         if not len(candidates):
             return []
-        return rank_by_name(" ".join(tokens), self.ids[candidates], self.names[candidates], limit)
+        return rank_by_name(" ".join(tokens), self.ids[candidates], self.names[candidates], limit,
+                            self.canonical_names[candidates])
 
     def _exact(self, rows: np.ndarray) -> list[Match]:
         return [Match(self.ids[r], 100.0) for r in np.unique(rows)]
@@ -295,16 +336,30 @@ def _most_covered(per_token: list[np.ndarray]) -> np.ndarray:
     return base[coverage == coverage.max()][:MAX_NAME_CANDIDATES]
 
 
-def rank_by_name(query_norm: str, ids: Any, names: np.ndarray, limit: int) -> list[Match]:
-    """Rank candidate names against the query with rapidfuzz, best first."""
+def rank_by_name(query_norm: str, ids: Any, names: np.ndarray, limit: int,
+                 canonical_names: np.ndarray | None = None) -> list[Match]:
+    """Rank candidate names against the query with rapidfuzz, best first.
+
+    A candidate scores the better of its name as written and its name with nicknames made canonical
+    (less NICKNAME_PENALTY), so "Bob Smith" ranks "Robert Smith" as a near-exact match.
+    """
     names = np.asarray(names, dtype=object)
-    set_scores = process.cdist([query_norm], names, scorer=fuzz.token_set_ratio, dtype=np.float32)[0]
-    sort_scores = process.cdist([query_norm], names, scorer=fuzz.token_sort_ratio, dtype=np.float32)[0]
-    scores = (set_scores + sort_scores) / 2.0
+    if canonical_names is None:
+        canonical_names = np.array([canonical_name(n) for n in names], dtype=object)
+    as_written = _name_scores(query_norm, names)
+    by_nickname = _name_scores(canonical_name(query_norm), np.asarray(canonical_names, dtype=object))
+    scores = np.maximum(as_written, by_nickname - NICKNAME_PENALTY)
     ids = np.asarray(ids, dtype=object)
     order = np.lexsort((ids, -scores))
     order = order[scores[order] >= MIN_NAME_SCORE][:limit]
     return [Match(str(ids[i]), round(float(scores[i]), 1)) for i in order]
+
+
+def _name_scores(query_norm: str, names: np.ndarray) -> np.ndarray:
+    """Mean of rapidfuzz's token-set and token-sort ratios (word order does not matter)."""
+    set_scores = process.cdist([query_norm], names, scorer=fuzz.token_set_ratio, dtype=np.float32)[0]
+    sort_scores = process.cdist([query_norm], names, scorer=fuzz.token_sort_ratio, dtype=np.float32)[0]
+    return (set_scores + sort_scores) / 2.0
 
 
 def follow_redirects(redirects: dict[str, str], customer_id: str) -> str:
@@ -383,8 +438,15 @@ def build_snapshot(cards: pa.Table, redirects: dict[str, str]) -> CustomerSnapsh
         names = np.asarray(mem.execute(f"SELECT {ranking} AS n FROM cards ORDER BY _row").fetchnumpy()["n"], dtype=object)
     finally:
         mem.close()
-    return CustomerSnapshot(cards, ids, phones, emails, tokens, names, redirects,
+    return CustomerSnapshot(cards, ids, phones, emails, tokens, names, _canonical_names(names), redirects,
                             datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _canonical_names(names: np.ndarray) -> np.ndarray:
+    """canonical_name of every name, computed once per distinct name (names repeat a lot)."""
+    series = pd.Series(names, dtype=object)
+    distinct = series.drop_duplicates()
+    return series.map(dict(zip(distinct, map(canonical_name, distinct)))).to_numpy(dtype=object)
 
 
 def _name_expr(customer_cols: set[str]) -> str:
@@ -489,7 +551,7 @@ def _names_in_warehouse(con: duckdb.DuckDBPyConnection, cols: set[str], tokens: 
             by_token.setdefault(token, []).append(word)
     index = TokenIndex(np.array([], dtype=object), np.array([], dtype=np.int64),
                        np.array(sorted(by_token), dtype=object), np.array([0], dtype=np.int64))
-    words_per_token = [sorted({w for i in index.variants(t) for w in by_token[index.unique[i]]}) for t in tokens]
+    words_per_token = [sorted({w for i in index.matches(t) for w in by_token[index.unique[i]]}) for t in tokens]
     matched = [words for words in words_per_token if words]
     if not matched:
         return []

@@ -60,8 +60,32 @@ def test_snapshot_finds_by_phone_email_and_name(snapshot, warehouse):
     assert typo and typo[0].customer_id == ids["alice"]
     accents = snapshot.by_name("carol nunez")
     assert accents[0].customer_id == ids["carol"]
-    both = snapshot.by_name("Robert Smith")
-    assert both[0].customer_id == ids["robert"]  # both tokens match Robert Smyth; only one matches Bob Smith
+    both = [m.customer_id for m in snapshot.by_name("Robert Smith")]
+    # Bob Smith is Robert Smith by nickname (exact surname); Robert Smyth is one typo away
+    assert both[:2] == [ids["bob"], ids["robert"]]
+
+
+@pytest.mark.parametrize("typed, person", [
+    ("Bob Smyth", "robert"),        # nickname of the golden "Robert"
+    ("Bobby Smyth", "robert"),
+    ("Smith, Robert", "bob"),       # "LAST, First" and the canonical form of the golden "Bob"
+    ("SMITH Rob", "bob"),
+    ("Robert Smith", "bob"),
+    ("Bob Smith", "bob"),           # typed as stored: ranks first, before any nickname-only match
+])
+def test_names_match_through_nicknames_and_any_word_order(snapshot, warehouse, typed, person):
+    found = snapshot.by_name(typed)
+    assert found[0].customer_id == warehouse.ids[person]
+
+
+def test_nickname_match_ranks_below_the_name_as_typed(snapshot, warehouse):
+    scores = {m.customer_id: m.score for m in snapshot.by_name("Bob Smith")}
+    assert scores[warehouse.ids["bob"]] == 100.0
+    assert scores[warehouse.ids["robert"]] < 100.0  # "Robert Smyth": nickname and a typo
+
+
+def test_unknown_name_finds_nobody(snapshot):
+    assert snapshot.by_name("Zebedee Quorn") == []
 
 
 def test_card_has_360_facts(snapshot, warehouse):
@@ -79,7 +103,8 @@ def test_retired_ids_resolve_to_successor(snapshot, warehouse):
 
 @pytest.mark.parametrize("query", [dict(phone="312 555 0199"), dict(email="Alice.Johnson@gmail.com"),
                                    dict(name="alise jonson"), dict(name="Robert Smith"), dict(name="smith"),
-                                   dict(name="Carol")])
+                                   dict(name="Carol"), dict(name="Bob Smyth"), dict(name="Smith, Robert"),
+                                   dict(name="carol nunez")])
 def test_sql_path_agrees_with_snapshot(warehouse, snapshot, query):
     con = duckdb.connect(str(warehouse.path), read_only=True)
     try:
