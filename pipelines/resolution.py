@@ -15,13 +15,16 @@ import duckdb
 import pandas as pd
 
 from identity_resolution import FellegiSunterModel, ResolverConfig, resolve
-from identity_resolution.ids import assign_stable_ids
-from identity_resolution.review import build_review_queue, decisions_to_constraints
+from identity_resolution.ids import StableIds, assign_stable_ids, update_stable_ids
+from identity_resolution.incremental import carry_over_pairs, resolve_incremental
+from identity_resolution.review import PAIR_KEY, build_review_queue, decisions_to_constraints
+from pipelines.feature_store import FINGERPRINT_SQL, feature_rows, load_feature_cache, write_features
+from pipelines.resolve_plan import ResolvePlan, decisions_before, matcher_settings, plan_resolution
 from pipelines.logs import get_logger, log_event
 from pipelines.staging import ReconciliationError, record_step
 from warehouse.faults import fault_point
 from warehouse.publish import replace_tables
-from warehouse.review_store import load_decisions, save_review_queue
+from warehouse.review_store import QUEUE_TABLE, SCORES_TABLE, load_decisions, save_review_queue
 log = get_logger("resolution")
 
 RETRAIN_ENV = "HUB_RETRAIN_MODEL"
@@ -29,6 +32,9 @@ RETRAIN_ENV = "HUB_RETRAIN_MODEL"
 # table's physical order changes whenever one silo is re-staged; a fixed order keeps re-runs identical.
 LIVE_RECORDS_SQL = ("SELECT * FROM staging.customer_records WHERE NOT coalesce(is_deleted, FALSE) "
                     "ORDER BY silo, source_record_id")
+FINGERPRINT = "_resolver_fingerprint"
+RESOLVER_RECORDS_SQL = LIVE_RECORDS_SQL.replace("SELECT *", f"SELECT *, {FINGERPRINT_SQL} AS {FINGERPRINT}")
+KEY = ["silo", "source_record_id"]
 
 
 @dataclass
@@ -39,9 +45,13 @@ class ResolveCounts:
     candidate_pairs: int
     review_pairs: int
     timings: dict[str, float]
+    mode: str = "full"
+    reclustered: int = 0
 
     def as_metadata(self) -> dict:
         return {
+            "mode": self.mode,
+            "reclustered_records": self.reclustered,
             "records": self.records,
             "customers": self.customers,
             "multi_silo_customers": self.multi_silo_customers,
@@ -59,6 +69,7 @@ def _keep_resolved_at(xref: pd.DataFrame, previous: pd.DataFrame, now: datetime)
     """Unchanged mappings keep their resolved_at, so a re-run over the same data changes nothing."""
     keys = ["silo", "source_record_id", "customer_id"]
     previous = previous.astype({key: "object" for key in keys})
+    xref = xref.drop(columns=["resolved_at"], errors="ignore")  # rows an incremental run carried over
     merged = xref.astype({key: "object" for key in keys}).merge(previous[keys + ["resolved_at"]], on=keys, how="left")
     merged["resolved_at"] = merged["resolved_at"].fillna(pd.Timestamp(now))
     return merged
@@ -119,22 +130,97 @@ def stored_model(con: duckdb.DuckDBPyConnection, config: ResolverConfig | None =
         return None
 
 
+@dataclass
+class _Outcome:
+    """What a full or an incremental run hands to publishing."""
+
+    stable: StableIds
+    pairs: pd.DataFrame
+    review: pd.DataFrame
+    model: FellegiSunterModel
+    features: pd.DataFrame  # rows for identity.record_features
+    features_removed: pd.DataFrame | None  # keys to delete first (None: replace the table)
+    reclustered: int
+    timings: dict[str, float]
+
+
+def _resolve_full(records, previous_xref, previous_history, model, config, constraints, now) -> _Outcome:
+    resolution = resolve(records, config, constraints=constraints, model=model)
+    stable = assign_stable_ids(resolution.xref, previous_xref, previous_history, now=now)
+    rows = feature_rows(records[KEY + [FINGERPRINT]].rename(columns={FINGERPRINT: "fingerprint"}), resolution.features)
+    return _Outcome(stable, resolution.pairs, resolution.review, resolution.model, rows, None, len(records),
+                    dict(resolution.timings))
+
+
+def _resolve_changed(con, records, changed, previous_xref, previous_history, model, config, constraints, now) -> _Outcome:
+    """Re-cluster only what `changed` can affect; carry every other row over from the last run."""
+    cache = load_feature_cache(con)
+    result = resolve_incremental(records, changed, previous_xref, model, config, constraints=constraints, cache=cache)
+    stable = update_stable_ids(result.changed_xref, previous_xref, previous_history, now=now)
+    # a customer whose only records were deleted is not re-clustered; its rows just leave (as in a full run)
+    stable = StableIds(stable.xref[_key_text(stable.xref).isin(_key_text(records))], stable.history)
+    affected = result.affected_keys(changed)
+    pairs = carry_over_pairs(_table(con, SCORES_TABLE), result.pairs, affected)
+    review = carry_over_pairs(_previous_review(con), result.review, affected)
+    live_changed = records.merge(changed[KEY].astype(str), on=KEY)
+    rows = feature_rows(live_changed[KEY + [FINGERPRINT]].rename(columns={FINGERPRINT: "fingerprint"}),
+                        cache.features_of(pd.Index(_key_text(live_changed))))
+    return _Outcome(stable, pairs, review, model, rows, changed, len(result.changed_xref), dict(result.timings))
+
+
+def _key_text(frame: pd.DataFrame) -> pd.Series:
+    return frame["silo"].astype(str) + "|" + frame["source_record_id"].astype(str)
+
+
+def _table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    return con.execute(f"SELECT * FROM {table}").df()
+
+
+def _previous_review(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The last run's review pairs (the queue keeps them with display values and evidence)."""
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+                         "AND table_schema = 'identity' AND table_name = 'review_queue'").fetchone()[0]
+    if not exists:
+        return pd.DataFrame(columns=[*PAIR_KEY, "match_probability", "reason"])
+    return con.execute(f"SELECT {', '.join(PAIR_KEY)}, match_probability, reason FROM {QUEUE_TABLE}").df()
+
+
+def _state_row(plan: ResolvePlan, outcome: _Outcome, records: int, decisions: pd.DataFrame, settings: str,
+               now: datetime) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "resolved_at": now, "mode": plan.mode, "reason": plan.reason, "records": records,
+        "changed_records": len(plan.changed) if plan.incremental else None,
+        "reclustered_records": outcome.reclustered, "decisions": decisions_before(decisions, now), "settings": settings,
+    }])
+
+
 def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | None = None,
                       run_id: str | None = None) -> ResolveCounts:
+    """Resolve the live staged records (incrementally when that is exact, see resolve_plan) and
+    publish the identity tables in one transaction."""
     now = _now()
-    records = con.execute(LIVE_RECORDS_SQL).df()
-    previous_xref = con.execute("SELECT * FROM identity.customer_xref").df()
-    previous_history = con.execute("SELECT * FROM identity.customer_id_history").df()
-    constraints = decisions_to_constraints(load_decisions(con))
+    records = con.execute(RESOLVER_RECORDS_SQL).df()
+    previous_xref = _table(con, "identity.customer_xref")
+    previous_history = _table(con, "identity.customer_id_history")
+    decisions = load_decisions(con)
+    constraints = decisions_to_constraints(decisions)
+    constraints = constraints if len(constraints) else None
     model = stored_model(con, config)
+    config = config or ResolverConfig()
     if model is not None:
         # A reused model keeps its term-frequency tables too: recounting them as unrelated records come
         # and go would move borderline pairs of untouched customers across the threshold.
-        config = dataclasses.replace(config or ResolverConfig(), freeze_tf_tables=True)
-    resolution = resolve(records, config, constraints=constraints if len(constraints) else None, model=model)
-    stable = assign_stable_ids(resolution.xref, previous_xref, previous_history, now=now)
-    xref = _keep_resolved_at(stable.xref, previous_xref, now)
-    history = pd.concat([previous_history, stable.history], ignore_index=True)
+        config = dataclasses.replace(config, freeze_tf_tables=True)
+    settings = matcher_settings(config)
+    plan = plan_resolution(con, model is not None, settings, decisions)
+    log_event(log, "resolution_planned", run_id=run_id, mode=plan.mode, reason=plan.reason, records=len(records))
+    if plan.incremental:
+        outcome = _resolve_changed(con, records, plan.changed, previous_xref, previous_history, model, config,
+                                   constraints, now)
+    else:
+        outcome = _resolve_full(records, previous_xref, previous_history, model, config, constraints, now)
+    xref = _keep_resolved_at(outcome.stable.xref, previous_xref, now)
+    history = pd.concat([previous_history, outcome.stable.history], ignore_index=True)
     per_silo = reconcile_xref(records, xref)
     _check_reconciled(con, per_silo, now, run_id)
     fault_point("before:publish:identity")
@@ -142,22 +228,27 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
         con,
         {
             "identity.customer_xref": xref,
-            "identity.match_scores": resolution.pairs,
+            SCORES_TABLE: outcome.pairs,
             "identity.customer_id_history": history,
-            "identity.model": _model_rows(con, resolution.model.to_json(), now),
+            "identity.model": _model_rows(con, outcome.model.to_json(), now),
+            "ops.resolver_state": _state_row(plan, outcome, len(records), decisions, settings, now),
         },
+        also=lambda c: write_features(c, outcome.features, outcome.features_removed),
     )
-    save_review_queue(con, build_review_queue(resolution.review, records, _facts(con), scores=resolution.pairs))
+    save_review_queue(con, build_review_queue(outcome.review, records, _facts(con), scores=outcome.pairs))
     for silo, r in per_silo.iterrows():
-        record_step(con, str(silo), "resolve", now, run_id, staged_rows=int(r.staged_rows), xref_rows=int(r.xref_rows))
+        record_step(con, str(silo), "resolve", now, run_id, staged_rows=int(r.staged_rows), xref_rows=int(r.xref_rows),
+                    message=f"{plan.mode}: {plan.reason}")
     silos_per_customer = xref.groupby("customer_id")["silo"].nunique()
     counts = ResolveCounts(
         records=len(records),
         customers=int(silos_per_customer.size),
         multi_silo_customers=int((silos_per_customer >= 2).sum()),
-        candidate_pairs=len(resolution.pairs),
-        review_pairs=len(resolution.review),
-        timings=dict(resolution.timings),
+        candidate_pairs=len(outcome.pairs),
+        review_pairs=len(outcome.review),
+        timings=outcome.timings,
+        mode=plan.mode,
+        reclustered=outcome.reclustered,
     )
     log_event(log, "identities_resolved", run_id=run_id, **counts.as_metadata())
     return counts

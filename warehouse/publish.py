@@ -6,7 +6,7 @@ or killed run leaves the last good tables in place.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import duckdb
 import pandas as pd
@@ -40,9 +40,13 @@ def registered(con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame
             con.unregister(view)
 
 
-def replace_tables(con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame]) -> None:
-    """Atomically replace whole tables (identity, marts) with the given frames."""
+def replace_tables(con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame],
+                   also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
+    """Atomically replace whole tables (identity, marts) with the given frames; `also` makes
+    further writes that must land (or not) together with them."""
     with registered(con, frames) as views, transaction(con):
+        if also is not None:
+            also(con)
         for table, view in views.items():
             if table in TABLES:
                 con.execute(f"DELETE FROM {table}")

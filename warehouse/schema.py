@@ -90,6 +90,18 @@ TABLES: dict[str, dict[str, str]] = {
         "xref_rows": "BIGINT",
         "message": "VARCHAR",
     },
+    # What the last resolution run saw, so the next one can tell whether resolving only the changed
+    # records is exact (one row; identity.record_features holds the per-record side).
+    "ops.resolver_state": {
+        "resolved_at": "TIMESTAMP",
+        "mode": "VARCHAR",
+        "reason": "VARCHAR",
+        "records": "BIGINT",
+        "changed_records": "BIGINT",
+        "reclustered_records": "BIGINT",
+        "decisions": "BIGINT",
+        "settings": "VARCHAR",
+    },
     # One row per asset check outcome (GX suites), so `hub status` can show failing checks.
     "ops.check_results": {
         "run_id": "VARCHAR",

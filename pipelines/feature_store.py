@@ -1,0 +1,91 @@
+"""Building block: every resolved record's match features, kept in the warehouse between runs.
+
+An incremental run featurises only the records a sync changed; everyone else's features and
+blocking keys come from `identity.record_features`. Each row carries a fingerprint of the
+resolver's input columns, so the next run finds the changed records by comparing fingerprints in
+SQL. The table lives in the `identity` schema, so erasure scrubs it like the other identity tables.
+"""
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from identity_resolution.features import FEATURE_COLUMNS
+from identity_resolution.incremental import FeatureCache
+from identity_resolution.resolver import RESOLVER_COLUMNS
+from warehouse.schema import row_fingerprint_sql
+
+FEATURES_TABLE = "identity.record_features"
+KEY = ["silo", "source_record_id"]
+# what the features are computed from: a record whose fingerprint is unchanged keeps its features
+FINGERPRINT_SQL = row_fingerprint_sql([c for c in RESOLVER_COLUMNS if c not in KEY])
+LIVE = "NOT coalesce(is_deleted, FALSE)"
+
+
+def _columns() -> dict[str, str]:
+    features = {c: "BOOLEAN" if c == "nid_partial" else "VARCHAR" for c in FEATURE_COLUMNS}
+    return {"silo": "VARCHAR NOT NULL", "source_record_id": "VARCHAR NOT NULL", "fingerprint": "VARCHAR NOT NULL",
+            **features}
+
+
+def table_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    """The table exists with today's feature columns (a matcher that computes other features
+    makes the stored ones useless; the next full run recreates the table)."""
+    schema, table = FEATURES_TABLE.split(".")
+    stored = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()]
+    return stored == list(_columns())
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    if not table_exists(con):
+        body = ", ".join(f'"{name}" {ddl}' for name, ddl in _columns().items())
+        con.execute(f"CREATE OR REPLACE TABLE {FEATURES_TABLE} ({body})")
+
+
+def stored_records(con: duckdb.DuckDBPyConnection) -> int | None:
+    """How many records the table holds (None when there is no usable table)."""
+    return con.execute(f"SELECT count(*) FROM {FEATURES_TABLE}").fetchone()[0] if table_exists(con) else None
+
+
+def changed_records(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """silo, source_record_id of records inserted, updated or deleted (or flagged deleted) in
+    staging since the features were stored."""
+    return con.execute(f"""
+        SELECT coalesce(c.silo, f.silo) AS silo, coalesce(c.source_record_id, f.source_record_id) AS source_record_id
+        FROM (SELECT silo, source_record_id, {FINGERPRINT_SQL} AS fp FROM staging.customer_records WHERE {LIVE}) c
+        FULL OUTER JOIN {FEATURES_TABLE} f ON c.silo = f.silo AND c.source_record_id = f.source_record_id
+        WHERE c.fp IS DISTINCT FROM f.fingerprint
+        ORDER BY 1, 2""").df()
+
+
+def load_feature_cache(con: duckdb.DuckDBPyConnection) -> FeatureCache:
+    frame = con.execute(f"SELECT * EXCLUDE (fingerprint) FROM {FEATURES_TABLE} ORDER BY silo, source_record_id").df()
+    return FeatureCache.from_frame(frame)
+
+
+def feature_rows(fingerprints: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """Rows for the table: `fingerprints` (silo, source_record_id, fingerprint) beside their features."""
+    if len(fingerprints) != len(features):
+        raise ValueError(f"{len(fingerprints)} fingerprints for {len(features)} feature rows")
+    return pd.concat([fingerprints[[*KEY, "fingerprint"]].reset_index(drop=True),
+                      features[FEATURE_COLUMNS].reset_index(drop=True)], axis=1)
+
+
+def write_features(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, remove: pd.DataFrame | None = None) -> None:
+    """Replace the table with `rows` (remove=None), or delete the `remove` keys and insert `rows`.
+    Call inside the caller's transaction, with the identity tables it belongs to."""
+    ensure_table(con)
+    con.register("_feature_rows", rows)
+    try:
+        if remove is None:
+            con.execute(f"DELETE FROM {FEATURES_TABLE}")
+        else:
+            con.register("_feature_removed", remove[KEY].astype(str))
+            con.execute(f"DELETE FROM {FEATURES_TABLE} f USING _feature_removed r "
+                        "WHERE f.silo = r.silo AND f.source_record_id = r.source_record_id")
+            con.unregister("_feature_removed")
+        con.execute(f"INSERT INTO {FEATURES_TABLE} BY NAME SELECT * FROM _feature_rows")
+    finally:
+        con.unregister("_feature_rows")
