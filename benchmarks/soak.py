@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     table = Table(title=f"Soak: {args.cycles} cycles, {args.people} people, {workdir}")
     for column in ("cycle", "ins", "upd", "del", "bad", "raw loaded", "staged changed", "rejected", "lost",
-                   "ids changed", "of unchanged", "customers", "seconds"):
+                   "ids changed", "of unchanged", "customers", "resolve (re-clustered)", "seconds"):
         table.add_column(column, justify="right")
     failures = 0
     try:
@@ -308,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                 # unchanged records keep their loaded_at, so this counts new, changed and deleted ones
                 staged_changed = con.execute("SELECT count(*) FROM staging.customer_records WHERE loaded_at >= "
                                              "to_timestamp(?)::TIMESTAMP", [load_start - 1]).fetchall()[0][0]
+                mode, reclustered = con.execute("SELECT mode, reclustered_records FROM ops.resolver_state").fetchone()
             changed, checked = ids_changed(before, after, changes.touched)
             if args.explain and changed:
                 console.print(f"cycle {cycle}: untouched records whose id changed (counted when neither cluster has a *)")
@@ -320,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"[{'red' if lost_total else 'green'}]{lost_total}[/]"
                           + (f" {lost}" if lost_total else ""),
                           f"[{'red' if changed else 'green'}]{changed}[/]", f"{checked:,}",
-                          f"{after['customer_id'].nunique():,}", f"{seconds:.1f}")
+                          f"{after['customer_id'].nunique():,}", f"{mode[:4]} {reclustered:,}",
+                          f"{seconds:.1f}")
     finally:
         api.stop()
     console.print(table)
