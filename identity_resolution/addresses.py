@@ -139,8 +139,19 @@ def normalise_country(text: str | None) -> str | None:
     return t.upper() if len(t) == 2 else None
 
 
-def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, postcode: pd.Series) -> pd.DataFrame:
-    """address_line, city, region, postcode display columns; a one-line address fills missing parts."""
+def restore_zip_zero(postcode: pd.Series, country: pd.Series | None) -> pd.Series:
+    """'2108' -> '02108' for US records: a spreadsheet that read a ZIP as a number dropped its leading
+    zero (New England, New Jersey, Puerto Rico). Other countries' four-digit postcodes are left alone."""
+    if country is None:
+        return postcode
+    lost = postcode.astype("string").str.fullmatch(r"\d{4}").fillna(False) & country.eq("US").fillna(False)
+    return postcode.where(~lost, "0" + postcode.astype("string"))
+
+
+def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, postcode: pd.Series,
+                          country: pd.Series | None = None) -> pd.DataFrame:
+    """address_line, city, region, postcode display columns; a one-line address fills missing parts.
+    `country` (ISO codes, one per record) enables country-specific postcode repairs."""
     line = line.astype("object")
     one_line = line.notna() & city.isna() & postcode.isna() & line.astype("string").str.contains(",", regex=False).fillna(False)
     parsed = map_distinct(line.where(one_line, None), parse_one_line)
@@ -158,7 +169,7 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
             "address_line": map_distinct(street_norm, display_street),
             "city": map_distinct(city_src, _display_city),
             "region": map_distinct(region_src, normalise_region),
-            "postcode": map_distinct(post_src, normalise_postcode),
+            "postcode": restore_zip_zero(map_distinct(post_src, normalise_postcode), country),
         },
         index=line.index,
     )

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
+_EMAIL_LETTERS = "nullif(regexp_replace(split_part(email_key, '@', 1), '[^a-z]', '', 'g'), '')"
 # name -> SQL key expression over the feature table. A NULL part makes the key NULL (no block).
 BLOCKING_RULES: dict[str, str | tuple[str, str]] = {
     "email": "email_key",
@@ -21,8 +22,11 @@ BLOCKING_RULES: dict[str, str | tuple[str, str]] = {
     "family_phonetic_given_area": "family_sdx || '|' || given_initial || '|' || left(postcode, 3)",
     "family_phonetic_given_year": "family_sdx || '|' || given_initial || '|' || dob_year",
     "family_given_exact": "family || '|' || given_canon",
-    "postcode_family_prefix": "postcode || '|' || left(family, 3)",
-    "postcode_given_prefix": "postcode || '|' || left(given, 3)",
+    # a record without the name part uses the start of its email user name instead (most personal
+    # addresses begin with the given or the family name): a newsletter entry with only an email
+    # and a postcode still meets the ledger entry of the same person
+    "postcode_family_prefix": f"postcode || '|' || left(coalesce(family, {_EMAIL_LETTERS}), 3)",
+    "postcode_given_prefix": f"postcode || '|' || left(coalesce(given, {_EMAIL_LETTERS}), 3)",
     "address_postcode": "addr_key || '|' || postcode",
     "address_family": "addr_key || '|' || left(family, 1)",
     "dob_postcode": "dob || '|' || postcode",

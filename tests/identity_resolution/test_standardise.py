@@ -131,6 +131,20 @@ def test_address_parts_are_normalised_separately():
     assert (row["address_line"], row["city"], row["region"], row["postcode"]) == ("552 Franklin Rd", "San Antonio", "TX", "78243")
 
 
+@pytest.mark.parametrize(
+    "postcode, country, expected",
+    [
+        ("2108", None, "02108"),  # default region US: a spreadsheet dropped the ZIP's leading zero
+        ("2108", "US", "02108"),
+        ("02108", "US", "02108"),
+        ("2108-1234", "US", "2108-1234"),  # not a bare four-digit ZIP: left as typed
+        ("1000", "BE", "1000"),  # Belgian postcodes have four digits
+    ],
+)
+def test_us_zip_that_lost_its_leading_zero(postcode, country, expected):
+    assert one(postcode=postcode, country=country)["postcode"] == expected
+
+
 def test_national_id_hashed_with_key_and_last4_kept():
     row = one(national_id="123-45-6780")
     assert row["national_id_hash"] == hmac.new(KEY, b"123456780", hashlib.sha256).hexdigest()
