@@ -13,6 +13,7 @@ from pipelines.checks import check_metadata
 from pipelines.resources import HubWarehouse
 from pipelines.staging import stage_silo
 from sources import build_source, make_pipeline, sync_silo
+from warehouse.connection import destination_connection
 from warehouse.ops import record_check
 from warehouse.quality import staging_suite
 
@@ -57,7 +58,8 @@ def raw_assets(silo, warehouse: HubWarehouse) -> dg.AssetsDefinition:
     )
     def _raw(context: dg.AssetExecutionContext, hub_warehouse: HubWarehouse):
         with hub_warehouse.exclusive():
-            report = sync_silo(silo, hub_warehouse.warehouse, hub_warehouse.pipelines_dir)
+            report = sync_silo(silo, hub_warehouse.warehouse, hub_warehouse.pipelines_dir,
+                               open_destination=destination_connection)
         rows = report.rows_by_table
         new_columns = report.new_columns
         for key in context.selected_asset_keys:

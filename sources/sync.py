@@ -4,12 +4,16 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+# dlt keeps every loaded file (silo rows, personal data) under .dlt_pipelines/ unless told not to: the
+# warehouse is the only copy we keep, so an encrypted warehouse and an erasure leave nothing behind.
+os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
 
 import dlt  # noqa: E402
 import duckdb  # noqa: E402
@@ -52,32 +56,53 @@ def dataset_name(silo: SiloConfig) -> str:
     return f"raw_{silo.name}"
 
 
-def make_pipeline(silo: SiloConfig, warehouse: Path, pipelines_dir: Path) -> dlt.Pipeline:
-    """The silo's own dlt pipeline: DuckDB at `warehouse`, dataset raw_<silo>, state in pipelines_dir."""
+DestinationOpener = Callable[[Path], "duckdb.DuckDBPyConnection | None"]
+
+
+def make_pipeline(silo: SiloConfig, warehouse: Path, pipelines_dir: Path,
+                  connection: duckdb.DuckDBPyConnection | None = None) -> dlt.Pipeline:
+    """The silo's own dlt pipeline: DuckDB at `warehouse` (or through the open `connection` to it, for
+    an encrypted warehouse, which dlt cannot open by path), dataset raw_<silo>, state in pipelines_dir."""
     Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=pipeline_name(silo),
-        destination=dlt.destinations.duckdb(str(warehouse)),
+        destination=dlt.destinations.duckdb(connection if connection is not None else str(warehouse)),
         dataset_name=dataset_name(silo),
         pipelines_dir=str(pipelines_dir),
     )
 
 
-def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refresh: bool = False) -> SyncReport:
+@contextmanager
+def _loading_pipeline(silo: SiloConfig, warehouse: Path, pipelines_dir: Path,
+                      open_destination: DestinationOpener | None) -> Iterator[dlt.Pipeline]:
+    """The pipeline for one step that touches the warehouse; a connection opened for it is closed after,
+    so the file is held only while dlt reads or writes it (not during a slow extraction)."""
+    connection = open_destination(Path(warehouse)) if open_destination is not None else None
+    try:
+        yield make_pipeline(silo, warehouse, pipelines_dir, connection)
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refresh: bool = False,
+              open_destination: DestinationOpener | None = None) -> SyncReport:
     """Load what changed in the silo into raw_<silo>.*; raise SiloSyncError/SchemaDriftError on failure.
 
     Extraction is checked before anything is loaded: when a mapped column has disappeared the
     extracted package is aborted (dlt restores the incremental state), so the raw tables and
-    everything built from them stay as they were.
+    everything built from them stay as they were. `open_destination(warehouse)` may return an open
+    DuckDB connection for dlt to load through (an encrypted warehouse), or None for dlt to open the file.
     """
     require_env(silo)
     check_file_roots(silo)
     started = time.monotonic()
-    pipeline = make_pipeline(silo, warehouse, pipelines_dir)
     # `run` would do this itself; extract/normalize/load separately must ask. It restores a newer state
     # from the warehouse, and wipes local state whose dataset is gone (a deleted or new warehouse),
     # so incremental cursors never skip rows the warehouse does not have.
-    _waiting_for_readers(pipeline.sync_destination)
+    with _loading_pipeline(silo, warehouse, pipelines_dir, open_destination) as pipeline:
+        _waiting_for_readers(pipeline.sync_destination)
+    pipeline = make_pipeline(silo, warehouse, pipelines_dir)  # extract and normalize work on local files only
     known = _known_columns(silo, pipeline, pipelines_dir)
     observer = ColumnObserver()
     source = build_source(silo, observer, full_refresh=full_refresh)
@@ -92,13 +117,14 @@ def sync_silo(silo: SiloConfig, warehouse: Path, pipelines_dir: Path, full_refre
         raise
     try:
         pipeline.normalize()
-        info = _waiting_for_readers(pipeline.load)
     except PipelineStepFailed as exc:
-        # drop the failed package and restore the incremental state, so the next run extracts
-        # these rows again instead of retrying a package that cannot load
-        _abort_quietly(pipeline)
-        raise SiloSyncError(_failure_message(silo, exc), silo.name, failed_table(exc)) from exc
+        raise _aborted(silo, pipeline, exc) from exc
     counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+    with _loading_pipeline(silo, warehouse, pipelines_dir, open_destination) as loader:
+        try:
+            info = _waiting_for_readers(loader.load)
+        except PipelineStepFailed as exc:
+            raise _aborted(silo, loader, exc) from exc  # aborting a package being loaded needs the warehouse
     report = SyncReport(
         silo=silo.name,
         rows_loaded={normalise(t): counts.get(normalise(t), 0) for t in silo.tables()},
@@ -131,11 +157,14 @@ def check_file_roots(silo: SiloConfig) -> None:
                 f"mounted? check `path:` in {silo.display_path()})", silo.name, table.name)
 
 
-def _abort_quietly(pipeline: dlt.Pipeline) -> None:
+def _aborted(silo: SiloConfig, pipeline: dlt.Pipeline, exc: PipelineStepFailed) -> SiloSyncError:
+    """Drop the failed package and restore the incremental state, so the next run extracts these rows
+    again instead of retrying a package that cannot load; the error to raise."""
     try:
         pipeline.abort_packages()
     except Exception:  # the sync already failed; its own error is the one to report
         pass
+    return SiloSyncError(_failure_message(silo, exc), silo.name, failed_table(exc))
 
 
 READER_WAIT_SECONDS = 60.0

@@ -5,9 +5,12 @@ connection open for long, and writers (audit log, erasure, API keys) use short t
 while another process (the pipeline) holds the file.
 
 Encryption at rest uses DuckDB's own database encryption: when HUB_WAREHOUSE_KEY is set, the file is
-attached with `ENCRYPTION_KEY` instead of being opened directly. DuckDB writes encrypted files securely
-only with its httpfs extension (OpenSSL) loaded; without it DuckDB refuses to write unless
-HUB_ALLOW_MBEDTLS_ENCRYPTION=1 opts into its built-in (read-secure, write-weaker) mbedtls module.
+attached with `ENCRYPTION_KEY` instead of being opened directly, and the connection's own in-memory
+database is detached so that every cursor of it (dlt's loader works on cursors) defaults to the
+warehouse. DuckDB writes encrypted files securely only with its httpfs extension (OpenSSL) loaded;
+without it DuckDB refuses to write unless HUB_ALLOW_MBEDTLS_ENCRYPTION=1 opts into its built-in
+(read-secure, write-weaker) mbedtls module. Spill files of an encrypted warehouse are encrypted too,
+or, where no crypto module may write, spilling is off, so no plaintext copy reaches the disk.
 """
 from __future__ import annotations
 
@@ -56,38 +59,55 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _connect_once(path: Path, read_only: bool, key: str | None) -> duckdb.DuckDBPyConnection:
+def connect_file(path: Path, read_only: bool, key: str | None) -> duckdb.DuckDBPyConnection:
+    """One attempt at opening the warehouse file: directly, or attached with `key` as the default database."""
     if key is None:
         return duckdb.connect(str(path), read_only=read_only)
     con = duckdb.connect()
     try:
         if not read_only:
             _enable_encrypted_writes(con)
+        _protect_spills(con)
         options = f"ENCRYPTION_KEY {_sql_literal(key)}" + (", READ_ONLY" if read_only else "")
         con.execute(f"ATTACH {_sql_literal(str(path))} AS {CATALOG} ({options})")
         con.execute(f"USE {CATALOG}")
+        # `USE` holds for this connection only; without the in-memory catalog, cursors default to the warehouse
+        con.execute("DETACH memory")
         return con
     except BaseException:
         con.close()
         raise
 
 
-def _enable_encrypted_writes(con: duckdb.DuckDBPyConnection) -> None:
-    """Load OpenSSL-backed crypto (httpfs) if available, else opt into mbedtls only when allowed."""
+def _enable_encrypted_writes(con: duckdb.DuckDBPyConnection, required: bool = True) -> bool:
+    """Load OpenSSL-backed crypto (httpfs) if available, else opt into mbedtls only when allowed.
+
+    Returns whether encrypted writes are possible; raises EncryptionSetupError when not and `required`.
+    """
     try:
         con.execute("LOAD httpfs")
-        return
+        return True
     except duckdb.Error:
         pass
     if os.environ.get(UNSAFE_WRITE_ENV) == "1":
         con.execute("SET force_mbedtls_unsafe = 'true'")
-        return
+        return True
+    if not required:
+        return False
     raise EncryptionSetupError(
         f"{KEY_ENV} is set, so the warehouse is written encrypted, but DuckDB's httpfs extension "
         "(OpenSSL crypto) is not installed. Install it (`INSTALL httpfs` on a machine with access to "
         f"DuckDB's extension repository) or set {UNSAFE_WRITE_ENV}=1 to accept DuckDB's built-in mbedtls "
         "module for writing."
     )
+
+
+def _protect_spills(con: duckdb.DuckDBPyConnection) -> None:
+    """Encrypt the files a large query spills to disk; where no crypto module may write, do not spill."""
+    if _enable_encrypted_writes(con, required=False):
+        con.execute("SET temp_file_encryption = true")
+    else:
+        con.execute("SET temp_directory = ''")
 
 
 def open_warehouse(path: str | os.PathLike, read_only: bool = False,
@@ -107,7 +127,7 @@ def open_warehouse(path: str | os.PathLike, read_only: bool = False,
     delay = 0.02
     while True:
         try:
-            return _connect_once(path, read_only, key)
+            return connect_file(path, read_only, key)
         except duckdb.Error as exc:
             if is_lock_error(exc):
                 if time.monotonic() >= deadline:
@@ -116,16 +136,21 @@ def open_warehouse(path: str | os.PathLike, read_only: bool = False,
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
                 continue
-            _raise_clear_encryption_error(exc, path, key)
+            explain_encryption_error(exc, path, key)
             raise
 
 
-def _raise_clear_encryption_error(exc: duckdb.Error, path: Path, key: str | None) -> None:
+def explain_encryption_error(exc: duckdb.Error, path: Path, key: str | None) -> None:
+    """Raise EncryptionSetupError naming the fix when `exc` is about the key; return otherwise."""
     text = str(exc)
     if "without a key" in text:
         raise EncryptionSetupError(f"Warehouse {path} is encrypted: set {KEY_ENV} to its key.") from exc
     if "Wrong encryption key" in text:
         raise EncryptionSetupError(f"{KEY_ENV} does not match the key warehouse {path} was encrypted with.") from exc
+    if "is not encrypted" in text:
+        raise EncryptionSetupError(
+            f"{KEY_ENV} is set but warehouse {path} is not encrypted: convert it with `hub encrypt {path} "
+            f"NEW_FILE` and point HUB_WAREHOUSE at the new file, or unset {KEY_ENV}.") from exc
     if key is not None and "not a valid DuckDB database" in text.lower():
         raise EncryptionSetupError(f"Could not open {path} as an encrypted warehouse: {text}") from exc
 
@@ -212,6 +237,8 @@ def attach_read_only(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, al
         raise WarehouseMissing(f"No warehouse at {path}: run `hub demo` or `hub sync` first, or pass --warehouse.")
     key = encryption_key()
     options = "READ_ONLY" + (f", ENCRYPTION_KEY {_sql_literal(key)}" if key else "")
+    if key:
+        _protect_spills(con)
     deadline = time.monotonic() + wait_seconds
     delay = 0.02
     while True:
@@ -225,5 +252,5 @@ def attach_read_only(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, al
                 continue
             if is_lock_error(exc):
                 raise WarehouseBusy(f"Warehouse {path} is locked by another process; try again shortly.") from exc
-            _raise_clear_encryption_error(exc, path, key)
+            explain_encryption_error(exc, path, key)
             raise
