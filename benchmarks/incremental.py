@@ -8,10 +8,18 @@ of deletes, updates and inserts touching `--change` of the records is applied an
   incremental resolve_incremental(records, changed, previous_xref, model, cache=cache)
 The feature cache is primed before the change (as the previous run leaves it), not timed.
 The two partitions are compared record by record.
+
+--pipeline times the pipeline's resolution step instead (read staging, plan, resolve, stable ids,
+publish the identity tables and review queue) on a DuckDB warehouse: the same change written into
+staging.customer_records, then pipelines.resolution.resolve_warehouse with HUB_RESOLVE_MODE=full on
+one copy and auto (incremental) on another; the published xref of both is compared.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,15 +77,59 @@ def partition_equal(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return len(ca) == len(cb) and bool((ca.sort_index() == cb.reindex(ca.index).sort_index()).all())
 
 
+def pipeline_run(staged: pd.DataFrame, args) -> None:
+    import duckdb
+
+    from pipelines.resolution import resolve_warehouse
+    from warehouse.publish import append_rows, replace_tables
+    from warehouse.schema import STAGING_COLUMNS, conform, ensure_schema
+
+    def rows(frame: pd.DataFrame) -> pd.DataFrame:
+        return conform(frame.assign(is_deleted=False, loaded_at=pd.Timestamp("2026-01-01")), STAGING_COLUMNS)
+
+    work = Path(tempfile.mkdtemp(prefix="hub_incremental_"))
+    base, full_path, inc_path = work / "base.duckdb", work / "full.duckdb", work / "inc.duckdb"
+    with duckdb.connect(str(base)) as con, console.status(f"first run (training) on {len(staged):,} records"):
+        ensure_schema(con)
+        append_rows(con, "staging.customer_records", rows(staged))
+        resolve_warehouse(con)
+    current, changed = change_batch(staged, args.change, args.seed)
+    timings = {}
+    for path, mode in ((full_path, "full"), (inc_path, "auto")):
+        shutil.copy(base, path)
+        with duckdb.connect(str(path)) as con, console.status(f"{mode} resolution step after the change"):
+            replace_tables(con, {"staging.customer_records": rows(current)})
+            os.environ["HUB_RESOLVE_MODE"] = mode
+            start = time.perf_counter()
+            counts = resolve_warehouse(con)
+            timings[mode] = (time.perf_counter() - start, counts)
+    table = Table(title=f"pipeline resolution step: {len(current):,} records, {len(changed):,} changed ({args.change:.1%})")
+    for col in ("HUB_RESOLVE_MODE", "mode", "seconds", "records re-clustered"):
+        table.add_column(col)
+    for mode, (seconds, counts) in timings.items():
+        table.add_row(mode, counts.mode, f"{seconds:.2f}", f"{counts.reclustered:,}")
+    console.print(table)
+    console.print(f"incremental / full = {timings['auto'][0] / timings['full'][0]:.1%}")
+    xrefs = [duckdb.connect(str(p), read_only=True).execute("SELECT silo, source_record_id, customer_id FROM "
+                                                             "identity.customer_xref").df() for p in (full_path, inc_path)]
+    merged = xrefs[0].merge(xrefs[1], on=KEY)
+    same = len(merged) == len(xrefs[0]) == len(xrefs[1]) and bool((merged["customer_id_x"] == merged["customer_id_y"]).all())
+    console.print(f"published customer ids identical: {same}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--change", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--pipeline", action="store_true", help="time the pipeline's resolution step instead")
     args = parser.parse_args()
     config = ResolverConfig(freeze_tf_tables=True)
     with console.status("generating and standardising the population"):
         staged = staged_population(args.records, args.seed)
+    if args.pipeline:
+        return pipeline_run(staged, args)
     with console.status(f"training the model once on {len(staged):,} records"):
         model = resolve(staged, config).model
     with console.status("previous run (full) and feature cache"):

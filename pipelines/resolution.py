@@ -2,7 +2,9 @@
 
 Fresh clusters from the resolver are mapped onto persistent customer ids (previous xref and id
 history), human review decisions are passed in as must-link / cannot-link constraints, and the
-identity tables are replaced in one transaction.
+identity tables are replaced in one transaction. When resolve_plan says it is exact, only the
+changed records and the customers they touch are resolved (identity_resolution.incremental) and
+everything else is carried over from the last run.
 """
 from __future__ import annotations
 
