@@ -25,6 +25,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import orjson
 import pandas as pd
 import phonenumbers
 import pyarrow as pa
@@ -263,7 +264,7 @@ class Match:
 @dataclass
 class CustomerSnapshot:
     """Everything a lookup needs, in memory; rebuilt when the warehouse file changes."""
-    cards: pa.Table
+    card_texts: pa.Array  # one JSON object per card row, serialised once when the snapshot is built
     ids: pd.Index
     phones: SortedKeys
     emails: SortedKeys
@@ -272,25 +273,24 @@ class CustomerSnapshot:
     canonical_names: np.ndarray  # `names` with nicknames replaced by canonical given names
     redirects: dict[str, str]
     loaded_at: str
-    _columns: list[tuple[str, pa.Array]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        # One contiguous array per column: reading one card is then ~25 scalar reads, no table slicing.
-        combined = self.cards.combine_chunks()
-        self._columns = [(name, _single_chunk(combined.column(name))) for name in combined.column_names]
 
     @property
     def size(self) -> int:
         return len(self.ids)
 
-    def card(self, customer_id: str) -> dict[str, Any] | None:
+    def card_json(self, customer_id: str) -> str | None:
+        """The card as JSON text: a response embeds it as is (no per-value conversion per request)."""
         try:
             row = self.ids.get_loc(customer_id)
         except KeyError:
             return None
         if not isinstance(row, (int, np.integer)):
             row = int(np.flatnonzero(row)[0]) if not isinstance(row, slice) else row.start
-        return {name: values[int(row)].as_py() for name, values in self._columns}  # JSON-ready (json_ready_sql)
+        return self.card_texts[int(row)].as_py()
+
+    def card(self, customer_id: str) -> dict[str, Any] | None:
+        text = self.card_json(customer_id)
+        return None if text is None else orjson.loads(text)
 
     def resolve(self, customer_id: str) -> str:
         """Final successor of a retired id (the id itself if it was never merged away)."""
@@ -313,11 +313,6 @@ class CustomerSnapshot:
 
     def _exact(self, rows: np.ndarray) -> list[Match]:
         return [Match(self.ids[r], 100.0) for r in np.unique(rows)]
-
-
-def _single_chunk(column: pa.ChunkedArray) -> pa.Array:
-    return column.chunk(0) if column.num_chunks == 1 else pa.concat_arrays(column.chunks) if column.num_chunks else \
-        pa.array([], type=column.type)
 
 
 def _most_covered(per_token: list[np.ndarray]) -> np.ndarray:
@@ -346,9 +341,14 @@ def rank_by_name(query_norm: str, ids: Any, names: np.ndarray, limit: int,
     names = np.asarray(names, dtype=object)
     if canonical_names is None:
         canonical_names = np.array([canonical_name(n) for n in names], dtype=object)
-    as_written = _name_scores(query_norm, names)
-    by_nickname = _name_scores(canonical_name(query_norm), np.asarray(canonical_names, dtype=object))
-    scores = np.maximum(as_written, by_nickname - NICKNAME_PENALTY)
+    canonical_names = np.asarray(canonical_names, dtype=object)
+    scores = _name_scores(query_norm, names)
+    canonical_query = canonical_name(query_norm)
+    # where neither side has a nickname the canonical score equals the written one: skip it
+    redo = np.ones(len(names), dtype=bool) if canonical_query != query_norm else canonical_names != names
+    if redo.any():
+        by_nickname = _name_scores(canonical_query, canonical_names[redo]) - NICKNAME_PENALTY
+        scores[redo] = np.maximum(scores[redo], by_nickname)
     ids = np.asarray(ids, dtype=object)
     order = np.lexsort((ids, -scores))
     order = order[scores[order] >= MIN_NAME_SCORE][:limit]
@@ -410,6 +410,8 @@ def json_ready_sql(con: duckdb.DuckDBPyConnection, select_sql: str) -> str:
             columns.append(f"strftime({quoted}, '%Y-%m-%d') AS {quoted}")
         elif upper.startswith(("DECIMAL", "HUGEINT", "UHUGEINT")):
             columns.append(f"CAST({quoted} AS DOUBLE) AS {quoted}")
+        elif upper in ("DOUBLE", "FLOAT", "REAL"):  # NaN and infinities are not JSON: no value
+            columns.append(f"CASE WHEN isfinite({quoted}) THEN {quoted} END AS {quoted}")
         elif upper in ("JSON", "UUID", "TIME", "INTERVAL", "BLOB"):
             columns.append(f"CAST({quoted} AS VARCHAR) AS {quoted}")
         else:
@@ -436,10 +438,18 @@ def build_snapshot(cards: pa.Table, redirects: dict[str, str]) -> CustomerSnapsh
             f"' ')) AS tok FROM cards) WHERE tok <> '' ORDER BY k, _row"))
         ranking = name_norm_sql(_ranking_name_expr(cols))
         names = np.asarray(mem.execute(f"SELECT {ranking} AS n FROM cards ORDER BY _row").fetchnumpy()["n"], dtype=object)
+        texts = mem.sql(f"SELECT {_card_json_sql(cards.column_names)} AS j FROM cards ORDER BY _row").to_arrow_table()
+        texts = texts.read_all() if isinstance(texts, pa.RecordBatchReader) else texts
     finally:
         mem.close()
-    return CustomerSnapshot(cards, ids, phones, emails, tokens, names, _canonical_names(names), redirects,
-                            datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return CustomerSnapshot(texts.column("j").combine_chunks(), ids, phones, emails, tokens, names,
+                            _canonical_names(names), redirects, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _card_json_sql(columns: list[str]) -> str:
+    """One card row as a JSON object, keys in column order (values are JSON-ready: json_ready_sql)."""
+    pairs = ", ".join("'" + c.replace("'", "''") + "': \"" + c.replace('"', '""') + '"' for c in columns)
+    return f"CAST(to_json({{{pairs}}}) AS VARCHAR)"
 
 
 def _canonical_names(names: np.ndarray) -> np.ndarray:

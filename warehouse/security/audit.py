@@ -9,7 +9,6 @@ customers were shown.
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 import uuid
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import duckdb
+import orjson
 import pandas as pd
 
 from warehouse.security.connect import WarehouseBusy, table_exists, warehouse_session
@@ -69,13 +69,13 @@ class AuditLog:
         """Spool one event (one row per customer shown); returns the event id."""
         event_id = uuid.uuid4().hex
         at = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
-        lines = "".join(
-            json.dumps({"event_id": event_id, "occurred_at": at, "actor": who.name, "role": who.role, "action": action,
-                        "customer_id": cid, "detail": detail}) + "\n"
+        lines = b"".join(
+            orjson.dumps({"event_id": event_id, "occurred_at": at, "actor": who.name, "role": who.role,
+                          "action": action, "customer_id": cid, "detail": detail}, option=orjson.OPT_APPEND_NEWLINE)
             for cid in (list(customer_ids) or [None]))
         with self._lock:
             if self._handle is None:
-                self._handle = open(self._own, "a", encoding="utf-8")
+                self._handle = open(self._own, "ab")
             self._handle.write(lines)
             self._handle.flush()  # in the OS's hands now: survives a crash of this process
         return event_id
