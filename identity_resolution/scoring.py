@@ -138,11 +138,10 @@ class FellegiSunterModel:
 
 
 def household_pattern(gammas: pd.DataFrame) -> np.ndarray:
-    """Given names clearly different and no agreement on email, national id or birth date: what two
-    members of one household look like. Loosely alike given names (Jaro-Winkler >= 0.85) are not
-    enough: among pairs sharing a family name and an address or phone they are mostly typos."""
+    """Given names different (or only loosely alike) and no agreement on email, national id or birth
+    date: what two members of one household look like."""
     g = gammas
-    given_differs = g["gamma_given_name"].to_numpy() == 0
+    given_differs = np.isin(g["gamma_given_name"].to_numpy(), (0, 2))
     personal = (g["gamma_email"].to_numpy() >= 2) | (g["gamma_national_id"].to_numpy() >= 2) | (g["gamma_birth_date"].to_numpy() >= 2)
     return given_differs & ~personal
 

@@ -94,14 +94,3 @@ def test_model_json_is_readable_and_checked(tmp_path):
     with pytest.raises(ValueError, match="does not match"):
         FellegiSunterModel.from_json(broken)
 
-
-def test_household_pattern_is_clearly_different_given_names_without_a_personal_identifier():
-    from identity_resolution.scoring import household_pattern
-
-    missing = {f"gamma_{spec.name}": [-1, -1, -1, -1] for spec in FIELDS}
-    gammas = pd.DataFrame({**missing, "gamma_given_name": [0, 2, 0, 0], "gamma_family_name": [3, 3, 3, 3],
-                           "gamma_address": [3, 3, 3, 3], "gamma_email": [-1, -1, 3, -1],
-                           "gamma_birth_date": [-1, -1, -1, 3]})
-    # different given names at one address: household; a typo (Jaro-Winkler >= 0.85) is not,
-    # nor is a pair that shares an email address or a birth date
-    assert household_pattern(gammas).tolist() == [True, False, False, False]
