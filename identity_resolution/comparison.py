@@ -47,17 +47,21 @@ def _codes(*columns: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
     return [codes[i * n:(i + 1) * n] for i in range(len(columns))], np.asarray(uniques, dtype=object)
 
 
-def pair_scores(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, scorer, symmetric: bool = True, **kwargs) -> np.ndarray:
-    """Score each distinct value pair once; NaN where either code is -1."""
+def pair_scores(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, scorer, symmetric: bool = True,
+                wanted: np.ndarray | None = None, **kwargs) -> np.ndarray:
+    """Score each distinct value pair once; NaN where either code is -1 (or the pair is not `wanted`:
+    callers skip pairs whose score could not change their level)."""
     out = np.full(len(cl), np.nan, dtype=np.float32)  # float32: millions of pairs, scores need no more
     both = (cl >= 0) & (cr >= 0)
+    if wanted is not None:
+        both &= wanted
     if not both.any():
         return out
     a, b = cl[both].astype(np.int64), cr[both].astype(np.int64)
     if symmetric:
         a, b = np.minimum(a, b), np.maximum(a, b)
     width = np.int64(len(uniques))
-    keys, inverse = np.unique(a * width + b, return_inverse=True)
+    inverse, keys = pd.factorize(a * width + b)  # hashing, not sorting: millions of pairs
     left_vals, right_vals = uniques[keys // width], uniques[keys % width]
     scores = process.cpdist(list(left_vals), list(right_vals), scorer=scorer, workers=-1, **kwargs)
     out[both] = np.asarray(scores, dtype=np.float32)[inverse]
@@ -83,8 +87,10 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple
     gl, gr, fl, fr = g[left], g[right], fam[left], fam[right]
     jw = JaroWinkler.normalized_similarity
     s_gg, s_ff = pair_scores(gl, gr, uniq, jw), pair_scores(fl, fr, uniq, jw)
-    s_gf, s_fg = pair_scores(gl, fr, uniq, jw), pair_scores(fl, gr, uniq, jw)
     straight = np.nan_to_num(s_gg) + np.nan_to_num(s_ff)
+    # crossed scores sum to at most 2, so only a straight sum below 1.7 can be beaten by 0.3
+    poor = straight < 1.7
+    s_gf, s_fg = pair_scores(gl, fr, uniq, jw, wanted=poor), pair_scores(fl, gr, uniq, jw, wanted=poor)
     crossed = np.nan_to_num(s_gf) + np.nan_to_num(s_fg)
     swap = crossed > straight + 0.3
     gr2, fr2 = np.where(swap, fr, gr), np.where(swap, gr, fr)
@@ -137,9 +143,10 @@ def compare_emails(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.n
     (d,), _ = _codes(f["email_domain"])
     (digits,), _ = _codes(f["email_digits"])
     el, er = e[left], e[right]
-    user_dist = pair_scores(u[left], u[right], uniq_u, Levenshtein.distance)
     personal = _equal(digits[left], digits[right]) & f["email_digits"].str.len().ge(3).to_numpy()[left]
-    typo = _equal(d[left], d[right]) & (user_dist == 1) & personal
+    same_domain = _equal(d[left], d[right])
+    user_dist = pair_scores(u[left], u[right], uniq_u, Levenshtein.distance, wanted=same_domain & personal)
+    typo = same_domain & (user_dist == 1) & personal
     return _levels((el < 0) | (er < 0), [typo, _equal(u[left], u[right]) & personal, _equal(el, er)])
 
 
@@ -155,10 +162,10 @@ def compare_addresses(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> n
     (c,), uniq = _codes(f["addr"])
     (num,), _ = _codes(f["addr_num"])
     cl, cr = c[left], c[right]
-    sim = pair_scores(cl, cr, uniq, fuzz.token_set_ratio)
-    # A different house number is a different address however similar the street.
+    # A different house number is a different address however similar the street (not scored).
     other_house = (num[left] >= 0) & (num[right] >= 0) & (num[left] != num[right])
-    sim = np.where(other_house, np.minimum(sim, 74.0), sim)
+    sim = pair_scores(cl, cr, uniq, fuzz.token_set_ratio, wanted=~other_house)
+    sim = np.where(other_house, 0.0, sim)
     return _levels((cl < 0) | (cr < 0), [sim >= 75, sim >= 90, _equal(cl, cr)])
 
 

@@ -5,6 +5,7 @@ import duckdb
 import jellyfish
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from identity_resolution.names import nickname_table
 from identity_resolution.text import map_distinct
@@ -52,7 +53,9 @@ SELECT
     nullif(regexp_replace(local_part, '[^0-9]', '', 'g'), '') AS email_digits,
     phone, nid_hash, nid_last4, nid_partial, dob, left(dob, 4) AS dob_year, addr,
     nullif(regexp_extract(addr, '^(\d+[a-z]?)\b', 1), '') AS addr_num,
-    nullif(regexp_extract(addr, '^\d+[a-z]?\s+(?:[nsew]\s+)?([a-z]+)', 1), '') AS street_word,
+    -- house number and first street word: '12 Oak St' and '12 Oak Street Apt 4' share '12 oak'
+    nullif(regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).num || ' '
+           || regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).word, ' ') AS addr_key,
     postcode, city, region
 FROM mail
 ORDER BY rid
@@ -77,27 +80,34 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
     frame["rid"] = np.arange(len(r), dtype=np.int64)
     con = duckdb.connect()
     try:
-        con.register("recs", frame)
-        f = con.sql(_FEATURE_SQL).df()
+        # Arrow in and out: strings cross without a Python object per value; at scale each text
+        # column comes back dictionary-encoded (a categorical: repeated strings stored once)
+        con.register("recs", pa.Table.from_pandas(frame, preserve_index=False))
+        table = con.sql(_FEATURE_SQL).to_arrow_table()
     finally:
         con.close()
+    categorical = len(r) >= CATEGORICAL_FROM
+    f = pd.DataFrame({name: _column(table.column(name), categorical) for name in table.column_names})
     nick = nickname_table()
-    f["given_canon"] = map_distinct(f["given"], lambda g: nick.get(g, g))
-    f["given_mp"] = map_distinct(f["given"], jellyfish.metaphone)
-    f["family_sdx"] = map_distinct(f["family"], jellyfish.soundex)
-    f["family_mp"] = map_distinct(f["family"], jellyfish.metaphone)
-    f["addr_key"] = (f["addr_num"] + " " + f["street_word"]).where(f["addr_num"].notna() & f["street_word"].notna(), None)
+    derived = {
+        "given_canon": map_distinct(f["given"], lambda g: nick.get(g, g)),
+        "given_mp": map_distinct(f["given"], jellyfish.metaphone),
+        "family_sdx": map_distinct(f["family"], jellyfish.soundex),
+        "family_mp": map_distinct(f["family"], jellyfish.metaphone),
+    }
+    for name, values in derived.items():
+        f[name] = values.astype("category") if categorical else values
     f["nid_partial"] = f["nid_partial"].astype(bool)
-    for name in FEATURE_COLUMNS:
-        if f[name].dtype != bool:
-            f[name] = f[name].astype("object").where(f[name].notna(), None)
-    f = f[FEATURE_COLUMNS]
-    if len(f) >= CATEGORICAL_FROM:
-        # at scale, repeated strings as categories: a fraction of the memory, and factorising is free
-        for name in FEATURE_COLUMNS:
-            if f[name].dtype == object:
-                f[name] = f[name].astype("category")
-    return f
+    return f[FEATURE_COLUMNS]
+
+
+def _column(values: pa.ChunkedArray, categorical: bool) -> pd.Series:
+    """A feature column as pandas: bools as bool; text as a categorical or as objects with None."""
+    if pa.types.is_boolean(values.type):
+        return pd.Series(values.to_numpy(zero_copy_only=False))
+    if categorical:
+        return pd.Series(values.combine_chunks().dictionary_encode().to_pandas())
+    return pd.Series(values.to_pandas(), dtype="object").where(lambda s: s.notna(), None)
 
 
 def as_objects(series: pd.Series) -> np.ndarray:
