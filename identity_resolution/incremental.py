@@ -293,6 +293,8 @@ def resolve_incremental(
         raise ValueError(f"resolve_incremental(): duplicate (silo, source_record_id) keys, e.g. {keys[keys.duplicated()][0]!r}")
     changed = _keys(changed_keys).unique()
     prev_keys = _keys(previous_xref)
+    if not prev_keys.is_unique:
+        raise ValueError(f"resolve_incremental(): previous_xref maps {prev_keys[prev_keys.duplicated()][0]!r} more than once")
     cap = config.max_block_size
     if cache is None or len(cache) == 0:
         built = FeatureCache.build(live)
@@ -313,23 +315,25 @@ def resolve_incremental(
     pos_of_sid[sid_of_pos] = np.arange(len(keys))
     lap("features")
 
-    prev_cid = pd.Series(previous_xref["customer_id"].to_numpy(dtype=object), index=prev_keys).reindex(keys).to_numpy(dtype=object)
+    # each record's previous customer as an integer code (-1: the previous run did not see it)
+    prev_pos = prev_keys.get_indexer(keys)
+    prev_codes_all, _ = pd.factorize(previous_xref["customer_id"])
+    prev_code = np.where(prev_pos >= 0, prev_codes_all[np.maximum(prev_pos, 0)], -1)
     seeds = np.zeros(len(keys), dtype=bool)
     seeds[changed_pos] = True
-    seeds |= pd.isna(prev_cid)  # records the previous run did not see
+    seeds |= prev_code < 0
     cap_pos = pos_of_sid[cap_seeds]
     seeds[cap_pos[cap_pos >= 0]] = True
-    touched = pd.Series(previous_xref["customer_id"].to_numpy(dtype=object), index=prev_keys)
-    touched = set(touched[prev_keys.isin(changed)].dropna().tolist())
-    if touched:
-        seeds |= pd.Series(prev_cid).isin(touched).to_numpy()
+    touched = np.unique(prev_codes_all[prev_keys.isin(changed)])
+    if len(touched):
+        seeds |= np.isin(prev_code, touched[touched >= 0])
     must, cannot = _constraint_positions(live, constraints)
     lap("seeds")
 
     cache.con.execute(f"CREATE OR REPLACE TEMP TABLE big AS SELECT rule, k FROM cnt WHERE n > {cap}")
     feats_at = lambda pos: cache.feats_at(sid_of_pos[pos])  # noqa: E731
     touching = lambda pos: _pairs_touching(cache, sid_of_pos[pos], pos_of_sid, config.link_only)  # noqa: E731
-    in_s, pl, pr, prule, gammas, weight, prob, rounds = _grow(touching, feats_at, len(keys), seeds, prev_cid, must,
+    in_s, pl, pr, prule, gammas, weight, prob, rounds = _grow(touching, feats_at, len(keys), seeds, prev_code, must,
                                                               model, config)
     lap("rounds")
 
@@ -338,7 +342,7 @@ def resolve_incremental(
     result, sub, sub_pairs = _recluster(live, sub_feats, members, pl, pr, prule, gammas, weight, prob, model,
                                         config, constraints)
     lap("clustering")
-    xref = _merge_xref(live, keys, members, result, sub, previous_xref, prev_keys)
+    xref = _merge_xref(live, members, result, sub, previous_xref, prev_pos)
     changed_xref = xref.iloc[members].reset_index(drop=True)
     sl, sr, sg, sw, sp, srule, rule_names = sub_pairs
     keep = sp >= config.pairs_min_probability
@@ -399,11 +403,11 @@ def _score_pairs(feats_at, left, right, model, config):
     return gammas, weight, prob
 
 
-def _grow(touching, feats_at, n, seeds, prev_cid, must, model, config):
-    """Rounds of block -> compare -> score from the newest members of S until S is closed."""
+def _grow(touching, feats_at, n, seeds, prev_codes, must, model, config):
+    """Rounds of block -> compare -> score from the newest members of S until S is closed.
+    `prev_codes`: each record's previous customer as an integer, -1 for records without one."""
     in_s = np.zeros(n, dtype=bool)
     must_arr = np.asarray(must, dtype=np.int64).reshape(-1, 2)
-    prev_codes, _ = pd.factorize(pd.Series(prev_cid))  # -1 for records without a previous customer
     frontier = np.flatnonzero(seeds)
     ls, rs, rules, gs, ws, ps = [], [], [], [], [], []
     rounds = 0
@@ -476,12 +480,15 @@ def _cross_outputs(live, feats_at, in_s, pl, pr, prule, gammas, weight, prob, mo
     return pairs, _review_frame(records, cl, cr, p, config, no_refusals)
 
 
-def _merge_xref(live, keys, members, result, sub, previous_xref, prev_keys) -> pd.DataFrame:
-    """Re-clustered records get fresh resolver ids; every other record keeps its previous row."""
-    prev = previous_xref.set_axis(prev_keys, axis=0)
-    cid = prev["customer_id"].reindex(keys).to_numpy(dtype=object)
-    prob = (prev["match_probability"].reindex(keys).to_numpy(dtype=np.float64)
-            if "match_probability" in prev.columns else np.full(len(keys), np.nan))
+def _merge_xref(live, members, result, sub, previous_xref, prev_pos) -> pd.DataFrame:
+    """Re-clustered records get fresh resolver ids; every other record keeps its previous row
+    (`prev_pos`: each record's row in previous_xref)."""
+    known = prev_pos >= 0
+    cid = np.full(len(prev_pos), None, dtype=object)
+    cid[known] = previous_xref["customer_id"].to_numpy(dtype=object)[prev_pos[known]]
+    prob = np.full(len(prev_pos), np.nan)
+    if "match_probability" in previous_xref.columns:
+        prob[known] = previous_xref["match_probability"].to_numpy(dtype=np.float64)[prev_pos[known]]
     cid[members] = customer_ids(result.labels, sub["silo"], sub["source_record_id"])
     prob[members] = result.record_probability
     return pd.DataFrame({"silo": live["silo"].to_numpy(), "source_record_id": live["source_record_id"].to_numpy(),
