@@ -22,12 +22,14 @@ _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 def clean_emails(raw: pd.Series) -> pd.Series:
     """Lower-cased, trimmed, syntactically valid, non-placeholder emails; others None."""
-    s = raw.astype("string").str.strip().str.lower()
+    # Arrow-backed strings: the string kernels and regular expressions (RE2) run in C++
+    s = raw.astype("string[pyarrow]").str.strip().str.lower()
     s = s.str.replace(r"^mailto:", "", regex=True).str.strip("<>\"' ")
     valid = _flag(s.str.match(_VALID))
-    local = s.str.split("@").str[0]
-    domain = s.str.split("@").str[-1]
-    junk = _flag(local.isin(_JUNK_LOCAL)) | _flag(domain.isin(_JUNK_DOMAINS)) | _flag(local.str.match(r"^(.)\1*$"))
+    local = s.str.extract(r"^([^@]*)", expand=False)
+    domain = s.str.extract(r"([^@]*)$", expand=False)
+    one_char = local.str.slice(1) == local.str.slice(0, -1)  # 'aaaa': every letter equals the next
+    junk = _flag(local.isin(_JUNK_LOCAL)) | _flag(domain.isin(_JUNK_DOMAINS)) | _flag(one_char)
     keep = valid & ~junk
     return s.where(keep, None).astype("object").where(keep, None)
 
