@@ -16,6 +16,7 @@ from identity_resolution.clustering import closure_pairs, cluster, customer_ids
 from identity_resolution.comparison import FIELDS, compare
 from identity_resolution.config import ResolverConfig
 from identity_resolution.features import as_objects, build_features, random_pairs
+from identity_resolution.labels import LabelledPairs, check_labels, fit_m_with_labels, locate
 from identity_resolution.scoring import (
     FellegiSunterModel,
     estimate_u,
@@ -45,6 +46,7 @@ class Resolution:
     blocking_stats: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)
     features: pd.DataFrame | None = None  # match features of the live records (xref order), for a FeatureCache
+    label_check: dict | None = None  # precision / recall / F1 on labelled pairs (labels.check_labels)
 
 
 class _Stages:
@@ -167,12 +169,16 @@ def resolve(
     constraints: pd.DataFrame | None = None,
     progress: Progress | None = None,
     model: FellegiSunterModel | None = None,
+    labels: pd.DataFrame | None = None,
 ) -> Resolution:
-    """Cluster staging records into customers. See the module docs of each stage for the method."""
+    """Cluster staging records into customers. See the module docs of each stage for the method.
+    `labels` (labels.read_labels output): labelled matches train m when a model is trained here;
+    every label is scored to check the model (Resolution.label_check)."""
     config = config or ResolverConfig()
     stages = _Stages(progress)
     records = _active(records)
     n = len(records)
+    labelled = locate(records, labels) if labels is not None else None
     with stages.stage("features"):
         features = build_features(records)
     with stages.stage("blocking"):
@@ -185,6 +191,8 @@ def resolve(
             model = FellegiSunterModel.from_json(config.model_path)
         if model is None:
             model = train_model(features, gammas, config, records["silo"]) if len(gammas) else _untrained_model()
+            if labelled is not None and labelled.is_match.any():
+                model = fit_m_with_labels(model, compare(features, labelled.left, labelled.right), labelled.is_match)
         model.tf_max_bits = config.tf_max_bits
         if not (config.freeze_tf_tables and model.tf_tables):
             model.tf_tables = term_frequency_tables(features) if config.tf_adjustment else {}
@@ -210,8 +218,16 @@ def resolve(
         keep = prob >= config.pairs_min_probability
         pairs = _pairs_frame(records, model, features, gammas, config, left, right, weight, prob, keep, rule_names, rule)
         review = _review_frame(records, left, right, prob, config, result.rejected)
+        label_check = _check_labels(model, features, labelled, config) if labelled is not None else None
     return Resolution(xref=xref, pairs=pairs, model=model, timings=stages.timings, review=review,
-                      blocking_stats=blocked.stats, warnings=blocked.warnings, features=features)
+                      blocking_stats=blocked.stats, warnings=blocked.warnings, features=features,
+                      label_check=label_check)
+
+
+def _check_labels(model, features, labelled: LabelledPairs, config) -> dict:
+    gammas = compare(features, labelled.left, labelled.right)
+    _, prob = _score(model, features, labelled.left, labelled.right, gammas, config)
+    return {**check_labels(prob, labelled.is_match, config.match_threshold), "labels_not_found": labelled.unknown}
 
 
 def _score(model, features, left, right, gammas, config):
