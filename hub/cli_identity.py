@@ -48,14 +48,23 @@ def resolve_command(
     threshold: float | None = typer.Option(None, "--threshold", help="Match probability threshold (default 0.9)."),
     region: str = typer.Option("US", "--region", help="Default region for phone numbers without a country code."),
     pairs_out: Path | None = typer.Option(None, "--pairs-out", help="Also write the scored pairs (Parquet)."),
+    labels_file: Path | None = typer.Option(
+        None, "--labels", help="Labelled pairs (CSV/Parquet: silo_l, source_record_id_l, silo_r, source_record_id_r, "
+                               "is_match): labelled matches train m, every pair checks the model."),
 ) -> None:
     """Resolve the records of INPUT into customers and write the cross-reference to OUTPUT."""
     from identity_resolution import FellegiSunterModel, ResolverConfig, resolve, standardise_records
+    from identity_resolution.labels import read_labels
     from identity_resolution.national_ids import MissingHashKeyError
     from identity_resolution.resolver import RESOLVER_COLUMNS
 
     start = time.perf_counter()
     timings: dict[str, float] = {}
+    try:
+        labels = read_labels(read_table(labels_file), str(labels_file)) if labels_file else None
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("reading", total=1.0)
         t = time.perf_counter()
@@ -82,7 +91,7 @@ def resolve_command(
         def progress(stage: str, fraction: float) -> None:
             bar.update(task, description=stage, completed=0.1 + 0.85 * fraction)
 
-        result = resolve(staged, config, progress=progress, model=trained)
+        result = resolve(staged, config, progress=progress, model=trained, labels=labels)
         timings.update(result.timings)
         bar.update(task, description="writing", completed=0.97)
         t = time.perf_counter()
@@ -96,6 +105,18 @@ def resolve_command(
         console.print(f"[yellow]warning:[/] {warning}")
     _print_timings(timings, time.perf_counter() - start)
     _print_summary(result, n_input, out)
+    if result.label_check:
+        _print_label_check(result.label_check, trained_with_labels=trained is None)
+
+
+def _print_label_check(check: dict, trained_with_labels: bool) -> None:
+    title = "Labelled pairs" + (" (in-sample: they also trained m)" if trained_with_labels else "")
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in check.items():
+        table.add_row(name.replace("_", " "), f"{value:,}" if isinstance(value, int) else f"{value:.4f}")
+    console.print(table)
 
 
 def _print_timings(timings: dict[str, float], total: float) -> None:

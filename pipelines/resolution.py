@@ -19,6 +19,7 @@ import pandas as pd
 from identity_resolution import FellegiSunterModel, ResolverConfig, resolve
 from identity_resolution.ids import StableIds, assign_stable_ids, update_stable_ids
 from identity_resolution.incremental import carry_over_pairs, resolve_incremental
+from identity_resolution.labels import read_labels
 from identity_resolution.review import PAIR_KEY, build_review_queue, decisions_to_constraints
 from pipelines.feature_store import FINGERPRINT_SQL, feature_rows, load_feature_cache, write_features
 from pipelines.resolve_plan import ResolvePlan, decisions_before, matcher_settings, plan_resolution
@@ -146,8 +147,10 @@ class _Outcome:
     timings: dict[str, float]
 
 
-def _resolve_full(records, previous_xref, previous_history, model, config, constraints, now) -> _Outcome:
-    resolution = resolve(records, config, constraints=constraints, model=model)
+def _resolve_full(records, previous_xref, previous_history, model, config, constraints, labels, now) -> _Outcome:
+    resolution = resolve(records, config, constraints=constraints, model=model, labels=labels)
+    if resolution.label_check:
+        log_event(log, "model_checked_on_review_decisions", **resolution.label_check)
     stable = assign_stable_ids(resolution.xref, previous_xref, previous_history, now=now)
     rows = feature_rows(records[KEY + [FINGERPRINT]].rename(columns={FINGERPRINT: "fingerprint"}), resolution.features)
     return _Outcome(stable, resolution.pairs, resolution.review, resolution.model, rows, None, len(records),
@@ -220,7 +223,9 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
         outcome = _resolve_changed(con, records, plan.changed, previous_xref, previous_history, model, config,
                                    constraints, now)
     else:
-        outcome = _resolve_full(records, previous_xref, previous_history, model, config, constraints, now)
+        # review decisions are labels: they train m when the model is (re)trained, else check it
+        labels = read_labels(decisions, "identity.review_decisions") if len(decisions) else None
+        outcome = _resolve_full(records, previous_xref, previous_history, model, config, constraints, labels, now)
     xref = _keep_resolved_at(outcome.stable.xref, previous_xref, now)
     history = pd.concat([previous_history, outcome.stable.history], ignore_index=True)
     per_silo = reconcile_xref(records, xref)

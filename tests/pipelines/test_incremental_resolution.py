@@ -11,8 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hub.demo.generator import generate_canonical
-from identity_resolution import standardise_records
 from pipelines.resolution import resolve_warehouse
 from pipelines.resolve_plan import MODE_ENV
 from warehouse.publish import append_rows
@@ -20,15 +18,6 @@ from warehouse.review_store import record_decision
 from warehouse.schema import STAGING_COLUMNS, conform, ensure_schema
 
 KEY = ["silo", "source_record_id"]
-
-
-@pytest.fixture(scope="module")
-def staged_population() -> pd.DataFrame:
-    raw, _ = generate_canonical(250, 5)
-    staged = standardise_records(raw, hash_key=b"k").reset_index(drop=True)
-    staged["is_deleted"] = False
-    staged["loaded_at"] = pd.Timestamp("2026-01-01")
-    return conform(staged, STAGING_COLUMNS)
 
 
 def _warehouse(path, staged: pd.DataFrame) -> duckdb.DuckDBPyConnection:
