@@ -122,10 +122,18 @@ def _add_evidence(queue: pd.DataFrame, scores: pd.DataFrame | None) -> pd.DataFr
     if has_evidence or scores is None or scores.empty:
         return queue
     wanted = [c for c in scores.columns if c.startswith(("gamma_", "bf_")) or c == "match_weight"]
+    # only the scored pairs that are queued (the scores hold every candidate pair)
+    queued = set(_side_keys(queue, "l") + "\x1e" + _side_keys(queue, "r"))
+    left, right = _side_keys(scores, "l"), _side_keys(scores, "r")
+    scores = scores[((left + "\x1e" + right).isin(queued) | (right + "\x1e" + left).isin(queued)).to_numpy()]
     evidence = normalise_pairs(scores[PAIR_KEY + wanted]).drop(columns=PAIR_KEY)
     evidence = evidence.drop_duplicates("pair_id")
     queue = queue.drop(columns=[c for c in wanted if c in queue.columns])
     return queue.merge(evidence, on="pair_id", how="left")
+
+
+def _side_keys(frame: pd.DataFrame, side: str) -> pd.Series:
+    return frame[f"silo_{side}"].astype(str) + "\x1f" + frame[f"source_record_id_{side}"].astype(str)
 
 
 def _add_display_values(queue: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
