@@ -171,8 +171,9 @@ class FeatureCache:
         sids = np.arange(len(self.keys), len(self.keys) + len(keys), dtype=np.int64)
         self.keys = np.concatenate([self.keys, keys])
         self.silo = np.concatenate([self.silo, silo])
-        self.features = pd.concat([self.features, features.reset_index(drop=True)], ignore_index=True)
-        self.index = self.index.append(pd.Index(keys, dtype=object))
+        features = features.reset_index(drop=True)
+        self.features = features if not len(self.features) else pd.concat([self.features, features], ignore_index=True)
+        self.index = pd.Index(keys, dtype=object) if not len(self.index) else self.index.append(pd.Index(keys, dtype=object))
         self.index_sid = np.concatenate([self.index_sid, sids])
         for s in pd.unique(silo):
             self.silo_codes.setdefault(s, len(self.silo_codes))
