@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
-from identity_resolution.names import nickname_table
+from identity_resolution.names import nickname_related
 
 
 @dataclass
@@ -42,8 +42,7 @@ def _given_conflict(a: str, b: str) -> bool:
     """Clearly different given names: not the same canonical name, not alike, not an initial of the other."""
     if a == b or (len(a) == 1 and b.startswith(a)) or (len(b) == 1 and a.startswith(b)):
         return False
-    nick = nickname_table()
-    if nick.get(a, a) == nick.get(b, b):
+    if nickname_related(a, b):
         return False
     return JaroWinkler.normalized_similarity(a, b) < 0.85
 

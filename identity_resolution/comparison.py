@@ -7,11 +7,14 @@ with `process.cpdist(..., workers=-1)` and the scores broadcast back to the pair
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler, Levenshtein, OSA
+
+from identity_resolution.names import nickname_formals, nickname_related
 
 MISSING = -1
 
@@ -98,6 +101,7 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple
 
     (canon,), _ = _codes(f["given_canon"])
     canon_r = np.where(swap, -1, canon[right])
+    nickname = _nicknames(gl, gr2, uniq, (s_given < 0.92) & ~_equal(canon[left], canon_r))
     initial_l = f["given"].str.len().eq(1).to_numpy()[left]
     initial_r = f["given"].str.len().eq(1).to_numpy()[right]
     (ini,), _ = _codes(f["given_initial"])
@@ -106,12 +110,34 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple
     given = _levels(given_missing, [
         initial_match,
         s_given >= 0.85,
-        (s_given >= 0.92) | _equal(canon[left], canon_r),
+        (s_given >= 0.92) | _equal(canon[left], canon_r) | nickname,
         _equal(gl, gr2),
     ])
     family_missing = (fl < 0) | (fr2 < 0)
     family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fl, fr2)])
     return given, family
+
+
+def _nicknames(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """Given names related through the nickname table (each distinct pair looked up once), for the
+    pairs `asked` about in which a name of the table takes part."""
+    in_table = np.fromiter((v in nickname_formals() or v in _formal_names() for v in uniques.tolist()),
+                           dtype=bool, count=len(uniques))
+    asked = asked & (cl >= 0) & (cr >= 0)
+    asked[asked] = in_table[cl[asked]] | in_table[cr[asked]]
+    out = np.zeros(len(cl), dtype=bool)
+    if asked.any():
+        width = np.int64(len(uniques))
+        inverse, keys = pd.factorize(cl[asked].astype(np.int64) * width + cr[asked])
+        related = np.fromiter((nickname_related(uniques[k // width], uniques[k % width]) for k in keys.tolist()),
+                              dtype=bool, count=len(keys))
+        out[asked] = related[inverse]
+    return out
+
+
+@lru_cache(maxsize=1)
+def _formal_names() -> frozenset[str]:
+    return frozenset(name for names in nickname_formals().values() for name in names)
 
 
 def compare_birth_dates(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:

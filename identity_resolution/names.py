@@ -18,16 +18,36 @@ _PARTICLES = frozenset({"van", "von", "de", "der", "den", "del", "della", "di", 
 _NOT_NAME = re.compile(r"[^A-Za-z\s\-',.]")
 
 
+def _nickname_rows() -> list[tuple[str, str]]:
+    text = resources.files("identity_resolution").joinpath("data/nicknames.csv").read_text("utf-8")
+    return [tuple(line.strip().split(",")) for line in text.splitlines()[1:] if line.strip()]
+
+
 @lru_cache(maxsize=1)
 def nickname_table() -> dict[str, str]:
-    """nickname -> canonical given name, from the shipped data file `data/nicknames.csv`."""
-    text = resources.files("identity_resolution").joinpath("data/nicknames.csv").read_text("utf-8")
-    table = {}
-    for line in text.splitlines()[1:]:
-        if line.strip():
-            nick, canonical = line.strip().split(",")
-            table[nick] = canonical
+    """nickname -> canonical given name, from the shipped data file `data/nicknames.csv`. A nickname
+    of several names ('chris': Christian, Christopher, Christine) keeps its first row here, a fixed
+    blocking key; `nickname_formals` has them all."""
+    table: dict[str, str] = {}
+    for nick, canonical in _nickname_rows():
+        table.setdefault(nick, canonical)
     return table
+
+
+@lru_cache(maxsize=1)
+def nickname_formals() -> dict[str, frozenset[str]]:
+    """nickname -> every formal given name it stands for in `data/nicknames.csv`."""
+    formals: dict[str, set[str]] = {}
+    for nick, canonical in _nickname_rows():
+        formals.setdefault(nick, set()).add(canonical)
+    return {nick: frozenset(names) for nick, names in formals.items()}
+
+
+def nickname_related(a: str, b: str) -> bool:
+    """One given name is a nickname of the other, or both are nicknames of one formal name
+    ('jeff' ~ 'jeffrey', 'chris' ~ 'christine', 'bob' ~ 'rob'); lower-case input."""
+    formals = nickname_formals()
+    return bool((formals.get(a, frozenset()) | {a}) & (formals.get(b, frozenset()) | {b}))
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,41 @@
+"""Comparison levels: nicknames of several formal names, swapped names."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from identity_resolution import standardise_records
+from identity_resolution.comparison import FIELDS, compare
+from identity_resolution.features import build_features
+from identity_resolution.names import nickname_related
+
+NICKNAME_LEVEL = next(f.levels.index("nickname_or_jw>=0.92") for f in FIELDS if f.name == "given_name")
+
+
+@pytest.mark.parametrize(
+    "a, b, related",
+    [
+        ("chris", "christine", True),  # 'chris' stands for several names, each of them counts
+        ("chris", "christopher", True),
+        ("jeff", "jeffrey", True),
+        ("bob", "rob", True),  # two nicknames of Robert
+        ("christine", "christopher", False),  # sharing a nickname does not make two formal names one
+        ("jeff", "jeff", True),
+        ("pat", "mike", False),
+    ],
+)
+def test_nickname_related(a, b, related):
+    assert nickname_related(a, b) is related
+
+
+def given_level(a: str, b: str) -> int:
+    raw = pd.DataFrame({"silo": "s", "source_record_id": ["1", "2"], "given_name": [a, b], "family_name": "Hansen"})
+    gammas = compare(build_features(standardise_records(raw)), np.array([0]), np.array([1]))
+    return int(gammas["gamma_given_name"].iloc[0])
+
+
+def test_a_nickname_of_one_of_several_names_is_a_nickname_match():
+    assert given_level("Chris", "Christine") == NICKNAME_LEVEL
+    assert given_level("Pat", "Patrick") == NICKNAME_LEVEL
+    assert given_level("Christine", "Christopher") < NICKNAME_LEVEL
