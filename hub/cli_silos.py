@@ -46,12 +46,13 @@ def _warehouse_status(warehouse: Path, silos: list) -> dict[str, dict]:
     import duckdb
 
     from sources.dlt_sources import normalise
+    from warehouse.connection import connect
 
     status: dict[str, dict] = {s.name: {} for s in silos}
     if not warehouse.exists():
         return status
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = connect(warehouse, read_only=True)  # encrypted too, when HUB_WAREHOUSE_KEY is set
     except duckdb.Error as exc:  # e.g. a sync holds the write lock right now
         err.print(f"Cannot read {warehouse}: {exc}")
         return status
@@ -193,7 +194,7 @@ def sync(name: Optional[str] = typer.Argument(None, help="Silo to sync (default:
          full_refresh: bool = typer.Option(False, help="Read everything, not only what changed")) -> None:
     """Load what changed in one silo or all into raw_<silo>.* (one failing silo does not stop the others)."""
     from sources import SiloConfigError, SiloSyncError, sync_silo
-    from warehouse.connection import writer_lock
+    from warehouse.connection import destination_connection, writer_lock
 
     configs = _load(silos, name)
     path = warehouse_path(warehouse)
@@ -208,7 +209,8 @@ def sync(name: Optional[str] = typer.Argument(None, help="Silo to sync (default:
             progress.update(task, description=f"syncing {silo.name}")
             try:
                 with writer_lock(path):
-                    report = sync_silo(silo, path, pipelines_dir(path), full_refresh=full_refresh)
+                    report = sync_silo(silo, path, pipelines_dir(path), full_refresh=full_refresh,
+                                       open_destination=destination_connection)
             except (SiloSyncError, SiloConfigError) as exc:
                 failures += 1
                 results.add_row(silo.name, "[red]failed[/red]", "", "", "", end_section=False)

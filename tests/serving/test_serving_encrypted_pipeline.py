@@ -104,3 +104,11 @@ def test_resync_loads_new_rows_into_the_encrypted_warehouse(encrypted_demo, monk
     assert staged[0][0] == 1 and golden[0][0] == 1
     assert NEW_EMAIL.encode() not in encrypted_demo.read_bytes()
     assert files_holding({NEW_EMAIL.encode()}, encrypted_demo.parent / ".dlt_pipelines") == []
+
+
+def test_silo_commands_work_on_the_encrypted_warehouse(encrypted_demo):
+    workdir, demo = encrypted_demo.parent, encrypted_demo.parent / "demo"
+    listed = hub(["silos", "list", "--warehouse", str(encrypted_demo)], workdir, HUB_DEMO_DIR=str(demo))
+    assert "Cannot read" not in listed.stdout + listed.stderr
+    synced = hub(["silos", "sync", "credit", "--warehouse", str(encrypted_demo)], workdir, HUB_DEMO_DIR=str(demo))
+    assert "failed" not in synced.stdout
