@@ -102,12 +102,13 @@ def pipeline_run(staged: pd.DataFrame, args) -> None:
             os.environ["HUB_RESOLVE_MODE"] = mode
             start = time.perf_counter()
             counts = resolve_warehouse(con)
-            timings[mode] = (time.perf_counter() - start, counts)
+            reason = con.execute("SELECT reason FROM ops.resolver_state").fetchone()[0]
+            timings[mode] = (time.perf_counter() - start, counts, reason)
     table = Table(title=f"pipeline resolution step: {len(current):,} records, {len(changed):,} changed ({args.change:.1%})")
-    for col in ("HUB_RESOLVE_MODE", "mode", "seconds", "records re-clustered"):
+    for col in ("HUB_RESOLVE_MODE", "mode", "why", "seconds", "records re-clustered"):
         table.add_column(col)
-    for mode, (seconds, counts) in timings.items():
-        table.add_row(mode, counts.mode, f"{seconds:.2f}", f"{counts.reclustered:,}")
+    for mode, (seconds, counts, reason) in timings.items():
+        table.add_row(mode, counts.mode, reason, f"{seconds:.2f}", f"{counts.reclustered:,}")
     console.print(table)
     console.print(f"incremental / full = {timings['auto'][0] / timings['full'][0]:.1%}")
     xrefs = [duckdb.connect(str(p), read_only=True).execute("SELECT silo, source_record_id, customer_id FROM "
