@@ -262,6 +262,10 @@ def closure_pairs(
     both = recs.merge(recs, on="comp", suffixes=("_l", "_r"))
     both = both[both["rec_l"] < both["rec_r"]]
     pl, pr = both["rec_l"].to_numpy(np.int64), both["rec_r"].to_numpy(np.int64)
-    existing = np.minimum(left, right).astype(np.int64) * np.int64(n) + np.maximum(left, right)
+    # only the candidate pairs between these few records can already exist (millions of others cannot)
+    closed = np.zeros(n, dtype=bool)
+    closed[recs["rec"].to_numpy()] = True
+    inside = closed[left] & closed[right]
+    existing = np.minimum(left[inside], right[inside]).astype(np.int64) * np.int64(n) + np.maximum(left[inside], right[inside])
     new = ~np.isin(pl * np.int64(n) + pr, existing)
     return pl[new], pr[new]

@@ -7,7 +7,6 @@ with `process.cpdist(..., workers=-1)` and the scores broadcast back to the pair
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -120,9 +119,8 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple
 
 def _nicknames(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray) -> np.ndarray:
     """Given names related through the nickname table (each distinct pair looked up once), for the
-    pairs `asked` about in which a name of the table takes part."""
-    in_table = np.fromiter((v in nickname_formals() or v in _formal_names() for v in uniques.tolist()),
-                           dtype=bool, count=len(uniques))
+    pairs `asked` about in which a nickname takes part (two different formal names never are)."""
+    in_table = np.fromiter((v in nickname_formals() for v in uniques.tolist()), dtype=bool, count=len(uniques))
     asked = asked & (cl >= 0) & (cr >= 0)
     asked[asked] = in_table[cl[asked]] | in_table[cr[asked]]
     out = np.zeros(len(cl), dtype=bool)
@@ -133,11 +131,6 @@ def _nicknames(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.nd
                               dtype=bool, count=len(keys))
         out[asked] = related[inverse]
     return out
-
-
-@lru_cache(maxsize=1)
-def _formal_names() -> frozenset[str]:
-    return frozenset(name for names in nickname_formals().values() for name in names)
 
 
 def compare_birth_dates(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -193,12 +193,18 @@ def initial_m(fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, np.ndarray]:
 
 def _patterns(gammas: pd.DataFrame, fields: tuple[FieldSpec, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Distinct comparison vectors and their counts (EM runs over patterns, not pairs)."""
-    cols = np.stack([gammas[f"gamma_{s.name}"].to_numpy().astype(np.int64) + 1 for s in fields], axis=1)
-    code = np.zeros(len(cols), dtype=np.int64)
-    for j in range(cols.shape[1]):
-        code = code * 8 + cols[:, j]
-    uniq, first, counts = np.unique(code, return_index=True, return_counts=True)
-    return cols[first] - 1, counts.astype(np.float64)
+    code = np.zeros(len(gammas), dtype=np.int64)
+    for spec in fields:  # one base-8 digit per field (levels -1..6)
+        code = code * 8 + (gammas[f"gamma_{spec.name}"].to_numpy().astype(np.int64) + 1)
+    # hashing millions of codes, sorting only the few thousand distinct ones (same order as np.unique)
+    inverse, uniq = pd.factorize(code, sort=True)
+    counts = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)
+    cols = np.empty((len(uniq), len(fields)), dtype=np.int64)
+    rest = np.asarray(uniq, dtype=np.int64).copy()
+    for j in range(len(fields) - 1, -1, -1):
+        cols[:, j] = rest % 8
+        rest //= 8
+    return cols - 1, counts
 
 
 def _em(
