@@ -169,7 +169,7 @@ def _resolve_changed(con, records, changed, previous_xref, previous_history, mod
     review = carry_over_pairs(_previous_review(con), result.review, affected)
     live_changed = records.merge(changed[KEY].astype(str), on=KEY)
     rows = feature_rows(live_changed[KEY + [FINGERPRINT]].rename(columns={FINGERPRINT: "fingerprint"}),
-                        cache.features_of(pd.Index(_key_text(live_changed))))
+                        cache.features_of(live_changed))
     return _Outcome(stable, pairs, review, model, rows, changed, len(result.changed_xref), dict(result.timings))
 
 
