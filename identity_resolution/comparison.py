@@ -95,6 +95,9 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple
     s_gf, s_fg = pair_scores(gl, fr, uniq, jw, wanted=poor), pair_scores(fl, gr, uniq, jw, wanted=poor)
     crossed = np.nan_to_num(s_gf) + np.nan_to_num(s_fg)
     swap = crossed > straight + 0.3
+    # a lone name that equals the other record's surname is as likely a first name that happens to
+    # be a surname too (Douglas, Scott, James): less than a surname agreement (see below)
+    lone = swap & ~((gl >= 0) & (gr >= 0) & (fl >= 0) & (fr >= 0))
     gr2, fr2 = np.where(swap, fr, gr), np.where(swap, gr, fr)
     s_given, s_family = np.where(swap, s_gf, s_gg), np.where(swap, s_fg, s_ff)
 
@@ -113,7 +116,7 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple
         _equal(gl, gr2),
     ])
     family_missing = (fl < 0) | (fr2 < 0)
-    family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fl, fr2)])
+    family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fl, fr2) & ~lone])
     return given, family
 
 

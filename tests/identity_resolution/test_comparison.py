@@ -39,3 +39,18 @@ def test_a_nickname_of_one_of_several_names_is_a_nickname_match():
     assert given_level("Chris", "Christine") == NICKNAME_LEVEL
     assert given_level("Pat", "Patrick") == NICKNAME_LEVEL
     assert given_level("Christine", "Christopher") < NICKNAME_LEVEL
+
+
+def name_levels(left: dict, right: dict) -> tuple[int, int]:
+    raw = pd.DataFrame([{"silo": "s", "source_record_id": "1", **left}, {"silo": "s", "source_record_id": "2", **right}])
+    gammas = compare(build_features(standardise_records(raw)), np.array([0]), np.array([1]))
+    return int(gammas["gamma_given_name"].iloc[0]), int(gammas["gamma_family_name"].iloc[0])
+
+
+def test_swapped_names_agree_exactly_only_when_both_records_have_both_names():
+    family_exact = next(len(f.levels) - 1 for f in FIELDS if f.name == "family_name")
+    assert name_levels({"given_name": "John", "family_name": "Smith"},
+                       {"given_name": "Smith", "family_name": "John"})[1] == family_exact
+    # a lone first name that is the other record's surname is not a surname agreement
+    given, family = name_levels({"given_name": "Gabriel", "family_name": "Douglas"}, {"given_name": "Douglas"})
+    assert given == -1 and 0 <= family < family_exact
