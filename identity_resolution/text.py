@@ -23,7 +23,9 @@ _SPACES = re.compile(r"\s+")
 
 def fold(text: str) -> str:
     """Accents folded to ASCII, whitespace collapsed, trimmed (case kept)."""
-    return _SPACES.sub(" ", unidecode(text)).strip()
+    if not text.isascii():  # unidecode walks every character in Python; most text is plain ASCII
+        text = unidecode(text)
+    return _SPACES.sub(" ", text).strip()
 
 
 def is_junk_text(text: str | None) -> bool:
