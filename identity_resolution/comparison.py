@@ -104,10 +104,13 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple
     (canon,), _ = _codes(f["given_canon"])
     canon_r = np.where(swap, -1, canon[right])
     nickname = _nicknames(gl, gr2, uniq, (s_given < 0.92) & ~_equal(canon[left], canon_r))
-    initial_l = f["given"].str.len().eq(1).to_numpy()[left]
-    initial_r = f["given"].str.len().eq(1).to_numpy()[right]
-    (ini,), _ = _codes(f["given_initial"])
-    initial_match = (initial_l | initial_r) & _equal(ini[left], np.where(swap, -2, ini[right]))
+    # an initial against a name with that first letter, in whichever box the right record has it
+    # ('S Bernard' typed as 'Bernard S' against 'Seth Bernard')
+    first = np.array([v[0] for v in uniq.tolist()], dtype=object)
+    single = np.array([len(v) == 1 for v in uniq.tolist()], dtype=bool)
+    both = (gl >= 0) & (gr2 >= 0)
+    initial_match = np.zeros(len(left), dtype=bool)
+    initial_match[both] = (single[gl[both]] | single[gr2[both]]) & (first[gl[both]] == first[gr2[both]])
     given_missing = (gl < 0) | (gr2 < 0)
     given = _levels(given_missing, [
         initial_match,

@@ -54,3 +54,9 @@ def test_swapped_names_agree_exactly_only_when_both_records_have_both_names():
     # a lone first name that is the other record's surname is not a surname agreement
     given, family = name_levels({"given_name": "Gabriel", "family_name": "Douglas"}, {"given_name": "Douglas"})
     assert given == -1 and 0 <= family < family_exact
+
+
+def test_an_initial_matches_a_name_in_the_other_box_when_the_names_are_swapped():
+    initial = next(f.levels.index("initial") for f in FIELDS if f.name == "given_name")
+    assert name_levels({"given_name": "Seth", "family_name": "Bernard"},
+                       {"given_name": "Bernard", "family_name": "S"}) == (initial, 3)
