@@ -112,7 +112,9 @@ class FeatureCache:
     text; two different keys would have to collide in 64 bits to pair records wrongly."""
 
     def __init__(self) -> None:
-        self.features = pd.DataFrame({c: pd.Series(dtype=bool if c == "nid_partial" else object) for c in FEATURE_COLUMNS})
+        # one array per feature column, by sid: taking a few thousand rows from plain arrays is
+        # cheap, where a million-row object DataFrame would first consolidate its blocks
+        self.columns = {c: np.zeros(0, dtype=bool if c == "nid_partial" else object) for c in FEATURE_COLUMNS}
         self.rid = np.zeros(0, dtype=object)  # source_record_id per sid
         self.silo = np.zeros(0, dtype=object)
         self.index = pd.Index(np.zeros(0, dtype=np.uint64))  # live hashed keys ...
@@ -135,7 +137,7 @@ class FeatureCache:
 
     def to_frame(self) -> pd.DataFrame:
         """The live records' silo, source_record_id and features (what a warehouse table keeps)."""
-        frame = self.features.iloc[self.index_sid].reset_index(drop=True)
+        frame = self.feats_at(self.index_sid)
         frame.insert(0, "silo", self.silo[self.index_sid])
         frame.insert(1, "source_record_id", self.rid[self.index_sid])
         return frame
@@ -181,7 +183,8 @@ class FeatureCache:
         self.rid = np.concatenate([self.rid, rid])
         self.silo = np.concatenate([self.silo, silo])
         features = features.reset_index(drop=True)
-        self.features = features if not len(self.features) else pd.concat([self.features, features], ignore_index=True)
+        for c in FEATURE_COLUMNS:
+            self.columns[c] = np.concatenate([self.columns[c], features[c].to_numpy()])
         self.index = keys if not len(self.index) else self.index.append(keys)
         self.index_sid = np.concatenate([self.index_sid, sids])
         for s in pd.unique(silo):
@@ -244,7 +247,7 @@ class FeatureCache:
         return np.asarray(seeds, dtype=np.int64)
 
     def feats_at(self, sids: np.ndarray) -> pd.DataFrame:
-        return self.features.iloc[sids].reset_index(drop=True)
+        return pd.DataFrame({c: values[sids] for c, values in self.columns.items()})
 
 
 @dataclass
@@ -476,7 +479,8 @@ def _cross_outputs(live, feats_at, in_s, pl, pr, prule, gammas, weight, prob, mo
     """Scored pairs between a re-clustered record and one left as it was: below the match threshold
     (or the other record would have joined S), but a full run lists them in `pairs` and, in the
     review band, in `review`; without them a caller merging old and new outputs would lose them."""
-    cross = np.flatnonzero(~(in_s[pl] & in_s[pr]))
+    # review pairs sit above pairs_min_probability too, so nothing below it is needed
+    cross = np.flatnonzero(~(in_s[pl] & in_s[pr]) & (prob >= min(config.pairs_min_probability, config.review_threshold)))
     left, right = pl[cross], pr[cross]
     involved = np.unique(np.concatenate([left, right]))
     records = live.iloc[involved].reset_index(drop=True)
