@@ -44,6 +44,21 @@ def test_encrypted_warehouse_serves_lookups_queries_and_writes(warehouse, encryp
         assert con.execute("SELECT count(*) FROM marts.customers").fetchall()[0][0] == 3
 
 
+def test_audit_spool_of_an_encrypted_warehouse_is_encrypted_too(warehouse, encrypted):
+    log = AuditLog(encrypted)
+    detail = "SELECT * FROM marts.customers WHERE email = 'alice.johnson@gmail.com'"
+    log.record(Principal("ana", "analyst"), "query", [warehouse.ids["alice"]], detail=detail)
+    spooled = b"".join(p.read_bytes() for p in log.spool_dir.glob("*.jsonl"))
+    assert spooled and b"alice.johnson" not in spooled and warehouse.ids["alice"].encode() not in spooled
+    # a torn line left by a process that has exited (no such pid)
+    (log.spool_dir / "spool-4999999-torn.jsonl").write_bytes(b"not a token\n")
+    assert log.flush().written == 2  # the event, and a note that one line was unreadable
+    with warehouse_session(encrypted) as con:
+        rows = read_audit(con).set_index("action")["detail"].to_dict()
+    assert rows == {"query": detail, "spool_damaged": "1 unreadable spool line(s) in 2 file(s)"}
+    assert not list(log.spool_dir.glob("*.jsonl"))
+
+
 def test_missing_or_wrong_key_is_a_clear_error(encrypted, monkeypatch):
     monkeypatch.delenv("HUB_WAREHOUSE_KEY")
     with pytest.raises(EncryptionSetupError, match="HUB_WAREHOUSE_KEY"):

@@ -5,7 +5,8 @@ the lookup hot path and safe across a crash), then flushed into ops.audit_log in
 transaction. A flush that finds the warehouse locked by a running sync leaves the spool in place for
 the next flush, so no event is lost. Each row has an event id, so a flush repeated after a partial
 failure inserts nothing twice. Searched values (the phone or email typed) are not logged, only which
-customers were shown.
+customers were shown. With an encrypted warehouse (HUB_WAREHOUSE_KEY) each spool line is a Fernet
+token under a key derived from the warehouse key, so nothing on disk is readable without it.
 """
 from __future__ import annotations
 
@@ -17,11 +18,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
+import base64
+import hashlib
+
 import duckdb
 import orjson
 import pandas as pd
+from cryptography.fernet import Fernet, InvalidToken
 
-from warehouse.security.connect import WarehouseBusy, table_exists, warehouse_session
+from warehouse.security.connect import WarehouseBusy, encryption_key, table_exists, warehouse_session
 from warehouse.security.roles import Principal
 
 AUDIT_DDL = """
@@ -63,6 +68,7 @@ class AuditLog:
         self._handle = None  # kept open between events: one write + flush per lookup, no open/close
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
+        self._cipher = _spool_cipher()
 
     def record(self, who: Principal, action: str, customer_ids: Iterable[str | None] = (None,),
                detail: str | None = None) -> str:
@@ -73,6 +79,8 @@ class AuditLog:
             orjson.dumps({"event_id": event_id, "occurred_at": at, "actor": who.name, "role": who.role,
                           "action": action, "customer_id": cid, "detail": detail}, option=orjson.OPT_APPEND_NEWLINE)
             for cid in (list(customer_ids) or [None]))
+        if self._cipher is not None:
+            lines = b"".join(self._cipher.encrypt(line[:-1]) + b"\n" for line in lines.splitlines(keepends=True))
         with self._lock:
             if self._handle is None:
                 self._handle = open(self._own, "ab")
@@ -139,10 +147,7 @@ class AuditLog:
             try:
                 ensure_audit_table(con)
                 before = con.execute("SELECT count(*) FROM ops.audit_log").fetchall()[0][0]
-                con.execute(
-                    "CREATE TEMP TABLE _audit_events AS SELECT * FROM read_json(?, format = 'newline_delimited', "
-                    f"columns = {_JSON_COLUMNS}, ignore_errors = true) WHERE event_id IS NOT NULL",
-                    [[str(p) for p in files]])
+                self._stage_events(con, files)
                 parsed = con.execute("SELECT count(*) FROM _audit_events").fetchall()[0][0]
                 if parsed < lines:  # lines torn by a crash mid-write: say so in the log itself
                     con.execute("INSERT INTO _audit_events VALUES (?, CAST(now() AS VARCHAR), 'audit', 'system', "
@@ -163,6 +168,44 @@ class AuditLog:
                 con.execute("CHECKPOINT")  # the file is final now; closing does not change it again
                 witness("after")
         return after - before
+
+
+    def _stage_events(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+        """The spooled events as TEMP TABLE _audit_events (torn or undecryptable lines left out)."""
+        if self._cipher is None:
+            con.execute(
+                "CREATE TEMP TABLE _audit_events AS SELECT * FROM read_json(?, format = 'newline_delimited', "
+                f"columns = {_JSON_COLUMNS}, ignore_errors = true) WHERE event_id IS NOT NULL",
+                [[str(p) for p in files]])
+            return
+        events = pd.DataFrame([e for p in files for e in _decrypted_events(self._cipher, p)], columns=COLUMNS)
+        con.register("_audit_decrypted", events.astype(object).where(events.notna(), None))
+        try:
+            con.execute("CREATE TEMP TABLE _audit_events AS SELECT " + ", ".join(
+                f"CAST({c} AS VARCHAR) AS {c}" for c in COLUMNS) + " FROM _audit_decrypted")
+        finally:
+            con.unregister("_audit_decrypted")
+
+
+def _spool_cipher() -> Fernet | None:
+    """A Fernet key derived from HUB_WAREHOUSE_KEY (None: the warehouse is plain, so is the spool)."""
+    key = encryption_key()
+    if key is None:
+        return None
+    derived = hashlib.sha256(b"customer-hub audit spool\x00" + key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _decrypted_events(cipher: Fernet, path: Path) -> list[dict]:
+    events = []
+    for line in path.read_bytes().splitlines():
+        try:
+            event = orjson.loads(cipher.decrypt(line))
+        except (InvalidToken, orjson.JSONDecodeError, ValueError):
+            continue  # counted as unreadable by the caller
+        if event.get("event_id"):
+            events.append(event)
+    return events
 
 
 _JSON_COLUMNS = ("{event_id: 'VARCHAR', occurred_at: 'VARCHAR', actor: 'VARCHAR', role: 'VARCHAR', "
