@@ -361,13 +361,22 @@ def _email_token(names: np.ndarray) -> np.ndarray:
 
 
 def _make_unique(local: np.ndarray, at_domain: np.ndarray) -> np.ndarray:
-    """Append a number to the local part of addresses already taken (john.smith7@gmail.com)."""
-    email = local + at_domain
-    nth = occurrence(email)
+    """Append a number to the local part of addresses already taken (john.smith7@gmail.com).
+    Taken means the same mailbox: Gmail ignores dots, so john.smith@ and johnsmith@gmail.com are one
+    address and can never belong to two people."""
+    nth = occurrence(_mailbox(local, at_domain))
     taken = nth > 0
-    email[taken] = local[taken] + number_text(nth[taken] + 1) + at_domain[taken]
+    local = local.copy()
+    local[taken] = local[taken] + number_text(nth[taken] + 1)
     # A suffixed address can collide with another real one; give those a unique serial.
-    dup = pd.Series(email).duplicated().to_numpy()
+    dup = pd.Series(_mailbox(local, at_domain)).duplicated().to_numpy()
     if dup.any():
-        email[dup] = local[dup] + (np.arange(dup.sum()) + 10_000).astype(str).astype(object) + at_domain[dup]
-    return email
+        local[dup] = local[dup] + (np.arange(dup.sum()) + 10_000).astype(str).astype(object)
+    return local + at_domain
+
+
+def _mailbox(local: np.ndarray, at_domain: np.ndarray) -> np.ndarray:
+    """The mailbox an address delivers to: dots do not count at Gmail."""
+    gmail = pd.Series(at_domain, dtype=object).isin(["@gmail.com", "@googlemail.com"]).to_numpy()
+    undotted = pd.Series(local, dtype=object).str.replace(".", "", regex=False).to_numpy(dtype=object)
+    return np.where(gmail, undotted, local) + at_domain

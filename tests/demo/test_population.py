@@ -23,6 +23,15 @@ def test_identifiers_are_unique_and_valid(people):
     assert age.min() >= 17.9 and age.max() < 100
 
 
+def test_no_two_people_share_a_mailbox(people):
+    """Gmail ignores dots in the user name: jason.clark@ and jasonclark@gmail.com are one mailbox."""
+    addresses = pd.concat([people["email"], people["email_old"]]).dropna()
+    user, domain = addresses.str.split("@", n=1).str[0], addresses.str.split("@", n=1).str[1]
+    mailbox = user.where(domain != "gmail.com", user.str.replace(".", "", regex=False)) + "@" + domain
+    assert (domain == "gmail.com").sum() > 1000 and user.str.contains(".", regex=False).sum() > 1000
+    assert mailbox.is_unique
+
+
 def test_surnames_are_skewed_like_real_ones(people):
     counts = people["family"].value_counts()
     assert counts.index[0] in {"Smith", "Johnson", "Williams"}
