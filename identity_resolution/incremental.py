@@ -105,6 +105,12 @@ def _clean(features: pd.DataFrame) -> pd.DataFrame:
     return out[FEATURE_COLUMNS]
 
 
+def _grown(values: np.ndarray, size: int, used: int) -> np.ndarray:
+    out = np.zeros(size, dtype=values.dtype) if values.dtype == bool else np.full(size, None, dtype=object)
+    out[:used] = values[:used]
+    return out
+
+
 class FeatureCache:
     """What the last run knew about every record, kept between runs so a sync featurises only the
     records it changed: match features (one row per stable record number, `sid`) and, in an
@@ -119,6 +125,8 @@ class FeatureCache:
         self.columns = {c: np.zeros(0, dtype=bool if c == "nid_partial" else object) for c in FEATURE_COLUMNS}
         self.rid = np.zeros(0, dtype=object)  # source_record_id per sid
         self.silo = np.zeros(0, dtype=object)
+        self.sids = 0  # sids in use; the arrays above keep room for more, so that adding a sync's
+        # records does not copy a million rows every time
         self.index = pd.Index(np.zeros(0, dtype=np.uint64))  # live hashed keys ...
         self.index_sid = np.zeros(0, dtype=np.int64)  # ... and their sids
         self.silo_codes: dict[str, int] = {}
@@ -181,18 +189,27 @@ class FeatureCache:
 
     def _append(self, keys: pd.Index, silo: np.ndarray, rid: np.ndarray, features: pd.DataFrame) -> np.ndarray:
         """New sids for these records (hashed keys, silos, record ids); their block-key columns registered as `addf`."""
-        sids = np.arange(len(self.rid), len(self.rid) + len(keys), dtype=np.int64)
-        self.rid = np.concatenate([self.rid, rid])
-        self.silo = np.concatenate([self.silo, silo])
+        sids = np.arange(self.sids, self.sids + len(keys), dtype=np.int64)
+        self._reserve(self.sids + len(keys))
+        self.rid[sids], self.silo[sids] = rid, silo
         features = features.reset_index(drop=True)
         for c in FEATURE_COLUMNS:
-            self.columns[c] = np.concatenate([self.columns[c], features[c].to_numpy()])
+            self.columns[c][sids] = features[c].to_numpy()
+        self.sids += len(keys)
         self.index = keys if not len(self.index) else self.index.append(keys)
         self.index_sid = np.concatenate([self.index_sid, sids])
         for s in pd.unique(silo):
             self.silo_codes.setdefault(s, len(self.silo_codes))
         self.register_keys(sids, silo, features)
         return sids
+
+    def _reserve(self, size: int) -> None:
+        if size <= len(self.rid):
+            return
+        room = max(size + size // 8, len(self.rid) + len(self.rid) // 4)  # room for several syncs
+        for name in ("rid", "silo"):
+            setattr(self, name, _grown(getattr(self, name), room, self.sids))
+        self.columns = {c: _grown(values, room, self.sids) for c, values in self.columns.items()}
 
     def register_keys(self, sids: np.ndarray, silo: np.ndarray, features: pd.DataFrame) -> None:
         """The block-key columns of these records as the DuckDB view `addf`."""
@@ -325,13 +342,15 @@ def resolve_incremental(
         cap_seeds, sid_of_pos[changed_pos] = cache.replace(
             changed.union(keys[changed_pos]), keys[changed_pos], fresh["silo"].astype(str).to_numpy(dtype=object),
             fresh["source_record_id"].astype(str).to_numpy(dtype=object), _clean(build_features(fresh)), cap)
-    pos_of_sid = np.full(len(cache.rid), -1, dtype=np.int64)
+    pos_of_sid = np.full(cache.sids, -1, dtype=np.int64)
     pos_of_sid[sid_of_pos] = np.arange(len(keys))
     lap("features")
 
     # each record's previous customer as an integer code (-1: the previous run did not see it)
     prev_pos = prev_keys.get_indexer(keys)
-    prev_codes_all, _ = pd.factorize(previous_xref["customer_id"])
+    # (a 63-bit hash, no factorising a million ids; two customers sharing one would only draw in more records)
+    prev_codes_all = (pd.util.hash_array(previous_xref["customer_id"].astype(str).to_numpy(dtype=object),
+                                         categorize=False) >> np.uint64(1)).astype(np.int64)
     prev_code = np.where(prev_pos >= 0, prev_codes_all[np.maximum(prev_pos, 0)], -1)
     seeds = np.zeros(len(keys), dtype=bool)
     seeds[changed_pos] = True
@@ -340,7 +359,7 @@ def resolve_incremental(
     seeds[cap_pos[cap_pos >= 0]] = True
     touched = np.unique(prev_codes_all[prev_keys.isin(changed)])
     if len(touched):
-        seeds |= np.isin(prev_code, touched[touched >= 0])
+        seeds |= np.isin(prev_code, touched)
     must, cannot = _constraint_positions(live, constraints)
     lap("seeds")
 
