@@ -16,6 +16,8 @@ _TITLES = frozenset(t.lower().strip(".") for t in CONSTANTS.titles) | {"mr", "mr
 _SUFFIXES = frozenset(s.lower().strip(".") for s in CONSTANTS.suffix_acronyms | CONSTANTS.suffix_not_acronyms)
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "la", "le", "st", "bin", "ibn", "al", "el", "ter", "ten", "dos", "das"})
 _NOT_NAME = re.compile(r"[^A-Za-z\s\-',.]")
+# one word of letters and digits ('jyoung8', 'mary1984'): a user name typed into the name box
+_USER_NAME = re.compile(r"^[A-Za-z._]+\d+[A-Za-z]*$")
 
 
 def _nickname_rows() -> list[tuple[str, str]]:
@@ -52,9 +54,10 @@ def nickname_related(a: str, b: str) -> bool:
 
 @lru_cache(maxsize=1)
 def known_given_names() -> frozenset[str]:
-    """Lower-case given names we recognise (canonical names and nicknames): used to tell name order."""
-    table = nickname_table()
-    return frozenset(table) | frozenset(table.values())
+    """Lower-case given names we recognise (nicknames and every formal name they stand for): used to
+    tell name order."""
+    formals = nickname_formals()
+    return frozenset(formals).union(*formals.values())
 
 
 def canonical_given(name: str | None) -> str | None:
@@ -87,7 +90,7 @@ def _cap_piece(piece: str) -> str:
 
 
 def _clean(text: str | None) -> str | None:
-    if text is None or is_junk_text(text):
+    if text is None or is_junk_text(text) or _USER_NAME.match(text.strip()):
         return None
     text = _NOT_NAME.sub(" ", fold(text))
     text = re.sub(r"\s+", " ", text).strip(" ,.-'")
@@ -104,9 +107,12 @@ def _tokens(text: str) -> list[str]:
 
 
 def _looks_surname_first(raw_tokens: list[str]) -> bool:
-    """'SMITH John' (upper-case first token) or 'Smith John' (only the last token is a known given name)."""
+    """'SMITH John' (upper-case first token) or 'Smith John' (only the last token is a known given name).
+    A one-letter first token is an initial ('L. Thomas'), never a family name."""
     first, last = raw_tokens[0], raw_tokens[-1]
-    if len(first) > 1 and first.isupper() and not last.isupper():
+    if len(first) < 2:
+        return False
+    if first.isupper() and not last.isupper():
         return True
     known = known_given_names()
     return len(raw_tokens) == 2 and last.lower() in known and first.lower() not in known

@@ -37,6 +37,12 @@ def one(**raw) -> dict:
         ({"family_name": "JONES, ROBERT"}, "Robert", "Jones"),
         ({"full_name": "unknown"}, None, None),
         ({"full_name": "n/a", "given_name": None}, None, None),
+        # an initial first is never a family name, even before a surname that is also a given name
+        ({"full_name": "L. Thomas"}, "L", "Thomas"),
+        # both words known given names (Samuel only as the formal name of 'Sam'): first-last order kept
+        ({"full_name": "SAMUEL JAMES"}, "Samuel", "James"),
+        # a user name typed into the name box is no name
+        ({"full_name": "jyoung8"}, None, None),
     ],
 )
 def test_names(raw, given, family):
