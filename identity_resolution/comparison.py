@@ -103,7 +103,8 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple
 
     (canon,), _ = _codes(f["given_canon"])
     canon_r = np.where(swap, -1, canon[right])
-    nickname = _nicknames(gl, gr2, uniq, (s_given < 0.92) & ~_equal(canon[left], canon_r))
+    not_close = (s_given < 0.92) & ~_equal(canon[left], canon_r)
+    nickname = _nicknames(gl, gr2, uniq, not_close) | _distinct_pair_test(gl, gr2, uniq, not_close, _shortened)
     # an initial against a name with that first letter, in whichever box the right record has it
     # ('S Bernard' typed as 'Bernard S' against 'Seth Bernard')
     first = np.array([v[0] for v in uniq.tolist()], dtype=object)
@@ -129,13 +130,28 @@ def _nicknames(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.nd
     in_table = np.fromiter((v in nickname_formals() for v in uniques.tolist()), dtype=bool, count=len(uniques))
     asked = asked & (cl >= 0) & (cr >= 0)
     asked[asked] = in_table[cl[asked]] | in_table[cr[asked]]
+    return _distinct_pair_test(cl, cr, uniques, asked, nickname_related)
+
+
+def _shortened(a: str, b: str) -> bool:
+    """One given name is the other cut short ('Ash' Ashley, 'Jon' Jonathan, 'Barb' Barbara): three or
+    more letters kept (two say too little) and two or more dropped (one more letter is as often
+    another name: Paul/Paula). Not every short form is in the nickname table, and Jaro–Winkler
+    scores a long cut below the nickname level."""
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= 3 and len(long) - len(short) >= 2 and long.startswith(short)
+
+
+def _distinct_pair_test(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray, test) -> np.ndarray:
+    """test(left value, right value) for the `asked` pairs, run once per distinct value pair."""
+    asked = asked & (cl >= 0) & (cr >= 0)
     out = np.zeros(len(cl), dtype=bool)
     if asked.any():
         width = np.int64(len(uniques))
         inverse, keys = pd.factorize(cl[asked].astype(np.int64) * width + cr[asked])
-        related = np.fromiter((nickname_related(uniques[k // width], uniques[k % width]) for k in keys.tolist()),
-                              dtype=bool, count=len(keys))
-        out[asked] = related[inverse]
+        hits = np.fromiter((test(uniques[k // width], uniques[k % width]) for k in keys.tolist()),
+                           dtype=bool, count=len(keys))
+        out[asked] = hits[inverse]
     return out
 
 

@@ -60,3 +60,16 @@ def test_an_initial_matches_a_name_in_the_other_box_when_the_names_are_swapped()
     initial = next(f.levels.index("initial") for f in FIELDS if f.name == "given_name")
     assert name_levels({"given_name": "Seth", "family_name": "Bernard"},
                        {"given_name": "Bernard", "family_name": "S"}) == (initial, 3)
+
+
+@pytest.mark.parametrize(
+    "a, b, shortened",
+    [
+        ("Ash", "Ashley", True),  # not in the nickname table: a given name cut short
+        ("Jon", "Jonathan", True),
+        ("Al", "Alison", False),  # two letters say too little
+        ("Ann", "Joann", False),  # inside, not at the start
+    ],
+)
+def test_a_given_name_cut_short_is_a_nickname_match(a, b, shortened):
+    assert (given_level(a, b) == NICKNAME_LEVEL) is shortened
