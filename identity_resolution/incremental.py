@@ -51,6 +51,7 @@ from identity_resolution.clustering import cluster, customer_ids
 from identity_resolution.comparison import compare
 from identity_resolution.config import ResolverConfig
 from identity_resolution.features import FEATURE_COLUMNS, as_objects, build_features
+from identity_resolution.pair_memory import PairMemory
 from identity_resolution.resolver import Resolution, _constraint_positions, add_closure_pairs, _pairs_frame, _review_frame, _score, as_bool
 from identity_resolution.scoring import FellegiSunterModel
 
@@ -130,6 +131,7 @@ class FeatureCache:
         self.index = pd.Index(np.zeros(0, dtype=np.uint64))  # live hashed keys ...
         self.index_sid = np.zeros(0, dtype=np.int64)  # ... and their sids
         self.silo_codes: dict[str, int] = {}
+        self.pairs = PairMemory()  # scores of pairs, so unchanged pairs are not compared again
         self.con = duckdb.connect()
         self.con.execute("CREATE TABLE bk (rule TINYINT, sid BIGINT, silo_code INTEGER, k UBIGINT, k2 UBIGINT)")
         self.con.execute("CREATE TABLE cnt (rule TINYINT, k UBIGINT, n BIGINT)")
@@ -138,12 +140,28 @@ class FeatureCache:
         return len(self.index)
 
     @classmethod
-    def build(cls, records: pd.DataFrame, features: pd.DataFrame | None = None) -> "FeatureCache":
+    def build(cls, records: pd.DataFrame, features: pd.DataFrame | None = None, pairs: pd.DataFrame | None = None,
+              min_probability: float = 0.01) -> "FeatureCache":
         """Featurise every live record (what a first incremental run would do anyway); `features`
-        (build_features of the live records, same order, e.g. `Resolution.features`) skips that."""
+        (build_features of the live records, same order, e.g. `Resolution.features`) skips that;
+        `pairs` (that resolution's `pairs`: every pair scoring at least `min_probability` under the
+        model the incremental runs keep) spares them comparing pairs of unchanged records."""
         live = _live(records)
         features = build_features(live) if features is None else features
-        return cls.from_frame(pd.concat([live[KEY].reset_index(drop=True), features.reset_index(drop=True)], axis=1))
+        cache = cls.from_frame(pd.concat([live[KEY].reset_index(drop=True), features.reset_index(drop=True)], axis=1))
+        if pairs is not None:
+            cache.seed_pairs(pairs, min_probability)
+        return cache
+
+    def seed_pairs(self, pairs: pd.DataFrame, min_probability: float) -> None:
+        """Remember a resolution's scored pairs (silo_l, source_record_id_l, silo_r, source_record_id_r,
+        gamma_*, match_weight, match_probability) as the complete list of pairs above `min_probability`."""
+        sid_l = self.sids_of(_hashed(pairs, ["silo_l", "source_record_id_l"]))
+        sid_r = self.sids_of(_hashed(pairs, ["silo_r", "source_record_id_r"]))
+        known = (sid_l >= 0) & (sid_r >= 0)
+        self.pairs = PairMemory(min_probability, complete=True)
+        self.pairs.remember(sid_l[known], sid_r[known], pairs[known].reset_index(drop=True),
+                            pairs["match_weight"].to_numpy()[known], pairs["match_probability"].to_numpy()[known])
 
     def to_frame(self) -> pd.DataFrame:
         """The live records' silo, source_record_id and features (what a warehouse table keeps)."""
@@ -274,6 +292,8 @@ class IncrementalResolution(Resolution):
     # xref rows of the re-clustered records only (what ids.update_stable_ids takes as changed_clusters)
     changed_xref: pd.DataFrame = field(default_factory=pd.DataFrame)
     rounds: int = 0
+    pairs_compared: int = 0  # candidate pairs compared this run
+    pairs_recalled: int = 0  # pairs of unchanged records whose remembered score was reused
     # `pairs` and `review` hold every pair touching a re-clustered record; `carry_over_pairs`
     # merges them with the previous run's to give what a full run returns
 
@@ -366,8 +386,13 @@ def resolve_incremental(
     cache.con.execute(f"CREATE OR REPLACE TEMP TABLE big AS SELECT rule, k FROM cnt WHERE n > {cap}")
     feats_at = lambda pos: cache.feats_at(sid_of_pos[pos])  # noqa: E731
     touching = lambda pos: _pairs_touching(cache, sid_of_pos[pos], pos_of_sid, config.link_only)  # noqa: E731
+    fresh = seeds & (prev_code < 0)
+    fresh[changed_pos] = True
+    fresh[cap_pos[cap_pos >= 0]] = True  # their candidate pairs changed: nothing remembered applies
+    scorer = _Scorer(cache, sid_of_pos, fresh, feats_at, model, config)
     in_s, pl, pr, prule, gammas, weight, prob, rounds = _grow(touching, feats_at, len(keys), seeds, prev_code, must,
-                                                              model, config)
+                                                              scorer, config)
+    scorer.remember()
     lap("rounds")
 
     members = np.flatnonzero(in_s)
@@ -387,7 +412,8 @@ def resolve_incremental(
     lap("output")
     log.info("incremental resolve: %d of %d records re-clustered in %d round(s)", len(members), len(keys), rounds)
     return IncrementalResolution(xref=xref, pairs=pairs, model=model, timings=timings, review=review,
-                                 changed_xref=changed_xref, rounds=rounds)
+                                 changed_xref=changed_xref, rounds=rounds, pairs_recalled=scorer.recalled,
+                                 pairs_compared=sum(len(s[0]) for s in scorer.scored))
 
 
 def _check_inputs(changed_keys: pd.DataFrame, previous_xref: pd.DataFrame) -> None:
@@ -436,7 +462,48 @@ def _score_pairs(feats_at, left, right, model, config):
     return gammas, weight, prob
 
 
-def _grow(touching, feats_at, n, seeds, prev_codes, must, model, config):
+class _Scorer:
+    """Scores candidate pairs: those touching a fresh (changed, new or re-blocked) record are
+    compared; pairs of two unchanged records come from the cache's pair memory when it is complete
+    (see pair_memory.py), and are dropped when it does not hold them (they scored below every
+    threshold that matters). Newly scored pairs are remembered afterwards."""
+
+    def __init__(self, cache: FeatureCache, sid_of_pos, fresh, feats_at, model, config):
+        memory = cache.pairs
+        floor = min(config.pairs_min_probability, config.review_threshold, config.match_threshold,
+                    config.conflict_override_probability if config.conflict_override_probability is not None else 1.0)
+        self.memory = memory if memory.complete and memory.min_probability <= floor else None
+        self.sid_of_pos, self.fresh, self.feats_at, self.model, self.config = sid_of_pos, fresh, feats_at, model, config
+        self.scored: list[tuple] = []
+        self.recalled = 0
+
+    def __call__(self, left, right, rule):
+        if self.memory is None:
+            gammas, weight, prob = _score_pairs(self.feats_at, left, right, self.model, self.config)
+            self.scored.append((left, right, gammas, weight, prob))
+            return left, right, rule, gammas, weight, prob
+        old = ~(self.fresh[left] | self.fresh[right])
+        rows = self.memory.recall(self.sid_of_pos[left[old]], self.sid_of_pos[right[old]])
+        new, known = np.flatnonzero(~old), np.flatnonzero(old)[rows >= 0]
+        rows = rows[rows >= 0]
+        self.recalled += len(rows)
+        gammas, weight, prob = _score_pairs(self.feats_at, left[new], right[new], self.model, self.config)
+        self.scored.append((left[new], right[new], gammas, weight, prob))
+        order = np.concatenate([new, known])
+        return (left[order], right[order], rule[order],
+                pd.concat([gammas, self.memory.gamma_frame(rows).astype(gammas.dtypes.to_dict())], ignore_index=True),
+                np.concatenate([weight, self.memory.weight[rows]]), np.concatenate([prob, self.memory.prob[rows]]))
+
+    def remember(self) -> None:
+        if self.memory is None or not self.scored:
+            return
+        left, right = (np.concatenate([s[i] for s in self.scored]) for i in (0, 1))
+        self.memory.remember(self.sid_of_pos[left], self.sid_of_pos[right],
+                             pd.concat([s[2] for s in self.scored], ignore_index=True),
+                             np.concatenate([s[3] for s in self.scored]), np.concatenate([s[4] for s in self.scored]))
+
+
+def _grow(touching, feats_at, n, seeds, prev_codes, must, score, config):
     """Rounds of block -> compare -> score from the newest members of S until S is closed.
     `prev_codes`: each record's previous customer as an integer, -1 for records without one."""
     in_s = np.zeros(n, dtype=bool)
@@ -461,7 +528,7 @@ def _grow(touching, feats_at, n, seeds, prev_codes, must, model, config):
         left, right, rule = left[new], right[new], rule[new]
         linked = [must_arr[in_s[must_arr[:, 0]], 1], must_arr[in_s[must_arr[:, 1]], 0]]
         if len(left):
-            gammas, weight, prob = _score_pairs(feats_at, left, right, model, config)
+            left, right, rule, gammas, weight, prob = score(left, right, rule)
             ls.append(left); rs.append(right); rules.append(rule); gs.append(gammas); ws.append(weight); ps.append(prob)
             strong = prob >= config.match_threshold
             linked += [left[strong], right[strong]]

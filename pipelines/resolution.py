@@ -50,11 +50,13 @@ class ResolveCounts:
     timings: dict[str, float]
     mode: str = "full"
     reclustered: int = 0
+    pairs_recalled: int = 0
 
     def as_metadata(self) -> dict:
         return {
             "mode": self.mode,
             "reclustered_records": self.reclustered,
+            "pairs_recalled": self.pairs_recalled,
             "records": self.records,
             "customers": self.customers,
             "multi_silo_customers": self.multi_silo_customers,
@@ -145,6 +147,7 @@ class _Outcome:
     features_removed: pd.DataFrame | None  # keys to delete first (None: replace the table)
     reclustered: int
     timings: dict[str, float]
+    pairs_recalled: int = 0
 
 
 def _resolve_full(records, previous_xref, previous_history, model, config, constraints, labels, now) -> _Outcome:
@@ -160,17 +163,21 @@ def _resolve_full(records, previous_xref, previous_history, model, config, const
 def _resolve_changed(con, records, changed, previous_xref, previous_history, model, config, constraints, now) -> _Outcome:
     """Re-cluster only what `changed` can affect; carry every other row over from the last run."""
     cache = load_feature_cache(con)
+    previous_scores = _table(con, SCORES_TABLE)
+    # the last run's scored pairs: pairs of two unchanged records are recalled, not compared again
+    cache.seed_pairs(previous_scores, config.pairs_min_probability)
     result = resolve_incremental(records, changed, previous_xref, model, config, constraints=constraints, cache=cache)
     stable = update_stable_ids(result.changed_xref, previous_xref, previous_history, now=now)
     # a customer whose only records were deleted is not re-clustered; its rows just leave (as in a full run)
     stable = StableIds(stable.xref[_key_text(stable.xref).isin(_key_text(records))], stable.history)
     affected = result.affected_keys(changed)
-    pairs = carry_over_pairs(_table(con, SCORES_TABLE), result.pairs, affected)
+    pairs = carry_over_pairs(previous_scores, result.pairs, affected)
     review = carry_over_pairs(_previous_review(con), result.review, affected)
     live_changed = records.merge(changed[KEY].astype(str), on=KEY)
     rows = feature_rows(live_changed[KEY + [FINGERPRINT]].rename(columns={FINGERPRINT: "fingerprint"}),
                         cache.features_of(live_changed))
-    return _Outcome(stable, pairs, review, model, rows, changed, len(result.changed_xref), dict(result.timings))
+    return _Outcome(stable, pairs, review, model, rows, changed, len(result.changed_xref), dict(result.timings),
+                    result.pairs_recalled)
 
 
 def _key_text(frame: pd.DataFrame) -> pd.Series:
@@ -256,6 +263,7 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
         timings=outcome.timings,
         mode=plan.mode,
         reclustered=outcome.reclustered,
+        pairs_recalled=outcome.pairs_recalled,
     )
     log_event(log, "identities_resolved", run_id=run_id, **counts.as_metadata())
     return counts

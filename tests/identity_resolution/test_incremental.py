@@ -55,7 +55,10 @@ def _mutate(staged: pd.DataFrame, rng: np.random.Generator, step: int) -> tuple[
 
 # max_block_size=4: blocks cross the cap all the time, so pairs among unchanged records appear
 # and disappear with a change elsewhere in their block
-@pytest.mark.parametrize("seed,use_cache,max_block", [(1, True, 200), (2, True, 4), (3, False, 4)])
+# cache: primed by a first incremental call (features only), built from the full run with its pairs
+# (unchanged pairs are then recalled, not compared), or none (everything featurised every time)
+@pytest.mark.parametrize("seed,use_cache,max_block", [(1, "primed", 200), (2, "primed", 4), (3, None, 4),
+                                                      (4, "pairs", 200), (5, "pairs", 4)])
 def test_incremental_equals_full_after_every_step(population, seed, use_cache, max_block):
     config = ResolverConfig(freeze_tf_tables=True, max_block_size=max_block)
     model = resolve(population, config).model  # trained once, then fixed
@@ -63,10 +66,13 @@ def test_incremental_equals_full_after_every_step(population, seed, use_cache, m
     first = resolve(staged, config, model=model)
     previous, pairs, review = first.xref, first.pairs, first.review
     cache = FeatureCache()
-    if use_cache:  # prime the cache with the records the previous run saw
+    if use_cache == "primed":  # prime the cache with the records the previous run saw
         resolve_incremental(staged, staged[KEY].iloc[:0], previous, model, config, cache=cache)
+    elif use_cache == "pairs":
+        cache = FeatureCache.build(staged, first.features, pairs=first.pairs, min_probability=config.pairs_min_probability)
+        assert cache.pairs.complete and len(cache.pairs) == len(first.pairs)
     rng = np.random.default_rng(seed)
-    partial_runs = 0
+    partial_runs = recalled = 0
     for step in range(6):
         staged, changed = _mutate(staged, rng, step)
         inc = resolve_incremental(staged, changed, previous, model, config, cache=cache if use_cache else None)
@@ -82,7 +88,9 @@ def test_incremental_equals_full_after_every_step(population, seed, use_cache, m
         assert scored(pairs) == scored(full.pairs), f"step {step}: scored pairs differ"
         assert scored(review) == scored(full.review), f"step {step}: review pairs differ"
         partial_runs += len(inc.changed_xref) < len(staged)
+        recalled += inc.pairs_recalled
         previous = inc.xref
+    assert (recalled > 0) == (use_cache == "pairs")  # unchanged pairs reused only from a complete memory
     if use_cache:
         assert partial_runs == 6  # with a cache, no step had to re-cluster everything
 

@@ -93,6 +93,7 @@ def test_incremental_runs_publish_what_full_runs_publish(tmp_path, monkeypatch, 
         assert mode == "incremental", reason
         assert 0 < changed <= reclustered < records, (changed, reclustered, records)
         assert counts.reclustered == reclustered
+        assert counts.pairs_recalled > 0  # pairs of unchanged records came from the last run's scores
         assert _published(inc) == _published(full), f"step {step}: incremental and full runs differ"
         assert inc.execute("SELECT count(*) FROM identity.record_features").fetchone()[0] == records
 
