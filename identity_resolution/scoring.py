@@ -17,6 +17,7 @@ from identity_resolution.comparison import FIELDS, MISSING, FieldSpec
 
 _EPS = 1e-9
 HOUSEHOLD_CAP_BITS = -4.0
+MOVE_FIELDS = ("postcode", "city")  # their disagreement is no evidence beyond a different street address
 
 
 @dataclass
@@ -45,15 +46,7 @@ class FellegiSunterModel:
 
     def field_bits(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
         """Per-pair `bf_<field>` contributions in bits (0 where the level is missing)."""
-        out = {}
-        for spec in self.fields:
-            g = gammas[f"gamma_{spec.name}"].to_numpy()
-            table = np.append(self.bayes_factor_bits(spec.name), 0.0)  # index -1 -> 0 bits
-            bits = table[np.where(g == MISSING, len(table) - 1, g)]
-            if tf_bits is not None and spec.name in tf_bits:
-                bits = bits + np.where(g == len(spec.levels) - 1, tf_bits[spec.name], 0.0)
-            out[f"bf_{spec.name}"] = bits
-        frame = pd.DataFrame(out)
+        frame = pd.DataFrame({f"bf_{name}": bits for name, bits in self._bits_by_field(gammas, tf_bits)})
         before_guard = self.prior_bits() + frame.sum(axis=1).to_numpy()
         frame["bf_household_guard"] = self.guard_bits(gammas, before_guard)
         return frame
@@ -61,13 +54,24 @@ class FellegiSunterModel:
     def match_weight(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Total weight in bits per pair (prior + every field + guard), without per-field columns."""
         weight = np.full(len(gammas), self.prior_bits(), dtype=np.float64)
+        for _, bits in self._bits_by_field(gammas, tf_bits):
+            weight += bits
+        return weight + self.guard_bits(gammas, weight)
+
+    def _bits_by_field(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None):
+        """(field name, bits per pair) for every field; 0 bits where the level is missing."""
+        moved = gammas["gamma_address"].to_numpy() == 0 if "gamma_address" in gammas else None
         for spec in self.fields:
             g = gammas[f"gamma_{spec.name}"].to_numpy()
-            table = np.append(self.bayes_factor_bits(spec.name), 0.0)
-            weight += table[np.where(g == MISSING, len(table) - 1, g)]
+            table = np.append(self.bayes_factor_bits(spec.name), 0.0)  # index -1 -> 0 bits
+            bits = table[np.where(g == MISSING, len(table) - 1, g)]
             if tf_bits is not None and spec.name in tf_bits:
-                weight += tf_bits[spec.name]
-        return weight + self.guard_bits(gammas, weight)
+                bits = bits + np.where(g == len(spec.levels) - 1, tf_bits[spec.name], 0.0)
+            if spec.name in MOVE_FIELDS and moved is not None:
+                # a different street address usually brings another postcode and city: one move,
+                # not three independent disagreements (estimation still sees every level)
+                bits = np.where(moved & (g == 0), 0.0, bits)
+            yield spec.name, bits
 
     def guard_bits(self, gammas: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
         """Negative bits that bring household-pattern pairs down to household_cap_bits (else 0)."""

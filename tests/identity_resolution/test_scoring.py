@@ -94,3 +94,21 @@ def test_model_json_is_readable_and_checked(tmp_path):
     with pytest.raises(ValueError, match="does not match"):
         FellegiSunterModel.from_json(broken)
 
+
+
+def test_a_move_counts_once_not_once_per_address_field():
+    model = FellegiSunterModel(m={k: np.array(v) for k, v in TRUE_M.items()},
+                               u={k: np.array(v) for k, v in TRUE_U.items()})
+    base = {f"gamma_{spec.name}": [len(spec.levels) - 1] * 3 for spec in FIELDS}  # agree on everything
+    base["gamma_address"] = [0, 0, 3]  # moved / moved / same street address
+    base["gamma_postcode"] = [0, -1, 0]  # another postcode / none / another postcode
+    base["gamma_city"] = [0, -1, 0]
+    gammas = pd.DataFrame(base).astype(np.int8)
+    weight = model.match_weight(gammas)
+    bits = model.field_bits(gammas)
+    # after a move the other postcode and city add nothing: as if they were unknown
+    assert weight[0] == pytest.approx(weight[1])
+    assert bits.loc[0, "bf_postcode"] == 0.0 and bits.loc[0, "bf_city"] == 0.0
+    # at the same street address another postcode is still evidence against
+    assert bits.loc[2, "bf_postcode"] < 0 and bits.loc[2, "bf_city"] < 0
+    assert model.prior_bits() + bits.sum(axis=1).to_numpy() == pytest.approx(weight)
