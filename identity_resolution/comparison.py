@@ -104,7 +104,7 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple
     (canon,), _ = _codes(f["given_canon"])
     canon_r = np.where(swap, -1, canon[right])
     not_close = (s_given < 0.92) & ~_equal(canon[left], canon_r)
-    nickname = _nicknames(gl, gr2, uniq, not_close) | _distinct_pair_test(gl, gr2, uniq, not_close, _shortened)
+    nickname = _nicknames(gl, gr2, uniq, not_close) | _distinct_pair_test(gl, gr2, uniq, not_close, _shortened_or_slip)
     # an initial against a name with that first letter, in whichever box the right record has it
     # ('S Bernard' typed as 'Bernard S' against 'Seth Bernard')
     first = np.array([v[0] for v in uniq.tolist()], dtype=object)
@@ -140,6 +140,16 @@ def _shortened(a: str, b: str) -> bool:
     scores a long cut below the nickname level."""
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     return len(short) >= 3 and len(long) - len(short) >= 2 and long.startswith(short)
+
+
+def _one_slip(a: str, b: str) -> bool:
+    """Two given names of five or more letters one typo apart ('Catherine' 'Carherine'): Jaro–Winkler
+    scores a slip near the start below the nickname level, though it is the same name."""
+    return min(len(a), len(b)) >= 5 and OSA.distance(a, b, score_cutoff=1) <= 1
+
+
+def _shortened_or_slip(a: str, b: str) -> bool:
+    return _shortened(a, b) or _one_slip(a, b)
 
 
 def _distinct_pair_test(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray, test) -> np.ndarray:
