@@ -45,23 +45,28 @@ class PairMemory:
             self.gammas = np.zeros((0, len(columns)), dtype=np.int8)
         elif columns != self.gamma_columns:
             raise ValueError(f"pair memory holds {self.gamma_columns}, got {columns}")
-        keys = pair_keys(sid_l[keep], sid_r[keep])
-        new_g = gammas.loc[keep, columns].to_numpy(dtype=np.int8)
-        stale = np.isin(self.keys, keys)
-        all_keys = np.concatenate([self.keys[~stale], keys])
-        order = np.argsort(all_keys, kind="stable")
-        self.keys = all_keys[order]
-        self.gammas = np.concatenate([self.gammas[~stale], new_g])[order]
-        self.weight = np.concatenate([self.weight[~stale], np.asarray(weight, dtype=np.float64)[keep]])[order]
-        self.prob = np.concatenate([self.prob[~stale], np.asarray(prob, dtype=np.float64)[keep]])[order]
+        keys, first = np.unique(pair_keys(sid_l[keep], sid_r[keep]), return_index=True)  # sorted
+        new_g = gammas.loc[keep, columns].to_numpy(dtype=np.int8)[first]
+        new_w = np.asarray(weight, dtype=np.float64)[keep][first]
+        new_p = np.asarray(prob, dtype=np.float64)[keep][first]
+        # both sides sorted: update pairs seen before in place, insert the others (no re-sort)
+        pos = np.searchsorted(self.keys, keys)
+        seen = pos < len(self.keys)
+        seen[seen] = self.keys[pos[seen]] == keys[seen]
+        self.gammas[pos[seen]], self.weight[pos[seen]], self.prob[pos[seen]] = new_g[seen], new_w[seen], new_p[seen]
+        at = pos[~seen]
+        self.keys = np.insert(self.keys, at, keys[~seen])
+        self.gammas = np.insert(self.gammas, at, new_g[~seen], axis=0)
+        self.weight = np.insert(self.weight, at, new_w[~seen])
+        self.prob = np.insert(self.prob, at, new_p[~seen])
 
     def recall(self, sid_l: np.ndarray, sid_r: np.ndarray) -> np.ndarray:
         """Row of each pair in the memory, -1 where it is not remembered."""
         keys = pair_keys(sid_l, sid_r)
-        pos = np.searchsorted(self.keys, keys)
-        pos = np.minimum(pos, max(len(self.keys) - 1, 0))
-        found = (len(self.keys) > 0) & (self.keys[pos] == keys) if len(self.keys) else np.zeros(len(keys), bool)
-        return np.where(found, pos, -1)
+        if not len(self.keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[pos] == keys, pos, -1)
 
     def gamma_frame(self, rows: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(self.gammas[rows], columns=self.gamma_columns)
