@@ -153,7 +153,7 @@ def main() -> None:
         table.add_column(col)
     table.add_row("full", f"{full_s:.2f}", f"{len(current):,}", ", ".join(f"{k} {v:.2f}" for k, v in full.timings.items()))
     table.add_row("incremental", f"{inc_s:.2f}", f"{len(inc.changed_xref):,} ({inc.rounds} rounds; {inc.pairs_compared:,} "
-                  f"pairs compared, {inc.pairs_recalled:,} recalled)",
+                  f"pairs compared, {inc.pairs_recalled:,} recalled; {inc.reblocked:,} re-blocked)",
                   ", ".join(f"{k} {v:.2f}" for k, v in inc.timings.items()))
     console.print(table)
     console.print(f"incremental / full = {inc_s / full_s:.1%}  (target < 10%)")

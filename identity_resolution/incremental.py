@@ -294,6 +294,7 @@ class IncrementalResolution(Resolution):
     rounds: int = 0
     pairs_compared: int = 0  # candidate pairs compared this run
     pairs_recalled: int = 0  # pairs of unchanged records whose remembered score was reused
+    reblocked: int = 0  # unchanged records drawn in because a block they sit in crossed max_block_size
     # `pairs` and `review` hold every pair touching a re-clustered record; `carry_over_pairs`
     # merges them with the previous run's to give what a full run returns
 
@@ -413,7 +414,8 @@ def resolve_incremental(
     log.info("incremental resolve: %d of %d records re-clustered in %d round(s)", len(members), len(keys), rounds)
     return IncrementalResolution(xref=xref, pairs=pairs, model=model, timings=timings, review=review,
                                  changed_xref=changed_xref, rounds=rounds, pairs_recalled=scorer.recalled,
-                                 pairs_compared=sum(len(s[0]) for s in scorer.scored))
+                                 pairs_compared=sum(len(s[0]) for s in scorer.scored),
+                                 reblocked=int((cap_pos >= 0).sum()))
 
 
 def _check_inputs(changed_keys: pd.DataFrame, previous_xref: pd.DataFrame) -> None:
