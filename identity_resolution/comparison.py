@@ -98,29 +98,35 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple
     # a lone name that equals the other record's surname is as likely a first name that happens to
     # be a surname too (Douglas, Scott, James): less than a surname agreement (see below)
     lone = swap & ~((gl >= 0) & (gr >= 0) & (fl >= 0) & (fr >= 0))
-    gr2, fr2 = np.where(swap, fr, gr), np.where(swap, gr, fr)
-    s_given, s_family = np.where(swap, s_gf, s_gg), np.where(swap, s_fg, s_ff)
+    # Swapped, with all four names: of the two crossed pairs the closer one is the family name. When
+    # only one crossed pair agrees ('George Kevin' filed swapped against his wife 'Brenda George'),
+    # that agreement is a shared surname, not a shared given name.
+    flip = swap & ~lone & (np.nan_to_num(s_gf) > np.nan_to_num(s_fg))
+    ga, fa = np.where(flip, fl, gl), np.where(flip, gl, fl)
+    gb, fb = np.where(swap, np.where(flip, gr, fr), gr), np.where(swap, np.where(flip, fr, gr), fr)
+    s_given = np.where(swap, np.where(flip, s_fg, s_gf), s_gg)
+    s_family = np.where(swap, np.where(flip, s_gf, s_fg), s_ff)
 
     (canon,), _ = _codes(f["given_canon"])
     canon_r = np.where(swap, -1, canon[right])
     not_close = (s_given < 0.92) & ~_equal(canon[left], canon_r)
-    nickname = _nicknames(gl, gr2, uniq, not_close) | _distinct_pair_test(gl, gr2, uniq, not_close, _shortened_or_slip)
+    nickname = _nicknames(ga, gb, uniq, not_close) | _distinct_pair_test(ga, gb, uniq, not_close, _shortened_or_slip)
     # an initial against a name with that first letter, in whichever box the right record has it
     # ('S Bernard' typed as 'Bernard S' against 'Seth Bernard')
     first = np.array([v[0] for v in uniq.tolist()], dtype=object)
     single = np.array([len(v) == 1 for v in uniq.tolist()], dtype=bool)
-    both = (gl >= 0) & (gr2 >= 0)
+    both = (ga >= 0) & (gb >= 0)
     initial_match = np.zeros(len(left), dtype=bool)
-    initial_match[both] = (single[gl[both]] | single[gr2[both]]) & (first[gl[both]] == first[gr2[both]])
-    given_missing = (gl < 0) | (gr2 < 0)
+    initial_match[both] = (single[ga[both]] | single[gb[both]]) & (first[ga[both]] == first[gb[both]])
+    given_missing = (ga < 0) | (gb < 0)
     given = _levels(given_missing, [
         initial_match,
         s_given >= 0.85,
         (s_given >= 0.92) | _equal(canon[left], canon_r) | nickname,
-        _equal(gl, gr2),
+        _equal(ga, gb),
     ])
-    family_missing = (fl < 0) | (fr2 < 0)
-    family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fl, fr2) & ~lone])
+    family_missing = (fa < 0) | (fb < 0)
+    family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fa, fb) & ~lone])
     return given, family
 
 

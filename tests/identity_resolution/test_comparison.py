@@ -56,6 +56,16 @@ def test_swapped_names_agree_exactly_only_when_both_records_have_both_names():
     assert given == -1 and 0 <= family < family_exact
 
 
+def test_one_crossed_name_in_common_is_a_shared_surname_not_a_shared_given_name():
+    # Kevin George filed swapped ('George' in the given box) against his wife Brenda George
+    given, family = name_levels({"given_name": "George", "family_name": "Kevin"},
+                                {"given_name": "Brenda", "family_name": "George"})
+    assert (given, family) == (0, 3)
+    # a real swap with a nickname: the surname pairs up, the given names are a nickname match
+    assert name_levels({"given_name": "Smith", "family_name": "Bob"},
+                       {"given_name": "Robert", "family_name": "Smith"}) == (NICKNAME_LEVEL, 3)
+
+
 def test_an_initial_matches_a_name_in_the_other_box_when_the_names_are_swapped():
     initial = next(f.levels.index("initial") for f in FIELDS if f.name == "given_name")
     assert name_levels({"given_name": "Seth", "family_name": "Bernard"},
