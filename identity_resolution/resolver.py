@@ -20,6 +20,7 @@ from identity_resolution.labels import LabelledPairs, check_labels, fit_m_with_l
 from identity_resolution.scoring import (
     FellegiSunterModel,
     estimate_u,
+    u_city_given_postcode,
     u_without_matches,
     pair_tf_bits,
     probability,
@@ -150,6 +151,7 @@ def train_model(features: pd.DataFrame, gammas: pd.DataFrame, config: ResolverCo
                          update_u=config.em_update_u, total_pairs=total)
         u = u_without_matches(random_gammas, model)
     model.u = u
+    model.u_city_given_postcode = u_city_given_postcode(random_gammas)
     return model
 
 

@@ -35,6 +35,10 @@ class FellegiSunterModel:
     # agrees on household-level fields (family name, address, phone). Those fields are shared
     # by everyone in a household, which breaks the independence Fellegi–Sunter assumes. None = off.
     household_cap_bits: float | None = None
+    # P(same city | same postcode) among non-matches, from random pairs. Where postcodes lie in one
+    # city it is near 1 and a city agreement after a postcode agreement says nothing more; where the
+    # two are unrelated (FEBRL) it is the plain u and nothing changes. None = cities counted as usual.
+    u_city_given_postcode: float | None = None
 
     # ---- evidence -----------------------------------------------------------------
     def bayes_factor_bits(self, name: str) -> np.ndarray:
@@ -71,7 +75,19 @@ class FellegiSunterModel:
                 # a different street address usually brings another postcode and city: one move,
                 # not three independent disagreements (estimation still sees every level)
                 bits = np.where(moved & (g == 0), 0.0, bits)
+            if spec.name == "city":
+                bits = self._city_after_postcode(gammas, g, bits)
             yield spec.name, bits
+
+    def _city_after_postcode(self, gammas: pd.DataFrame, g: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        """City agreement scored against non-matches that already share the postcode (its term
+        frequency too: the postcode's already counted the rarity of the place)."""
+        if self.u_city_given_postcode is None or "gamma_postcode" not in gammas:
+            return bits
+        top = len(self.m["city"]) - 1
+        nested = (gammas["gamma_postcode"].to_numpy() == len(self.m["postcode"]) - 1) & (g == top)
+        conditional = math.log2(max(float(self.m["city"][top]), _EPS) / max(self.u_city_given_postcode, _EPS))
+        return np.where(nested, conditional, bits)
 
     def guard_bits(self, gammas: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
         """Negative bits that bring household-pattern pairs down to household_cap_bits (else 0)."""
@@ -109,6 +125,7 @@ class FellegiSunterModel:
                 for spec in self.fields
             ],
             "household_cap_bits": self.household_cap_bits,
+            "u_city_given_postcode": self.u_city_given_postcode,
             "em_history": self.em_history,
             "term_frequencies": self.tf_tables,
         }
@@ -138,7 +155,20 @@ class FellegiSunterModel:
             u[spec.name] = np.array([lv["u"] for lv in fd["levels"]])
         return cls(fields=tuple(fields), m=m, u=u, prior=float(doc["prior"]), em_history=doc.get("em_history", []),
                    tf_max_bits=float(doc.get("tf_max_bits", 6.0)), tf_tables=doc.get("term_frequencies", {}),
-                   household_cap_bits=doc.get("household_cap_bits"))
+                   household_cap_bits=doc.get("household_cap_bits"),
+                   u_city_given_postcode=doc.get("u_city_given_postcode"))
+
+
+def u_city_given_postcode(random_gammas: pd.DataFrame, min_pairs: int = 50) -> float | None:
+    """Share of random pairs agreeing on the city among those agreeing on the postcode (smoothed);
+    None when too few random pairs share a postcode to tell."""
+    top = {spec.name: len(spec.levels) - 1 for spec in FIELDS}
+    same_postcode = random_gammas["gamma_postcode"].to_numpy() == top["postcode"]
+    city = random_gammas["gamma_city"].to_numpy()[same_postcode]
+    city = city[city != MISSING]
+    if len(city) < min_pairs:
+        return None
+    return float(((city == top["city"]).sum() + 0.5) / (len(city) + 1.0))
 
 
 def household_pattern(gammas: pd.DataFrame) -> np.ndarray:

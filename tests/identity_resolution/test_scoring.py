@@ -112,3 +112,27 @@ def test_a_move_counts_once_not_once_per_address_field():
     # at the same street address another postcode is still evidence against
     assert bits.loc[2, "bf_postcode"] < 0 and bits.loc[2, "bf_city"] < 0
     assert model.prior_bits() + bits.sum(axis=1).to_numpy() == pytest.approx(weight)
+
+
+def test_a_city_agreement_after_a_postcode_agreement_counts_by_how_often_strangers_share_both():
+    from identity_resolution.scoring import u_city_given_postcode
+
+    model = FellegiSunterModel(m={k: np.array(v) for k, v in TRUE_M.items()},
+                               u={k: np.array(v) for k, v in TRUE_U.items()})
+    gammas = pd.DataFrame({f"gamma_{spec.name}": [-1] * 2 for spec in FIELDS}).astype(np.int8)
+    gammas["gamma_postcode"] = np.array([2, -1], dtype=np.int8)  # same postcode / postcode unknown
+    gammas["gamma_city"] = np.array([2, 2], dtype=np.int8)
+    plain = model.field_bits(gammas)["bf_city"].to_numpy()
+    assert plain[0] == plain[1] > 0  # no estimate: the city counts on its own
+    # random pairs in which every shared postcode also means a shared city: the city adds nothing
+    nested = pd.DataFrame({"gamma_postcode": [2] * 60 + [0] * 40, "gamma_city": [2] * 60 + [0] * 40})
+    model.u_city_given_postcode = u_city_given_postcode(nested)
+    bits = model.field_bits(gammas)["bf_city"].to_numpy()
+    assert abs(bits[0]) < 0.3 and bits[1] == plain[1]
+    # unrelated postcode and city (FEBRL): the share equals the plain u, so the bits stay as they were
+    unrelated = pd.DataFrame({"gamma_postcode": [2] * 200, "gamma_city": [2] * 30 + [0] * 170})
+    model.u_city_given_postcode = u_city_given_postcode(unrelated)
+    assert model.field_bits(gammas)["bf_city"].iloc[0] == pytest.approx(plain[0], abs=0.1)
+    # too few random pairs sharing a postcode to estimate anything
+    assert u_city_given_postcode(nested.head(10)) is None
+    assert FellegiSunterModel.from_json(model.to_json()).u_city_given_postcode == model.u_city_given_postcode
