@@ -17,6 +17,8 @@ from warehouse.publish import append_rows
 from warehouse.review_store import record_decision
 from warehouse.schema import STAGING_COLUMNS, conform, ensure_schema
 
+from pipeline_population import staged_population  # noqa: F401  (fixture)
+
 KEY = ["silo", "source_record_id"]
 
 

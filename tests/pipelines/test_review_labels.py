@@ -10,6 +10,8 @@ from pipelines.resolution import RETRAIN_ENV, resolve_warehouse
 from warehouse.publish import append_rows
 from warehouse.review_store import record_decision
 
+from pipeline_population import staged_population  # noqa: F401  (fixture)
+
 
 def _m(con: duckdb.DuckDBPyConnection) -> dict:
     model = json.loads(con.execute("SELECT model_json FROM identity.model").fetchone()[0])

@@ -1,4 +1,5 @@
-"""Fixtures for the pipeline's building blocks."""
+"""A staged population for the pipeline's building blocks (imported by the tests that use it:
+a second conftest.py here would shadow `from conftest import ...` in tests/ops)."""
 from __future__ import annotations
 
 import pandas as pd
