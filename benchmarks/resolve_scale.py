@@ -2,7 +2,8 @@
 
 Run: /work/venv/bin/python benchmarks/resolve_scale.py [--people 700000] [--seed 7] [--breakdown]
 About 1.43 records per person, so 700,000 people give ~1,000,000 records across five silos.
-The input is generated once into benchmarks/out/ (reused on later runs); `hub resolve` runs in a
+The input is generated once into benchmarks/out/ (reused on later runs until the generator's source
+changes); `hub resolve` runs in a
 child process so its peak resident memory is measured on its own (resource.getrusage).
 `--breakdown` also sorts the missed and the wrong record pairs by cause, from the generator's hidden
 truth (households, moves, name changes, other email addresses, records sharing nothing but names).
@@ -29,7 +30,7 @@ console = Console()
 def generate(people: int, seed: int) -> tuple[Path, Path]:
     records_path = OUT / f"scale_{people}_{seed}_records.parquet"
     truth_path = OUT / f"scale_{people}_{seed}_truth.parquet"
-    if records_path.exists() and truth_path.exists():
+    if _fresh(records_path) and _fresh(truth_path):
         return records_path, truth_path
     from hub.demo.generator import generate_canonical
 
@@ -43,6 +44,13 @@ def generate(people: int, seed: int) -> tuple[Path, Path]:
     truth.astype("string").to_parquet(truth_path, index=False)
     console.print(f"generated {len(records):,} records for {people:,} people in {time.perf_counter() - start:.1f}s")
     return records_path, truth_path
+
+
+def _fresh(path: Path) -> bool:
+    """A generated file newer than every source file of the generator (else it is regenerated: a
+    generator fix must not leave figures measured on the old data)."""
+    sources = (Path(__file__).resolve().parents[1] / "hub" / "demo").glob("*.py")
+    return path.exists() and all(path.stat().st_mtime > src.stat().st_mtime for src in sources)
 
 
 def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
