@@ -48,17 +48,23 @@ def requested_mode() -> str:
     return mode
 
 
-def matcher_settings(config: ResolverConfig) -> str:
-    """The settings and the matcher's code (a hash of its package files) as JSON: if either moved
-    since the stored features and clusters were made, they cannot be reused."""
+def matcher_code_digest() -> str:
+    """A hash of the identity_resolution package's code and data files: when it moves, what was
+    standardised, featurised or clustered with the old code cannot be reused."""
     digest = hashlib.sha1()
     root = Path(identity_resolution.__file__).parent
     for path in sorted(p for p in root.rglob("*") if p.suffix in _DATA_SUFFIXES and "__pycache__" not in p.parts):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def matcher_settings(config: ResolverConfig) -> str:
+    """The settings and the matcher's code as JSON: if either moved since the stored features and
+    clusters were made, they cannot be reused."""
     # frozen or not, the stored model's tables are what the next run reuses
     settings = dataclasses.asdict(dataclasses.replace(config, freeze_tf_tables=True))
-    return json.dumps({"config": settings, "matcher": digest.hexdigest()}, sort_keys=True)
+    return json.dumps({"config": settings, "matcher": matcher_code_digest()}, sort_keys=True)
 
 
 def plan_resolution(con: duckdb.DuckDBPyConnection, model_reused: bool, settings: str,

@@ -1,7 +1,8 @@
 """Building block: turn one silo's raw tables into its rows of the staging tables.
 
 raw -> `sources.map_records` (silo columns onto the canonical record, rejects with reasons)
-    -> `identity_resolution.standardise_records` (clean values, hash national ids)
+    -> `identity_resolution.standardise_records` (clean values, hash national ids; only records whose
+       mapped values changed since the last sync, see pipelines/standardise_changed.py)
     -> staging.customer_records / staging.rejected_records / staging.customer_facts.
 Counts must reconcile (raw = staged + rejected) or the step fails before publishing anything.
 """
@@ -13,8 +14,8 @@ from datetime import datetime, timezone
 import duckdb
 import pandas as pd
 
-from identity_resolution import standardise_records
 from pipelines.logs import get_logger, log_event
+from pipelines.standardise_changed import standardise_changed
 from sources import map_records, read_raw
 from sources.dlt_sources import normalise
 from warehouse.faults import fault_point
@@ -58,16 +59,17 @@ def _load_times(raw: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(seconds, unit="s")
 
 
-def staged_frame(silo, raw: pd.DataFrame, mapped) -> pd.DataFrame:
-    """Standardised staging rows for the mapped records, with arrival time and delete flag."""
+def staged_frame(con: duckdb.DuckDBPyConnection, silo, raw: pd.DataFrame, mapped) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Standardised staging rows for the mapped records (only changed ones standardised afresh),
+    with arrival time and delete flag; and their fingerprints."""
     records = mapped.records
-    staged = standardise_records(records, default_region=(getattr(silo, "country", None) or "US"))
+    staged, fingerprints = standardise_changed(con, silo.name, records, getattr(silo, "country", None) or "US")
     staged["is_deleted"] = records["is_deleted"].fillna(False).astype(bool).to_numpy() if "is_deleted" in records else False
     if "_dlt_load_id" in records.columns:
         staged["loaded_at"] = _load_times(records).to_numpy()
     else:
         staged["loaded_at"] = _load_times(raw).max() if len(raw) else pd.NaT
-    return staged
+    return staged, fingerprints
 
 
 def raw_tables(silo) -> dict[str, list[RawTable]]:
@@ -95,7 +97,8 @@ def stage_silo(con: duckdb.DuckDBPyConnection, silo, run_id: str | None = None) 
     purge_suppressed_raw(con, raw_tables(silo))
     raw = read_raw(silo, con)
     mapped = map_records(silo, raw)
-    staged, facts, suppressed_rows = drop_suppressed(con, staged_frame(silo, raw, mapped), mapped.facts)
+    staged, fingerprints = staged_frame(con, silo, raw, mapped)
+    staged, facts, suppressed_rows = drop_suppressed(con, staged, mapped.facts)
     counts = StageCounts(
         silo=silo.name,
         raw_rows=len(raw),
@@ -122,6 +125,7 @@ def stage_silo(con: duckdb.DuckDBPyConnection, silo, run_id: str | None = None) 
             "staging.customer_records": staged,
             "staging.rejected_records": rejected,
             "staging.customer_facts": facts,
+            "staging.record_fingerprints": fingerprints,
         },
     )
     record_step(con, silo.name, "stage", started, run_id, **counts.as_metadata())

@@ -8,22 +8,30 @@ the way a killed worker or a power cut would stop it: no `finally`, no rollback,
 - `during:publish:<table>`   inside a publishing transaction, right after <table> was rewritten
 - `before:publish:marts`     golden records built and validated, not published yet
 
-Unset (the normal case) it costs one environment lookup.
+`pause:<point>` instead stops there (sleeps) after saying so on stderr, so a test can send a real
+SIGKILL at exactly that point. Unset (the normal case) it costs one environment lookup.
 """
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 ENV = "HUB_FAULT_INJECT"
 EXIT_CODE = 86
+PAUSE_SECONDS = 120
 
 
 def fault_point(point: str) -> None:
     wanted = os.environ.get(ENV)
     if not wanted:
         return
-    if point in {p.strip() for p in wanted.split(",")}:
+    points = {p.strip() for p in wanted.split(",")}
+    if f"pause:{point}" in points:
+        sys.stderr.write(f"{ENV}: paused at {point}\n")
+        sys.stderr.flush()
+        time.sleep(PAUSE_SECONDS)
+    if point in points:
         sys.stderr.write(f"{ENV}: killing the process at {point}\n")
         sys.stderr.flush()
         os._exit(EXIT_CODE)

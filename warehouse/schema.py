@@ -48,6 +48,13 @@ TABLES: dict[str, dict[str, str]] = {
         "reason": "VARCHAR NOT NULL",
         "rejected_at": "TIMESTAMP",
     },
+    # per staged record: a hash of its mapped values (and the standardiser's salt), so a sync
+    # standardises only the records that changed (pipelines/standardise_changed.py)
+    "staging.record_fingerprints": {
+        "silo": "VARCHAR NOT NULL",
+        "source_record_id": "VARCHAR NOT NULL",
+        "fingerprint": "UBIGINT",
+    },
     "staging.customer_facts": {
         "silo": "VARCHAR NOT NULL",
         "source_record_id": "VARCHAR NOT NULL",

@@ -43,11 +43,12 @@ def marts_pass_their_suite(hub) -> bool:
 
 
 def sigkill_when_resolving(hub) -> int:
-    """Start `hub sync marketing` and SIGKILL it shortly after it starts resolving identities."""
-    process = hub.popen("sync", "marketing")
+    """Start `hub sync marketing` and SIGKILL it inside the identity publishing transaction (the run
+    pauses there on HUB_FAULT_INJECT=pause:..., so the kill lands at that point however fast it runs)."""
+    point = "during:publish:identity.customer_xref"
+    process = hub.popen("sync", "marketing", extra_env={"HUB_FAULT_INJECT": f"pause:{point}"})
     for line in process.stderr:
-        if "resolve_identities" in line:
-            time.sleep(0.3)
+        if f"paused at {point}" in line:
             break
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
