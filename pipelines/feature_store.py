@@ -61,8 +61,7 @@ def changed_records(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def load_feature_cache(con: duckdb.DuckDBPyConnection) -> FeatureCache:
-    frame = con.execute(f"SELECT * EXCLUDE (fingerprint) FROM {FEATURES_TABLE} ORDER BY silo, source_record_id").df()
-    return FeatureCache.from_frame(frame)
+    return FeatureCache.from_arrow(con.sql(f"SELECT * EXCLUDE (fingerprint) FROM {FEATURES_TABLE}").to_arrow_table())
 
 
 def feature_rows(fingerprints: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
