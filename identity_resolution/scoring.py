@@ -171,6 +171,34 @@ def u_city_given_postcode(random_gammas: pd.DataFrame, min_pairs: int = 50) -> f
     return float(((city == top["city"]).sum() + 0.5) / (len(city) + 1.0))
 
 
+def u_of_rare_agreements(model: "FellegiSunterModel", gammas: pd.DataFrame, random_gammas: pd.DataFrame,
+                         total_pairs: float, min_seen: float = 10.0) -> dict[str, np.ndarray]:
+    """u with the exact level of an identifying field (one trained in a session of its own: email,
+    national id, birth date) re-estimated where the random sample is too small to see non-matches
+    agree on it.
+
+    A million random pairs put a floor of about one in a million under u (the smoothing count), while
+    two strangers sharing an email address are far rarer than that: the floor caps the level's Bayes
+    factor. The candidate pairs hold every pair agreeing exactly (it is a blocking key); the field's
+    training session learned what share of them are non-matches, so u = those non-matches over all
+    pairs with the field present on both sides."""
+    u = {name: values.copy() for name, values in model.u.items()}
+    priors = {h["session"]: h["prior"] for h in model.em_history if "session" in h and "prior" in h}
+    for spec in model.fields:
+        top = len(spec.levels) - 1
+        present = float((random_gammas[f"gamma_{spec.name}"].to_numpy() != MISSING).sum())
+        if spec.name not in priors or present == 0 or u[spec.name][top] * present >= min_seen:
+            continue
+        exact = float((gammas[f"gamma_{spec.name}"].to_numpy() == top).sum())
+        non_matches = max((1.0 - priors[spec.name]) * exact, 0.5)
+        rare = non_matches / (total_pairs * present / len(random_gammas))
+        if rare >= u[spec.name][top]:
+            continue
+        rest = u[spec.name][:top]
+        u[spec.name] = np.append(rest * (1.0 - rare) / rest.sum(), rare)
+    return u
+
+
 def household_pattern(gammas: pd.DataFrame) -> np.ndarray:
     """Given names different (or only loosely alike) and no agreement on email, national id or birth
     date: what two members of one household look like."""

@@ -136,3 +136,25 @@ def test_a_city_agreement_after_a_postcode_agreement_counts_by_how_often_strange
     # too few random pairs sharing a postcode to estimate anything
     assert u_city_given_postcode(nested.head(10)) is None
     assert FellegiSunterModel.from_json(model.to_json()).u_city_given_postcode == model.u_city_given_postcode
+
+
+def test_an_exact_email_too_rare_for_the_random_sample_gets_its_u_from_the_email_session():
+    from identity_resolution.scoring import u_of_rare_agreements
+
+    floor = 0.5 / 1000  # smoothing count over 1,000 random pairs, none of which shared an email
+    u = {k: np.array(v) for k, v in TRUE_U.items()}
+    u["email"] = np.array([1 - 3 * floor, floor, floor, floor])
+    model = FellegiSunterModel(m={k: np.array(v) for k, v in TRUE_M.items()}, u=u,
+                               em_history=[{"session": "email", "pairs": 400, "prior": 0.99},
+                                           {"session": "birth_date", "pairs": 400, "prior": 0.5}])
+    random_gammas = pd.DataFrame({f"gamma_{spec.name}": [0] * 1000 for spec in FIELDS}).astype(np.int8)
+    random_gammas["gamma_birth_date"] = np.array([3] * 50 + [0] * 950, dtype=np.int8)  # seen 50 times: kept
+    random_gammas.loc[:499, "gamma_email"] = -1  # email present in half the random pairs
+    candidates = pd.DataFrame({"gamma_email": [3] * 500 + [0] * 500, "gamma_birth_date": [3] * 1000}).astype(np.int8)
+    new_u = u_of_rare_agreements(model, candidates, random_gammas, total_pairs=1e8)
+    # 1% of the 500 exact-email candidates are non-matches, out of 5e7 pairs with both emails
+    assert new_u["email"][3] == pytest.approx(5 / 5e7)
+    assert new_u["email"].sum() == pytest.approx(1.0)
+    assert new_u["email"][0] / new_u["email"][1] == pytest.approx(u["email"][0] / u["email"][1])
+    assert np.array_equal(new_u["birth_date"], u["birth_date"])
+    assert np.array_equal(new_u["national_id"], u["national_id"])  # no session: unchanged
