@@ -23,6 +23,11 @@ NICKNAME_LEVEL = next(f.levels.index("nickname_or_jw>=0.92") for f in FIELDS if 
         ("christine", "christopher", False),  # sharing a nickname does not make two formal names one
         ("jeff", "jeff", True),
         ("pat", "mike", False),
+        ("nate", "nathan", True),  # a nickname of two formal names that are not each other's
+        ("nate", "nathaniel", True),
+        ("nathan", "nathaniel", False),
+        ("maddie", "madison", True),
+        ("cassie", "cassandra", True),
     ],
 )
 def test_nickname_related(a, b, related):
