@@ -18,6 +18,7 @@ from identity_resolution.comparison import FIELDS, MISSING, FieldSpec
 _EPS = 1e-9
 HOUSEHOLD_CAP_BITS = -4.0
 MOVE_FIELDS = ("postcode", "city")  # their disagreement is no evidence beyond a different street address
+MAILBOX_OUTLIVES = ("family_name", "phone", "address")  # changes a shared personal email address survives
 
 
 @dataclass
@@ -50,7 +51,7 @@ class FellegiSunterModel:
 
     def field_bits(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
         """Per-pair `bf_<field>` contributions in bits (0 where the level is missing)."""
-        frame = pd.DataFrame({f"bf_{name}": bits for name, bits in self._bits_by_field(gammas, tf_bits)})
+        frame = pd.DataFrame({f"bf_{name}": bits for name, bits in self._bits_by_field(gammas, tf_bits).items()})
         before_guard = self.prior_bits() + frame.sum(axis=1).to_numpy()
         frame["bf_household_guard"] = self.guard_bits(gammas, before_guard)
         return frame
@@ -58,11 +59,28 @@ class FellegiSunterModel:
     def match_weight(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Total weight in bits per pair (prior + every field + guard), without per-field columns."""
         weight = np.full(len(gammas), self.prior_bits(), dtype=np.float64)
-        for _, bits in self._bits_by_field(gammas, tf_bits):
+        for bits in self._bits_by_field(gammas, tf_bits).values():
             weight += bits
         return weight + self.guard_bits(gammas, weight)
 
-    def _bits_by_field(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None):
+    def _bits_by_field(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        """Bits per pair for every field (0 where the level is missing), dependence corrections applied."""
+        return self._after_shared_mailbox(gammas, dict(self._plain_bits(gammas, tf_bits)))
+
+    def _after_shared_mailbox(self, gammas: pd.DataFrame, bits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """With the same email address, only the strongest disagreement among family name, phone and
+        address counts: a personal mailbox outlives a marriage and a move, which bring a new name, number
+        and address at once — one life event, not independent evidence against."""
+        if "gamma_email" not in gammas or any(f not in bits for f in MAILBOX_OUTLIVES):
+            return bits
+        same = gammas["gamma_email"].to_numpy() == len(self.m["email"]) - 1
+        against = np.stack([np.minimum(bits[f], 0.0) for f in MAILBOX_OUTLIVES])
+        strongest = against.argmin(axis=0)
+        for k, f in enumerate(MAILBOX_OUTLIVES):
+            bits[f] = np.where(same & (bits[f] < 0) & (strongest != k), 0.0, bits[f])
+        return bits
+
+    def _plain_bits(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None):
         """(field name, bits per pair) for every field; 0 bits where the level is missing."""
         moved = gammas["gamma_address"].to_numpy() == 0 if "gamma_address" in gammas else None
         for spec in self.fields:

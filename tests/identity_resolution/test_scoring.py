@@ -158,3 +158,19 @@ def test_an_exact_email_too_rare_for_the_random_sample_gets_its_u_from_the_email
     assert new_u["email"][0] / new_u["email"][1] == pytest.approx(u["email"][0] / u["email"][1])
     assert np.array_equal(new_u["birth_date"], u["birth_date"])
     assert np.array_equal(new_u["national_id"], u["national_id"])  # no session: unchanged
+
+
+def test_with_a_shared_email_a_marriage_and_a_move_count_once():
+    model = FellegiSunterModel(m={k: np.array(v) for k, v in TRUE_M.items()},
+                               u={k: np.array(v) for k, v in TRUE_U.items()})
+    gammas = pd.DataFrame({f"gamma_{spec.name}": [-1] * 2 for spec in FIELDS}).astype(np.int8)
+    gammas["gamma_email"] = np.array([3, 0], dtype=np.int8)  # same email / another email
+    for name in ("family_name", "phone", "address"):  # new name, number and street address on both
+        gammas[f"gamma_{name}"] = np.array([0, 0], dtype=np.int8)
+    bits = model.field_bits(gammas)
+    against = bits.loc[0, ["bf_family_name", "bf_phone", "bf_address"]]
+    assert (against < 0).sum() == 1  # only the strongest disagreement counts
+    assert against.min() == bits.loc[1, ["bf_family_name", "bf_phone", "bf_address"]].min()
+    assert (bits.loc[1, ["bf_family_name", "bf_phone", "bf_address"]] < 0).all()  # without it: each one
+    assert model.prior_bits() + bits.drop(columns="bf_household_guard").sum(axis=1).to_numpy() + \
+        bits["bf_household_guard"].to_numpy() == pytest.approx(model.match_weight(gammas))
