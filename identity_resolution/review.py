@@ -139,6 +139,9 @@ def _side_keys(frame: pd.DataFrame, side: str) -> pd.Series:
 def _add_display_values(queue: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     """Both records' display values as text, so the queue can be shown without the staging table."""
     fields = [f for f in DISPLAY_FIELDS if f in records.columns]
+    # narrow a million staged records to the few under review by record id first (cheap), then by silo
+    queued_ids = pd.concat([queue["source_record_id_l"], queue["source_record_id_r"]]).astype(str).unique()
+    records = records[records["source_record_id"].astype(str).isin(queued_ids).to_numpy()]
     shown = records[["silo", "source_record_id", *fields]].copy()
     shown["silo"] = shown["silo"].astype(str)
     shown["source_record_id"] = shown["source_record_id"].astype(str)

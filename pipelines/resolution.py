@@ -26,7 +26,7 @@ from pipelines.resolve_plan import ResolvePlan, decisions_before, matcher_settin
 from pipelines.logs import get_logger, log_event
 from pipelines.staging import ReconciliationError, record_step
 from warehouse.faults import fault_point
-from warehouse.publish import replace_tables
+from warehouse.publish import replace_pair_rows, replace_tables
 from warehouse.review_store import QUEUE_TABLE, SCORES_TABLE, load_decisions, save_review_queue
 log = get_logger("resolution")
 
@@ -148,6 +148,8 @@ class _Outcome:
     reclustered: int
     timings: dict[str, float]
     pairs_recalled: int = 0
+    # incremental runs patch identity.match_scores: rows touching these records go, `pairs` come in
+    pairs_removed: pd.DataFrame | None = None
 
 
 def _resolve_full(records, previous_xref, previous_history, model, config, constraints, labels, now) -> _Outcome:
@@ -163,21 +165,40 @@ def _resolve_full(records, previous_xref, previous_history, model, config, const
 def _resolve_changed(con, records, changed, previous_xref, previous_history, model, config, constraints, now) -> _Outcome:
     """Re-cluster only what `changed` can affect; carry every other row over from the last run."""
     cache = load_feature_cache(con)
-    previous_scores = _table(con, SCORES_TABLE)
     # the last run's scored pairs: pairs of two unchanged records are recalled, not compared again
-    cache.seed_pairs(previous_scores, config.pairs_min_probability)
+    cache.seed_pairs(_remembered_scores(con), config.pairs_min_probability)
     result = resolve_incremental(records, changed, previous_xref, model, config, constraints=constraints, cache=cache)
     stable = update_stable_ids(result.changed_xref, previous_xref, previous_history, now=now)
     # a customer whose only records were deleted is not re-clustered; its rows just leave (as in a full run)
     stable = StableIds(stable.xref[_key_text(stable.xref).isin(_key_text(records))], stable.history)
     affected = result.affected_keys(changed)
-    pairs = carry_over_pairs(previous_scores, result.pairs, affected)
     review = carry_over_pairs(_previous_review(con), result.review, affected)
     live_changed = records.merge(changed[KEY].astype(str), on=KEY)
     rows = feature_rows(live_changed[KEY + [FINGERPRINT]].rename(columns={FINGERPRINT: "fingerprint"}),
                         cache.features_of(live_changed))
-    return _Outcome(stable, pairs, review, model, rows, changed, len(result.changed_xref), dict(result.timings),
-                    result.pairs_recalled)
+    return _Outcome(stable, result.pairs, review, model, rows, changed, len(result.changed_xref), dict(result.timings),
+                    result.pairs_recalled, pairs_removed=affected)
+
+
+def _remembered_scores(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """What the pair memory needs of identity.match_scores: keys, levels, weight and probability."""
+    columns = [c for (c,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() AND "
+        "table_schema = 'identity' AND table_name = 'match_scores' ORDER BY ordinal_position").fetchall()]
+    wanted = [*PAIR_KEY, "match_weight", "match_probability", *(c for c in columns if c.startswith("gamma_"))]
+    return con.sql(f"SELECT {', '.join(wanted)} FROM {SCORES_TABLE}").df()
+
+
+def _scores_of(con: duckdb.DuckDBPyConnection, review: pd.DataFrame) -> pd.DataFrame:
+    """The published scores of the review pairs (either way round), for the queue's evidence."""
+    con.register("_review_pairs", review[PAIR_KEY].astype(str))
+    try:
+        same = " AND ".join(f"s.{c} = q.{c}" for c in PAIR_KEY)
+        swapped = " AND ".join(f"s.{c} = q.{c[:-1] + ('r' if c.endswith('l') else 'l')}" for c in PAIR_KEY)
+        return con.execute(f"SELECT s.* FROM {SCORES_TABLE} s SEMI JOIN _review_pairs q ON {same} UNION ALL "
+                           f"SELECT s.* FROM {SCORES_TABLE} s SEMI JOIN _review_pairs q ON {swapped}").df()
+    finally:
+        con.unregister("_review_pairs")
 
 
 def _key_text(frame: pd.DataFrame) -> pd.Series:
@@ -204,6 +225,14 @@ def _state_row(plan: ResolvePlan, outcome: _Outcome, records: int, decisions: pd
         "changed_records": len(plan.changed) if plan.incremental else None,
         "reclustered_records": outcome.reclustered, "decisions": decisions_before(decisions, now), "settings": settings,
     }])
+
+
+def _patch_tables(con: duckdb.DuckDBPyConnection, outcome: _Outcome) -> None:
+    """Inside the publishing transaction: the changed records' features and, for an incremental
+    run, the scored pairs touching re-clustered or changed records (the rest stay as they are)."""
+    write_features(con, outcome.features, outcome.features_removed)
+    if outcome.pairs_removed is not None:
+        replace_pair_rows(con, SCORES_TABLE, outcome.pairs, outcome.pairs_removed)
 
 
 def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | None = None,
@@ -242,14 +271,14 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
         con,
         {
             "identity.customer_xref": xref,
-            SCORES_TABLE: outcome.pairs,
+            **({SCORES_TABLE: outcome.pairs} if outcome.pairs_removed is None else {}),
             "identity.customer_id_history": history,
             "identity.model": _model_rows(con, outcome.model.to_json(), now),
             "ops.resolver_state": _state_row(plan, outcome, len(records), decisions, settings, now),
         },
-        also=lambda c: write_features(c, outcome.features, outcome.features_removed),
+        also=lambda c: _patch_tables(c, outcome),
     )
-    save_review_queue(con, build_review_queue(outcome.review, records, _facts(con), scores=outcome.pairs))
+    save_review_queue(con, build_review_queue(outcome.review, records, _facts(con), scores=_scores_of(con, outcome.review)))
     for silo, r in per_silo.iterrows():
         record_step(con, str(silo), "resolve", now, run_id, staged_rows=int(r.staged_rows), xref_rows=int(r.xref_rows),
                     message=f"{plan.mode}: {plan.reason}")
@@ -258,7 +287,7 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
         records=len(records),
         customers=int(silos_per_customer.size),
         multi_silo_customers=int((silos_per_customer >= 2).sum()),
-        candidate_pairs=len(outcome.pairs),
+        candidate_pairs=con.execute(f"SELECT count(*) FROM {SCORES_TABLE}").fetchone()[0],
         review_pairs=len(outcome.review),
         timings=outcome.timings,
         mode=plan.mode,

@@ -68,3 +68,15 @@ def replace_silo_rows(con: duckdb.DuckDBPyConnection, silo: str, frames: Mapping
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     with registered(con, {table: frame}) as views:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {views[table]}")
+
+
+def replace_pair_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, records: pd.DataFrame) -> None:
+    """Within the caller's transaction: delete the pair rows (silo_l, source_record_id_l, silo_r,
+    source_record_id_r) touching any of `records` (silo, source_record_id), then insert `rows`."""
+    with registered(con, {"_touched": records[["silo", "source_record_id"]].astype(str), "_pairs": rows}) as views:
+        touched = f"(SELECT (silo, source_record_id) FROM {views['_touched']})"
+        con.execute(f"DELETE FROM {table} WHERE (silo_l, source_record_id_l) IN {touched} "
+                    f"OR (silo_r, source_record_id_r) IN {touched}")
+        if len(rows):
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {views['_pairs']}")
+        fault_point(f"during:publish:{table}")

@@ -15,6 +15,8 @@ import pytest
 
 from warehouse.ops import table_checksums
 
+from ops_process import ok
+
 REPO = Path(__file__).resolve().parents[2]
 PEOPLE = 150
 HASH_KEY = "ops-tests-hash-key"
@@ -68,11 +70,6 @@ class Hub:
 def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items()
             if not k.startswith(("HUB_", "SUPPORT_API", "DAGSTER_HOME", "RUNTIME__"))}
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 @pytest.fixture(scope="session")

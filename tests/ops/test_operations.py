@@ -14,7 +14,7 @@ import yaml
 
 from pipelines.build import MAIN_JOB, build_definitions
 
-from conftest import ok  # tests/ops/conftest.py
+from ops_process import ok
 
 pytestmark = pytest.mark.slow
 

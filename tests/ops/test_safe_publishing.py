@@ -15,7 +15,7 @@ from warehouse.connection import connect
 from warehouse.faults import EXIT_CODE
 from warehouse.quality import customers_suite, xref_suite
 
-from conftest import ok  # tests/ops/conftest.py (pytest puts this folder on sys.path)
+from ops_process import ok
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,4 @@
-"""A staged population for the pipeline's building blocks (imported by the tests that use it:
-a second conftest.py here would shadow `from conftest import ...` in tests/ops)."""
+"""A staged population for the pipeline's building blocks, imported by the tests that use it."""
 from __future__ import annotations
 
 import pandas as pd
