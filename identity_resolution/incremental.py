@@ -179,9 +179,7 @@ class FeatureCache:
         cache = cls()
         cache._append(_hashed(frame), frame["silo"].astype(str).to_numpy(dtype=object),
                       frame["source_record_id"].astype(str).to_numpy(dtype=object), _clean(frame))
-        cache.con.execute(f"INSERT INTO bk {cache._new_keys_sql()}")
-        cache.con.execute("INSERT INTO cnt SELECT rule, k, count(*) FROM bk GROUP BY rule, k")
-        cache.con.unregister("addf")
+        cache._index_first_blocks()
         return cache
 
     @classmethod
@@ -197,10 +195,14 @@ class FeatureCache:
         cache = cls()
         blocks = table.select(_BLOCK_COLUMNS).cast(pa.schema([(c, pa.string()) for c in _BLOCK_COLUMNS]))
         cache._append(_hashed(pd.DataFrame({"silo": silo, "source_record_id": rid})), silo, rid, columns, blocks)
-        cache.con.execute(f"INSERT INTO bk {cache._new_keys_sql()}")
-        cache.con.execute("INSERT INTO cnt SELECT rule, k, count(*) FROM bk GROUP BY rule, k")
-        cache.con.unregister("addf")
+        cache._index_first_blocks()
         return cache
+
+    def _index_first_blocks(self) -> None:
+        """Block keys and block sizes of the records just appended to an empty cache."""
+        self.con.execute(f"INSERT INTO bk {self._new_keys_sql()}")
+        self.con.execute("INSERT INTO cnt SELECT rule, k, count(*) FROM bk GROUP BY rule, k")
+        self.con.unregister("addf")
 
     def save(self, path: str | Path) -> None:
         self.to_frame().to_parquet(path, index=False)
