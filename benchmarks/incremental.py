@@ -103,7 +103,7 @@ def pipeline_run(staged: pd.DataFrame, args) -> None:
             os.environ["HUB_RESOLVE_MODE"] = mode
             start = time.perf_counter()
             counts = resolve_warehouse(con)
-            reason = con.execute("SELECT reason FROM ops.resolver_state").fetchone()[0]
+            reason = con.execute("SELECT reason FROM ops.resolver_state").fetchall()[0][0]
             timings[mode] = (time.perf_counter() - start, counts, reason)
     table = Table(title=f"pipeline resolution step: {len(current):,} records, {len(changed):,} changed ({args.change:.1%})")
     for col in ("HUB_RESOLVE_MODE", "mode", "why", "seconds", "records re-clustered"):

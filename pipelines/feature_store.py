@@ -46,7 +46,7 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
 
 def stored_records(con: duckdb.DuckDBPyConnection) -> int | None:
     """How many records the table holds (None when there is no usable table)."""
-    return con.execute(f"SELECT count(*) FROM {FEATURES_TABLE}").fetchone()[0] if table_exists(con) else None
+    return con.execute(f"SELECT count(*) FROM {FEATURES_TABLE}").fetchall()[0][0] if table_exists(con) else None
 
 
 def changed_records(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

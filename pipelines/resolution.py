@@ -212,7 +212,7 @@ def _table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
 def _previous_review(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The last run's review pairs (the queue keeps them with display values and evidence)."""
     exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-                         "AND table_schema = 'identity' AND table_name = 'review_queue'").fetchone()[0]
+                         "AND table_schema = 'identity' AND table_name = 'review_queue'").fetchall()[0][0]
     if not exists:
         return pd.DataFrame(columns=[*PAIR_KEY, "match_probability", "reason"])
     return con.execute(f"SELECT {', '.join(PAIR_KEY)}, match_probability, reason FROM {QUEUE_TABLE}").df()
@@ -287,7 +287,7 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: ResolverConfig | N
         records=len(records),
         customers=int(silos_per_customer.size),
         multi_silo_customers=int((silos_per_customer >= 2).sum()),
-        candidate_pairs=con.execute(f"SELECT count(*) FROM {SCORES_TABLE}").fetchone()[0],
+        candidate_pairs=con.execute(f"SELECT count(*) FROM {SCORES_TABLE}").fetchall()[0][0],
         review_pairs=len(outcome.review),
         timings=outcome.timings,
         mode=plan.mode,

@@ -104,7 +104,7 @@ def _why_not_incremental(con, model_reused: bool, settings: str, decisions: pd.D
     if state["settings"] != settings:
         return "the matcher's code or settings changed since the last run"
     stored = feature_store.stored_records(con)
-    mapped = con.execute("SELECT count(*) FROM identity.customer_xref").fetchone()[0]
+    mapped = con.execute("SELECT count(*) FROM identity.customer_xref").fetchall()[0][0]
     if stored != state["records"] or mapped != state["records"]:
         return (f"stored features ({stored}) or xref rows ({mapped}) differ from the {state['records']} records "
                 "the last run resolved (an erasure or a manual edit since)")

@@ -118,3 +118,11 @@ def test_mode_setting_is_checked(con, staged_population, monkeypatch):
     monkeypatch.setenv(MODE_ENV, "sometimes")
     with pytest.raises(ValueError, match="HUB_RESOLVE_MODE='sometimes'"):
         resolve_warehouse(con)
+
+
+def test_leaves_the_connection_free_for_the_next_step(con, staged_population):
+    append_rows(con, "staging.customer_records", staged_population)
+    for _ in range(2):  # a full run, then an incremental one
+        resolve_warehouse(con)
+        con.register("_next_step", staged_population.head(1))  # fails while a result is left unfinished
+        con.unregister("_next_step")
