@@ -8,10 +8,13 @@ SQL. The table lives in the `identity` schema, so erasure scrubs it like the oth
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from identity_resolution.features import FEATURE_COLUMNS
 from identity_resolution.incremental import FeatureCache
+from identity_resolution.pair_memory import PairMemory
 from identity_resolution.resolver import RESOLVER_COLUMNS
 from warehouse.schema import row_fingerprint_sql
 
@@ -60,8 +63,37 @@ def changed_records(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ORDER BY 1, 2""").df()
 
 
-def load_feature_cache(con: duckdb.DuckDBPyConnection) -> FeatureCache:
-    return FeatureCache.from_arrow(con.sql(f"SELECT * EXCLUDE (fingerprint) FROM {FEATURES_TABLE}").to_arrow_table())
+def load_feature_cache(con: duckdb.DuckDBPyConnection, scores_table: str, min_probability: float) -> FeatureCache:
+    """The stored features as a cache, with the last run's scored pairs as its pair memory (pairs of
+    two unchanged records are then recalled, not compared again)."""
+    cache = FeatureCache.from_arrow(con.sql(f"SELECT * EXCLUDE (fingerprint) FROM {FEATURES_TABLE}").to_arrow_table())
+    _remember_scores(con, cache, scores_table, min_probability)
+    return cache
+
+
+def _remember_scores(con: duckdb.DuckDBPyConnection, cache: FeatureCache, scores_table: str,
+                     min_probability: float) -> None:
+    """Scored pairs joined to the cache's record ids in DuckDB (no pandas pass over millions of keys)."""
+    schema, table = scores_table.split(".")
+    gammas = [c for (c,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() AND "
+        "table_schema = ? AND table_name = ? AND column_name LIKE 'gamma_%' ORDER BY ordinal_position",
+        [schema, table]).fetchall()]
+    sids = cache.index_sid
+    con.register("_cache_ids", pa.table({"silo": pa.array(cache.silo[sids], pa.string()),
+                                        "source_record_id": pa.array(cache.rid[sids], pa.string()), "sid": sids}))
+    try:
+        found = con.execute(
+            f"SELECT a.sid AS sid_l, b.sid AS sid_r, s.match_weight, s.match_probability, "
+            f"{', '.join(f's.{c}' for c in gammas)} FROM {scores_table} s "
+            "JOIN _cache_ids a ON a.silo = s.silo_l AND a.source_record_id = s.source_record_id_l "
+            "JOIN _cache_ids b ON b.silo = s.silo_r AND b.source_record_id = s.source_record_id_r").fetchnumpy()
+    finally:
+        con.unregister("_cache_ids")
+    cache.pairs = PairMemory(min_probability, complete=True)
+    cache.pairs.remember(np.asarray(found["sid_l"]), np.asarray(found["sid_r"]),
+                         pd.DataFrame({c: np.asarray(found[c]) for c in gammas}),
+                         np.asarray(found["match_weight"]), np.asarray(found["match_probability"]))
 
 
 def feature_rows(fingerprints: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:

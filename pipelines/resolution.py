@@ -164,9 +164,7 @@ def _resolve_full(records, previous_xref, previous_history, model, config, const
 
 def _resolve_changed(con, records, changed, previous_xref, previous_history, model, config, constraints, now) -> _Outcome:
     """Re-cluster only what `changed` can affect; carry every other row over from the last run."""
-    cache = load_feature_cache(con)
-    # the last run's scored pairs: pairs of two unchanged records are recalled, not compared again
-    cache.seed_pairs(_remembered_scores(con), config.pairs_min_probability)
+    cache = load_feature_cache(con, SCORES_TABLE, config.pairs_min_probability)
     result = resolve_incremental(records, changed, previous_xref, model, config, constraints=constraints, cache=cache)
     stable = update_stable_ids(result.changed_xref, previous_xref, previous_history, now=now)
     # a customer whose only records were deleted is not re-clustered; its rows just leave (as in a full run)
@@ -178,15 +176,6 @@ def _resolve_changed(con, records, changed, previous_xref, previous_history, mod
                         cache.features_of(live_changed))
     return _Outcome(stable, result.pairs, review, model, rows, changed, len(result.changed_xref), dict(result.timings),
                     result.pairs_recalled, pairs_removed=affected)
-
-
-def _remembered_scores(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """What the pair memory needs of identity.match_scores: keys, levels, weight and probability."""
-    columns = [c for (c,) in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() AND "
-        "table_schema = 'identity' AND table_name = 'match_scores' ORDER BY ordinal_position").fetchall()]
-    wanted = [*PAIR_KEY, "match_weight", "match_probability", *(c for c in columns if c.startswith("gamma_"))]
-    return con.sql(f"SELECT {', '.join(wanted)} FROM {SCORES_TABLE}").df()
 
 
 def _scores_of(con: duckdb.DuckDBPyConnection, review: pd.DataFrame) -> pd.DataFrame:
