@@ -17,6 +17,7 @@ from identity_resolution.incremental import FeatureCache
 from identity_resolution.pair_memory import PairMemory
 from identity_resolution.resolver import RESOLVER_COLUMNS
 from warehouse.schema import row_fingerprint_sql
+from warehouse.security.connect import table_columns
 
 FEATURES_TABLE = "identity.record_features"
 KEY = ["silo", "source_record_id"]
@@ -34,11 +35,7 @@ def _columns() -> dict[str, str]:
 def table_exists(con: duckdb.DuckDBPyConnection) -> bool:
     """The table exists with today's feature columns (a matcher that computes other features
     makes the stored ones useless; the next full run recreates the table)."""
-    schema, table = FEATURES_TABLE.split(".")
-    stored = [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
-        "AND table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()]
-    return stored == list(_columns())
+    return list(table_columns(con, *FEATURES_TABLE.split("."))) == list(_columns())
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -74,11 +71,7 @@ def load_feature_cache(con: duckdb.DuckDBPyConnection, scores_table: str, min_pr
 def _remember_scores(con: duckdb.DuckDBPyConnection, cache: FeatureCache, scores_table: str,
                      min_probability: float) -> None:
     """Scored pairs joined to the cache's record ids in DuckDB (no pandas pass over millions of keys)."""
-    schema, table = scores_table.split(".")
-    gammas = [c for (c,) in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() AND "
-        "table_schema = ? AND table_name = ? AND column_name LIKE 'gamma_%' ORDER BY ordinal_position",
-        [schema, table]).fetchall()]
+    gammas = [c for c in table_columns(con, *scores_table.split(".")) if c.startswith("gamma_")]
     sids = cache.index_sid
     con.register("_cache_ids", pa.table({"silo": pa.array(cache.silo[sids], pa.string()),
                                         "source_record_id": pa.array(cache.rid[sids], pa.string()), "sid": sids}))

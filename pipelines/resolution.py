@@ -28,6 +28,7 @@ from pipelines.staging import ReconciliationError, record_step
 from warehouse.faults import fault_point
 from warehouse.publish import replace_pair_rows, replace_tables
 from warehouse.review_store import QUEUE_TABLE, SCORES_TABLE, load_decisions, save_review_queue
+from warehouse.security.connect import table_exists
 log = get_logger("resolution")
 
 RETRAIN_ENV = "HUB_RETRAIN_MODEL"
@@ -200,9 +201,7 @@ def _table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
 
 def _previous_review(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The last run's review pairs (the queue keeps them with display values and evidence)."""
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-                         "AND table_schema = 'identity' AND table_name = 'review_queue'").fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, *QUEUE_TABLE.split(".")):
         return pd.DataFrame(columns=[*PAIR_KEY, "match_probability", "reason"])
     return con.execute(f"SELECT {', '.join(PAIR_KEY)}, match_probability, reason FROM {QUEUE_TABLE}").df()
 

@@ -73,12 +73,12 @@ def plan_resolution(con: duckdb.DuckDBPyConnection, model_reused: bool, settings
     mode = requested_mode()
     if mode == "full":
         return _full(f"{MODE_ENV}=full")
-    blocker = _why_not_incremental(con, model_reused, settings, decisions)
+    state = _state(con)
+    blocker = _why_not_incremental(con, state, model_reused, settings, decisions)
     if blocker:
         if mode == "incremental":
             raise RuntimeError(f"{MODE_ENV}=incremental, but an incremental run would not be exact: {blocker}")
         return _full(blocker)
-    state = _state(con)
     changed = pd.concat([feature_store.changed_records(con), _decided_since(decisions, state["resolved_at"])],
                         ignore_index=True).drop_duplicates(KEY)
     if mode == "auto" and len(changed) > FULL_RUN_FRACTION * max(int(state["records"]), 1):
@@ -95,10 +95,10 @@ def _state(con: duckdb.DuckDBPyConnection) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
-def _why_not_incremental(con, model_reused: bool, settings: str, decisions: pd.DataFrame) -> str | None:
+def _why_not_incremental(con, state: pd.Series | None, model_reused: bool, settings: str,
+                         decisions: pd.DataFrame) -> str | None:
     if not model_reused:
         return "no stored model to keep fixed (first run, retraining, or a model file)"
-    state = _state(con)
     if state is None:
         return "no previous incremental-ready run"
     if state["settings"] != settings:

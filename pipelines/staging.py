@@ -20,7 +20,7 @@ from sources import map_records, read_raw
 from sources.dlt_sources import normalise
 from warehouse.faults import fault_point
 from warehouse.publish import append_rows, replace_silo_rows
-from warehouse.schema import STAGING_COLUMNS, conform, row_fingerprint_sql
+from warehouse.schema import STAGING_COLUMNS, conform, row_fingerprint_sql, typed_columns_sql
 from warehouse.security import RawTable
 from warehouse.security.erasure import purge_suppressed_raw
 from warehouse.security.suppression import suppressed
@@ -141,7 +141,7 @@ def keep_loaded_at(con: duckdb.DuckDBPyConnection, silo: str, staged: pd.DataFra
     re-run over the same data would restamp every record (and the marts' first_seen/last_updated).
     """
     compared = [c for c in STAGING_COLUMNS if c != "loaded_at"]
-    typed = ", ".join(f'CAST("{c}" AS {STAGING_COLUMNS[c].split()[0]}) AS "{c}"' for c in compared)
+    typed = typed_columns_sql(STAGING_COLUMNS, compared)
     candidate = conform(staged, STAGING_COLUMNS).drop(columns="loaded_at").assign(_row=range(len(staged)))
     con.register("_staged_candidate", candidate)
     try:

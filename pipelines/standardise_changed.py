@@ -21,7 +21,7 @@ import pandas as pd
 from identity_resolution import standardise_records
 from identity_resolution.national_ids import HASH_KEY_ENV
 from pipelines.resolve_plan import matcher_code_digest
-from warehouse.schema import STAGING_COLUMNS, conform
+from warehouse.schema import STAGING_COLUMNS, conform, typed_columns_sql
 
 FINGERPRINTS = "staging.record_fingerprints"
 _NOT_INPUT = ("_dlt_load_id", "_dlt_id", "is_deleted", "loaded_at")
@@ -68,7 +68,7 @@ def standardise_changed(con: duckdb.DuckDBPyConnection, silo: str, records: pd.D
 
 def _typed_union(con: duckdb.DuckDBPyConnection, silo: str, reused: pd.Series, fresh: pd.DataFrame) -> pd.DataFrame:
     """Reused staging rows and freshly standardised ones, as the staging table's column types."""
-    typed = ", ".join(f'CAST("{c}" AS {ddl.split()[0]}) AS "{c}"' for c, ddl in STAGING_COLUMNS.items())
+    typed = typed_columns_sql(STAGING_COLUMNS)
     columns = ", ".join(f'"{c}"' for c in STAGING_COLUMNS)
     con.register("_fresh_staged", conform(fresh, STAGING_COLUMNS))
     con.register("_reused_keys", pd.DataFrame({"source_record_id": reused.to_numpy(dtype=object)}))

@@ -139,6 +139,11 @@ def row_fingerprint_sql(columns) -> str:
     return f"md5(concat_ws(chr(31), {parts}))"
 
 
+def typed_columns_sql(columns: dict[str, str], names=None) -> str:
+    """`CAST("c" AS type) AS "c", ...` for the given contract columns (all of them by default)."""
+    return ", ".join(f'CAST("{c}" AS {columns[c].split()[0]}) AS "{c}"' for c in (names or columns))
+
+
 def conform(frame, columns: dict[str, str]):
     """Return `frame` with exactly the contract columns, in order (missing ones as nulls)."""
     import pandas as pd
