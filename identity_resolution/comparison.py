@@ -7,6 +7,7 @@ with `process.cpdist(..., workers=-1)` and the scores broadcast back to the pair
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -83,8 +84,11 @@ def _levels(missing: np.ndarray, conditions: list[np.ndarray]) -> np.ndarray:
     return level
 
 
-def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Given- and family-name levels, comparing the right record's names swapped when that fits much better."""
+def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
+                  name_counts: Mapping[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Given- and family-name levels, comparing the right record's names swapped when that fits much better.
+    `name_counts` (given name -> records, the model's term-frequency table) tells two established names
+    apart however alike they are spelt (see `_established_pairs`)."""
     (g, fam), uniq = _codes(f["given"], f["family"])
     gl, gr, fl, fr = g[left], g[right], fam[left], fam[right]
     jw = JaroWinkler.normalized_similarity
@@ -119,15 +123,41 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> tuple
     initial_match = np.zeros(len(left), dtype=bool)
     initial_match[both] = (single[ga[both]] | single[gb[both]]) & (first[ga[both]] == first[gb[both]])
     given_missing = (ga < 0) | (gb < 0)
+    alike = (s_given >= 0.92) | nickname
+    alike &= ~_distinct_names(ga, gb, uniq, alike & ~_equal(canon[left], canon_r), name_counts)
     given = _levels(given_missing, [
         initial_match,
         s_given >= 0.85,
-        (s_given >= 0.92) | _equal(canon[left], canon_r) | nickname,
+        alike | _equal(canon[left], canon_r),
         _equal(ga, gb),
     ])
     family_missing = (fa < 0) | (fb < 0)
     family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fa, fb) & ~lone])
     return given, family
+
+
+ESTABLISHED_MIN_RECORDS = 5  # a given name seen this often is a name in its own right, not a slip
+ESTABLISHED_MIN_RATIO = 0.05  # ... unless it is this much rarer than the name it resembles
+
+
+def _distinct_names(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray,
+                    name_counts: Mapping[str, int] | None) -> np.ndarray:
+    """Pairs of two different given names that are both established in the data and not related
+    through the nickname table: Michael/Michelle, Daniel/Danielle, Stephen/Stephanie. Spelling scores
+    call them alike, yet they are different names (often of a husband and wife, or siblings).
+
+    A typo makes a rare value: 'Michale' is seen a handful of times beside thousands of 'Michael'.
+    Two values each seen `ESTABLISHED_MIN_RECORDS`+ times, the rarer at least `ESTABLISHED_MIN_RATIO` as
+    often as the other, are two names. Small data sets (no name that frequent) keep spelling scores."""
+    out = np.zeros(len(cl), dtype=bool)
+    if not name_counts:
+        return out
+    counts = np.fromiter((name_counts.get(v, 1) for v in uniques.tolist()), dtype=np.float64, count=len(uniques))
+    ask = asked & (cl >= 0) & (cr >= 0) & (cl != cr)
+    lo = np.minimum(counts[cl[ask]], counts[cr[ask]])
+    hi = np.maximum(counts[cl[ask]], counts[cr[ask]])
+    ask[ask] = (lo >= ESTABLISHED_MIN_RECORDS) & (lo >= ESTABLISHED_MIN_RATIO * hi)
+    return ask & ~_distinct_pair_test(cl, cr, uniques, ask, nickname_related)
 
 
 def _nicknames(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray) -> np.ndarray:
@@ -257,9 +287,12 @@ def compare_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray
     return _levels(~asked, [contained])
 
 
-def compare(features: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> pd.DataFrame:
-    """Comparison levels (int8) for every candidate pair, one `gamma_<field>` column per field."""
-    given, family = compare_names(features, left, right)
+def compare(features: pd.DataFrame, left: np.ndarray, right: np.ndarray,
+            name_counts: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Comparison levels (int8) for every candidate pair, one `gamma_<field>` column per field.
+    `name_counts`: given name -> records in the whole data (`given_name_counts`); without it, similar
+    spellings of two different names count as alike."""
+    given, family = compare_names(features, left, right, name_counts)
     email = compare_emails(features, left, right)
     return pd.DataFrame(
         {

@@ -8,7 +8,7 @@ import pandas as pd
 
 from identity_resolution.comparison import MISSING, compare
 from identity_resolution.features import build_features
-from identity_resolution.scoring import FellegiSunterModel, pair_tf_bits, probability
+from identity_resolution.scoring import FellegiSunterModel, given_name_counts, pair_tf_bits, probability
 from identity_resolution.standardise import STAGING_COLUMNS
 
 # Which feature columns to show as "the values compared" for each field.
@@ -32,7 +32,7 @@ def explain_pair(model: FellegiSunterModel, record_l: Mapping, record_r: Mapping
     frame["national_id_is_partial"] = frame["national_id_is_partial"].fillna(False).astype(bool)
     feats = build_features(frame)
     left, right = np.array([0]), np.array([1])
-    gammas = compare(feats, left, right)
+    gammas = compare(feats, left, right, given_name_counts(model.tf_tables))
     tf_bits = pair_tf_bits(model, feats, left, right, gammas) if model.tf_tables else None
     bits = model.field_bits(gammas, tf_bits)
     rows = [{"field": "prior", "value_l": None, "value_r": None, "level": None, "label": None,

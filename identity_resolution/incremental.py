@@ -53,7 +53,7 @@ from identity_resolution.config import ResolverConfig
 from identity_resolution.features import FEATURE_COLUMNS, as_objects, build_features
 from identity_resolution.pair_memory import PairMemory
 from identity_resolution.resolver import Resolution, _constraint_positions, add_closure_pairs, _pairs_frame, _review_frame, _score, as_bool
-from identity_resolution.scoring import FellegiSunterModel
+from identity_resolution.scoring import FellegiSunterModel, given_name_counts
 
 log = logging.getLogger(__name__)
 KEY = ["silo", "source_record_id"]
@@ -482,7 +482,7 @@ def _score_pairs(feats_at, left, right, model, config):
     involved = np.unique(np.concatenate([left, right]))
     sub = feats_at(involved)
     sl, sr = np.searchsorted(involved, left), np.searchsorted(involved, right)
-    gammas = compare(sub, sl, sr)
+    gammas = compare(sub, sl, sr, given_name_counts(model.tf_tables))
     weight, prob = _score(model, sub, sl, sr, gammas, config)
     return gammas, weight, prob
 

@@ -20,6 +20,7 @@ from identity_resolution.labels import LabelledPairs, check_labels, fit_m_with_l
 from identity_resolution.scoring import (
     FellegiSunterModel,
     estimate_u,
+    given_name_counts,
     u_city_given_postcode,
     u_of_rare_agreements,
     u_without_matches,
@@ -106,7 +107,7 @@ def add_closure_pairs(model, features, config, n, scored, rule_names):
     extra_l, extra_r = closure_pairs(n, left, right, prob, config.match_threshold, nid4, dob)
     if not len(extra_l):
         return left, right, gammas, weight, prob, rule, list(rule_names)
-    extra_g = compare(features, extra_l, extra_r)
+    extra_g = compare(features, extra_l, extra_r, given_name_counts(model.tf_tables))
     extra_w, extra_p = _score(model, features, extra_l, extra_r, extra_g, config)
     rule_names = list(rule_names) + ["cluster_closure"]
     return (np.concatenate([left, extra_l]), np.concatenate([right, extra_r]),
@@ -138,12 +139,14 @@ def _constraint_positions(records: pd.DataFrame, constraints: pd.DataFrame | Non
     return must, cannot
 
 
-def train_model(features: pd.DataFrame, gammas: pd.DataFrame, config: ResolverConfig, silo: pd.Series) -> FellegiSunterModel:
-    """u from random record pairs, then m and the prior by EM over the candidate pairs."""
+def train_model(features: pd.DataFrame, gammas: pd.DataFrame, config: ResolverConfig, silo: pd.Series,
+                tf_tables: dict[str, dict] | None = None) -> FellegiSunterModel:
+    """u from random record pairs, then m and the prior by EM over the candidate pairs (compared with
+    the same term-frequency tables as `gammas`)."""
     n = len(features)
     size = int(min(config.u_sample_pairs, max(n * (n - 1) // 2, 1)))
     rl, rr = random_pairs(n, size, config.seed)
-    random_gammas = compare(features, rl, rr)
+    random_gammas = compare(features, rl, rr, given_name_counts(tf_tables or {}))
     u = estimate_u(random_gammas)
     total = comparable_pairs(silo, config.link_only)
     model = None
@@ -189,17 +192,18 @@ def resolve(
         blocked = block(features, records["silo"], max_block_size=config.max_block_size, link_only=config.link_only)
         left, right = blocked.left, blocked.right
     with stages.stage("comparison"):
-        gammas = compare(features, left, right)
-    with stages.stage("training"):
         if model is None and config.model_path and Path(config.model_path).exists():
             model = FellegiSunterModel.from_json(config.model_path)
+        tf_tables = _tf_tables(model, features, config)
+        gammas = compare(features, left, right, given_name_counts(tf_tables))
+    with stages.stage("training"):
         if model is None:
-            model = train_model(features, gammas, config, records["silo"]) if len(gammas) else _untrained_model()
+            model = train_model(features, gammas, config, records["silo"], tf_tables) if len(gammas) else _untrained_model()
             if labelled is not None and labelled.is_match.any():
-                model = fit_m_with_labels(model, compare(features, labelled.left, labelled.right), labelled.is_match)
+                label_gammas = compare(features, labelled.left, labelled.right, given_name_counts(tf_tables))
+                model = fit_m_with_labels(model, label_gammas, labelled.is_match)
         model.tf_max_bits = config.tf_max_bits
-        if not (config.freeze_tf_tables and model.tf_tables):
-            model.tf_tables = term_frequency_tables(features) if config.tf_adjustment else {}
+        model.tf_tables = tf_tables
         if config.save_model_path:
             model.to_json(config.save_model_path)
     with stages.stage("scoring"):
@@ -228,8 +232,15 @@ def resolve(
                       label_check=label_check)
 
 
+def _tf_tables(model: FellegiSunterModel | None, features: pd.DataFrame, config: ResolverConfig) -> dict[str, dict]:
+    """The stored model's tables when they are frozen, else counted from these records."""
+    if model is not None and config.freeze_tf_tables and model.tf_tables:
+        return model.tf_tables
+    return term_frequency_tables(features) if config.tf_adjustment else {}
+
+
 def _check_labels(model, features, labelled: LabelledPairs, config) -> dict:
-    gammas = compare(features, labelled.left, labelled.right)
+    gammas = compare(features, labelled.left, labelled.right, given_name_counts(model.tf_tables))
     _, prob = _score(model, features, labelled.left, labelled.right, gammas, config)
     return {**check_labels(prob, labelled.is_match, config.match_threshold), "labels_not_found": labelled.unknown}
 

@@ -434,6 +434,11 @@ def term_frequency_tables(features: pd.DataFrame, fields: tuple[FieldSpec, ...] 
     return tables
 
 
+def given_name_counts(tf_tables: dict[str, dict]) -> dict[str, int] | None:
+    """Given name -> records, from term-frequency tables (comparison tells established names apart with it)."""
+    return tf_tables.get("given", {}).get("counts") or None
+
+
 def term_frequency_bits(
     values: pd.Series, exact: np.ndarray, table: dict, max_bits: float = 6.0,
 ) -> np.ndarray:

@@ -90,3 +90,32 @@ def test_an_initial_matches_a_name_in_the_other_box_when_the_names_are_swapped()
 )
 def test_a_given_name_cut_short_or_with_one_slip_is_a_nickname_match(a, b, close):
     assert (given_level(a, b) == NICKNAME_LEVEL) is close
+
+
+def given_level_in(counts: dict[str, int], a: str, b: str) -> int:
+    """The given-name level of a against b when the data holds each given name counts[name] times."""
+    raw = pd.DataFrame({"silo": "s", "source_record_id": ["1", "2"], "given_name": [a, b], "family_name": "Hansen"})
+    gammas = compare(build_features(standardise_records(raw)), np.array([0]), np.array([1]), name_counts=counts)
+    return int(gammas["gamma_given_name"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    "a, b, counts, alike",
+    [
+        # two established names spelt alike are two names (a husband and wife, a brother and sister)
+        ("Michael", "Michelle", {"michael": 2700, "michelle": 1000}, False),
+        ("Daniel", "Danielle", {"daniel": 1200, "danielle": 400}, False),
+        ("Stephen", "Stephanie", {"stephen": 500, "stephanie": 800}, False),
+        # a slip is far rarer than the name it spoils
+        ("Michael", "Michale", {"michael": 2700, "michale": 3}, True),
+        ("Catherine", "Carherine", {"catherine": 300, "carherine": 2}, True),
+        ("Michael", "Micheal", {"michael": 2700, "micheal": 40}, True),  # under 5% of Michael's count
+        # too few records to tell: spelling decides, as without counts
+        ("Daniel", "Danielle", {"daniel": 3, "danielle": 2}, True),
+        # the nickname table relates them, however common both are
+        ("Chris", "Christopher", {"chris": 900, "christopher": 1500}, True),
+    ],
+)
+def test_established_names_spelt_alike_are_not_alike(a, b, counts, alike):
+    assert given_level(a, b) == NICKNAME_LEVEL  # spelling alone calls every one of them alike
+    assert (given_level_in(counts, a, b) == NICKNAME_LEVEL) is alike
