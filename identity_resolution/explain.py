@@ -51,7 +51,7 @@ def explain_pair(model: FellegiSunterModel, record_l: Mapping, record_r: Mapping
     guard = float(bits["bf_household_guard"].iloc[0])
     if guard != 0.0:
         rows.append({"field": "household_guard", "value_l": None, "value_r": None, "level": None,
-                     "label": "given names differ, no personal identifier agrees", "bf": guard})
+                     "label": "given names or birth dates differ, no personal identifier agrees", "bf": guard})
     out = pd.DataFrame(rows)
     out["cumulative"] = out["bf"].cumsum()
     out["match_probability"] = float(probability(out["cumulative"].iloc[-1]))

@@ -174,3 +174,44 @@ def test_with_a_shared_email_a_marriage_and_a_move_count_once():
     assert (bits.loc[1, ["bf_family_name", "bf_phone", "bf_address"]] < 0).all()  # without it: each one
     assert model.prior_bits() + bits.drop(columns="bf_household_guard").sum(axis=1).to_numpy() + \
         bits["bf_household_guard"].to_numpy() == pytest.approx(model.match_weight(gammas))
+
+
+def namesake_pairs() -> pd.DataFrame:
+    """Same name, address, postcode and phone; birth dates clearly different; then the same with an
+    exact email too (a personal identifier a father and son do not share)."""
+    gammas = pd.DataFrame({f"gamma_{spec.name}": [-1] * 2 for spec in FIELDS}).astype(np.int8)
+    for spec in FIELDS:
+        if spec.name in ("given_name", "family_name", "address", "postcode", "phone"):
+            gammas[f"gamma_{spec.name}"] = np.int8(len(spec.levels) - 1)
+    gammas["gamma_birth_date"] = np.int8(0)
+    gammas.loc[1, "gamma_email"] = np.int8(3)
+    return gammas
+
+
+def test_a_namesake_with_another_birth_date_is_capped_unless_a_personal_identifier_agrees():
+    m = {k: np.array(v) for k, v in TRUE_M.items()}
+    u = {k: np.array(v) for k, v in TRUE_U.items()}
+    gammas = namesake_pairs()
+    plain = FellegiSunterModel(m=m, u=u, prior=1e-5).match_weight(gammas)
+    guarded = FellegiSunterModel(m=m, u=u, prior=1e-5, birth_date_cap_bits=-4.0)
+    weight = guarded.match_weight(gammas)
+    assert plain[0] > 10  # household fields outweigh the birth dates without the guard
+    assert weight[0] == pytest.approx(-4.0)
+    assert weight[1] == pytest.approx(plain[1])  # the shared email says it is one person
+    assert guarded.field_bits(gammas)["bf_household_guard"].iloc[0] == pytest.approx(-4.0 - plain[0])
+    assert FellegiSunterModel.from_json(guarded.to_json()).birth_date_cap_bits == -4.0
+
+
+@pytest.mark.parametrize("m_dob_different, guard", [(0.002, True), (0.05, False)])
+def test_the_birth_date_guard_is_on_only_where_matches_almost_never_differ_in_birth_date(m_dob_different, guard):
+    m = {k: list(v) for k, v in TRUE_M.items()}
+    m["birth_date"] = [m_dob_different, 0.02, 0.08, 0.9 - m_dob_different]
+    rng = np.random.default_rng(3)
+    cols = {}
+    for spec in FIELDS:
+        k = len(spec.levels)
+        cols[f"gamma_{spec.name}"] = np.concatenate([rng.choice(k, size=20_000, p=m[spec.name]),
+                                                     rng.choice(k, size=60_000, p=TRUE_U[spec.name])]).astype(np.int8)
+    u = {k: np.array(v) for k, v in TRUE_U.items()}
+    model = train_em(pd.DataFrame(cols), u, FIELDS, household_guard=True)
+    assert (model.birth_date_cap_bits is not None) is guard
