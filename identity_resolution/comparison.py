@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler, Levenshtein, OSA
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein, Prefix
 
 from identity_resolution.names import nickname_formals, nickname_related
 
@@ -114,7 +114,7 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     (canon,), _ = _codes(f["given_canon"])
     canon_r = np.where(swap, -1, canon[right])
     not_close = (s_given < 0.92) & ~_equal(canon[left], canon_r)
-    nickname = _nicknames(ga, gb, uniq, not_close) | _distinct_pair_test(ga, gb, uniq, not_close, _shortened_or_slip)
+    nickname = _nicknames(ga, gb, uniq, not_close) | _shortened_or_slip(ga, gb, uniq, not_close)
     # an initial against a name with that first letter, in whichever box the right record has it
     # ('S Bernard' typed as 'Bernard S' against 'Seth Bernard')
     first = np.array([v[0] for v in uniq.tolist()], dtype=object)
@@ -169,23 +169,24 @@ def _nicknames(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.nd
     return _distinct_pair_test(cl, cr, uniques, asked, nickname_related)
 
 
-def _shortened(a: str, b: str) -> bool:
-    """One given name is the other cut short ('Ash' Ashley, 'Jon' Jonathan, 'Barb' Barbara): three or
-    more letters kept (two say too little) and two or more dropped (one more letter is as often
-    another name: Paul/Paula). Not every short form is in the nickname table, and Jaro–Winkler
-    scores a long cut below the nickname level."""
-    short, long = (a, b) if len(a) <= len(b) else (b, a)
-    return len(short) >= 3 and len(long) - len(short) >= 2 and long.startswith(short)
+def _shortened_or_slip(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """Of the `asked` pairs, given names where one is the other cut short or one slip apart, scored
+    in bulk (rapidfuzz, each distinct value pair once).
 
-
-def _one_slip(a: str, b: str) -> bool:
-    """Two given names of five or more letters one typo apart ('Catherine' 'Carherine'): Jaro–Winkler
+    Cut short ('Ash' Ashley, 'Jon' Jonathan, 'Barb' Barbara): three or more letters kept (two say too
+    little) and two or more dropped (one more letter is as often another name: Paul/Paula). Not every
+    short form is in the nickname table, and Jaro–Winkler scores a long cut below the nickname level.
+    One slip: two names of five or more letters one typo apart ('Catherine' 'Carherine'); Jaro–Winkler
     scores a slip near the start below the nickname level, though it is the same name."""
-    return min(len(a), len(b)) >= 5 and OSA.distance(a, b, score_cutoff=1) <= 1
-
-
-def _shortened_or_slip(a: str, b: str) -> bool:
-    return _shortened(a, b) or _one_slip(a, b)
+    asked = asked & (cl >= 0) & (cr >= 0)
+    prefix = pair_scores(cl, cr, uniques, Prefix.similarity, wanted=asked)
+    edits = pair_scores(cl, cr, uniques, OSA.distance, wanted=asked, score_cutoff=1)
+    length = np.fromiter((len(v) for v in uniques.tolist()), dtype=np.int32, count=len(uniques))
+    la, lb = length[np.maximum(cl, 0)], length[np.maximum(cr, 0)]
+    short, long = np.minimum(la, lb), np.maximum(la, lb)
+    cut_short = (short >= 3) & (long - short >= 2) & (prefix == short)
+    slip = (short >= 5) & (edits <= 1)
+    return asked & (cut_short | slip)
 
 
 def _distinct_pair_test(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray, test) -> np.ndarray:

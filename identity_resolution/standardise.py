@@ -8,6 +8,7 @@ from identity_resolution.dates import parse_birth_dates
 from identity_resolution.emails import clean_emails
 from identity_resolution.names import standardise_names
 from identity_resolution.national_ids import resolve_hash_key, standardise_national_ids
+from identity_resolution.parallel import in_row_chunks, worker_count
 from identity_resolution.phones import standardise_phones
 from identity_resolution.text import as_str_series, map_distinct
 
@@ -25,12 +26,19 @@ STAGING_COLUMNS = [
 _PASS_THROUGH = ["is_deleted", "loaded_at"]
 
 
-def standardise_records(df: pd.DataFrame, default_region: str = "US", hash_key: bytes | None = None) -> pd.DataFrame:
+def standardise_records(df: pd.DataFrame, default_region: str = "US", hash_key: bytes | None = None,
+                        workers: int | None = None) -> pd.DataFrame:
     """Clean every canonical column of `df` (see the staging-record contract); missing columns count as empty.
 
     Safe to run on an already-standardised frame: cleaned values parse to themselves, existing
-    national_id_hash / raw columns are kept when there is nothing new to replace them.
+    national_id_hash / raw columns are kept when there is nothing new to replace them. Large frames
+    are split by rows over `workers` processes (default HUB_WORKERS, else the CPU count; see parallel.py).
     """
+    key = resolve_hash_key(hash_key)
+    return in_row_chunks(df, _standardise, worker_count(len(df), workers), default_region=default_region, hash_key=key)
+
+
+def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None) -> pd.DataFrame:
     n = len(df)
     col = {c: (as_str_series(df[c]) if c in df.columns else pd.Series([None] * n, index=df.index, dtype="object"))
            for c in CANONICAL_COLUMNS + ["national_id_hash", "national_id_last4"] if c not in _PASS_THROUGH}
@@ -47,7 +55,7 @@ def standardise_records(df: pd.DataFrame, default_region: str = "US", hash_key: 
     out[["address_line", "city", "region", "postcode"]] = addr
     out["country"] = country
     out["birth_date"] = parse_birth_dates(col["birth_date"]).dt.date.astype("object").where(lambda s: s.notna(), None)
-    ids = standardise_national_ids(col["national_id"], resolve_hash_key(hash_key))
+    ids = standardise_national_ids(col["national_id"], hash_key)
     out["national_id_hash"] = ids["national_id_hash"].where(ids["national_id_hash"].notna(), col["national_id_hash"])
     out["national_id_last4"] = ids["national_id_last4"].where(ids["national_id_last4"].notna(), col["national_id_last4"])
     previous_partial = df["national_id_is_partial"].fillna(False).astype(bool) if "national_id_is_partial" in df.columns else False

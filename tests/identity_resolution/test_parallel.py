@@ -1,0 +1,41 @@
+"""Row-parallel standardising gives exactly the serial result."""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from hub.demo.generator import generate_canonical
+from identity_resolution import parallel
+from identity_resolution.standardise import standardise_records
+
+
+def test_standardising_in_forked_row_chunks_equals_the_serial_result(monkeypatch):
+    records, _ = generate_canonical(600, 5)
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 100)
+    assert parallel.worker_count(len(records), 3) == 3
+    chunked = standardise_records(records, hash_key=b"k", workers=3)
+    serial = standardise_records(records, hash_key=b"k", workers=1)
+    pd.testing.assert_frame_equal(chunked, serial)
+    assert len(chunked) == len(records)
+
+
+def _tagged(chunk: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"row": chunk["row"].to_numpy(), "pid": os.getpid()})
+
+
+def test_chunks_run_here_and_in_forked_workers_and_come_back_in_order():
+    out = parallel.in_row_chunks(pd.DataFrame({"row": range(9)}), _tagged, 3)
+    assert out["row"].tolist() == list(range(9))
+    pids = out["pid"].drop_duplicates().tolist()
+    assert len(pids) == 3 and pids[0] == os.getpid()  # the first chunk here, the others in two forks
+
+
+def test_small_frames_stay_in_this_process_and_the_worker_setting_is_checked(monkeypatch):
+    assert parallel.worker_count(parallel.PARALLEL_FROM - 1, 8) == 1
+    monkeypatch.setenv("HUB_WORKERS", "2")
+    assert parallel.worker_count(10 * parallel.PARALLEL_FROM) == 2
+    monkeypatch.setenv("HUB_WORKERS", "two")
+    with pytest.raises(ValueError, match="HUB_WORKERS"):
+        parallel.worker_count(10 * parallel.PARALLEL_FROM)
