@@ -19,7 +19,9 @@ BLOCKING_RULES: dict[str, str | tuple[str, str]] = {
     "national_id": "nid_hash",
     "dob_given": "dob || '|' || given_initial",
     "dob_family": "dob || '|' || left(family, 2)",
-    "family_phonetic_given_area": "family_sdx || '|' || given_initial || '|' || left(postcode, 3)",
+    # two letters of the given name, not one: at 1M records an initial in a ZIP3 area made 1.85M pairs
+    # no other rule made, 79 of them true (two letters: 0.46M, 57 true)
+    "family_phonetic_given_area": "family_sdx || '|' || left(given, 2) || '|' || left(postcode, 3)",
     "family_phonetic_given_year": "family_sdx || '|' || given_initial || '|' || dob_year",
     "family_given_exact": "family || '|' || given_canon",
     # a record without the name part uses the start of its email user name instead (most personal
@@ -28,6 +30,7 @@ BLOCKING_RULES: dict[str, str | tuple[str, str]] = {
     "postcode_family_prefix": f"postcode || '|' || left(coalesce(family, {_EMAIL_LETTERS}), 3)",
     "postcode_given_prefix": f"postcode || '|' || left(coalesce(given, {_EMAIL_LETTERS}), 3)",
     "address_postcode": "addr_key || '|' || postcode",
+    # no postcode or region in the key: it is there for records that lack them
     "address_family": "addr_key || '|' || left(family, 1)",
     "dob_postcode": "dob || '|' || postcode",
     "dob_city": "dob || '|' || city",
