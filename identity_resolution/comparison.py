@@ -88,7 +88,8 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
                   name_counts: Mapping[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Given- and family-name levels, comparing the right record's names swapped when that fits much better.
     `name_counts` (given name -> records, the model's term-frequency table) tells two established names
-    apart however alike they are spelt (see `_established_pairs`)."""
+    apart however alike they are spelt, and a short name's slip from a common one (see `_distinct_names`,
+    `_slip_of_common_name`)."""
     (g, fam), uniq = _codes(f["given"], f["family"])
     gl, gr, fl, fr = g[left], g[right], fam[left], fam[right]
     jw = JaroWinkler.normalized_similarity
@@ -115,6 +116,7 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     canon_r = np.where(swap, -1, canon[right])
     not_close = (s_given < 0.92) & ~_equal(canon[left], canon_r)
     nickname = _nicknames(ga, gb, uniq, not_close) | _shortened_or_slip(ga, gb, uniq, not_close)
+    nickname |= _slip_of_common_name(ga, gb, uniq, not_close & ~nickname, name_counts)
     # an initial against a name with that first letter, in whichever box the right record has it
     # ('S Bernard' typed as 'Bernard S' against 'Seth Bernard')
     first = np.array([v[0] for v in uniq.tolist()], dtype=object)
@@ -149,15 +151,35 @@ def _distinct_names(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: 
     A typo makes a rare value: 'Michale' is seen a handful of times beside thousands of 'Michael'.
     Two values each seen `ESTABLISHED_MIN_RECORDS`+ times, the rarer at least `ESTABLISHED_MIN_RATIO` as
     often as the other, are two names. Small data sets (no name that frequent) keep spelling scores."""
-    out = np.zeros(len(cl), dtype=bool)
-    if not name_counts:
-        return out
-    counts = np.fromiter((name_counts.get(v, 1) for v in uniques.tolist()), dtype=np.float64, count=len(uniques))
     ask = asked & (cl >= 0) & (cr >= 0) & (cl != cr)
-    lo = np.minimum(counts[cl[ask]], counts[cr[ask]])
-    hi = np.maximum(counts[cl[ask]], counts[cr[ask]])
+    if not name_counts or not ask.any():
+        return np.zeros(len(cl), dtype=bool)
+    lo, hi = _rarer_and_commoner(cl[ask], cr[ask], uniques, name_counts)
     ask[ask] = (lo >= ESTABLISHED_MIN_RECORDS) & (lo >= ESTABLISHED_MIN_RATIO * hi)
     return ask & ~_distinct_pair_test(cl, cr, uniques, ask, nickname_related)
+
+
+def _slip_of_common_name(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray,
+                         name_counts: Mapping[str, int] | None) -> np.ndarray:
+    """A four-letter given name one slip from an established name and far rarer than it ('Efik' beside
+    'Erik', 'Gaey' beside 'Gary'): a typo, though a slip in so short a name is not trusted on spelling
+    alone (Mary/Mark, both established, stay two names)."""
+    ask = asked & (cl >= 0) & (cr >= 0) & (cl != cr)
+    if not name_counts or not ask.any():
+        return np.zeros(len(cl), dtype=bool)
+    lo, hi = _rarer_and_commoner(cl[ask], cr[ask], uniques, name_counts)
+    length = np.fromiter((len(v) for v in uniques.tolist()), dtype=np.int32, count=len(uniques))
+    ask[ask] = ((hi >= ESTABLISHED_MIN_RECORDS) & (lo < ESTABLISHED_MIN_RATIO * hi)
+                & (np.minimum(length[cl[ask]], length[cr[ask]]) >= 4))
+    edits = pair_scores(cl, cr, uniques, OSA.distance, wanted=ask, score_cutoff=1)
+    return ask & (edits <= 1)
+
+
+def _rarer_and_commoner(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray,
+                        name_counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Records holding the rarer and the commoner value of each pair (1 for a value seen once)."""
+    counts = np.fromiter((name_counts.get(v, 1) for v in uniques.tolist()), dtype=np.float64, count=len(uniques))
+    return np.minimum(counts[cl], counts[cr]), np.maximum(counts[cl], counts[cr])
 
 
 def _nicknames(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray) -> np.ndarray:

@@ -119,3 +119,17 @@ def given_level_in(counts: dict[str, int], a: str, b: str) -> int:
 def test_established_names_spelt_alike_are_not_alike(a, b, counts, alike):
     assert given_level(a, b) == NICKNAME_LEVEL  # spelling alone calls every one of them alike
     assert (given_level_in(counts, a, b) == NICKNAME_LEVEL) is alike
+
+
+@pytest.mark.parametrize(
+    "a, b, counts, alike",
+    [
+        ("Erik", "Efik", {"erik": 300}, True),  # a slip in a short name, far rarer than the name
+        ("Gary", "Gaey", {"gary": 800, "gaey": 2}, True),
+        ("Mary", "Mark", {"mary": 500, "mark": 400}, False),  # two established names
+        ("Erik", "Efik", {"erik": 3}, False),  # too little data to call either a typo
+    ],
+)
+def test_a_slip_in_a_short_name_counts_only_beside_a_common_name(a, b, counts, alike):
+    assert given_level(a, b) < NICKNAME_LEVEL  # spelling alone does not trust four letters
+    assert (given_level_in(counts, a, b) == NICKNAME_LEVEL) is alike
