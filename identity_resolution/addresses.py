@@ -50,6 +50,16 @@ _TAIL = re.compile(
     r"(?P<postcode>\d{5}(?:-\d{4})?|[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d)\s*(?:,?\s*(?:USA|US|United States|Canada))?$",
     re.IGNORECASE,
 )
+# UK ('SW1A 2AA', 'B36 2RG', 'l234aq') and Canadian ('K1A 0B1') postcodes: outward and inward code
+_UK_POSTCODE = r"[A-Za-z]{1,2}\d[A-Za-z\d]?\s*\d[A-Za-z]{2}"
+_CA_POSTCODE = r"[A-Za-z]\d[A-Za-z]\s*\d[A-Za-z]\d"
+# 'street, town POSTCODE' or 'street, town, POSTCODE' with no region: the British way of writing it
+_POSTCODE_TAIL = re.compile(
+    rf"^(?P<street>.*?),\s*(?P<city>[^,]*?),?\s+(?P<postcode>{_UK_POSTCODE}|{_CA_POSTCODE})"
+    r"\s*(?:,?\s*(?:UK|United Kingdom|Great Britain|England|Scotland|Wales|Northern Ireland|Canada))?$",
+    re.IGNORECASE,
+)
+_SPLIT_POSTCODE = re.compile(rf"^(?:{_UK_POSTCODE}|{_CA_POSTCODE})$", re.IGNORECASE)
 _UNIT_ABBR_DISPLAY = {"apt": "Apt", "ste": "Ste", "rm": "Rm", "fl": "Fl"}
 
 
@@ -94,16 +104,27 @@ def parse_one_line(line: str) -> tuple[str | None, str | None, str | None, str |
     """'12 Oak St Apt 4, Springfield, IL 62704' -> (street, city, region, postcode); parts not found are None."""
     text = fold(line).strip()
     m = _TAIL.match(text)
+    if m and not m.group("postcode").isdigit() and not _is_region(m.group("region")):
+        m = None  # 'Ottawa, K1M 1M4': a town before a Canadian postcode, not a province
     if m:
         street, city = m.group("street"), m.group("city")
         region = normalise_region(m.group("region"))
         if city is None and "," not in street:
             return street or None, None, region, m.group("postcode")
         return street or None, city, region, m.group("postcode")
+    m = _POSTCODE_TAIL.match(text)
+    if m:
+        return m.group("street") or None, m.group("city") or None, None, m.group("postcode")
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if len(parts) >= 3:
         return ", ".join(parts[:-2]), parts[-2], normalise_region(parts[-1]), None
     return text or None, None, None, None
+
+
+def _is_region(text: str) -> bool:
+    """A two-letter code or a US state name (what the one-line pattern may take as the region)."""
+    t = text.strip(" .").lower()
+    return len(t) == 2 or t in US_STATES
 
 
 def normalise_region(text: str | None) -> str | None:
@@ -117,12 +138,16 @@ def normalise_region(text: str | None) -> str | None:
 
 
 def normalise_postcode(text: str | None) -> str | None:
-    """US ZIP+4 to five digits; other postcodes upper-cased, single-spaced. Placeholders to None."""
+    """US ZIP+4 to five digits; UK and Canadian postcodes with one space before the inward code
+    ('l234aq' -> 'L23 4AQ'); others upper-cased, single-spaced. Placeholders to None."""
     if text is None or is_junk_text(text):
         return None
     t = re.sub(r"\s+", " ", fold(text).upper()).strip()
     if re.fullmatch(r"\d{5}-?\d{4}", t):
         t = t[:5]
+    elif _SPLIT_POSTCODE.match(t):
+        t = t.replace(" ", "")
+        t = f"{t[:-3]} {t[-3:]}"
     digits = re.sub(r"\D", "", t)
     if digits and digits == t and len(set(digits)) == 1:
         return None

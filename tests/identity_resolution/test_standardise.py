@@ -125,6 +125,10 @@ def test_birth_dates(raw, expected):
         ("1 elm avenue, Boston, Massachusetts 02110-1234", "1 Elm Ave", "Boston", "MA", "02110"),
         ("24 KELLEY AVE #1014, LOS ANGELES, CA 90038", "24 Kelley Ave Apt 1014", "Los Angeles", "CA", "90038"),
         ("3191 North Dixon Street", "3191 N Dixon St", None, None, None),
+        # British and Canadian: town and postcode, no region
+        ("Flat 2, 10 Downing Street, London SW1A 2AA", "Flat 2 10 Downing St", "London", None, "SW1A 2AA"),
+        ("021 Jones Gateway, Dunnshire B362RG, United Kingdom", "021 Jones Gateway", "Dunnshire", None, "B36 2RG"),
+        ("24 Sussex Drive, Ottawa, k1m1m4", "24 Sussex Dr", "Ottawa", None, "K1M 1M4"),
     ],
 )
 def test_one_line_addresses(raw, street, city, region, postcode):
@@ -135,6 +139,12 @@ def test_one_line_addresses(raw, street, city, region, postcode):
 def test_address_parts_are_normalised_separately():
     row = one(address_line="552 Franklin Road", city="san antonio", region="Texas", postcode="78243-1234")
     assert (row["address_line"], row["city"], row["region"], row["postcode"]) == ("552 Franklin Rd", "San Antonio", "TX", "78243")
+
+
+@pytest.mark.parametrize("raw, expected", [("l234aq", "L23 4AQ"), ("sw1a  2aa", "SW1A 2AA"), ("K1A0B1", "K1A 0B1"),
+                                           ("90210-1234", "90210")])
+def test_postcodes_in_their_national_form(raw, expected):
+    assert one(postcode=raw)["postcode"] == expected
 
 
 @pytest.mark.parametrize(
