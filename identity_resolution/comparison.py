@@ -161,16 +161,16 @@ def _distinct_names(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: 
 
 def _slip_of_common_name(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray,
                          name_counts: Mapping[str, int] | None) -> np.ndarray:
-    """A four-letter given name one slip from an established name and far rarer than it ('Efik' beside
-    'Erik', 'Gaey' beside 'Gary'): a typo, though a slip in so short a name is not trusted on spelling
-    alone (Mary/Mark, both established, stay two names)."""
+    """A four-letter given name one slip from an established name, itself not established ('Efik'
+    beside 'Erik', 'Gaey' beside 'Gary'): a typo, though a slip in so short a name is not trusted on
+    spelling alone (Mary/Mark, both established, stay two names)."""
     ask = asked & (cl >= 0) & (cr >= 0) & (cl != cr)
     if not name_counts or not ask.any():
         return np.zeros(len(cl), dtype=bool)
     lo, hi = _rarer_and_commoner(cl[ask], cr[ask], uniques, name_counts)
     length = np.fromiter((len(v) for v in uniques.tolist()), dtype=np.int32, count=len(uniques))
-    ask[ask] = ((hi >= ESTABLISHED_MIN_RECORDS) & (lo < ESTABLISHED_MIN_RATIO * hi)
-                & (np.minimum(length[cl[ask]], length[cr[ask]]) >= 4))
+    rare = (lo < ESTABLISHED_MIN_RECORDS) | (lo < ESTABLISHED_MIN_RATIO * hi)  # not a name in its own right
+    ask[ask] = (hi >= ESTABLISHED_MIN_RECORDS) & rare & (np.minimum(length[cl[ask]], length[cr[ask]]) >= 4)
     edits = pair_scores(cl, cr, uniques, OSA.distance, wanted=ask, score_cutoff=1)
     return ask & (edits <= 1)
 

@@ -60,6 +60,23 @@ def known_given_names() -> frozenset[str]:
     return frozenset(formals).union(*formals.values())
 
 
+# first-name lists Faker ships (a maintained, multi-locale source); ours alone (~470 names behind the
+# nickname table) missed Carol, Nigel, Robin and Justin, so 'Carol Martin' was read as Martin Carol
+_NAME_LIST_LOCALES = ("en_US", "en_GB", "en_IE", "es_MX", "fr_FR", "de_DE", "it_IT")
+
+
+@lru_cache(maxsize=1)
+def plausible_given_names() -> frozenset[str]:
+    """Lower-case given names: the nickname table's plus Faker's first-name lists (~3,600 in all)."""
+    from importlib import import_module
+
+    names = set(known_given_names())
+    for locale in _NAME_LIST_LOCALES:
+        provider = import_module(f"faker.providers.person.{locale}").Provider
+        names.update(fold(n).lower() for n in provider.first_names)
+    return frozenset(names)
+
+
 def canonical_given(name: str | None) -> str | None:
     """Nickname mapped to its canonical form ('bob' -> 'robert'); other names returned unchanged."""
     if not name:
@@ -107,15 +124,16 @@ def _tokens(text: str) -> list[str]:
 
 
 def _looks_surname_first(raw_tokens: list[str]) -> bool:
-    """'SMITH John' (upper-case first token) or 'Smith John' (only the last token is a known given name).
+    """'SMITH John' (upper-case first token) or 'Smith John' (only the last token is a given name we
+    know of: 'Carol Martin' and 'Thomas Martin' keep their order, Martin being a given name too).
     A one-letter first token is an initial ('L. Thomas'), never a family name."""
     first, last = raw_tokens[0], raw_tokens[-1]
     if len(first) < 2:
         return False
     if first.isupper() and not last.isupper():
         return True
-    known = known_given_names()
-    return len(raw_tokens) == 2 and last.lower() in known and first.lower() not in known
+    given = plausible_given_names()
+    return len(raw_tokens) == 2 and last.lower() in given and first.lower() not in given
 
 
 def _split_family(tokens: list[str]) -> tuple[list[str], list[str]]:

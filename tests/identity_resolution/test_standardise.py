@@ -29,6 +29,10 @@ def one(**raw) -> dict:
         ({"full_name": "J. Smith"}, "J", "Smith"),
         ({"full_name": "SMITH John"}, "John", "Smith"),
         ({"full_name": "Smith Robert"}, "Robert", "Smith"),
+        # a surname that is also a given name does not turn the order round ('Martin', 'Thomas')
+        ({"full_name": "Carol Martin"}, "Carol", "Martin"),
+        ({"full_name": "Nigel Thomas"}, "Nigel", "Thomas"),
+        ({"full_name": "Kirsty Ali"}, "Kirsty", "Ali"),
         ({"full_name": "Bailey M. Mills"}, "Bailey", "Mills"),
         ({"full_name": "anna van der berg"}, "Anna", "Van der Berg"),
         ({"full_name": "José Núñez"}, "Jose", "Nunez"),

@@ -1,0 +1,33 @@
+"""The matcher on a population it was never tuned on (benchmarks/fresh_shapes.py: Faker, households,
+three departmental layouts), in two locales."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from identity_resolution import evaluate, resolve, standardise_records
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from fresh_shapes import make_population  # noqa: E402
+
+
+@pytest.mark.parametrize("locale, region", [("en_US", "US"), ("en_GB", "GB")])
+def test_an_independent_population_is_resolved_precisely(locale, region):
+    records, truth = make_population(600, locale, seed=2)
+    staged = standardise_records(records, default_region=region, hash_key=b"k")
+    metrics = evaluate(resolve(staged).xref, truth)
+    # measured at seeds 1-3: precision 0.97-1.00, recall 0.84-0.89 (the misses share only a name)
+    assert metrics["pairwise_precision"] >= 0.95
+    assert metrics["pairwise_recall"] >= 0.80
+    assert metrics["bcubed_f1"] >= 0.93
+
+
+def test_british_records_keep_their_postcodes_and_phones():
+    records, _ = make_population(50, "en_GB", seed=2)
+    staged = standardise_records(records, default_region="GB", hash_key=b"k")
+    crm = staged[staged["silo"] == "crm"]
+    assert crm["postcode"].notna().mean() > 0.5  # parsed out of the one-line address
+    assert crm["postcode"].dropna().str.fullmatch(r"[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}").all()
+    assert staged["phone"].dropna().str.startswith("+44").all()
