@@ -27,12 +27,33 @@ _MIN = pd.Timestamp("1900-01-02")
 _PLACEHOLDERS = {pd.Timestamp("1900-01-01"), pd.Timestamp("1901-01-01"), pd.Timestamp("1970-01-01"), pd.Timestamp("9999-12-31")}
 
 
-def parse_birth_dates(raw: pd.Series, today: dt.date | None = None) -> pd.Series:
-    """datetime64 series of plausible birth dates (NaT for junk, future or pre-1900 values)."""
+# Where 03/05/1980 is the 3rd of May; elsewhere (the US and its territories, the Philippines,
+# Canada by habit) month-first is read first.
+MONTH_FIRST_REGIONS = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "UM", "PH", "CA", "FM", "MH", "PW"})
+_DAY_FIRST_FORMATS = [(p, {"%m/%d/%Y": "%d/%m/%Y", "%d/%m/%Y": "%m/%d/%Y", "%m-%d-%Y": "%d-%m-%Y"}.get(f, f))
+                      for p, f in _FORMATS]
+
+
+def parse_birth_dates(raw: pd.Series, today: dt.date | None = None, regions: pd.Series | None = None) -> pd.Series:
+    """datetime64 series of plausible birth dates (NaT for junk, future or pre-1900 values).
+    `regions` (ISO country per record, e.g. the record's country or the default region): ambiguous
+    dd/mm vs mm/dd dates are read day-first outside `MONTH_FIRST_REGIONS` (month-first without it)."""
     text = raw.astype("string").str.strip().str.replace(",", "", regex=False)
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-    todo = text.notna()
-    for pattern, fmt in _FORMATS:
+    day_first = ~regions.isin(MONTH_FIRST_REGIONS) if regions is not None else pd.Series(False, index=raw.index)
+    for group, formats in ((~day_first, _FORMATS), (day_first, _DAY_FIRST_FORMATS)):
+        _parse_shapes(text, out, text.notna() & group.to_numpy(), formats)
+    todo = text.notna() & out.isna()
+    if todo.any():
+        out[todo] = pd.to_datetime(map_distinct(text[todo].astype("object"), _parse_any), errors="coerce")
+    limit = pd.Timestamp(today or dt.date.today())
+    bad = (out < _MIN) | (out > limit) | out.isin(list(_PLACEHOLDERS))
+    return out.where(~bad, pd.NaT)
+
+
+def _parse_shapes(text: pd.Series, out: pd.Series, todo: pd.Series, formats: list) -> None:
+    """Fill `out` for the `todo` values matching one of the shapes (first that parses wins)."""
+    for pattern, fmt in formats:
         sel = todo & text.str.match(pattern).fillna(False)
         if not sel.any():
             continue
@@ -43,11 +64,6 @@ def parse_birth_dates(raw: pd.Series, today: dt.date | None = None) -> pd.Series
         ok = parsed.notna()
         out[ok[ok].index] = parsed[ok]
         todo &= out.isna()
-    if todo.any():
-        out[todo] = pd.to_datetime(map_distinct(text[todo].astype("object"), _parse_any), errors="coerce")
-    limit = pd.Timestamp(today or dt.date.today())
-    bad = (out < _MIN) | (out > limit) | out.isin(list(_PLACEHOLDERS))
-    return out.where(~bad, pd.NaT)
 
 
 def _parse_any(text: str):

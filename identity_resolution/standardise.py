@@ -54,7 +54,7 @@ def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None) 
     addr = standardise_addresses(col["address_line"], col["city"], col["region"], col["postcode"], regions)
     out[["address_line", "city", "region", "postcode"]] = addr
     out["country"] = country
-    out["birth_date"] = parse_birth_dates(col["birth_date"]).dt.date.astype("object").where(lambda s: s.notna(), None)
+    out["birth_date"] = parse_birth_dates(col["birth_date"], regions=regions).dt.date.astype("object").where(lambda s: s.notna(), None)
     ids = standardise_national_ids(col["national_id"], hash_key)
     out["national_id_hash"] = ids["national_id_hash"].where(ids["national_id_hash"].notna(), col["national_id_hash"])
     out["national_id_last4"] = ids["national_id_last4"].where(ids["national_id_last4"].notna(), col["national_id_last4"])

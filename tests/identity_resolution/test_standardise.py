@@ -122,6 +122,23 @@ def test_birth_dates(raw, expected):
 
 
 @pytest.mark.parametrize(
+    "raw, country, expected",
+    [
+        ("03/07/1984", "United Kingdom", dt.date(1984, 7, 3)),  # day first outside the US
+        ("03/07/1984", "DE", dt.date(1984, 7, 3)),
+        ("03-07-1984", "FR", dt.date(1984, 7, 3)),
+        ("03/07/1984", "US", dt.date(1984, 3, 7)),
+        ("03/07/1984", "Canada", dt.date(1984, 3, 7)),
+        ("31/12/1984", "US", dt.date(1984, 12, 31)),  # no 31st month anywhere
+        ("12/31/1984", "GB", dt.date(1984, 12, 31)),
+        ("1984-07-03", "GB", dt.date(1984, 7, 3)),
+    ],
+)
+def test_ambiguous_birth_dates_are_read_the_way_the_records_country_writes_them(raw, country, expected):
+    assert one(birth_date=raw, country=country)["birth_date"] == expected
+
+
+@pytest.mark.parametrize(
     "raw, street, city, region, postcode",
     [
         ("12 Oak Street Apt. 4, Springfield, IL 62704", "12 Oak St Apt 4", "Springfield", "IL", "62704"),
