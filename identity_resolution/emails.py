@@ -25,6 +25,11 @@ def clean_emails(raw: pd.Series) -> pd.Series:
     # Arrow-backed strings: the string kernels and regular expressions (RE2) run in C++
     s = raw.astype("string[pyarrow]").str.strip().str.lower()
     s = s.str.replace(r"^mailto:", "", regex=True).str.strip("<>\"' ")
+    # the first address of a field holding several ('a@x.com; b@y.com') or of a display name
+    # ('Jane Doe <jane@x.com>'); other values stay whole ('jane doe@x.com' is invalid, not 'doe@x.com')
+    listed = _flag(s.str.contains(r"[;,<]|@.*@", regex=True))
+    first = s.str.extract(r"([^\s;,<>\"'()\[\]]+@[^\s;,<>\"'()\[\]]+)", expand=False)
+    s = first.where(listed & first.notna(), s)
     valid = _flag(s.str.match(_VALID))
     local = s.str.extract(r"^([^@]*)", expand=False)
     domain = s.str.extract(r"([^@]*)$", expand=False)

@@ -15,6 +15,8 @@ def to_e164(raw: str, region: str) -> str | None:
     digits = "".join(ch for ch in raw if ch.isdigit())
     if len(digits) < 7 or is_repeated_digits(digits[-7:]) or digits[-10:] in _JUNK_NATIONAL:
         return None
+    if raw.lstrip().startswith("00"):  # '0044 20 ...': the international prefix most countries dial
+        raw = "+" + raw.lstrip()[2:]
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
@@ -40,7 +42,7 @@ def standardise_phones(raw: pd.Series, regions: pd.Series) -> pd.Series:
     Plain North-American 10/11-digit numbers in region US/CA are formatted without a parser call;
     everything else goes through phonenumbers once per distinct (phone, region).
     """
-    text = raw.astype("object")
+    text = first_phone(raw)
     digits = text.astype("string").str.replace(r"\D", "", regex=True)
     has_plus = text.astype("string").str.lstrip().str.startswith("+").fillna(False)
     ext = text.astype("string").str.contains(r"(?i)(?:ext|x|#)\s*\d", regex=True).fillna(False)
@@ -60,6 +62,17 @@ def standardise_phones(raw: pd.Series, regions: pd.Series) -> pd.Series:
         keyed = text[slow].astype(str) + "\x1f" + regions[slow].astype(str)
         out[slow] = map_distinct(keyed, _parse_keyed)
     return out
+
+
+def first_phone(raw: pd.Series) -> pd.Series:
+    """The first number of a field holding several ('415-829-1234 / 415-829-5678', '... ; ...'), with
+    a spreadsheet's float tail dropped ('4158291234.0'). A split is only taken when its first part is
+    a whole number (7+ digits): '030/1234567' is one Berlin number."""
+    text = raw.astype("string").str.strip()
+    text = text.str.replace(r"^(\+?\d+)\.0+$", r"\1", regex=True)
+    first = text.str.split(r"\s*(?:[/;,|]|\bor\b)\s*", n=1, regex=True).str[0]
+    whole = first.str.count(r"\d").ge(7).fillna(False)
+    return text.where(~whole, first).astype("object").where(text.notna(), None)
 
 
 def _parse_keyed(key: str) -> str | None:

@@ -74,10 +74,18 @@ def test_names_keep_raw_only_when_it_differs():
         ("1111111111", None),
         ("12345", None),
         ("n/a", None),
+        ("415-829-1234 / 415-829-5678", "+14158291234"),  # two numbers in one field: the first
+        ("415.829.1234 or 415.829.5678", "+14158291234"),
+        ("4158291234.0", "+14158291234"),  # a spreadsheet stored the number as a float
+        ("0044 20 8361 5029", "+442083615029"),  # the international prefix most countries dial
     ],
 )
 def test_phones(raw, expected):
     assert one(phone=raw)["phone"] == expected
+
+
+def test_a_berlin_number_with_a_slash_is_one_number():
+    assert one(phone="030/8361502", country="DE")["phone"] == "+49308361502"
 
 
 def test_phone_uses_record_country_before_default_region():
@@ -96,6 +104,9 @@ def test_phone_uses_record_country_before_default_region():
         ("not-an-email", None),
         ("aaaa@gmail.com", None),
         ("someone@example.com", None),
+        ("anna.berg@acme.io; a.berg@gmail.com", "anna.berg@acme.io"),  # several in one field: the first
+        ("Anna Berg <Anna.Berg@Acme.io>", "anna.berg@acme.io"),
+        ("anna berg@acme.io", None),  # not 'berg@acme.io', which may be someone else
     ],
 )
 def test_emails_display_form(raw, expected):
