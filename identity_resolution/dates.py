@@ -42,7 +42,8 @@ def parse_birth_dates(raw: pd.Series, today: dt.date | None = None, regions: pd.
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     day_first = ~regions.isin(MONTH_FIRST_REGIONS) if regions is not None else pd.Series(False, index=raw.index)
     for group, formats in ((~day_first, _FORMATS), (day_first, _DAY_FIRST_FORMATS)):
-        _parse_shapes(text, out, text.notna() & group.to_numpy(), formats)
+        if group.any():
+            _parse_shapes(text, out, text.notna() & group.to_numpy(), formats)
     todo = text.notna() & out.isna()
     if todo.any():
         out[todo] = pd.to_datetime(map_distinct(text[todo].astype("object"), _parse_any), errors="coerce")

@@ -68,11 +68,17 @@ def first_phone(raw: pd.Series) -> pd.Series:
     """The first number of a field holding several ('415-829-1234 / 415-829-5678', '... ; ...'), with
     a spreadsheet's float tail dropped ('4158291234.0'). A split is only taken when its first part is
     a whole number (7+ digits): '030/1234567' is one Berlin number."""
-    text = raw.astype("string").str.strip()
-    text = text.str.replace(r"^(\+?\d+)\.0+$", r"\1", regex=True)
-    first = text.str.split(r"\s*(?:[/;,|]|\bor\b)\s*", n=1, regex=True).str[0]
-    whole = first.str.count(r"\d").ge(7).fillna(False)
-    return text.where(~whole, first).astype("object").where(text.notna(), None)
+    text = raw.astype("string[pyarrow]").str.strip()  # string kernels and RE2 in C++
+    out = text.astype("object").where(text.notna(), None)
+    floated = text.str.fullmatch(r"\+?\d+\.0+").fillna(False).astype(bool)
+    if floated.any():
+        out[floated] = text[floated].str.replace(r"\.0+$", "", regex=True).astype("object")
+    several = text.str.contains(r"[/;,|]|\bor\b", regex=True).fillna(False).astype(bool)
+    if several.any():
+        first = text[several].astype("object").str.split(r"\s*(?:[/;,|]|\bor\b)\s*", n=1, regex=True).str[0]
+        whole = first.str.count(r"\d") >= 7
+        out[first.index[whole]] = first[whole]
+    return out
 
 
 def _parse_keyed(key: str) -> str | None:
