@@ -114,6 +114,18 @@ def _clean(text: str | None) -> str | None:
     return text or None
 
 
+# legal forms and the like, as an organisation's name ends: 'ACME Corp', 'Smith & Sons Ltd'
+_ORGANISATION_ENDINGS = frozenset({
+    "inc", "incorporated", "corp", "corporation", "llc", "llp", "ltd", "limited", "plc", "gmbh", "ag", "bv",
+    "nv", "sarl", "srl", "spa", "pty", "company", "holdings", "associates", "partners", "group",
+})
+
+
+def _is_organisation(text: str) -> bool:
+    words = [w.strip(".,'").lower() for w in text.split()]
+    return len(words) >= 2 and words[-1] in _ORGANISATION_ENDINGS
+
+
 def _tokens(text: str) -> list[str]:
     toks = [t.strip(".") for t in re.split(r"[\s.]+", text) if t.strip(".")]
     while toks and toks[0].lower() in _TITLES and len(toks) > 1:
@@ -145,9 +157,10 @@ def _split_family(tokens: list[str]) -> tuple[list[str], list[str]]:
 
 
 def parse_full_name(full: str | None) -> tuple[str | None, str | None]:
-    """Any written form of a whole name -> (given, family), proper-cased; (None, None) for junk."""
+    """Any written form of a whole name -> (given, family), proper-cased; (None, None) for junk and
+    for an organisation's name ('ACME Corp', 'Smith & Sons Ltd'): no person's names to compare."""
     text = _clean(full)
-    if text is None:
+    if text is None or _is_organisation(text):
         return None, None
     if "," in text:
         before, _, after = text.partition(",")
@@ -189,6 +202,11 @@ def clean_family(family: str | None) -> str | None:
     return _pc(" ".join(toks)) if toks else None
 
 
+def _holds_family_name(given: str) -> bool:
+    words = given.split()
+    return len(words) >= 2 and len(words[-1]) > 1 and words[-1].lower() not in plausible_given_names()
+
+
 def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series) -> pd.DataFrame:
     """Columns given_name, family_name, full_name (display forms) from whatever parts a silo had.
 
@@ -203,6 +221,11 @@ def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series) -> p
     comma_family = g.isna() & family.notna() & family.astype("object").astype(str).str.contains(",", regex=False)
     parse_src = full.where(need_parse, None)
     parse_src = parse_src.where(~comma_family, family)
+    # a whole name typed into the given-name box of a form whose family box is empty ('John Smith'),
+    # unless it is a double given name ('Mary Ann': the last word is a given name too)
+    comma_given = given.notna() & given.astype("object").astype(str).str.contains(",", regex=False)
+    whole_in_given = f.isna() & ~comma_family & (comma_given | map_distinct(g, _holds_family_name).eq(True))
+    parse_src = parse_src.where(~whole_in_given, given)
     parsed = map_distinct(parse_src, parse_full_name)
     has = parsed.notna()
     if has.any():

@@ -33,6 +33,14 @@ def one(**raw) -> dict:
         ({"full_name": "Carol Martin"}, "Carol", "Martin"),
         ({"full_name": "Nigel Thomas"}, "Nigel", "Thomas"),
         ({"full_name": "Kirsty Ali"}, "Kirsty", "Ali"),
+        # a whole name in the given-name box of a form with an empty family box
+        ({"given_name": "Matthew Rojas"}, "Matthew", "Rojas"),
+        ({"given_name": "Rojas, Matthew"}, "Matthew", "Rojas"),
+        ({"given_name": "Mary Ann"}, "Mary Ann", None),  # a double given name stays whole
+        ({"given_name": "Mary Ann", "family_name": "Smith"}, "Mary Ann", "Smith"),
+        # an organisation has no person's names
+        ({"full_name": "ACME Corp."}, None, None),
+        ({"full_name": "Smith & Sons Ltd"}, None, None),
         ({"full_name": "Bailey M. Mills"}, "Bailey", "Mills"),
         ({"full_name": "anna van der berg"}, "Anna", "Van der Berg"),
         ({"full_name": "José Núñez"}, "Jose", "Nunez"),
