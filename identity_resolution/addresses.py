@@ -61,6 +61,10 @@ _POSTCODE_TAIL = re.compile(
 )
 _SPLIT_POSTCODE = re.compile(rf"^(?:{_UK_POSTCODE}|{_CA_POSTCODE})$", re.IGNORECASE)
 _UNIT_ABBR_DISPLAY = {"apt": "Apt", "ste": "Ste", "rm": "Rm", "fl": "Fl"}
+_PO_BOX = re.compile(r"\b(?:p\s*\.?\s*o\s*\.?|post\s+office)\s*box\b")
+_HOUSE_LETTER = re.compile(r"^(\d+)\s+([a-df-mo-rt-vx-z])(?=\s)")  # any letter but n, s, e, w
+ORDINALS = {"first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th", "sixth": "6th",
+            "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th"}
 
 
 def normalise_street(text: str | None) -> str | None:
@@ -68,13 +72,17 @@ def normalise_street(text: str | None) -> str | None:
     if text is None or is_junk_text(text):
         return None
     t = fold(text).lower()
+    t = _PO_BOX.sub("po box", t)
     t = re.sub(r"#\s*(\w)", r" # \1", t)
     t = re.sub(r"[.,;]", " ", t)
+    t = _HOUSE_LETTER.sub(r"\1\2", t)  # '12 B Baker St' is house 12B ('12 N Main St' keeps its N)
     toks = t.split()
     out: list[str] = []
     for i, tok in enumerate(toks):
         if tok in UNITS and i > 0:
             out.append(UNITS[tok])
+        elif tok in ORDINALS:
+            out.append(ORDINALS[tok])
         elif tok in STREET_TYPES and i > 0 and not (out and out[-1] in ("apt", "ste")):
             out.append(STREET_TYPES[tok])
         elif tok in DIRECTIONS and (i == 1 or i == len(toks) - 1):

@@ -17,6 +17,7 @@ from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein, Prefix
 from identity_resolution.names import nickname_formals, nickname_related
 
 MISSING = -1
+_UNIT = r"\b(?:apt|ste|rm|fl)\s+(\w[\w-]*)"  # the flat or suite of a normalised street line
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,8 @@ def _shortened_or_slip(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, aske
     One slip: two names of five or more letters one typo apart ('Catherine' 'Carherine'); Jaro–Winkler
     scores a slip near the start below the nickname level, though it is the same name."""
     asked = asked & (cl >= 0) & (cr >= 0)
+    if not asked.any():
+        return asked
     prefix = pair_scores(cl, cr, uniques, Prefix.similarity, wanted=asked)
     edits = pair_scores(cl, cr, uniques, OSA.distance, wanted=asked, score_cutoff=1)
     length = np.fromiter((len(v) for v in uniques.tolist()), dtype=np.int32, count=len(uniques))
@@ -272,8 +275,13 @@ def compare_addresses(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> n
     (c,), uniq = _codes(f["addr"])
     (num,), _ = _codes(f["addr_num"])
     cl, cr = c[left], c[right]
-    # A different house number is a different address however similar the street (not scored).
+    # A different house number, or another flat of one building, is a different address however
+    # similar the street (not scored).
+    unit_of = pd.Series(uniq, dtype="object").str.extract(_UNIT, expand=False).str.replace("-", "", regex=False)
+    unit = np.append(pd.factorize(unit_of)[0], -1)  # index -1 (no address) -> no unit
+    ul, ur = unit[cl], unit[cr]
     other_house = (num[left] >= 0) & (num[right] >= 0) & (num[left] != num[right])
+    other_house |= (ul >= 0) & (ur >= 0) & (ul != ur)
     sim = pair_scores(cl, cr, uniq, fuzz.token_set_ratio, wanted=~other_house)
     sim = np.where(other_house, 0.0, sim)
     return _levels((cl < 0) | (cr < 0), [sim >= 75, sim >= 90, _equal(cl, cr)])

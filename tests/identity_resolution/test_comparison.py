@@ -133,3 +133,25 @@ def test_established_names_spelt_alike_are_not_alike(a, b, counts, alike):
 def test_a_slip_in_a_short_name_counts_only_beside_a_common_name(a, b, counts, alike):
     assert given_level(a, b) < NICKNAME_LEVEL  # spelling alone does not trust four letters
     assert (given_level_in(counts, a, b) == NICKNAME_LEVEL) is alike
+
+
+ADDRESS_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "address")
+
+
+@pytest.mark.parametrize(
+    "a, b, level",
+    [
+        ("PO Box 123", "P.O. Box 123", ADDRESS_EXACT),
+        ("Post Office Box 123", "PO Box 123", ADDRESS_EXACT),
+        ("12 Fifth Avenue", "12 5th Ave", ADDRESS_EXACT),
+        ("12B Baker Street", "12 B Baker St", ADDRESS_EXACT),  # one house, 12B
+        ("12 E Main St", "12 East Main Street", ADDRESS_EXACT),  # E stays a direction
+        ("123 Main St Apt 1", "123 Main St Apt 2", 0),  # two flats of one building: two addresses
+        ("123 Main St Unit 4-B", "123 Main St #4B", ADDRESS_EXACT - 1),  # one flat written two ways: close
+        ("123 Main St", "125 Main St", 0),
+    ],
+)
+def test_address_levels(a, b, level):
+    raw = pd.DataFrame({"silo": "s", "source_record_id": ["1", "2"], "address_line": [a, b], "postcode": "62704"})
+    gammas = compare(build_features(standardise_records(raw)), np.array([0]), np.array([1]))
+    assert gammas["gamma_address"].iloc[0] == level

@@ -112,3 +112,16 @@ def test_pairs_carry_levels_and_contributions(resolved):
         assert f"gamma_{field}" in pairs.columns and f"bf_{field}" in pairs.columns
     bf = pairs[[c for c in pairs.columns if c.startswith("bf_")]].sum(axis=1)
     assert (bf + resolved.model.prior_bits()).to_numpy() == pytest.approx(pairs["match_weight"].to_numpy())
+
+
+def test_records_without_any_name_resolve_one_row_each():
+    """No name anywhere in the input (an email list): the name comparison has no values to score."""
+    import pandas as pd
+
+    from identity_resolution import resolve, standardise_records
+
+    raw = pd.DataFrame({"silo": "s", "source_record_id": ["1", "2", "3"],
+                        "email": ["ann.lee@acme.io", "ann.lee@acme.io", "bo.ek@acme.io"]})
+    xref = resolve(standardise_records(raw, hash_key=b"k")).xref
+    assert sorted(xref["source_record_id"]) == ["1", "2", "3"]
+    assert xref["customer_id"].notna().all()
