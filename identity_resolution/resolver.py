@@ -22,6 +22,7 @@ from identity_resolution.scoring import (
     estimate_u,
     given_name_counts,
     u_city_given_postcode,
+    u_for_small_samples,
     u_of_rare_agreements,
     u_without_matches,
     pair_tf_bits,
@@ -155,7 +156,7 @@ def train_model(features: pd.DataFrame, gammas: pd.DataFrame, config: ResolverCo
                          update_u=config.em_update_u, total_pairs=total)
         u = u_without_matches(random_gammas, model)
     model.u = u
-    model.u = u_of_rare_agreements(model, gammas, random_gammas, total)
+    model.u = u_for_small_samples(u_of_rare_agreements(model, gammas, random_gammas, total), random_gammas)
     model.u_city_given_postcode = u_city_given_postcode(random_gammas)
     return model
 

@@ -224,6 +224,31 @@ def u_of_rare_agreements(model: "FellegiSunterModel", gammas: pd.DataFrame, rand
     return u
 
 
+# How often two strangers agree exactly on an identifier, as a rule of thumb: used only where the
+# data is too small to show it (see u_for_small_samples).
+REFERENCE_U_EXACT = {"email": 1e-6, "phone": 1e-5, "national_id": 1e-7, "birth_date": 3e-5, "address": 1e-5,
+                     "postcode": 1e-3}
+MIN_PRESENT_PAIRS = 10_000
+
+
+def u_for_small_samples(u: dict[str, np.ndarray], random_gammas: pd.DataFrame,
+                        fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, np.ndarray]:
+    """u of an exact agreement on an identifier, birth date, street address or postcode held to a
+    rule-of-thumb rate where the random pairs held too few comparisons of the field to see one that
+    small: in a file of a few dozen records a shared email would otherwise weigh under 2 bits,
+    because the smoothing count of a sample of 40 pairs puts u near 1 in 40."""
+    out = {name: values.copy() for name, values in u.items()}
+    present = present_counts(random_gammas, fields)
+    for spec in fields:
+        ref = REFERENCE_U_EXACT.get(spec.name)
+        top = len(spec.levels) - 1
+        if ref is None or present.get(spec.name, 0.0) >= MIN_PRESENT_PAIRS or out[spec.name][top] <= ref:
+            continue
+        rest = out[spec.name][:top]
+        out[spec.name] = np.append(rest * (1.0 - ref) / rest.sum(), ref)
+    return out
+
+
 def household_pattern(gammas: pd.DataFrame) -> np.ndarray:
     """Given names different (or only loosely alike) and no agreement on email, national id or birth
     date: what two members of one household look like."""

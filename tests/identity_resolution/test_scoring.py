@@ -215,3 +215,29 @@ def test_the_birth_date_guard_is_on_only_where_matches_almost_never_differ_in_bi
     u = {k: np.array(v) for k, v in TRUE_U.items()}
     model = train_em(pd.DataFrame(cols), u, FIELDS, household_guard=True)
     assert (model.birth_date_cap_bits is not None) is guard
+
+
+def test_a_small_sample_cannot_make_an_exact_email_weak():
+    from identity_resolution.scoring import REFERENCE_U_EXACT, u_for_small_samples
+
+    u = {k: np.array(v) for k, v in TRUE_U.items()}
+    u["email"] = np.array([0.90, 0.02, 0.02, 0.06])  # 40 random pairs saw the file's only shared email
+    small = pd.DataFrame({f"gamma_{spec.name}": np.full(40, -1, dtype=np.int8) for spec in FIELDS})
+    small["gamma_email"] = np.int8(0)
+    fixed = u_for_small_samples(u, small)
+    assert fixed["email"][-1] == REFERENCE_U_EXACT["email"]
+    assert fixed["email"].sum() == pytest.approx(1.0)
+    assert np.array_equal(fixed["given_name"], u["given_name"])  # not an identifier: left alone
+    big = pd.concat([small] * 300, ignore_index=True)  # 12,000 pairs with an email: the data speaks
+    assert np.array_equal(u_for_small_samples(u, big)["email"], u["email"])
+
+
+def test_two_records_of_a_short_mailing_list_with_one_address_are_one_customer():
+    from identity_resolution import resolve, standardise_records
+
+    emails = ["ghost@northwind.io", "Ghost@Northwind.io"] + [f"{n}@northwind.io" for n in
+                                                              ("ann.lee", "bo.ek", "cy.ng", "di.ox", "ed.fu", "flo.po")]
+    raw = pd.DataFrame({"silo": "list", "source_record_id": [str(i) for i in range(len(emails))], "email": emails})
+    xref = resolve(standardise_records(raw, hash_key=b"k")).xref
+    assert xref["customer_id"].iloc[0] == xref["customer_id"].iloc[1]
+    assert xref["customer_id"].nunique() == len(emails) - 1
