@@ -48,6 +48,11 @@ def parse_birth_dates(raw: pd.Series, today: dt.date | None = None, regions: pd.
     if todo.any():
         out[todo] = pd.to_datetime(map_distinct(text[todo].astype("object"), _parse_any), errors="coerce")
     limit = pd.Timestamp(today or dt.date.today())
+    # a two-digit year read into the future ('01/02/65' -> 2065) is a birth year of the last century
+    two_digit = text.str.contains(r"(?:^|\D)\d{2}$", regex=True).fillna(False).to_numpy(dtype=bool)
+    ahead = (out > limit).to_numpy(dtype=bool) & two_digit
+    if ahead.any():
+        out[ahead] = out[ahead] - pd.DateOffset(years=100)
     bad = (out < _MIN) | (out > limit) | out.isin(list(_PLACEHOLDERS))
     return out.where(~bad, pd.NaT)
 

@@ -131,6 +131,8 @@ def test_emails_display_form(raw, expected):
         ("March 7, 1984", dt.date(1984, 3, 7)),
         ("31/12/1984", dt.date(1984, 12, 31)),  # not a month: read day-first
         ("1984-03-07 00:00:00", dt.date(1984, 3, 7)),
+        ("01/02/65", dt.date(1965, 1, 2)),  # a two-digit year is not 2065
+        ("01-JAN-1980", dt.date(1980, 1, 1)),
         ("1900-01-01", None),  # placeholder
         ("2999-01-01", None),  # future
         ("not a date", None),
