@@ -16,6 +16,19 @@ _JUNK_DOMAINS = {
     "noemail.com", "nomail.com", "mailinator.com", "fake.com", "test.test", "domain.com", "xxx.com",
     "invalid", "localhost", "unknown.com",
 }
+# Slips in the domains of the big providers, as people type them into forms ('gmial.com'); only
+# misspellings that are no real domain in use (mail.com and ymail.com are, and stay).
+_DOMAIN_TYPOS = {
+    **dict.fromkeys(["gmial.com", "gmal.com", "gamil.com", "gnail.com", "gmaill.com", "gmai.com", "gmail.co",
+                     "gmail.con", "gmail.cm", "gmail.om", "gmail.comm", "gmailcom"], "gmail.com"),
+    **dict.fromkeys(["hotmial.com", "hotmal.com", "hotmai.com", "hotmail.co", "hotmail.con", "hotmail.cm",
+                     "hotamil.com"], "hotmail.com"),
+    **dict.fromkeys(["yaho.com", "yahooo.com", "yahoo.co", "yahoo.con", "yahoo.cm", "yhoo.com"], "yahoo.com"),
+    **dict.fromkeys(["outlok.com", "outlook.co", "outlook.con", "outloo.com"], "outlook.com"),
+    **dict.fromkeys(["aol.co", "aol.con", "aoll.com"], "aol.com"),
+    **dict.fromkeys(["iclod.com", "icloud.co", "icloud.con", "iclould.com"], "icloud.com"),
+    **dict.fromkeys(["comcat.net", "comcast.ne"], "comcast.net"),
+}
 # Providers that ignore dots in the local part; plus-tags are stripped for every provider.
 _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
@@ -36,6 +49,9 @@ def clean_emails(raw: pd.Series) -> pd.Series:
     one_char = local.str.slice(1) == local.str.slice(0, -1)  # 'aaaa': every letter equals the next
     junk = _flag(local.isin(_JUNK_LOCAL)) | _flag(domain.isin(_JUNK_DOMAINS)) | _flag(one_char)
     keep = valid & ~junk
+    typo = _flag(domain.isin(list(_DOMAIN_TYPOS))) & keep
+    if typo.any():
+        s = s.where(~typo, local + "@" + domain.map(_DOMAIN_TYPOS, na_action="ignore"))
     return s.where(keep, None).astype("object").where(keep, None)
 
 
