@@ -112,7 +112,8 @@ class FellegiSunterModel:
         return np.where(nested, conditional, bits)
 
     def guard_bits(self, gammas: pd.DataFrame, weight: np.ndarray) -> np.ndarray:
-        """Negative bits that bring household-pattern pairs down to household_cap_bits (else 0)."""
+        """Negative bits that bring household-pattern pairs down to household_cap_bits and birth-date
+        pattern pairs down to birth_date_cap_bits (0 for every other pair)."""
         cap = np.full(len(gammas), np.inf)
         if len(gammas) and self.household_cap_bits is not None:
             cap = np.where(household_pattern(gammas), self.household_cap_bits, cap)
