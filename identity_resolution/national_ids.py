@@ -27,16 +27,22 @@ def resolve_hash_key(explicit: bytes | None) -> bytes | None:
 def standardise_national_ids(raw: pd.Series, hash_key: bytes | None) -> pd.DataFrame:
     """national_id_hash (HMAC-SHA256 hex of the digits), national_id_last4, national_id_is_partial.
 
-    A masked value such as 'XXX-XX-1234' keeps its last four digits and is marked partial, with no hash.
+    A masked value such as 'XXX-XX-1234', or a bare last four ('1234'), keeps its last four digits and is
+    marked partial, with no hash. Full ids of fewer than nine digits are zero-padded before hashing.
     Junk ('000-00-0000', '123-45-6789', repeated digits) gives all three empty / False.
     """
     text = raw.astype("string").str.strip().str.upper()
+    text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)  # a spreadsheet's float: '12345678.0'
     masked = text.str.contains(r"[X*#•]", regex=True).fillna(False)
     digits = text.str.replace(r"\D", "", regex=True)
     usable = digits.str.len().ge(4).fillna(False)
     junk_full = digits.str.fullmatch(r"(\d)\1*").fillna(True) | digits.isin(_SEQUENCES)
-    full = usable & ~masked & digits.str.len().ge(6).fillna(False) & ~junk_full
-    partial = usable & masked & ~digits.str[-4:].isin(["0000"]).fillna(True)
+    short = digits.str.len().le(5).fillna(False)  # 'last four' fields: '5678'
+    full = usable & ~masked & ~short & ~junk_full
+    partial = usable & (masked | short) & ~digits.str[-4:].isin(["0000"]).fillna(True)
+    # a number column dropped the leading zeros ('012-34-5678' -> 12345678); padding every short full
+    # id the same way keeps them equal to the written form
+    digits = digits.where(~full, digits.str.zfill(9))
     last4 = digits.str[-4:].where(full | partial, None).astype("object")
     hashes = pd.Series(None, index=raw.index, dtype="object")
     if full.any():

@@ -213,6 +213,17 @@ def test_national_id_hashed_with_key_and_last4_kept():
     assert row["national_id_is_partial"] is False or row["national_id_is_partial"] == False  # noqa: E712
 
 
+@pytest.mark.parametrize("raw", ["12-34-5671", "12345671", "12345671.0", "012 34 5671"])
+def test_a_national_id_that_lost_its_leading_zero_hashes_like_the_written_one(raw):
+    # a number column drops the zero of '012-34-5671'; a spreadsheet adds '.0'
+    assert one(national_id=raw)["national_id_hash"] == hmac.new(KEY, b"012345671", hashlib.sha256).hexdigest()
+
+
+def test_a_bare_last_four_is_partial():
+    row = one(national_id="5671")
+    assert (row["national_id_hash"], row["national_id_last4"], bool(row["national_id_is_partial"])) == (None, "5671", True)
+
+
 def test_masked_national_id_is_partial():
     row = one(national_id="XXX-XX-1234")
     assert row["national_id_hash"] is None
