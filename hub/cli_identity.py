@@ -23,8 +23,34 @@ def read_table(path: Path) -> pd.DataFrame:
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
     if suffix in (".csv", ".txt"):
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=_delimiter(path),
+                           encoding="utf-8-sig")
     raise typer.BadParameter(f"{path}: expected a .parquet or .csv file, got {suffix or 'no extension'!r}")
+
+
+def _delimiter(path: Path) -> str:
+    """Comma, semicolon (spreadsheets in much of Europe), tab or pipe, as the header line shows."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", errors="replace") as f:
+        header = f.readline()
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+MATCH_COLUMNS = ("given_name", "family_name", "full_name", "email", "phone", "address_line", "postcode",
+                 "birth_date", "national_id")
+
+
+def require_match_columns(df: pd.DataFrame, path: Path) -> None:
+    """Refuse input with nothing to match on (a wrong delimiter or other column names) instead of
+    returning every record as its own customer."""
+    if not any(c in df.columns for c in MATCH_COLUMNS):
+        found = ", ".join(map(str, df.columns[:8])) + (" ..." if len(df.columns) > 8 else "")
+        raise typer.BadParameter(f"{path}: none of the columns {', '.join(MATCH_COLUMNS)} is present "
+                                 f"(found: {found})")
 
 
 def with_record_keys(df: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -68,7 +94,9 @@ def resolve_command(
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("reading", total=1.0)
         t = time.perf_counter()
-        raw = with_record_keys(read_table(input), input)
+        raw = read_table(input)
+        require_match_columns(raw, input)
+        raw = with_record_keys(raw, input)
         timings["read"] = time.perf_counter() - t
         bar.update(task, description="standardising", completed=0.05)
         t = time.perf_counter()

@@ -67,3 +67,26 @@ def test_resolve_without_hash_key_says_how_to_fix(synthetic, tmp_path, monkeypat
     result = runner.invoke(app, ["resolve", "people.csv", "--out", "o.parquet"])
     assert result.exit_code == 2
     assert "HUB_HASH_KEY" in result.output
+
+
+def test_resolve_reads_semicolon_csv_with_a_byte_order_mark(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    # what a spreadsheet in much of Europe saves: ';' between fields, a BOM before the header
+    (tmp_path / "export.csv").write_bytes(
+        "silo;source_record_id;given_name;family_name;email\n"
+        "crm;1;Anna;Berg;anna.berg@acme.io\nerp;7;Anna;Berg;anna.berg@acme.io\n".encode("utf-8-sig"))
+    result = runner.invoke(app, ["resolve", "export.csv", "--out", "x.parquet"])
+    assert result.exit_code == 0, result.output
+    xref = pd.read_parquet("x.parquet")
+    assert xref["silo"].tolist() == ["crm", "erp"] and xref["source_record_id"].tolist() == ["1", "7"]
+
+
+def test_resolve_refuses_input_with_nothing_to_match_on(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    (tmp_path / "wrong.csv").write_text("customer|mail\n1|anna.berg@acme.io\n")
+    result = runner.invoke(app, ["resolve", "wrong.csv", "--out", "x.parquet"])
+    assert result.exit_code == 2
+    assert "none of the columns" in result.output and "customer" in result.output
+    assert not (tmp_path / "x.parquet").exists()
