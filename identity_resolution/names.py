@@ -235,4 +235,23 @@ def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series) -> p
         f[has] = parsed[has].str[1]
     full_out = (g.fillna("") + " " + f.fillna("")).str.strip()
     full_out = full_out.where(full_out != "", None)
+    placeholder = map_distinct(full_out, is_placeholder_name).eq(True)
+    if placeholder.any():  # 'Guest', 'Cash Customer', 'Test Test', 'John Doe': no person to match
+        g, f, full_out = (col.where(~placeholder, None) for col in (g, f, full_out))
     return pd.DataFrame({"given_name": g, "family_name": f, "full_name": full_out}, index=given.index)
+
+
+# words a till or a form puts where no customer's name is known ('Walk-In Customer', 'Guest User')
+_PLACEHOLDER_WORDS = frozenset({
+    "guest", "customer", "client", "walk", "in", "walkin", "cash", "sale", "sales", "counter", "test", "unknown",
+    "anonymous", "user", "valued", "occupant", "resident", "current", "tbd", "tba", "na", "n/a", "none", "null",
+    "no", "name", "noname", "x", "xx", "xxx", "dummy", "sample", "default", "account", "household", "shopper",
+})
+_PLACEHOLDER_NAMES = frozenset({"john doe", "jane doe", "john smith test", "first last", "firstname lastname"})
+
+
+def is_placeholder_name(full: str) -> bool:
+    """A display name made only of placeholder words, or a stock placeholder name: counts as no name.
+    Checked on the whole name, so a real person called Guest keeps his name ('Christopher Guest')."""
+    text = full.lower()
+    return text in _PLACEHOLDER_NAMES or all(w in _PLACEHOLDER_WORDS for w in re.split(r"[\s\-]+", text) if w)

@@ -38,6 +38,11 @@ def one(**raw) -> dict:
         ({"given_name": "Rojas, Matthew"}, "Matthew", "Rojas"),
         ({"given_name": "Mary Ann"}, "Mary Ann", None),  # a double given name stays whole
         ({"given_name": "Mary Ann", "family_name": "Smith"}, "Mary Ann", "Smith"),
+        # placeholders a till or a form puts where no name is known are no names; real ones stay
+        ({"full_name": "Walk-In Customer"}, None, None),
+        ({"given_name": "Guest", "family_name": "User"}, None, None),
+        ({"full_name": "John Doe"}, None, None),
+        ({"full_name": "Christopher Guest"}, "Christopher", "Guest"),
         # an organisation has no person's names
         ({"full_name": "ACME Corp."}, None, None),
         ({"full_name": "Smith & Sons Ltd"}, None, None),
