@@ -7,6 +7,8 @@ import os
 
 import pandas as pd
 
+from identity_resolution.text import without_float_tail
+
 
 HASH_KEY_ENV = "HUB_HASH_KEY"
 _SEQUENCES = ["123456789", "987654321", "0123456789", "1234567890", "1234567", "12345678"]
@@ -31,8 +33,7 @@ def standardise_national_ids(raw: pd.Series, hash_key: bytes | None) -> pd.DataF
     marked partial, with no hash. Full ids of fewer than nine digits are zero-padded before hashing.
     Junk ('000-00-0000', '123-45-6789', repeated digits) gives all three empty / False.
     """
-    text = raw.astype("string").str.strip().str.upper()
-    text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)  # a spreadsheet's float: '12345678.0'
+    text = without_float_tail(raw.astype("string").str.strip().str.upper())
     masked = text.str.contains(r"[X*#•]", regex=True).fillna(False)
     digits = text.str.replace(r"\D", "", regex=True)
     usable = digits.str.len().ge(4).fillna(False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import phonenumbers
 import pandas as pd
 
-from identity_resolution.text import is_repeated_digits, map_distinct
+from identity_resolution.text import is_repeated_digits, map_distinct, without_float_tail
 
 # Numbers that are placeholders everywhere (reserved fictional 555-01xx range included).
 _JUNK_NATIONAL = {"1234567890", "0123456789", "9876543210", "5555555555", "1111111111"}
@@ -68,11 +68,8 @@ def first_phone(raw: pd.Series) -> pd.Series:
     """The first number of a field holding several ('415-829-1234 / 415-829-5678', '... ; ...'), with
     a spreadsheet's float tail dropped ('4158291234.0'). A split is only taken when its first part is
     a whole number (7+ digits): '030/1234567' is one Berlin number."""
-    text = raw.astype("string[pyarrow]").str.strip()  # string kernels and RE2 in C++
+    text = without_float_tail(raw.astype("string[pyarrow]").str.strip())  # string kernels and RE2 in C++
     out = text.astype("object").where(text.notna(), None)
-    floated = text.str.fullmatch(r"\+?\d+\.0+").fillna(False).astype(bool)
-    if floated.any():
-        out[floated] = text[floated].str.replace(r"\.0+$", "", regex=True).astype("object")
     several = text.str.contains(r"[/;,|]|\bor\b", regex=True).fillna(False).astype(bool)
     if several.any():
         first = text[several].astype("object").str.split(r"\s*(?:[/;,|]|\bor\b)\s*", n=1, regex=True).str[0]

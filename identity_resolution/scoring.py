@@ -220,9 +220,14 @@ def u_of_rare_agreements(model: "FellegiSunterModel", gammas: pd.DataFrame, rand
         rare = non_matches / (total_pairs * present / len(random_gammas))
         if rare >= u[spec.name][top]:
             continue
-        rest = u[spec.name][:top]
-        u[spec.name] = np.append(rest * (1.0 - rare) / rest.sum(), rare)
+        u[spec.name] = _with_exact_u(u[spec.name], rare)
     return u
+
+
+def _with_exact_u(values: np.ndarray, exact: float) -> np.ndarray:
+    """u over a field's levels with the top (exact) level set to `exact`, the others rescaled to sum to 1."""
+    rest = values[:-1]
+    return np.append(rest * (1.0 - exact) / rest.sum(), exact)
 
 
 # How often two strangers agree exactly on an identifier, as a rule of thumb: used only where the
@@ -245,8 +250,7 @@ def u_for_small_samples(u: dict[str, np.ndarray], random_gammas: pd.DataFrame,
         top = len(spec.levels) - 1
         if ref is None or present.get(spec.name, 0.0) >= MIN_PRESENT_PAIRS or out[spec.name][top] <= ref:
             continue
-        rest = out[spec.name][:top]
-        out[spec.name] = np.append(rest * (1.0 - ref) / rest.sum(), ref)
+        out[spec.name] = _with_exact_u(out[spec.name], ref)
     return out
 
 

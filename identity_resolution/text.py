@@ -75,6 +75,12 @@ def _to_text(value) -> str:
     return str(value).strip()
 
 
+def without_float_tail(text: pd.Series) -> pd.Series:
+    """'4158291234.0' -> '4158291234': a number a spreadsheet stored as a float, then exported as text
+    (typed float columns are handled by as_str_series)."""
+    return text.str.replace(r"^(\+?\d+)\.0+$", r"\1", regex=True)
+
+
 def map_distinct(series: pd.Series, fn: Callable[[str], object]) -> pd.Series:
     """Apply `fn` once per distinct non-null value and broadcast back (the hot paths repeat a lot)."""
     mask = series.notna()
