@@ -40,6 +40,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("family_in_email", ("absent", "contained")),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
+_ALIKE = 3  # given_name level: nickname or alike spelling
 _EMAIL_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "email")
 
 
@@ -91,7 +92,7 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     `name_counts` (given name -> records, the model's term-frequency table) tells two established names
     apart however alike they are spelt, and a short name's slip from a common one (see `_distinct_names`,
     `_slip_of_common_name`)."""
-    (g, fam), uniq = _codes(f["given"], f["family"])
+    (g, fam, canon), uniq = _codes(f["given"], f["family"], f["given_canon"])
     gl, gr, fl, fr = g[left], g[right], fam[left], fam[right]
     jw = JaroWinkler.normalized_similarity
     s_gg, s_ff = pair_scores(gl, gr, uniq, jw), pair_scores(fl, fr, uniq, jw)
@@ -113,10 +114,12 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     s_given = np.where(swap, np.where(flip, s_fg, s_gf), s_gg)
     s_family = np.where(swap, np.where(flip, s_gf, s_fg), s_ff)
 
-    (canon,), _ = _codes(f["given_canon"])
-    canon_r = np.where(swap, -1, canon[right])
+    canon_l, canon_r = np.where(swap, -1, canon[left]), np.where(swap, -1, canon[right])
     not_close = (s_given < 0.92) & ~_equal(canon[left], canon_r)
     nickname = _nicknames(ga, gb, uniq, not_close) | _shortened_or_slip(ga, gb, uniq, not_close)
+    # a slip in the formal name behind the other's nickname ('Josjua' against 'Josh')
+    nickname |= _shortened_or_slip(ga, canon_r, uniq, not_close & ~nickname, cut_short=False)
+    nickname |= _shortened_or_slip(canon_l, gb, uniq, not_close & ~nickname, cut_short=False)
     nickname |= _slip_of_common_name(ga, gb, uniq, not_close & ~nickname, name_counts)
     # an initial against a name with that first letter, in whichever box the right record has it
     # ('S Bernard' typed as 'Bernard S' against 'Seth Bernard')
@@ -134,9 +137,65 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
         alike | _equal(canon[left], canon_r),
         _equal(ga, gb),
     ])
+    # a given name the other record's email spells out is the same name, mistyped in one box
+    named = _given_in_other_email(f, left, right, ga, gb, uniq, (given >= 0) & (given < _ALIKE))
+    given = np.where(named, np.int8(_ALIKE), given)
     family_missing = (fa < 0) | (fb < 0)
     family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fa, fb) & ~lone])
     return given, family
+
+
+def _given_in_other_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, ga: np.ndarray, gb: np.ndarray,
+                          uniq: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """Does either record's email user name spell out the other record's given name (3+ letters, or
+    the formal name behind it) at the start of a word? 'Jenoy Lucas' with jennifer.lucas@ against
+    'Jennifer Lucas': a typo in the name box. Her husband John's name is not in mary.smith@, and the
+    user's own family name is taken out first, so 'brittany.williams' does not name William."""
+    (rest,), rests = _codes(_user_without_own_family(f))
+    table = nickname_formals()
+    spellings = [[v, *sorted(table.get(v, ()))] for v in uniq.tolist()]  # the name and its formal names
+    found = np.zeros(len(left), dtype=bool)
+    for k in range(max((len(v) for v in spellings), default=0)):
+        kth = pd.Series([v[k] if len(v) > k and len(v[k]) >= 3 else None for v in spellings], dtype=object)
+        (code,), values = _codes(kth)
+        code = np.append(code, -1)  # a missing name (-1) has no spelling
+        for name, other in ((ga, rest[right]), (gb, rest[left])):
+            found |= _name_in_user(code[name], other, values, rests, asked, _at_word_start)
+    return found
+
+
+def _user_without_own_family(f: pd.DataFrame) -> pd.Series:
+    """Each record's email user name with its own family name taken out ('brittany.williams' ->
+    'brittany.'), so that a given name inside the family name ('william') is not found."""
+    has = f["email_user"].notna().to_numpy()
+    out = np.full(len(f), None, dtype=object)
+    if not has.any():
+        return pd.Series(out)
+    user = f["email_user"].astype(object).to_numpy()[has].astype(str)
+    family = f["family"].astype(object).to_numpy()[has]
+    family = np.where(pd.isna(family), "\x00", family).astype(str)
+    out[has] = np.strings.replace(user, family, "")
+    return pd.Series(out)
+
+
+def _at_word_start(users: np.ndarray, names: np.ndarray) -> np.ndarray:
+    found = np.strings.startswith(users, names)
+    for separator in (".", "_", "-"):
+        found |= np.strings.find(users, np.strings.add(separator, names)) >= 0
+    return found
+
+
+def _name_in_user(name: np.ndarray, user: np.ndarray, names: np.ndarray, users: np.ndarray, asked: np.ndarray,
+                  test) -> np.ndarray:
+    """`test(user names, names)` for each pair asked (codes into `names` / `users`), each distinct
+    (name, user name) combination tested once, in bulk."""
+    out = np.zeros(len(name), dtype=bool)
+    ask = asked & (name >= 0) & (user >= 0)
+    if ask.any():
+        width = np.int64(len(users))
+        inverse, keys = pd.factorize(name[ask].astype(np.int64) * width + user[ask])
+        out[ask] = test(users[keys % width].astype(str), names[keys // width].astype(str))[inverse]
+    return out
 
 
 ESTABLISHED_MIN_RECORDS = 5  # a given name seen this often is a name in its own right, not a slip
@@ -192,7 +251,8 @@ def _nicknames(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.nd
     return _distinct_pair_test(cl, cr, uniques, asked, nickname_related)
 
 
-def _shortened_or_slip(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray) -> np.ndarray:
+def _shortened_or_slip(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray,
+                       cut_short: bool = True) -> np.ndarray:
     """Of the `asked` pairs, given names where one is the other cut short or one slip apart, scored
     in bulk (rapidfuzz, each distinct value pair once).
 
@@ -204,14 +264,15 @@ def _shortened_or_slip(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, aske
     asked = asked & (cl >= 0) & (cr >= 0)
     if not asked.any():
         return asked
-    prefix = pair_scores(cl, cr, uniques, Prefix.similarity, wanted=asked)
     edits = pair_scores(cl, cr, uniques, OSA.distance, wanted=asked, score_cutoff=1)
     length = np.fromiter((len(v) for v in uniques.tolist()), dtype=np.int32, count=len(uniques))
     la, lb = length[np.maximum(cl, 0)], length[np.maximum(cr, 0)]
     short, long = np.minimum(la, lb), np.maximum(la, lb)
-    cut_short = (short >= 3) & (long - short >= 2) & (prefix == short)
     slip = (short >= 5) & (edits <= 1)
-    return asked & (cut_short | slip)
+    if not cut_short:
+        return asked & slip
+    prefix = pair_scores(cl, cr, uniques, Prefix.similarity, wanted=asked)
+    return asked & (((short >= 3) & (long - short >= 2) & (prefix == short)) | slip)
 
 
 def _distinct_pair_test(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray, test) -> np.ndarray:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from identity_resolution import standardise_records
-from identity_resolution.blocking import block
+from identity_resolution.blocking import BLOCKING_RULES, block
 from identity_resolution.features import build_features
 
 
@@ -58,10 +58,37 @@ def test_record_without_names_blocks_on_its_email_user_name():
         "full_name": ["Zavala, Lee", None, "Zavala, Lee"], "email": [None, "lee.zavala@gmail.com", None],
         "postcode": ["46202", "46202", "90210"],
     })
-    result = block(build_features(standardise_records(raw)), raw["silo"])
+    rules = {name: key for name, key in BLOCKING_RULES.items() if name.startswith("postcode_")}
+    result = block(build_features(standardise_records(raw)), raw["silo"], rules=rules)
     pairs = set(zip(result.left.tolist(), result.right.tolist()))
     assert (0, 1) in pairs
     assert (1, 2) not in pairs
+
+
+def test_an_email_user_name_meets_the_name_it_spells():
+    """'Samantha Blake' married and kept samantha.harris@: her old name in another silo, at no
+    shared postcode, is a candidate; a namesake of her new name is not brought in by the email."""
+    raw = pd.DataFrame({
+        "silo": ["crm", "billing", "billing"], "source_record_id": ["1", "2", "3"],
+        "full_name": ["BLAKE, Samantha", "Samantha Harris", "Samantha Harper"],
+        "email": ["samantha.harris@outlook.com", None, None], "postcode": [None, "40806", "40806"],
+    })
+    result = block(build_features(standardise_records(raw)), raw["silo"])
+    found = {(left, right): result.rule_names[rule] for left, right, rule in zip(result.left, result.right, result.rule)}
+    assert found[(0, 1)] == "email_user_or_name"
+    assert (0, 2) not in found
+
+
+def test_an_email_user_name_and_names_share_one_block_that_is_capped():
+    """Many 'John Smith's and one john.smith@ share the key 'johnsmith', which is over the cap."""
+    n = 12
+    raw = pd.DataFrame({"silo": "s", "source_record_id": [str(i) for i in range(n + 1)],
+                        "given_name": ["John"] * n + [None], "family_name": ["Smith"] * n + [None],
+                        "email": [None] * n + ["john.smith@example.org"]})
+    result = block(build_features(standardise_records(raw)), raw["silo"], max_block_size=10,
+                   rules={"email_user_or_name": BLOCKING_RULES["email_user_or_name"]})
+    assert len(result.left) == 0
+    assert any("email_user_or_name" in w and "johnsmith" in w for w in result.warnings)
 
 
 def test_blocking_recall_on_febrl4():

@@ -86,6 +86,9 @@ def test_an_initial_matches_a_name_in_the_other_box_when_the_names_are_swapped()
         ("Ann", "Joann", False),  # inside, not at the start
         ("Catherine", "Carherine", True),  # one slip in a long name, near its start
         ("Mary", "Mark", False),  # one letter apart in a short name is another name
+        ("Josjua", "Josh", True),  # a slip in the formal name behind the other's nickname
+        ("Rebeca", "Becky", True),
+        ("Jo", "Josjua", False),
     ],
 )
 def test_a_given_name_cut_short_or_with_one_slip_is_a_nickname_match(a, b, close):
@@ -155,3 +158,24 @@ def test_address_levels(a, b, level):
     raw = pd.DataFrame({"silo": "s", "source_record_id": ["1", "2"], "address_line": [a, b], "postcode": "62704"})
     gammas = compare(build_features(standardise_records(raw)), np.array([0]), np.array([1]))
     assert gammas["gamma_address"].iloc[0] == level
+
+
+@pytest.mark.parametrize(
+    "left, right, level",
+    [
+        # a typo in the name box, the other record's email spells the name out
+        ({"full_name": "Jenoy Lucas", "email": "jennifer.lucas@aol.com"}, {"full_name": "Jennifer Lucas"}, NICKNAME_LEVEL),
+        ({"full_name": "Josjua Marshall"}, {"full_name": "Joshua Marshall", "email": "joshua_marshall@gmail.com"},
+         NICKNAME_LEVEL),
+        # the formal name behind a nickname counts too
+        ({"full_name": "Rbert Smith", "email": "robert.smith@x.io"}, {"full_name": "Bob Smith"}, NICKNAME_LEVEL),
+        # a household: the wife's email does not name her husband
+        ({"full_name": "Mary Smith", "email": "mary.smith@x.io"}, {"full_name": "John Smith"}, 0),
+        # a given name inside the user's own family name is not a given name
+        ({"full_name": "Brittany Williams", "email": "brittany.williams@x.io"}, {"full_name": "William Williams"}, 0),
+        ({"full_name": "Leann Barron", "email": "leann.barron06@x.io"}, {"full_name": "Ann Barron"}, 0),  # not at a word start
+    ],
+)
+def test_a_given_name_the_other_records_email_spells_out_is_alike(left, right, level):
+    given, _ = name_levels(left, right)
+    assert given == level
