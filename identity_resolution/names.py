@@ -18,6 +18,8 @@ _PARTICLES = frozenset({"van", "von", "de", "der", "den", "del", "della", "di", 
 _NOT_NAME = re.compile(r"[^A-Za-z\s\-',.]")
 # one word of letters and digits ('jyoung8', 'mary1984'): a user name typed into the name box
 _USER_NAME = re.compile(r"^[A-Za-z._]+\d+[A-Za-z]*$")
+# ... unless it spells the name out ('helen.turner79', 'tammy_hardy'): first and last name
+_SPELT_USER_NAME = re.compile(r"^([A-Za-z]{2,})[._]([A-Za-z]{2,})\d*$")
 
 
 def _nickname_rows() -> list[tuple[str, str]]:
@@ -107,7 +109,12 @@ def _cap_piece(piece: str) -> str:
 
 
 def _clean(text: str | None) -> str | None:
-    if text is None or is_junk_text(text) or _USER_NAME.match(text.strip()):
+    if text is None or is_junk_text(text):
+        return None
+    spelt = _SPELT_USER_NAME.match(text.strip())
+    if spelt:
+        return f"{spelt.group(1)} {spelt.group(2)}"
+    if _USER_NAME.match(text.strip()):
         return None
     text = _NOT_NAME.sub(" ", fold(text))
     text = re.sub(r"\s+", " ", text).strip(" ,.-'")

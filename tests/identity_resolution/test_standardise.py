@@ -60,6 +60,9 @@ def one(**raw) -> dict:
         ({"full_name": "SAMUEL JAMES"}, "Samuel", "James"),
         # a user name typed into the name box is no name
         ({"full_name": "jyoung8"}, None, None),
+        # ... unless it spells the name out
+        ({"full_name": "helen.turner79"}, "Helen", "Turner"),
+        ({"given_name": "tammy_nguyen"}, "Tammy", "Nguyen"),
     ],
 )
 def test_names(raw, given, family):
