@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from identity_resolution.names import nickname_related
 
@@ -35,7 +35,8 @@ def _dob_conflict(a: str, b: str) -> bool:
 
 
 def _nid_conflict(a: str, b: str) -> bool:
-    return a != b and Levenshtein.distance(a, b) >= 2
+    """Last four digits two or more slips apart (two digits swapped is one slip: a keying error)."""
+    return a != b and OSA.distance(a, b) >= 2
 
 
 def _given_conflict(a: str, b: str) -> bool:

@@ -37,7 +37,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("address", ("different", "token_set>=75", "token_set>=90", "exact")),
     FieldSpec("postcode", ("different", "one_edit", "exact"), "postcode"),
     FieldSpec("city", ("different", "jaro_winkler>=0.88", "exact"), "city"),
-    FieldSpec("family_in_email", ("absent", "contained")),
+    FieldSpec("family_in_email", ("absent", "contained"), "family"),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 _ALIKE = 3  # given_name level: nickname or alike spelling
@@ -303,7 +303,7 @@ def compare_national_ids(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -
     (h,), _ = _codes(f["nid_hash"])
     (l4,), uniq = _codes(f["nid_last4"])
     hl, hr, ll, lr = h[left], h[right], l4[left], l4[right]
-    dist = pair_scores(ll, lr, uniq, Levenshtein.distance)
+    dist = pair_scores(ll, lr, uniq, OSA.distance)  # two digits swapped is one slip, the commonest keying error
     return _levels((ll < 0) | (lr < 0), [dist <= 1, _equal(ll, lr), _equal(hl, hr)])
 
 

@@ -339,12 +339,15 @@ def _em(
     u: dict[str, np.ndarray], prior: float, free: set[str], iterations: int, tolerance: float, update_u: bool = False,
     ignore: set[str] = frozenset(),
     non_match: np.ndarray | None = None,
+    fix_m: bool = False,
+    u_pseudo_pairs: float = 0.0,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float, list[dict]]:
     """EM over distinct comparison patterns; only fields in `free` get new m (and u if update_u).
     Fields in `ignore` (those a training session selected on) do not count as evidence."""
     m = {k: v.copy() for k, v in m.items()}
     start = {k: v.copy() for k, v in m.items()}
     u = {k: v.copy() for k, v in u.items()}
+    start_u = {k: v.copy() for k, v in u.items()}
     history = []
     for it in range(iterations):
         log_ratio = np.zeros(len(patterns))
@@ -366,13 +369,18 @@ def _em(
                 continue
             g = patterns[:, j]
             # a pseudo-count of one pair spread like the starting m keeps sparse levels finite
-            new_m = np.array([wm[g == k].sum() for k in range(len(spec.levels))]) + start[spec.name]
-            new_m /= new_m.sum()
-            change = max(change, float(np.abs(new_m - m[spec.name]).max()))
-            m[spec.name] = new_m
+            if not fix_m:
+                new_m = np.array([wm[g == k].sum() for k in range(len(spec.levels))]) + start[spec.name]
+                new_m /= new_m.sum()
+                change = max(change, float(np.abs(new_m - m[spec.name]).max()))
+                m[spec.name] = new_m
             if update_u:
-                new_u = np.array([wu[g == k].sum() for k in range(len(spec.levels))]) + 1e-3
-                u[spec.name] = new_u / new_u.sum()
+                # the starting u, worth `u_pseudo_pairs` pairs, keeps a handful of candidates from
+                # defining u on their own
+                new_u = np.array([wu[g == k].sum() for k in range(len(spec.levels))]) + 1e-3 + u_pseudo_pairs * start_u[spec.name]
+                new_u /= new_u.sum()
+                change = max(change, float(np.abs(new_u - u[spec.name]).max()))
+                u[spec.name] = new_u
         prior = new_prior
         history.append({"iteration": it + 1, "prior": prior, "max_change": change})
         if change < tolerance:
@@ -390,6 +398,10 @@ TRAINING_SESSIONS: tuple[tuple[str, ...], ...] = (
     ("national_id",),
     ("email",),
 )
+
+
+# weight of random-pair u (in pairs) when u of the candidates' non-matches is learned for the prior
+CANDIDATE_U_PSEUDO_PAIRS = 1000.0
 
 
 def train_em(
@@ -462,8 +474,13 @@ def train_em(
         guarded |= household_pattern(pattern_frame)
     if dob_guard_on:
         guarded |= birth_date_pattern(pattern_frame)
-    _, u_out, final_prior, fhist = _em(patterns, counts, fields, learned, u, prior, set(), iterations, tolerance,
-                                       update_u=False, non_match=guarded if guard_on or dob_guard_on else None)
+    # The share of matches among the candidates, with u of the *candidates'* non-matches learned
+    # alongside: blocking made non-matches agree on names, which random-pair u calls near impossible,
+    # so with u fixed EM counted namesakes as matches (3x the true matches at 100k, 9x at 1M records)
+    _, _, final_prior, fhist = _em(patterns, counts, fields, learned, u, prior, {spec.name for spec in fields},
+                                   iterations, tolerance, update_u=True, fix_m=True, u_pseudo_pairs=CANDIDATE_U_PSEUDO_PAIRS,
+                                   non_match=guarded if guard_on or dob_guard_on else None)
+    u_out = u
     history.append({"session": "candidate_prior", "pairs": int(counts.sum()), "prior": final_prior, "iterations": len(fhist)})
     expected_matches = final_prior * counts.sum()
     prior_all = expected_matches / total_pairs if total_pairs else final_prior

@@ -66,11 +66,11 @@ def test_record_without_names_blocks_on_its_email_user_name():
 
 
 def test_an_email_user_name_meets_the_name_it_spells():
-    """'Samantha Blake' married and kept samantha.harris@: her old name in another silo, at no
-    shared postcode, is a candidate; a namesake of her new name is not brought in by the email."""
+    """A mailing-list entry (first name and email, no postcode) meets the ledger entry its email
+    spells out; a namesake of the first name alone is not brought in by the email."""
     raw = pd.DataFrame({
-        "silo": ["crm", "billing", "billing"], "source_record_id": ["1", "2", "3"],
-        "full_name": ["BLAKE, Samantha", "Samantha Harris", "Samantha Harper"],
+        "silo": ["list", "ledger", "ledger"], "source_record_id": ["1", "2", "3"],
+        "full_name": ["Samantha", "Samantha Harris", "Samantha Harper"],
         "email": ["samantha.harris@outlook.com", None, None], "postcode": [None, "40806", "40806"],
     })
     result = block(build_features(standardise_records(raw)), raw["silo"])
