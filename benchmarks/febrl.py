@@ -45,7 +45,7 @@ def run(name: str, canonical: pd.DataFrame, config: ResolverConfig) -> dict:
     elapsed = time.perf_counter() - start
     truth = canonical[["silo", "source_record_id"]].assign(person_id=person_of(canonical["source_record_id"]))
     metrics = evaluate(res.xref, truth)
-    metrics.update(dataset=name, seconds=elapsed, standardise_seconds=t_std, candidate_pairs=int(res.blocking_stats["pairs"].sum()),
+    metrics.update(dataset=name, seconds=elapsed, standardise_seconds=t_std, candidate_pairs=res.candidate_pairs,
                    timings=res.timings, resolution=res, staged=staged, truth=truth)
     return metrics
 

@@ -168,7 +168,7 @@ def _print_summary(result, n_input: int, out: Path) -> None:
         ("customers", len(sizes)),
         ("multi-record customers", int((sizes > 1).sum())),
         ("largest customer (records)", int(sizes.max()) if len(sizes) else 0),
-        ("candidate pairs", int(result.blocking_stats["pairs"].sum()) if len(result.blocking_stats) else 0),
+        ("candidate pairs", result.candidate_pairs),
         ("pairs for review", len(result.review)),
         ("output", str(out)),
     ]

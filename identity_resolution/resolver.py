@@ -51,6 +51,7 @@ class Resolution:
     warnings: list[str] = field(default_factory=list)
     features: pd.DataFrame | None = None  # match features of the live records (xref order), for a FeatureCache
     label_check: dict | None = None  # precision / recall / F1 on labelled pairs (labels.check_labels)
+    candidate_pairs: int = 0  # distinct record pairs the blocking rules produced (blocking_stats counts per rule)
 
 
 class _Stages:
@@ -230,7 +231,7 @@ def resolve(
         label_check = _check_labels(model, features, labelled, config) if labelled is not None else None
     return Resolution(xref=xref, pairs=pairs, model=model, timings=stages.timings, review=review,
                       blocking_stats=blocked.stats, warnings=blocked.warnings, features=features,
-                      label_check=label_check)
+                      label_check=label_check, candidate_pairs=len(blocked.left))
 
 
 def _tf_tables(model: FellegiSunterModel | None, features: pd.DataFrame, config: ResolverConfig) -> dict[str, dict]:

@@ -56,7 +56,7 @@ class FellegiSunterModel:
     def field_bits(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
         """Per-pair `bf_<field>` contributions in bits (0 where the level is missing)."""
         frame = pd.DataFrame({f"bf_{name}": bits for name, bits in self._bits_by_field(gammas, tf_bits).items()})
-        before_guard = self.prior_bits() + frame.sum(axis=1).to_numpy()
+        before_guard = self.prior_bits() + frame.to_numpy(dtype=np.float64).sum(axis=1)
         frame["bf_household_guard"] = self.guard_bits(gammas, before_guard)
         return frame
 
@@ -89,10 +89,11 @@ class FellegiSunterModel:
         moved = gammas["gamma_address"].to_numpy() == 0 if "gamma_address" in gammas else None
         for spec in self.fields:
             g = gammas[f"gamma_{spec.name}"].to_numpy()
-            table = np.append(self.bayes_factor_bits(spec.name), 0.0)  # index -1 -> 0 bits
+            # float32: ten fields of bits for 10M+ pairs; a weight needs no more than 7 digits
+            table = np.append(self.bayes_factor_bits(spec.name), 0.0).astype(np.float32)  # index -1 -> 0 bits
             bits = table[np.where(g == MISSING, len(table) - 1, g)]
             if tf_bits is not None and spec.name in tf_bits:
-                bits = bits + np.where(g == len(spec.levels) - 1, tf_bits[spec.name], 0.0)
+                bits = bits + np.where(g == len(spec.levels) - 1, tf_bits[spec.name], np.float32(0.0))
             if spec.name in MOVE_FIELDS and moved is not None:
                 # a different street address usually brings another postcode and city: one move,
                 # not three independent disagreements (estimation still sees every level)
@@ -545,5 +546,5 @@ def pair_tf_bits(model: "FellegiSunterModel", features: pd.DataFrame, left: np.n
             per_record = term_frequency_bits(features[spec.tf_column].reset_index(drop=True),
                                              np.ones(len(features), dtype=bool), model.tf_tables[spec.tf_column],
                                              model.tf_max_bits)
-            out[spec.name] = np.where(exact, np.minimum(per_record[left], per_record[right]), 0.0)
+            out[spec.name] = np.where(exact, np.minimum(per_record[left], per_record[right]), 0.0).astype(np.float32)
     return out
