@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pycountry
 
 from identity_resolution.text import fold, is_junk_text, map_distinct
 
@@ -43,7 +44,9 @@ COUNTRIES = {
     "au": "AU", "aus": "AU", "australia": "AU", "nz": "NZ", "new zealand": "NZ", "ie": "IE",
     "ireland": "IE", "de": "DE", "germany": "DE", "fr": "FR", "france": "FR", "mx": "MX", "mexico": "MX",
     "es": "ES", "spain": "ES", "it": "IT", "italy": "IT", "nl": "NL", "netherlands": "NL", "in": "IN",
-    "india": "IN",
+    "india": "IN", "scotland": "GB", "wales": "GB", "northern ireland": "GB", "n ireland": "GB",
+    "n. ireland": "GB", "holland": "NL", "the netherlands": "NL", "deutschland": "DE", "espana": "ES",
+    "russia": "RU", "ivory coast": "CI", "south korea": "KR", "north korea": "KP",
 }
 _TAIL = re.compile(
     r"^(?P<street>.*?)(?:,\s*(?P<city>[^,]*?))?,?\s+(?P<region>[A-Za-z]{2}|[A-Za-z][A-Za-z ]+)\.?,?\s+"
@@ -169,7 +172,12 @@ def normalise_country(text: str | None) -> str | None:
     t = fold(text).strip().lower()
     if t in COUNTRIES:
         return COUNTRIES[t]
-    return t.upper() if len(t) == 2 else None
+    if len(t) == 2:
+        return t.upper()
+    try:  # every ISO 3166 name, common name and three-letter code ('Brazil', 'BRA', 'Viet Nam')
+        return pycountry.countries.lookup(t).alpha_2
+    except LookupError:
+        return None
 
 
 def restore_zip_zero(postcode: pd.Series, country: pd.Series | None) -> pd.Series:

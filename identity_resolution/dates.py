@@ -24,6 +24,7 @@ _FORMATS = [
     (r"^[A-Za-z]{3,} \d{1,2},? \d{4}$", "%B %d %Y"),
 ]
 _MIN = pd.Timestamp("1900-01-02")
+_SPREADSHEET_EPOCH = pd.Timestamp("1899-12-30")  # day 0 of Excel's and LibreOffice's date numbers
 _PLACEHOLDERS = {pd.Timestamp("1900-01-01"), pd.Timestamp("1901-01-01"), pd.Timestamp("1970-01-01"), pd.Timestamp("9999-12-31")}
 
 
@@ -44,6 +45,10 @@ def parse_birth_dates(raw: pd.Series, today: dt.date | None = None, regions: pd.
     for group, formats in ((~day_first, _FORMATS), (day_first, _DAY_FIRST_FORMATS)):
         if group.any():
             _parse_shapes(text, out, text.notna() & group.to_numpy(), formats)
+    # a date column a spreadsheet saved as numbers: days since 1899-12-30 ('30748' is 7 March 1984)
+    serial = (text.str.fullmatch(r"\d{5}(?:\.0+)?").fillna(False) & out.isna()).to_numpy(dtype=bool)
+    if serial.any():
+        out[serial] = _SPREADSHEET_EPOCH + pd.to_timedelta(text[serial].astype(float), unit="D")
     todo = text.notna() & out.isna()
     if todo.any():
         out[todo] = pd.to_datetime(map_distinct(text[todo].astype("object"), _parse_any), errors="coerce")

@@ -104,6 +104,17 @@ def test_a_berlin_number_with_a_slash_is_one_number():
     assert one(phone="030/8361502", country="DE")["phone"] == "+49308361502"
 
 
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("United States", "US"), ("U.S.A.", "US"), ("uk", "GB"), ("Scotland", "GB"), ("Deutschland", "DE"),
+        ("Brazil", "BR"), ("BRA", "BR"), ("Viet Nam", "VN"), ("Holland", "NL"), ("Narnia", None), ("n/a", None),
+    ],
+)
+def test_country_names_and_codes(raw, expected):
+    assert one(country=raw)["country"] == expected
+
+
 def test_phone_uses_record_country_before_default_region():
     row = one(phone="020 7946 0958", country="United Kingdom")
     assert row["phone"] == "+442079460958"
@@ -144,6 +155,8 @@ def test_emails_display_form(raw, expected):
         ("1984-03-07 00:00:00", dt.date(1984, 3, 7)),
         ("01/02/65", dt.date(1965, 1, 2)),  # a two-digit year is not 2065
         ("01-JAN-1980", dt.date(1980, 1, 1)),
+        ("30748", dt.date(1984, 3, 7)),  # a spreadsheet's date number (days since 1899-12-30)
+        ("30748.0", dt.date(1984, 3, 7)),
         ("1900-01-01", None),  # placeholder
         ("2999-01-01", None),  # future
         ("not a date", None),
