@@ -257,7 +257,8 @@ def u_for_small_samples(u: dict[str, np.ndarray], random_gammas: pd.DataFrame,
 
 def household_pattern(gammas: pd.DataFrame) -> np.ndarray:
     """Given names different (or only loosely alike) and no agreement on email, national id or birth
-    date: what two members of one household look like."""
+    date: what two members of one household look like. Twins share a birth date too: beside two
+    clearly different given names (not even loosely alike) it is no personal evidence."""
     g = gammas
     given_differs = np.isin(g["gamma_given_name"].to_numpy(), (0, 2))
     return given_differs & ~_personal_agreement(g)
@@ -270,8 +271,11 @@ def birth_date_pattern(gammas: pd.DataFrame) -> np.ndarray:
 
 
 def _personal_agreement(g: pd.DataFrame) -> np.ndarray:
-    """Agreement on an identifier a household does not share: email user name, national id, birth date."""
-    return (g["gamma_email"].to_numpy() >= 2) | (g["gamma_national_id"].to_numpy() >= 2) | (g["gamma_birth_date"].to_numpy() >= 2)
+    """Agreement on an identifier a household does not share: email user name, national id, birth
+    date — the birth date only where the given names are not clearly different (twins)."""
+    twins = g["gamma_given_name"].to_numpy() == 0
+    return ((g["gamma_email"].to_numpy() >= 2) | (g["gamma_national_id"].to_numpy() >= 2)
+            | ((g["gamma_birth_date"].to_numpy() >= 2) & ~twins))
 
 
 def probability(weight_bits: np.ndarray) -> np.ndarray:

@@ -202,6 +202,22 @@ def test_a_namesake_with_another_birth_date_is_capped_unless_a_personal_identifi
     assert FellegiSunterModel.from_json(guarded.to_json()).birth_date_cap_bits == -4.0
 
 
+@pytest.mark.parametrize("given_level, capped", [(0, True), (1, False), (2, False)])
+def test_twins_a_shared_birth_date_beside_clearly_different_given_names_is_no_personal_evidence(given_level, capped):
+    """Anna and Emma Lee: one family name, address, phone and birth date. Beside an initial or a
+    loosely alike name the shared birth date still says it is one person mistyped."""
+    gammas = namesake_pairs().iloc[[0]].reset_index(drop=True)
+    gammas["gamma_birth_date"] = np.int8(3)
+    gammas["gamma_given_name"] = np.int8(given_level)
+    m = {k: np.array(v) for k, v in TRUE_M.items()}
+    u = {k: np.array(v) for k, v in TRUE_U.items()}
+    plain = FellegiSunterModel(m=m, u=u, prior=1e-5).match_weight(gammas)[0]
+    guarded = FellegiSunterModel(m=m, u=u, prior=1e-5, household_cap_bits=-4.0).match_weight(gammas)[0]
+    assert plain > -4.0
+    assert bool(guarded == pytest.approx(-4.0)) is capped
+    assert bool(guarded == pytest.approx(plain)) is not capped
+
+
 @pytest.mark.parametrize("m_dob_different, guard", [(0.002, True), (0.05, False)])
 def test_the_birth_date_guard_is_on_only_where_matches_almost_never_differ_in_birth_date(m_dob_different, guard):
     m = {k: list(v) for k, v in TRUE_M.items()}
