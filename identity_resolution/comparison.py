@@ -155,14 +155,26 @@ def _given_in_other_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, 
     user's own family name is taken out first, so 'brittany.williams' does not name William."""
     (rest,), rests = _codes(_user_without_own_family(f))
     table = nickname_formals()
-    spellings = [[v, *sorted(table.get(v, ()))] for v in uniq.tolist()]  # the name and its formal names
+    # the name and the formal names behind it (3+ letters), flattened: spelling j of name code c is
+    # flat[start[c] + j] for j < count[c]
+    spellings = [[s for s in (v, *sorted(table.get(v, ()))) if len(s) >= 3] for v in uniq.tolist()]
+    count = np.array([len(v) for v in spellings], dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    flat = np.array([s for v in spellings for s in v], dtype=object).astype(_TEXT)
+    width = np.int64(len(rests))
     found = np.zeros(len(left), dtype=bool)
-    for k in range(max((len(v) for v in spellings), default=0)):
-        kth = pd.Series([v[k] if len(v) > k and len(v[k]) >= 3 else None for v in spellings], dtype=object)
-        (code,), values = _codes(kth)
-        code = np.append(code, -1)  # a missing name (-1) has no spelling
-        for name, other in ((ga, rest[right]), (gb, rest[left])):
-            found |= _name_in_user(code[name], other, values, rests, asked, _at_word_start)
+    for name, other in ((ga, rest[right]), (gb, rest[left])):
+        ask = asked & (name >= 0) & (other >= 0)
+        if not ask.any():
+            continue
+        # each distinct (name, user name) once, each of the name's spellings tested in one bulk call
+        inverse, keys = pd.factorize(name[ask].astype(np.int64) * width + other[ask])
+        names, users = keys // width, keys % width
+        combo = np.repeat(np.arange(len(keys)), count[names])
+        nth = np.arange(len(combo)) - np.repeat(np.cumsum(count[names]) - count[names], count[names])
+        hits = _at_word_start(rests[users[combo]].astype(_TEXT), flat[start[names[combo]] + nth])
+        spelt = np.bincount(combo[hits], minlength=len(keys)) > 0
+        found[ask] |= spelt[inverse]
     return found
 
 
@@ -185,19 +197,6 @@ def _at_word_start(users: np.ndarray, names: np.ndarray) -> np.ndarray:
     for separator in (".", "_", "-"):
         found |= np.strings.find(users, np.strings.add(separator, names)) >= 0
     return found
-
-
-def _name_in_user(name: np.ndarray, user: np.ndarray, names: np.ndarray, users: np.ndarray, asked: np.ndarray,
-                  test) -> np.ndarray:
-    """`test(user names, names)` for each pair asked (codes into `names` / `users`), each distinct
-    (name, user name) combination tested once, in bulk."""
-    out = np.zeros(len(name), dtype=bool)
-    ask = asked & (name >= 0) & (user >= 0)
-    if ask.any():
-        width = np.int64(len(users))
-        inverse, keys = pd.factorize(name[ask].astype(np.int64) * width + user[ask])
-        out[ask] = test(users[keys % width].astype(_TEXT), names[keys // width].astype(_TEXT))[inverse]
-    return out
 
 
 ESTABLISHED_MIN_RECORDS = 5  # a given name seen this often is a name in its own right, not a slip
