@@ -24,6 +24,9 @@ BLOCKING_RULES: dict[str, str | tuple[str, str]] = {
     "family_phonetic_given_area": "family_sdx || '|' || left(given, 2) || '|' || left(postcode, 3)",
     "family_phonetic_given_year": "family_sdx || '|' || given_initial || '|' || dob_year",
     "family_given_exact": "family || '|' || given_canon",
+    # a typo in the given name ('Jeseica', 'Kile') where nothing else puts the two together (no
+    # postcode, birth date or phone): +2.3M pairs at 1M records, as many as the exact rule
+    "family_given_phonetic": "family || '|' || given_mp",
     # a record without the name part uses the start of its email user name instead (most personal
     # addresses begin with the given or the family name): a newsletter entry with only an email
     # and a postcode still meets the ledger entry of the same person

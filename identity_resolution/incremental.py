@@ -58,7 +58,7 @@ from identity_resolution.scoring import FellegiSunterModel, given_name_counts
 log = logging.getLogger(__name__)
 KEY = ["silo", "source_record_id"]
 # feature columns the blocking rules read
-_BLOCK_COLUMNS = ["given", "given_initial", "given_canon", "family", "family_sdx", "email_key", "phone", "nid_hash",
+_BLOCK_COLUMNS = ["given", "given_initial", "given_canon", "given_mp", "family", "family_sdx", "email_key", "phone", "nid_hash",
                   "nid_last4", "dob", "dob_year", "addr_key", "postcode", "city"]
 
 

@@ -79,6 +79,16 @@ def test_an_email_user_name_meets_the_name_it_spells():
     assert (0, 2) not in found
 
 
+def test_a_typo_in_the_given_name_meets_the_name_with_nothing_else_in_common():
+    raw = pd.DataFrame({"silo": ["billing", "support", "support"], "source_record_id": ["1", "2", "3"],
+                        "full_name": ["Jessica Ward", "Jeseica Ward", "Janet Ward"],
+                        "email": [None, "jessica.ward@aol.com", "janet.ward@aol.com"]})
+    result = block(build_features(standardise_records(raw)), raw["silo"])
+    found = {(left, right): result.rule_names[rule] for left, right, rule in zip(result.left, result.right, result.rule)}
+    assert found[(0, 1)] == "family_given_phonetic"
+    assert (0, 2) not in found
+
+
 def test_an_email_user_name_and_names_share_one_block_that_is_capped():
     """Many 'John Smith's and one john.smith@ share the key 'johnsmith', which is over the cap."""
     n = 12
