@@ -39,12 +39,15 @@ BLOCKING_RULES: dict[str, str | tuple[str, str]] = {
     "dob_city": "dob || '|' || city",
     # a pair of keys: the left record's given|family equals the right record's family|given
     "swapped_names": ("given || '|' || family", "family || '|' || given"),
-    # a record without a family name (a mailing-list entry: a first name and an email) keys on the
-    # letters of its email user name, every other record on its given and family name run together:
-    # 'Samantha' with samantha.harris@ meets 'Samantha Harris' at any postcode or none (the
-    # postcode rules above need one). Keying records that have a family name on their email too
-    # doubled the extra pairs at 1M records for namesakes, mostly.
-    "email_user_or_name": f"CASE WHEN family IS NULL THEN {_EMAIL_LETTERS} WHEN length(given) > 1 THEN given || family END",
+    # the letters of the email user name where they say more than the name boxes — a record without
+    # a family name (a mailing list: 'Samantha' with samantha.harris@), a typo in the boxes ('Kle
+    # Hicsk' with kyle.hicks@), a marriage ('Samantha Blake' with samantha.harris@) — and given and
+    # family name run together for every other record, so each meets 'Samantha Harris' or 'Kyle
+    # Hicks' at any postcode or none. An email no longer than the given name plus two letters
+    # ('michael84', 'jsmith') keys on the names: as a key it would only gather namesakes.
+    "email_user_or_name": f"""CASE WHEN family IS NULL THEN {_EMAIL_LETTERS}
+        WHEN {_EMAIL_LETTERS} <> given || family AND length({_EMAIL_LETTERS}) >= length(given) + 3 THEN {_EMAIL_LETTERS}
+        WHEN length(given) > 1 THEN given || family END""",
     "nid_last4_dob_year": "nid_last4 || '|' || dob_year",
     "nid_last4_family": "nid_last4 || '|' || family_sdx",
 }

@@ -79,6 +79,17 @@ def test_an_email_user_name_meets_the_name_it_spells():
     assert (0, 2) not in found
 
 
+@pytest.mark.parametrize("boxes, email", [("Kle Hicsk", "kyle.hicks@yahoo.com"), ("BLAKE, Kyle", "kyle.hicks@yahoo.com")])
+def test_an_email_that_spells_another_name_than_the_boxes_meets_that_name(boxes, email):
+    """A typo in both name boxes, or a marriage, with the email still spelling the name out."""
+    raw = pd.DataFrame({"silo": ["crm", "billing", "billing"], "source_record_id": ["1", "2", "3"],
+                        "full_name": [boxes, "Kyle Hicks", "Kyle Hickson"], "email": [email, None, None]})
+    result = block(build_features(standardise_records(raw)), raw["silo"])
+    found = {(left, right): result.rule_names[rule] for left, right, rule in zip(result.left, result.right, result.rule)}
+    assert found[(0, 1)] == "email_user_or_name"
+    assert (0, 2) not in found
+
+
 def test_a_typo_in_the_given_name_meets_the_name_with_nothing_else_in_common():
     raw = pd.DataFrame({"silo": ["billing", "support", "support"], "source_record_id": ["1", "2", "3"],
                         "full_name": ["Jessica Ward", "Jeseica Ward", "Janet Ward"],
