@@ -42,6 +42,7 @@ FIELDS: tuple[FieldSpec, ...] = (
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 _ALIKE = 3  # given_name level: nickname or alike spelling
+_GIVEN_EXACT = 4
 _EMAIL_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "email")
 
 
@@ -142,6 +143,9 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     # a given name the other record's email spells out is the same name, mistyped in one box
     named = _given_in_other_email(f, left, right, ga, gb, uniq, (given >= 0) & (given < _ALIKE))
     given = np.where(named, np.int8(_ALIKE), given)
+    # a record without a given name whose email spells the other's is as good as the name box
+    spelt = _given_as_email_word(f, left, right, g, fam, uniq, given == MISSING)
+    given = np.where(spelt, np.int8(_GIVEN_EXACT), given)
     family_missing = (fa < 0) | (fb < 0)
     family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fa, fb) & ~lone])
     return given, family
@@ -152,8 +156,11 @@ def _given_in_other_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, 
     """Does either record's email user name spell out the other record's given name (3+ letters, or
     the formal name behind it) at the start of a word? 'Jenoy Lucas' with jennifer.lucas@ against
     'Jennifer Lucas': a typo in the name box. Her husband John's name is not in mary.smith@, and the
-    user's own family name is taken out first, so 'brittany.williams' does not name William."""
+    user's own family name is taken out first, so 'brittany.williams' does not name William. The
+    name box must begin like the name found, as a slip would ('Kle' for Kyle): a 'John' filed with
+    his wife's mary.smith@ has his own name, not a misspelt Mary."""
     (rest,), rests = _codes(_user_without_own_family(f))
+    initial = np.array([v[:1] for v in uniq.tolist()], dtype=object)
     table = nickname_formals()
     # the name and the formal names behind it (3+ letters), flattened: spelling j of name code c is
     # flat[start[c] + j] for j < count[c]
@@ -163,8 +170,8 @@ def _given_in_other_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, 
     flat = np.array([s for v in spellings for s in v], dtype=object).astype(_TEXT)
     width = np.int64(len(rests))
     found = np.zeros(len(left), dtype=bool)
-    for name, other in ((ga, rest[right]), (gb, rest[left])):
-        ask = asked & (name >= 0) & (other >= 0)
+    for name, other, box in ((ga, rest[right], gb), (gb, rest[left], ga)):
+        ask = asked & (name >= 0) & (other >= 0) & (box >= 0)
         if not ask.any():
             continue
         # each distinct (name, user name) once, each of the name's spellings tested in one bulk call
@@ -172,10 +179,53 @@ def _given_in_other_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, 
         names, users = keys // width, keys % width
         combo = np.repeat(np.arange(len(keys)), count[names])
         nth = np.arange(len(combo)) - np.repeat(np.cumsum(count[names]) - count[names], count[names])
-        hits = _at_word_start(rests[users[combo]].astype(_TEXT), flat[start[names[combo]] + nth])
-        spelt = np.bincount(combo[hits], minlength=len(keys)) > 0
+        spellings = flat[start[names[combo]] + nth]
+        hits = _at_word_start(rests[users[combo]].astype(_TEXT), spellings)
+        spelt_initial = np.full(len(keys), "", dtype=object)  # first letter of the spelling found
+        spelt_initial[combo[hits]] = [v[:1] for v in spellings[hits].tolist()]
+        found[ask] |= spelt_initial[inverse] == initial[box[ask]]
+    return found
+
+
+_WORD_BREAK = str.maketrans({c: "." for c in "0123456789_-+"})
+
+
+def _given_as_email_word(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, g: np.ndarray, fam: np.ndarray,
+                         uniq: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """Where one record has no given name: does its email user name hold the other's given name (or
+    the formal name behind it) as a whole word, i.e. followed by a separator, a digit, the end or the
+    other's family name? 'micheletaylor1966' names Michele Taylor and 'tara.parrish' Tara; 'annabelle'
+    does not name Ann, nor 'dhamilton' Deborah."""
+    (rest,), rests = _codes(_user_without_own_family(f))
+    table = nickname_formals()
+    found = np.zeros(len(left), dtype=bool)
+    for name, family, other in ((g[left], fam[left], rest[right]), (g[right], fam[right], rest[left])):
+        ask = asked & (name >= 0) & (other >= 0)
+        if not ask.any():
+            continue
+        combos = pd.DataFrame({"name": name[ask], "family": family[ask], "user": other[ask]})
+        inverse = combos.groupby(["name", "family", "user"], sort=False).ngroup().to_numpy()  # first-seen order
+        distinct = combos.drop_duplicates()
+        # users as '.word.word.' so that a whole word is '.name.' (digits and separators are breaks)
+        users = np.strings.add(np.strings.add(".", np.strings.translate(
+            rests[distinct["user"].to_numpy()].astype(_TEXT), _WORD_BREAK)), ".")
+        fams = np.array([uniq[c] if c >= 0 else "\x00" for c in distinct["family"].tolist()], dtype=object).astype(_TEXT)
+        spelt = np.zeros(len(distinct), dtype=bool)
+        for spelling in _spellings(uniq[distinct["name"].to_numpy()], table):
+            word = np.strings.add(".", spelling)
+            spelt |= np.strings.find(users, np.strings.add(word, ".")) >= 0
+            spelt |= np.strings.find(users, np.strings.add(word, fams)) >= 0
         found[ask] |= spelt[inverse]
     return found
+
+
+def _spellings(names: np.ndarray, table: dict) -> list[np.ndarray]:
+    """Each name, then its k-th formal name (k = 1..; the name again where it has fewer), as arrays
+    aligned with `names`; a spelling under 3 letters is a placeholder that is never found."""
+    options = [[v, *sorted(table.get(v, ()))] for v in names.tolist()]
+    width = max(len(o) for o in options)
+    picked = ([o[k] if k < len(o) else o[0] for o in options] for k in range(width))
+    return [np.array([v if len(v) >= 3 else "\x00" for v in column], dtype=object).astype(_TEXT) for column in picked]
 
 
 def _user_without_own_family(f: pd.DataFrame) -> pd.Series:

@@ -179,3 +179,26 @@ def test_address_levels(a, b, level):
 def test_a_given_name_the_other_records_email_spells_out_is_alike(left, right, level):
     given, _ = name_levels(left, right)
     assert given == level
+
+
+GIVEN_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "given_name")
+
+
+@pytest.mark.parametrize(
+    "left, right, level",
+    [
+        # a mailing-list entry with no name: the email spells hers, run into her family name or the year
+        ({"full_name": "Michele Taylor"}, {"email": "micheletaylor1966@gmail.com", "postcode": "98141"}, GIVEN_EXACT),
+        ({"full_name": "Tara J. Parrish"}, {"email": "tara.parrish@aol.com"}, GIVEN_EXACT),
+        ({"family_name": "Harris", "email": "samantha_h@x.io"}, {"full_name": "Samantha Harris"}, GIVEN_EXACT),
+        ({"full_name": "Bob Smith"}, {"email": "robert.smith@x.io"}, GIVEN_EXACT),  # the formal name behind a nickname
+        # not a whole word: Annabelle is not Ann; an initial is not the name
+        ({"full_name": "Ann Barron"}, {"email": "annabelle.barron@x.io"}, -1),
+        ({"full_name": "Deborah Hamilton"}, {"email": "dhamilton@icloud.com"}, -1),
+        # the other record has a given name of its own: compared as names, not through the email
+        ({"full_name": "Mary Smith"}, {"given_name": "John", "email": "mary.smith@x.io"}, 0),
+    ],
+)
+def test_a_nameless_records_email_can_spell_the_other_records_given_name(left, right, level):
+    given, _ = name_levels(left, right)
+    assert given == level
