@@ -14,7 +14,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein, Prefix
 
-from identity_resolution.names import nickname_formals, nickname_related
+from identity_resolution.names import nickname_formals, nickname_related, plausible_given_names
 
 MISSING = -1
 _TEXT = np.dtypes.StringDType()  # variable-width strings for numpy's string functions (no fixed-width copies)
@@ -43,6 +43,7 @@ FIELDS: tuple[FieldSpec, ...] = (
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 _ALIKE = 3  # given_name level: nickname or alike spelling
 _GIVEN_EXACT = 4
+_INITIAL = 1
 _EMAIL_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "email")
 
 
@@ -143,9 +144,12 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     # a given name the other record's email spells out is the same name, mistyped in one box
     named = _given_in_other_email(f, left, right, ga, gb, uniq, (given >= 0) & (given < _ALIKE))
     given = np.where(named, np.int8(_ALIKE), given)
-    # a record without a given name whose email spells the other's is as good as the name box
+    # a record without a given name whose email spells the other's is as good as the name box; one
+    # whose email puts another given name (or initial) before the other's family name is someone else
     spelt = _given_as_email_word(f, left, right, g, fam, uniq, given == MISSING)
     given = np.where(spelt, np.int8(_GIVEN_EXACT), given)
+    read = _given_before_family_in_email(f, left, right, g, fam, uniq, given == MISSING, name_counts)
+    given = np.where(read != MISSING, read, given)
     family_missing = (fa < 0) | (fb < 0)
     family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fa, fb) & ~lone])
     return given, family
@@ -217,6 +221,51 @@ def _given_as_email_word(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, g
             spelt |= np.strings.find(users, np.strings.add(word, fams)) >= 0
         found[ask] |= spelt[inverse]
     return found
+
+
+_NOT_LETTERS = str.maketrans("", "", "0123456789._-+'")
+
+
+def _given_before_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, g: np.ndarray,
+                                  fam: np.ndarray, uniq: np.ndarray, asked: np.ndarray,
+                                  name_counts: Mapping[str, int] | None) -> np.ndarray:
+    """Given-name level read from the email of a record without a given name, where its user name
+    holds the other record's family name: the letters before it (or, with none, after it) are the
+    given name or initial ('kennethibarra' against 'Ashley Ibarra' is Kenneth, a different person;
+    'jmaxwell' against 'John Maxwell' agrees on the initial). MISSING where the letters are no name
+    we know (a given name of the nickname table, the name lists, or one seen 5+ times in the data)."""
+    letters = f["email_user"].map(lambda u: u.translate(_NOT_LETTERS) or None, na_action="ignore")
+    (usr,), users = _codes(letters)
+    known = plausible_given_names() | {n for n, c in (name_counts or {}).items() if c >= ESTABLISHED_MIN_RECORDS}
+    out = np.full(len(left), MISSING, dtype=np.int8)
+    for name, family, other in ((g[left], fam[left], usr[right]), (g[right], fam[right], usr[left])):
+        ask = asked & (name >= 0) & (family >= 0) & (other >= 0)
+        if not ask.any():
+            continue
+        combos = pd.DataFrame({"name": name[ask], "family": family[ask], "user": other[ask]})
+        inverse = combos.groupby(["name", "family", "user"], sort=False).ngroup().to_numpy()  # first-seen order
+        distinct = combos.drop_duplicates()
+        levels = np.fromiter(
+            (_email_given_level(uniq[a], uniq[b], users[c], known) for a, b, c in distinct.itertuples(index=False)),
+            dtype=np.int8, count=len(distinct))
+        out[ask] = np.maximum(out[ask], levels[inverse])
+    return out
+
+
+def _email_given_level(given: str, family: str, user: str, known: frozenset[str]) -> int:
+    at = user.find(family) if len(family) >= 3 else -1
+    if at < 0:
+        return MISSING
+    word = user[:at] or user[at + len(family):]
+    if not word:
+        return MISSING
+    if len(word) == 1 or len(given) == 1:  # an initial on either side
+        return _INITIAL if word[0] == given[0] else 0
+    if word == given:
+        return _GIVEN_EXACT
+    if nickname_related(word, given) or JaroWinkler.normalized_similarity(word, given) >= 0.92:
+        return _ALIKE
+    return 0 if word in known else MISSING
 
 
 def _spellings(names: np.ndarray, table: dict) -> list[np.ndarray]:

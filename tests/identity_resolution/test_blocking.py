@@ -100,6 +100,22 @@ def test_a_typo_in_the_given_name_meets_the_name_with_nothing_else_in_common():
     assert (0, 2) not in found
 
 
+def test_a_mailing_list_entry_meets_the_family_name_that_ends_its_email_at_its_postcode():
+    """'Angela' with angelamitchell1998@ against 'Mitchell, ngela' (a typo no name rule survives) at
+    one postcode; not the Mitchells of another postcode, and records with family names are not
+    paired with each other by this rule."""
+    raw = pd.DataFrame({
+        "silo": ["list", "ledger", "ledger", "ledger"], "source_record_id": ["1", "2", "3", "4"],
+        "full_name": [None, "Mitchell, ngela", "Mitchell, ngela", "Mitchell, Robert"],
+        "given_name": ["Angela", None, None, None],
+        "email": ["angelamitchell1998@gmail.com", None, None, None],
+        "postcode": ["61602", "61602", "90210", "61602"],
+    })
+    result = block(build_features(standardise_records(raw)), raw["silo"],
+                   rules={"postcode_family_in_email": BLOCKING_RULES["postcode_family_in_email"]})
+    assert set(zip(result.left.tolist(), result.right.tolist())) == {(0, 1), (0, 3)}
+
+
 def test_an_email_user_name_and_names_share_one_block_that_is_capped():
     """Many 'John Smith's and one john.smith@ share the key 'johnsmith', which is over the cap."""
     n = 12

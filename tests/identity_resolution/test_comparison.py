@@ -192,13 +192,36 @@ GIVEN_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "given_name")
         ({"full_name": "Tara J. Parrish"}, {"email": "tara.parrish@aol.com"}, GIVEN_EXACT),
         ({"family_name": "Harris", "email": "samantha_h@x.io"}, {"full_name": "Samantha Harris"}, GIVEN_EXACT),
         ({"full_name": "Bob Smith"}, {"email": "robert.smith@x.io"}, GIVEN_EXACT),  # the formal name behind a nickname
-        # not a whole word: Annabelle is not Ann; an initial is not the name
+        # not a whole word: Annabelle is not Ann (nor another name: the list does not know it);
+        # an initial agrees only as an initial
         ({"full_name": "Ann Barron"}, {"email": "annabelle.barron@x.io"}, -1),
-        ({"full_name": "Deborah Hamilton"}, {"email": "dhamilton@icloud.com"}, -1),
+        ({"full_name": "Deborah Hamilton"}, {"email": "dhamilton@icloud.com"}, 1),
         # the other record has a given name of its own: compared as names, not through the email
         ({"full_name": "Mary Smith"}, {"given_name": "John", "email": "mary.smith@x.io"}, 0),
     ],
 )
 def test_a_nameless_records_email_can_spell_the_other_records_given_name(left, right, level):
+    given, _ = name_levels(left, right)
+    assert given == level
+
+
+@pytest.mark.parametrize(
+    "left, right, level",
+    [
+        # another given name before the family name: a relative at the address, not her
+        ({"full_name": "Ashley Ibarra"}, {"email": "kennethibarra@gmail.com"}, 0),
+        ({"full_name": "Pamela Haney"}, {"email": "richard_haney1974@gmail.com"}, 0),
+        # an initial before (or after) the family name is compared as an initial
+        ({"full_name": "John Maxwell"}, {"email": "jmaxwell@gmail.com"}, 1),
+        ({"full_name": "Mark Howard"}, {"email": "howardm@aol.com"}, 1),
+        ({"full_name": "Troy Novak"}, {"email": "pnovak@gmail.com"}, 0),
+        ({"full_name": "Henderson, S."}, {"email": "shawnhenderson@hotmail.com"}, 1),
+        # a nickname of the name in the box is that name
+        ({"full_name": "William Hendricks"}, {"email": "billhendricks@gmail.com"}, 3),
+        # letters that are no given name we know say nothing
+        ({"full_name": "Ashley Ibarra"}, {"email": "xqzibarra@gmail.com"}, -1),
+    ],
+)
+def test_the_letters_before_the_family_name_in_a_nameless_records_email_are_its_given_name(left, right, level):
     given, _ = name_levels(left, right)
     assert given == level
