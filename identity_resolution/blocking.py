@@ -48,11 +48,10 @@ BLOCKING_RULES: dict[str, str | tuple[str, str]] = {
     "email_user_or_name": f"""CASE WHEN family IS NULL THEN {_EMAIL_LETTERS}
         WHEN {_EMAIL_LETTERS} <> given || family AND length({_EMAIL_LETTERS}) >= length(given) + 3 THEN {_EMAIL_LETTERS}
         WHEN length(given) > 1 THEN given || family END""",
-    # a record without a family name against the records of its postcode whose family name ends its
-    # email user name, as in most personal addresses ('angelamitchell1998', 'kvasquez', 'r.silva'):
-    # a typo, nickname or initial in the given name keeps them out of the name-prefix rules
-    "postcode_family_in_email": (f"CASE WHEN family IS NOT NULL THEN postcode || '|' || right(family, 4) END",
-                                 f"CASE WHEN family IS NULL THEN postcode || '|' || right({_EMAIL_LETTERS}, 4) END"),
+    # a record without a family name meets the records of its postcode whose family name ends its
+    # email user name, as in most personal addresses ('angelamitchell1998', 'kvasquez', 'r.silva'),
+    # where a typo, nickname or initial in the given name keeps them out of the name-prefix rules
+    "postcode_family_in_email": f"postcode || '|' || right(coalesce(family, {_EMAIL_LETTERS}), 4)",
     "nid_last4_dob_year": "nid_last4 || '|' || dob_year",
     "nid_last4_family": "nid_last4 || '|' || family_sdx",
 }
@@ -94,15 +93,13 @@ def block(
         left_expr, right_expr = expr if isinstance(expr, tuple) else (expr, expr)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE bkeys AS SELECT rid, silo_code, {left_expr} AS k, {right_expr} AS k2 "
-            f"FROM feats WHERE ({left_expr}) IS NOT NULL OR ({right_expr}) IS NOT NULL"
+            f"FROM feats WHERE ({left_expr}) IS NOT NULL"
         )
-        # a block is every record with the key on either side (a pair of keys: left or right)
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE bigkeys AS SELECT k, count(*) AS n FROM ("
-            "SELECT k FROM bkeys UNION ALL SELECT k2 FROM bkeys WHERE k2 IS DISTINCT FROM k) "
-            "WHERE k IS NOT NULL GROUP BY k HAVING count(*) > ?", [max_block_size])
-        big = con.execute("SELECT k, n FROM bigkeys ORDER BY n DESC").fetchall()
+        big = con.execute(
+            "SELECT k, count(*) AS n FROM bkeys GROUP BY k HAVING count(*) > ? ORDER BY n DESC", [max_block_size]
+        ).fetchall()
         if big:
+            con.execute("CREATE OR REPLACE TEMP TABLE bigkeys AS SELECT k FROM bkeys GROUP BY k HAVING count(*) > ?", [max_block_size])
             con.execute("DELETE FROM bkeys WHERE k IN (SELECT k FROM bigkeys) OR k2 IN (SELECT k FROM bigkeys)")
             msg = (f"blocking rule {name!r}: skipped {len(big)} block(s) over {max_block_size} records "
                    f"({sum(n for _, n in big)} records; largest {big[0][0]!r} with {big[0][1]})")

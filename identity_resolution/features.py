@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from identity_resolution.names import nickname_table
+from identity_resolution.names import family_from_email, nickname_table
 from identity_resolution.text import map_distinct
 
 CATEGORICAL_FROM = 50_000  # records
@@ -88,6 +88,7 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
         con.close()
     categorical = len(r) >= CATEGORICAL_FROM
     f = pd.DataFrame({name: _column(table.column(name), categorical) for name in table.column_names})
+    f["family"] = _with_family_from_email(f, categorical)
     nick = nickname_table()
     derived = {
         "given_canon": map_distinct(f["given"], lambda g: nick.get(g, g)),
@@ -99,6 +100,18 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
         f[name] = values.astype("category") if categorical else values
     f["nid_partial"] = f["nid_partial"].astype(bool)
     return f[FEATURE_COLUMNS]
+
+
+def _with_family_from_email(f: pd.DataFrame, categorical: bool) -> pd.Series:
+    """A record without a family name takes the one its email spells after its given name
+    ('Jenna' with jennanguyen@ is Jenna Nguyen): compared, blocked and weighed like a typed one."""
+    family = f["family"].astype(object)
+    asked = family.isna() & f["given"].notna() & f["email_user"].notna()
+    if asked.any():
+        pairs = f["given"].astype(object)[asked] + "|" + f["email_user"].astype(object)[asked]
+        family = family.copy()
+        family[asked] = map_distinct(pairs, lambda p: family_from_email(*p.split("|", 1)))
+    return family.astype("category") if categorical else family
 
 
 def _column(values: pa.ChunkedArray, categorical: bool) -> pd.Series:

@@ -20,6 +20,7 @@ _NOT_NAME = re.compile(r"[^A-Za-z\s\-',.]")
 _USER_NAME = re.compile(r"^[A-Za-z._]+\d+[A-Za-z]*$")
 # ... unless it spells the name out ('helen.turner79', 'tammy_hardy'): first and last name
 _SPELT_USER_NAME = re.compile(r"^([A-Za-z]{2,})[._]([A-Za-z]{2,})\d*$")
+_NOT_LETTERS = re.compile(r"[^a-z]")
 
 
 def _nickname_rows() -> list[tuple[str, str]]:
@@ -77,6 +78,24 @@ def plausible_given_names() -> frozenset[str]:
         provider = import_module(f"faker.providers.person.{locale}").Provider
         names.update(fold(n).lower() for n in provider.first_names)
     return frozenset(names)
+
+
+def family_from_email(given: str, user: str) -> str | None:
+    """The family name an email user name spells after the record's own given name (lower case):
+    'scott.nelson' with Scott is Nelson, 'christopherlee' with Chris is Lee. Only where the longest
+    given name the user name begins with is this one (or the formal name behind it), so 'annabellesmith'
+    says nothing for Ann; None when fewer than three letters follow ('debrac87')."""
+    letters = _NOT_LETTERS.sub("", user)
+    spellings = {given, *nickname_formals().get(given, ())}
+    names = plausible_given_names()
+    longest = 0
+    for k in range(2, len(letters) + 1):
+        if letters[:k] in names or letters[:k] in spellings:
+            longest = k
+    if not longest or letters[:longest] not in spellings:
+        return None
+    rest = letters[longest:]
+    return rest if len(rest) >= 3 else None
 
 
 def canonical_given(name: str | None) -> str | None:

@@ -8,7 +8,7 @@ import pytest
 from identity_resolution import standardise_records
 from identity_resolution.comparison import FIELDS, compare
 from identity_resolution.features import build_features
-from identity_resolution.names import nickname_related
+from identity_resolution.names import family_from_email, nickname_related
 
 NICKNAME_LEVEL = next(f.levels.index("nickname_or_jw>=0.92") for f in FIELDS if f.name == "given_name")
 
@@ -225,3 +225,29 @@ def test_a_nameless_records_email_can_spell_the_other_records_given_name(left, r
 def test_the_letters_before_the_family_name_in_a_nameless_records_email_are_its_given_name(left, right, level):
     given, _ = name_levels(left, right)
     assert given == level
+
+
+@pytest.mark.parametrize(
+    "given, user, family",
+    [
+        ("scott", "scott.nelson", "nelson"),
+        ("jenna", "jennanguyen1990", "nguyen"),
+        ("chris", "christopherlee", "lee"),  # the formal name behind the nickname
+        ("ann", "annabellesmith", None),  # the user name begins with a longer given name: not hers
+        ("debra", "debrac87", None),  # an initial, not a family name
+        ("george", "george302", None),
+        ("mark", "kmark.smith", None),  # does not begin with the given name
+    ],
+)
+def test_family_name_an_email_spells_after_the_given_name(given, user, family):
+    assert family_from_email(given, user) == family
+
+
+def test_a_record_without_a_family_name_takes_the_one_its_email_spells():
+    """'Jenna' with jennanguyen@ agrees on the family name with 'Jenna Nguyen', and disagrees with
+    'Jenna Johnson' at her postcode: a namesake, not her."""
+    family_exact = next(len(f.levels) - 1 for f in FIELDS if f.name == "family_name")
+    assert name_levels({"given_name": "Jenna", "email": "jennanguyen@gmail.com"},
+                       {"full_name": "Nguyen, Jenna"}) == (GIVEN_EXACT, family_exact)
+    assert name_levels({"given_name": "Jenna", "email": "jennanguyen@gmail.com"},
+                       {"full_name": "Johnson, Jenna"}) == (GIVEN_EXACT, 0)
