@@ -105,7 +105,8 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     poor = straight < 1.7
     s_gf, s_fg = pair_scores(gl, fr, uniq, jw, wanted=poor), pair_scores(fl, gr, uniq, jw, wanted=poor)
     crossed = np.nan_to_num(s_gf) + np.nan_to_num(s_fg)
-    swap = crossed > straight + 0.3
+    # ... and a crossed pair must itself be alike: 'Richard' is not the family name of 'D. Caldwell'
+    swap = (crossed > straight + 0.3) & (np.fmax(np.nan_to_num(s_gf), np.nan_to_num(s_fg)) >= 0.85)
     # a lone name that equals the other record's surname is as likely a first name that happens to
     # be a surname too (Douglas, Scott, James): less than a surname agreement (see below)
     lone = swap & ~((gl >= 0) & (gr >= 0) & (fl >= 0) & (fr >= 0))

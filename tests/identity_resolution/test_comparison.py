@@ -61,6 +61,13 @@ def test_swapped_names_agree_exactly_only_when_both_records_have_both_names():
     assert given == -1 and 0 <= family < family_exact
 
 
+def test_names_are_not_swapped_into_a_poor_match():
+    """'Richard' alone is not compared as the family name of 'D. Caldwell': the crossed pair is no
+    better alike than the straight one."""
+    _, family = name_levels({"full_name": "D. Caldwell"}, {"given_name": "Richard"})
+    assert family == -1
+
+
 def test_one_crossed_name_in_common_is_a_shared_surname_not_a_shared_given_name():
     # Kevin George filed swapped ('George' in the given box) against his wife Brenda George
     given, family = name_levels({"given_name": "George", "family_name": "Kevin"},
