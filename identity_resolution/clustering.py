@@ -48,6 +48,23 @@ def _given_conflict(a: str, b: str) -> bool:
     return JaroWinkler.normalized_similarity(a, b) < 0.85
 
 
+def _names_conflict(a: str, b: str) -> bool:
+    """'given|family' values: clearly different given names, unless the names were filed swapped
+    ('Lewis Joshua' / 'Joshua Lewis') or a lone name is the other's family name, as a user name
+    typed into a name box is ('martineza', 'cramirez' for Chad Ramirez)."""
+    ga, _, fa = a.partition("|")
+    gb, _, fb = b.partition("|")
+    if not _given_conflict(ga, gb):
+        return False
+    if fa and fb:
+        return not (_alike(ga, fb) and _alike(fa, gb))
+    return not ((not fa and fb and _alike(ga, fb)) or (not fb and fa and _alike(gb, fa)))
+
+
+def _alike(a: str, b: str) -> bool:
+    return JaroWinkler.normalized_similarity(a, b) >= 0.85
+
+
 class _Clusters:
     """Union–find whose roots carry members and the strong-evidence values found among them."""
 
@@ -128,20 +145,26 @@ def cluster(
     cannot_link: list[tuple[int, int]] = (),
     override_probability: float | None = None,
     given: np.ndarray | None = None,
+    family: np.ndarray | None = None,
 ) -> ClusterResult:
     """Cluster n records from candidate pairs (positions left/right) scored `weight`/`probability`.
 
     Two conflicting records may end up together only if their own pair scored at least
     `override_probability` (default: the match threshold). With `given` (first given names, lower
     case), clearly different given names count as conflicting evidence too — used where the data
-    shows that matches almost always share a given name, to stop household chains."""
+    shows that matches almost always share a given name, to stop household chains; with `family`
+    too, names filed swapped are no such conflict (see `_names_conflict`)."""
     keep = probability >= threshold
     el, er, ew, ep = left[keep], right[keep], weight[keep], probability[keep]
     must = np.asarray(must_link, dtype=np.int64).reshape(-1, 2)
     cannot_arr = np.asarray(cannot_link, dtype=np.int64).reshape(-1, 2)
     evidence = {"national_id": (np.asarray(nid_last4, dtype=object), _nid_conflict),
                 "birth_date": (np.asarray(dob, dtype=object), _dob_conflict)}
-    if given is not None:
+    if given is not None and family is not None:
+        first = pd.Series(given, dtype=object)
+        names = (first + "|" + pd.Series(family, dtype=object).fillna("")).where(first.notna(), None)
+        evidence["given_name"] = (names.to_numpy(dtype=object), _names_conflict)
+    elif given is not None:
         evidence["given_name"] = (np.asarray(given, dtype=object), _given_conflict)
     # Fast path: tentative components; only those that hold differing strong-evidence values or a
     # cannot-link go through the careful, edge-by-edge union–find below.

@@ -584,7 +584,8 @@ def _recluster(live, feats, members, pl, pr, prule, gammas, weight, prob, model,
     must, cannot = _constraint_positions(sub, constraints)
     result = cluster(len(sub), sl, sr, sw, sp, config.match_threshold, nid4, dob, must_link=must, cannot_link=cannot,
                      override_probability=config.conflict_override_probability,
-                     given=as_objects(feats["given"]) if model.household_cap_bits is not None else None)
+                     given=as_objects(feats["given"]) if model.household_cap_bits is not None else None,
+                     family=as_objects(feats["family"]))
     return result, sub, (sl, sr, sg, sw, sp, srule, rule_names)
 
 

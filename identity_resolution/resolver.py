@@ -217,7 +217,8 @@ def resolve(
         must, cannot = _constraint_positions(records, constraints)
         result = cluster(n, left, right, weight, prob, config.match_threshold, nid4, dob,
                          must_link=must, cannot_link=cannot, override_probability=config.conflict_override_probability,
-                         given=as_objects(features["given"]) if model.household_cap_bits is not None else None)
+                         given=as_objects(features["given"]) if model.household_cap_bits is not None else None,
+                         family=as_objects(features["family"]))
     with stages.stage("output"):
         xref = pd.DataFrame({
             "silo": records["silo"].to_numpy(),

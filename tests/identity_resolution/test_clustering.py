@@ -63,3 +63,22 @@ def test_must_link_joins_without_any_score():
 def test_pairs_below_threshold_do_not_link():
     res = run([(0, 1, 0.5)], 2)
     assert not same(res, 0, 1)
+
+
+def _with_names(given, family):
+    return {"given": np.array(given, dtype=object), "family": np.array(family, dtype=object)}
+
+
+def test_clearly_different_given_names_do_not_chain_but_names_filed_swapped_do():
+    # John Smith - a shared-mailbox record - Mary Smith: a household, kept apart
+    res = run([(0, 1, 0.99), (1, 2, 0.95)], 3, **_with_names(["john", None, "mary"], ["smith", "smith", "smith"]))
+    assert not same(res, 0, 2)
+    assert set(res.rejected["reason"]) == {"given_name"}
+    # Joshua Lewis - his email - 'Lewis Joshua' filed swapped; 'martineza' (a user name) for Amber Martinez
+    res = run([(0, 1, 0.99), (1, 2, 0.95)], 3, **_with_names(["joshua", None, "lewis"], ["lewis", "lewis", "joshua"]))
+    assert same(res, 0, 2)
+    res = run([(0, 1, 0.99), (1, 2, 0.95)], 3, **_with_names(["amber", None, "martineza"], ["martinez", None, None]))
+    assert same(res, 0, 2)
+    # a husband filed swapped ('Smith John') still is not his wife Mary Smith
+    res = run([(0, 1, 0.99), (1, 2, 0.95)], 3, **_with_names(["smith", None, "mary"], ["john", "smith", "smith"]))
+    assert not same(res, 0, 2)
