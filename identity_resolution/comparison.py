@@ -143,11 +143,13 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
         _equal(ga, gb),
     ])
     # a given name the other record's email spells out is the same name, mistyped in one box
-    named = _given_in_other_email(f, left, right, ga, gb, uniq, (given >= 0) & (given < _ALIKE))
+    (rest,), rests = _codes(_user_without_own_family(f))
+    spell = _Spellings(uniq)
+    named = _given_in_other_email(rest, rests, spell, left, right, ga, gb, uniq, (given >= 0) & (given < _ALIKE))
     given = np.where(named, np.int8(_ALIKE), given)
     # a record without a given name whose email spells the other's is as good as the name box; one
     # whose email puts another given name (or initial) before the other's family name is someone else
-    spelt = _given_as_email_word(f, left, right, g, fam, uniq, given == MISSING)
+    spelt = _given_as_email_word(rest, rests, spell, left, right, g, fam, uniq, given == MISSING)
     given = np.where(spelt, np.int8(_GIVEN_EXACT), given)
     read = _given_before_family_in_email(f, left, right, g, fam, uniq, given == MISSING, name_counts)
     given = np.where(read != MISSING, read, given)
@@ -156,23 +158,38 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     return given, family
 
 
-def _given_in_other_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, ga: np.ndarray, gb: np.ndarray,
-                          uniq: np.ndarray, asked: np.ndarray) -> np.ndarray:
+class _Spellings:
+    """Each name value and the formal names behind it (3+ letters), flattened: spelling j of value
+    code c is flat[start[c] + j] for j < count[c]."""
+
+    def __init__(self, uniq: np.ndarray):
+        table = nickname_formals()
+        spellings = [[s for s in (v, *sorted(table.get(v, ()))) if len(s) >= 3] for v in uniq.tolist()]
+        self.count = np.array([len(v) for v in spellings], dtype=np.int64)
+        self.start = np.concatenate([[0], np.cumsum(self.count)[:-1]]).astype(np.int64)
+        flat = [s for v in spellings for s in v]
+        self.flat = np.array(flat, dtype=object).astype(_TEXT)
+        self.initial = np.array([s[:1] for s in flat], dtype=object)
+
+    def expand(self, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, spelling) for every spelling of every name code in `names`: row indexes `names`,
+        spelling indexes `flat`."""
+        count = self.count[names]
+        row = np.repeat(np.arange(len(names)), count)
+        nth = np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)
+        return row, self.start[names[row]] + nth
+
+
+def _given_in_other_email(rest: np.ndarray, rests: np.ndarray, spell: _Spellings, left: np.ndarray,
+                          right: np.ndarray, ga: np.ndarray, gb: np.ndarray, uniq: np.ndarray,
+                          asked: np.ndarray) -> np.ndarray:
     """Does either record's email user name spell out the other record's given name (3+ letters, or
     the formal name behind it) at the start of a word? 'Jenoy Lucas' with jennifer.lucas@ against
     'Jennifer Lucas': a typo in the name box. Her husband John's name is not in mary.smith@, and the
     user's own family name is taken out first, so 'brittany.williams' does not name William. The
     name box must begin like the name found, as a slip would ('Kle' for Kyle): a 'John' filed with
     his wife's mary.smith@ has his own name, not a misspelt Mary."""
-    (rest,), rests = _codes(_user_without_own_family(f))
     initial = np.array([v[:1] for v in uniq.tolist()], dtype=object)
-    table = nickname_formals()
-    # the name and the formal names behind it (3+ letters), flattened: spelling j of name code c is
-    # flat[start[c] + j] for j < count[c]
-    spellings = [[s for s in (v, *sorted(table.get(v, ()))) if len(s) >= 3] for v in uniq.tolist()]
-    count = np.array([len(v) for v in spellings], dtype=np.int64)
-    start = np.concatenate([[0], np.cumsum(count)[:-1]])
-    flat = np.array([s for v in spellings for s in v], dtype=object).astype(_TEXT)
     width = np.int64(len(rests))
     found = np.zeros(len(left), dtype=bool)
     for name, other, box in ((ga, rest[right], gb), (gb, rest[left], ga)):
@@ -182,12 +199,10 @@ def _given_in_other_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, 
         # each distinct (name, user name) once, each of the name's spellings tested in one bulk call
         inverse, keys = pd.factorize(name[ask].astype(np.int64) * width + other[ask])
         names, users = keys // width, keys % width
-        combo = np.repeat(np.arange(len(keys)), count[names])
-        nth = np.arange(len(combo)) - np.repeat(np.cumsum(count[names]) - count[names], count[names])
-        spellings = flat[start[names[combo]] + nth]
-        hits = _at_word_start(rests[users[combo]].astype(_TEXT), spellings)
+        combo, spelling = spell.expand(names)
+        hits = _at_word_start(rests[users[combo]].astype(_TEXT), spell.flat[spelling])
         spelt_initial = np.full(len(keys), "", dtype=object)  # first letter of the spelling found
-        spelt_initial[combo[hits]] = [v[:1] for v in spellings[hits].tolist()]
+        spelt_initial[combo[hits]] = spell.initial[spelling[hits]]
         found[ask] |= spelt_initial[inverse] == initial[box[ask]]
     return found
 
@@ -195,14 +210,13 @@ def _given_in_other_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, 
 _WORD_BREAK = str.maketrans({c: "." for c in "0123456789_-+"})
 
 
-def _given_as_email_word(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, g: np.ndarray, fam: np.ndarray,
-                         uniq: np.ndarray, asked: np.ndarray) -> np.ndarray:
+def _given_as_email_word(rest: np.ndarray, rests: np.ndarray, spell: _Spellings, left: np.ndarray,
+                         right: np.ndarray, g: np.ndarray, fam: np.ndarray, uniq: np.ndarray,
+                         asked: np.ndarray) -> np.ndarray:
     """Where one record has no given name: does its email user name hold the other's given name (or
     the formal name behind it) as a whole word, i.e. followed by a separator, a digit, the end or the
     other's family name? 'micheletaylor1966' names Michele Taylor and 'tara.parrish' Tara; 'annabelle'
     does not name Ann, nor 'dhamilton' Deborah."""
-    (rest,), rests = _codes(_user_without_own_family(f))
-    table = nickname_formals()
     found = np.zeros(len(left), dtype=bool)
     for name, family, other in ((g[left], fam[left], rest[right]), (g[right], fam[right], rest[left])):
         ask = asked & (name >= 0) & (other >= 0)
@@ -214,13 +228,11 @@ def _given_as_email_word(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, g
         # users as '.word.word.' so that a whole word is '.name.' (digits and separators are breaks)
         users = np.strings.add(np.strings.add(".", np.strings.translate(
             rests[distinct["user"].to_numpy()].astype(_TEXT), _WORD_BREAK)), ".")
-        fams = np.array([uniq[c] if c >= 0 else "\x00" for c in distinct["family"].tolist()], dtype=object).astype(_TEXT)
-        spelt = np.zeros(len(distinct), dtype=bool)
-        for spelling in _spellings(uniq[distinct["name"].to_numpy()], table):
-            word = np.strings.add(".", spelling)
-            spelt |= np.strings.find(users, np.strings.add(word, ".")) >= 0
-            spelt |= np.strings.find(users, np.strings.add(word, fams)) >= 0
-        found[ask] |= spelt[inverse]
+        fams = np.append(uniq, "\x00").astype(_TEXT)[distinct["family"].to_numpy()]  # -1: never found
+        combo, spelling = spell.expand(distinct["name"].to_numpy())
+        word, held = np.strings.add(".", spell.flat[spelling]), users[combo]
+        hits = (np.strings.find(held, np.strings.add(word, ".")) >= 0) | (np.strings.find(held, np.strings.add(word, fams[combo])) >= 0)
+        found[ask] |= (np.bincount(combo[hits], minlength=len(distinct)) > 0)[inverse]
     return found
 
 
@@ -267,15 +279,6 @@ def _email_given_level(given: str, family: str, user: str, known: frozenset[str]
     if nickname_related(word, given) or JaroWinkler.normalized_similarity(word, given) >= 0.92:
         return _ALIKE
     return 0 if word in known else MISSING
-
-
-def _spellings(names: np.ndarray, table: dict) -> list[np.ndarray]:
-    """Each name, then its k-th formal name (k = 1..; the name again where it has fewer), as arrays
-    aligned with `names`; a spelling under 3 letters is a placeholder that is never found."""
-    options = [[v, *sorted(table.get(v, ()))] for v in names.tolist()]
-    width = max(len(o) for o in options)
-    picked = ([o[k] if k < len(o) else o[0] for o in options] for k in range(width))
-    return [np.array([v if len(v) >= 3 else "\x00" for v in column], dtype=object).astype(_TEXT) for column in picked]
 
 
 def _user_without_own_family(f: pd.DataFrame) -> pd.Series:
