@@ -29,7 +29,7 @@ def explain_pair(model: FellegiSunterModel, record_l: Mapping, record_r: Mapping
     Term-frequency adjustments use the tables stored on the model by the last resolve().
     """
     frame = pd.DataFrame([{c: rec.get(c) for c in STAGING_COLUMNS} for rec in (record_l, record_r)])
-    frame["national_id_is_partial"] = frame["national_id_is_partial"].fillna(False).astype(bool)
+    frame["national_id_is_partial"] = frame["national_id_is_partial"].astype("boolean").fillna(False).astype(bool)
     feats = build_features(frame)
     left, right = np.array([0]), np.array([1])
     gammas = compare(feats, left, right, given_name_counts(model.tf_tables))
@@ -39,11 +39,11 @@ def explain_pair(model: FellegiSunterModel, record_l: Mapping, record_r: Mapping
              "bf": model.prior_bits()}]
     for spec in model.fields:
         level = int(gammas[f"gamma_{spec.name}"].iloc[0])
-        col = _SHOWN[spec.name]
+        value_l, value_r = (_shown_value(feats, spec.name, i, level) for i in (0, 1))
         rows.append({
             "field": spec.name,
-            "value_l": feats[col].iloc[0],
-            "value_r": feats[col].iloc[1],
+            "value_l": value_l,
+            "value_r": value_r,
             "level": level,
             "label": "missing" if level == MISSING else spec.levels[level],
             "bf": float(bits[f"bf_{spec.name}"].iloc[0]),
@@ -56,3 +56,11 @@ def explain_pair(model: FellegiSunterModel, record_l: Mapping, record_r: Mapping
     out["cumulative"] = out["bf"].cumsum()
     out["match_probability"] = float(probability(out["cumulative"].iloc[-1]))
     return out
+
+
+def _shown_value(feats: pd.DataFrame, field: str, i: int, level: int) -> object:
+    """The value compared; a given name read from the email of a record without one shows that email."""
+    value = feats[_SHOWN[field]].iloc[i]
+    if field == "given_name" and level != MISSING and pd.isna(value) and pd.notna(feats["email_user"].iloc[i]):
+        return f"(email) {feats['email_user'].iloc[i]}"
+    return value

@@ -40,3 +40,13 @@ def test_explanation_after_json_round_trip(synthetic, resolved):
     pair = resolved.pairs.iloc[0]
     table = explain_pair(model, *records_of(staged, pair))
     assert table["cumulative"].iloc[-1] == pytest.approx(pair.match_weight)
+
+
+def test_a_given_name_read_from_an_email_shows_that_email(resolved):
+    ledger = {"silo": "ledger", "source_record_id": "1", "given_name": "Michele", "family_name": "Taylor",
+              "postcode": "98141"}
+    mailing = {"silo": "list", "source_record_id": "2", "email": "micheletaylor1966@gmail.com", "postcode": "98141"}
+    table = explain_pair(resolved.model, ledger, mailing).set_index("field")
+    assert table.loc["given_name", "label"] == "exact"
+    assert table.loc["given_name", "value_r"] == "(email) micheletaylor1966"
+    assert table["bf"].sum() == pytest.approx(table["cumulative"].iloc[-1])
