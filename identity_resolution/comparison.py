@@ -258,9 +258,12 @@ def _given_before_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.n
         combos = pd.DataFrame({"name": name[ask], "family": family[ask], "user": other[ask]})
         inverse = combos.groupby(["name", "family", "user"], sort=False).ngroup().to_numpy()  # first-seen order
         distinct = combos.drop_duplicates()
-        levels = np.fromiter(
-            (_email_given_level(uniq[a], uniq[b], users[c], known) for a, b, c in distinct.itertuples(index=False)),
-            dtype=np.int8, count=len(distinct))
+        # only a user name holding the family name can say anything: found in bulk, read one by one
+        held = np.strings.find(users[distinct["user"].to_numpy()].astype(_TEXT),
+                               uniq[distinct["family"].to_numpy()].astype(_TEXT)) >= 0
+        levels = np.full(len(distinct), MISSING, dtype=np.int8)
+        levels[held] = [_email_given_level(uniq[a], uniq[b], users[c], known)
+                        for a, b, c in distinct[held].itertuples(index=False)]
         out[ask] = np.maximum(out[ask], levels[inverse])
     return out
 
