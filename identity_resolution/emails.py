@@ -4,6 +4,10 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from identity_resolution.text import map_distinct
 
 _VALID = r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}$"
 _JUNK_LOCAL = {
@@ -16,8 +20,17 @@ _JUNK_DOMAINS = {
     "noemail.com", "nomail.com", "mailinator.com", "fake.com", "test.test", "domain.com", "xxx.com",
     "invalid", "localhost", "unknown.com",
 }
-# Slips in the domains of the big providers, as people type them into forms ('gmial.com'); only
-# misspellings that are no real domain in use (mail.com and ymail.com are, and stay).
+# Slips in the domains of the big providers, as people type them into forms ('gmial.com'): any
+# domain one slip (an edit or two neighbouring letters swapped) from one of these, and the listed
+# longer slips, unless it is a real domain in use itself (mail.com and ymail.com are, and stay).
+_PROVIDERS = ("gmail.com", "hotmail.com", "yahoo.com", "outlook.com", "icloud.com", "comcast.net",
+              "verizon.net", "sbcglobal.net", "hotmail.co.uk", "yahoo.co.uk", "btinternet.com")
+_REAL_DOMAINS = frozenset({
+    "mail.com", "ymail.com", "gmx.com", "gmx.net", "live.com", "msn.com", "aol.com", "aim.com", "me.com",
+    "mac.com", "att.net", "cox.net", "email.com", "yahoo.ca", "yahoo.fr", "yahoo.de", "yahoo.es", "yahoo.it",
+    "hotmail.fr", "hotmail.de", "hotmail.es", "hotmail.it", "outlook.fr", "outlook.de", "outlook.es",
+    "gmail.de", "yahoo.co.in", "yahoo.co.jp", "hotmail.co.jp", "protonmail.com", "proton.me",
+})
 _DOMAIN_TYPOS = {
     **dict.fromkeys(["gmial.com", "gmal.com", "gamil.com", "gnail.com", "gmaill.com", "gmai.com", "gmail.co",
                      "gmail.con", "gmail.cm", "gmail.om", "gmail.comm", "gmailcom"], "gmail.com"),
@@ -49,10 +62,21 @@ def clean_emails(raw: pd.Series) -> pd.Series:
     one_char = local.str.slice(1) == local.str.slice(0, -1)  # 'aaaa': every letter equals the next
     junk = _flag(local.isin(_JUNK_LOCAL)) | _flag(domain.isin(_JUNK_DOMAINS)) | _flag(one_char)
     keep = valid & ~junk
-    typo = _flag(domain.isin(list(_DOMAIN_TYPOS))) & keep
+    corrected = map_distinct(domain.where(keep, None).astype(object), _provider_domain)
+    typo = corrected.notna().to_numpy()
     if typo.any():
-        s = s.where(~typo, local + "@" + domain.map(_DOMAIN_TYPOS, na_action="ignore"))
+        s = s.where(~typo, local + "@" + corrected.astype("string"))
     return s.where(keep, None).astype("object").where(keep, None)
+
+
+def _provider_domain(domain: str) -> str | None:
+    """The big provider's domain a slip stands for ('gmasil.com' -> gmail.com), else None."""
+    if domain in _DOMAIN_TYPOS:
+        return _DOMAIN_TYPOS[domain]
+    if domain in _PROVIDERS or domain in _REAL_DOMAINS or len(domain) < 7:
+        return None
+    found = process.extractOne(domain, _PROVIDERS, scorer=OSA.distance, score_cutoff=1)
+    return found[0] if found else None
 
 
 def _flag(values: pd.Series) -> pd.Series:

@@ -137,6 +137,10 @@ def test_phone_uses_record_country_before_default_region():
         ("anna.berg@gmial.com", "anna.berg@gmail.com"),  # a slip in a big provider's domain
         ("anna.berg@yahoo.con", "anna.berg@yahoo.com"),
         ("anna.berg@mail.com", "anna.berg@mail.com"),  # a real domain one letter from gmail.com
+        ("andrewwest3@gmasil.com", "andrewwest3@gmail.com"),  # any one slip, not only the listed ones
+        ("anna.berg@icluod.com", "anna.berg@icloud.com"),  # two letters swapped
+        ("anna.berg@hotmail.fr", "anna.berg@hotmail.fr"),  # another real domain of a provider
+        ("anna.berg@gmaxl.org", "anna.berg@gmaxl.org"),  # two slips: left alone
     ],
 )
 def test_emails_display_form(raw, expected):
