@@ -207,6 +207,12 @@ def _given_in_other_email(rest: np.ndarray, rests: np.ndarray, spell: _Spellings
     return found
 
 
+def _distinct_triples(name: np.ndarray, family: np.ndarray, user: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """The distinct (name, family, user) code triples (first-seen order) and each row's index into them."""
+    combos = pd.DataFrame({"name": name, "family": family, "user": user})
+    return combos.groupby(["name", "family", "user"], sort=False).ngroup().to_numpy(), combos.drop_duplicates()
+
+
 _WORD_BREAK = str.maketrans({c: "." for c in "0123456789_-+"})
 
 
@@ -222,9 +228,7 @@ def _given_as_email_word(rest: np.ndarray, rests: np.ndarray, spell: _Spellings,
         ask = asked & (name >= 0) & (other >= 0)
         if not ask.any():
             continue
-        combos = pd.DataFrame({"name": name[ask], "family": family[ask], "user": other[ask]})
-        inverse = combos.groupby(["name", "family", "user"], sort=False).ngroup().to_numpy()  # first-seen order
-        distinct = combos.drop_duplicates()
+        inverse, distinct = _distinct_triples(name[ask], family[ask], other[ask])
         # users as '.word.word.' so that a whole word is '.name.' (digits and separators are breaks)
         users = np.strings.add(np.strings.add(".", np.strings.translate(
             rests[distinct["user"].to_numpy()].astype(_TEXT), _WORD_BREAK)), ".")
@@ -255,9 +259,7 @@ def _given_before_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.n
         ask = asked & (name >= 0) & (family >= 0) & (other >= 0)
         if not ask.any():
             continue
-        combos = pd.DataFrame({"name": name[ask], "family": family[ask], "user": other[ask]})
-        inverse = combos.groupby(["name", "family", "user"], sort=False).ngroup().to_numpy()  # first-seen order
-        distinct = combos.drop_duplicates()
+        inverse, distinct = _distinct_triples(name[ask], family[ask], other[ask])
         # only a user name holding the family name can say anything: found in bulk, read one by one
         held = np.strings.find(users[distinct["user"].to_numpy()].astype(_TEXT),
                                uniq[distinct["family"].to_numpy()].astype(_TEXT)) >= 0
