@@ -26,6 +26,7 @@ from identity_resolution.scoring import (
     u_of_rare_agreements,
     u_without_matches,
     pair_tf_bits,
+    prior_from_posteriors,
     probability,
     term_frequency_tables,
     train_em,
@@ -199,6 +200,7 @@ def resolve(
         tf_tables = _tf_tables(model, features, config)
         gammas = compare(features, left, right, given_name_counts(tf_tables))
     with stages.stage("training"):
+        trained_here = model is None and len(gammas) > 0
         if model is None:
             model = train_model(features, gammas, config, records["silo"], tf_tables) if len(gammas) else _untrained_model()
             if labelled is not None and labelled.is_match.any():
@@ -206,10 +208,11 @@ def resolve(
                 model = fit_m_with_labels(model, label_gammas, labelled.is_match)
         model.tf_max_bits = config.tf_max_bits
         model.tf_tables = tf_tables
+    with stages.stage("scoring"):
+        total = comparable_pairs(records["silo"], config.link_only) if trained_here else None
+        weight, prob = _score(model, features, left, right, gammas, config, settle_prior_over=total)
         if config.save_model_path:
             model.to_json(config.save_model_path)
-    with stages.stage("scoring"):
-        weight, prob = _score(model, features, left, right, gammas, config)
     with stages.stage("clustering"):
         nid4, dob = as_objects(features["nid_last4"]), as_objects(features["dob"])
         left, right, gammas, weight, prob, rule, rule_names = add_closure_pairs(
@@ -248,10 +251,17 @@ def _check_labels(model, features, labelled: LabelledPairs, config) -> dict:
     return {**check_labels(prob, labelled.is_match, config.match_threshold), "labels_not_found": labelled.unknown}
 
 
-def _score(model, features, left, right, gammas, config):
-    """Match weight and probability per pair (term-frequency bits are summed in, not kept)."""
+def _score(model, features, left, right, gammas, config, settle_prior_over: float | None = None):
+    """Match weight and probability per pair (term-frequency bits are summed in, not kept).
+    With `settle_prior_over` (comparable pairs) the model's prior is first settled on these pairs
+    (scoring.prior_from_posteriors): done once, for a model trained on this run's candidates."""
     tf_bits = pair_tf_bits(model, features, left, right, gammas) if config.tf_adjustment else None
-    weight = model.match_weight(gammas, tf_bits)
+    fields, cap = model.evidence(gammas, tf_bits)
+    if settle_prior_over is not None:
+        model.prior, expected = prior_from_posteriors(model, fields, cap, settle_prior_over)
+        model.em_history.append({"session": "scored_prior", "expected_matches": expected,
+                                 "total_pairs": settle_prior_over, "prior": model.prior})
+    weight = model.weight_of(fields, cap)
     return weight, probability(weight)
 
 

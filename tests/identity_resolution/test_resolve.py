@@ -102,6 +102,19 @@ def test_model_round_trips_through_json_and_is_reused(synthetic, resolved, tmp_p
     assert evaluate(reused.xref, truth)["pairwise_f1"] == pytest.approx(evaluate(resolved.xref, truth)["pairwise_f1"])
 
 
+def test_a_trained_model_is_saved_with_the_prior_it_scored_with(synthetic, tmp_path):
+    _, staged, _ = synthetic
+    path = tmp_path / "model.json"
+    trained = resolve(staged, ResolverConfig(save_model_path=str(path), pairs_min_probability=0.0))
+    settled = trained.model.em_history[-1]
+    assert settled["session"] == "scored_prior"
+    # the settled prior expects as many matches as the scored candidates' probabilities add up to
+    assert settled["prior"] * settled["total_pairs"] == pytest.approx(trained.pairs["match_probability"].sum(), rel=0.01)
+    assert FellegiSunterModel.from_json(path).prior == pytest.approx(trained.model.prior)
+    reused = resolve(staged, ResolverConfig(model_path=str(path)))
+    assert reused.model.prior == pytest.approx(trained.model.prior)  # a given model is not re-settled
+
+
 def test_timings_cover_every_stage(resolved):
     assert {"features", "blocking", "comparison", "training", "scoring", "clustering"} <= set(resolved.timings)
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from identity_resolution.comparison import FIELDS
-from identity_resolution.scoring import FellegiSunterModel, term_frequency_bits, train_em
+from identity_resolution.scoring import FellegiSunterModel, prior_from_posteriors, term_frequency_bits, train_em
 
 TRUE_M = {
     "given_name": [0.02, 0.02, 0.03, 0.13, 0.80],
@@ -83,6 +83,30 @@ def test_rare_values_count_for_more_than_common_ones():
     assert bits[0] < 0 < bits[1] <= bits[2]
     assert bits[3] == 0.0
     assert np.abs(bits).max() <= 6.0
+
+
+def test_a_value_counts_without_the_record_that_carries_it():
+    """Of a name seen twice, one record is the one being compared: the chance a stranger carries it
+    is one in n, as for a name seen once — not two in n."""
+    table = {"n": 1000, "avg": 0.01, "counts": {"quilliam": 2, "quince": 3, "smith": 100}}
+    bits = term_frequency_bits(pd.Series(["quilliam", "unseen", "quince", "smith"]), np.ones(4, bool), table, max_bits=20)
+    assert bits[0] == pytest.approx(bits[1]) == pytest.approx(np.log2(0.01 * 1000))
+    assert bits[2] == pytest.approx(np.log2(0.01 * 1000 / 2))
+    assert bits[3] == pytest.approx(np.log2(0.01 * 1000 / 99))
+
+
+def test_the_prior_settles_where_the_scored_probabilities_sum_to_the_matches_it_expects():
+    """Two patterns with known likelihoods; 1,000 matches among 10^8 pairs. Started far off, the
+    settled prior is the true match rate: the candidates' probabilities then sum to 1,000."""
+    total, strong, weak = 1e8, np.log2(0.7 / 1e-6), np.log2(0.3 / 1e-4)
+    # at expectation: 700 strong and 300 weak matches, 100 strong and 10,000 weak non-matches
+    fields = np.concatenate([np.full(800, strong), np.full(10_300, weak)])
+    start = FellegiSunterModel(prior=1e-7)
+    prior, expected = prior_from_posteriors(start, fields, np.full(len(fields), np.inf), total)
+    assert prior == pytest.approx(1e-5, rel=0.01)
+    assert expected == pytest.approx(1000, rel=0.01)
+    capped, _ = prior_from_posteriors(start, fields, np.where(np.arange(len(fields)) < 800, -60.0, np.inf), total)
+    assert capped < prior  # pairs a guard holds down count for (almost) nothing
 
 
 def test_model_json_is_readable_and_checked(tmp_path):
