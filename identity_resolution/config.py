@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 @dataclass
 class ResolverConfig:
-    match_threshold: float = 0.8  # pairs at or above this probability link records into one customer
+    match_threshold: float = 0.7  # pairs at or above this probability link records into one customer
     review_threshold: float = 0.5  # pairs in [review, match) go to human review
     # two records with conflicting national id / birth date share a cluster only if their own pair
     # scored at least this (a chain of other links is never enough)
