@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import pandas as pd
 import pycountry
@@ -66,6 +67,11 @@ _SPLIT_POSTCODE = re.compile(rf"^(?:{_UK_POSTCODE}|{_CA_POSTCODE})$", re.IGNOREC
 _UNIT_ABBR_DISPLAY = {"apt": "Apt", "ste": "Ste", "rm": "Rm", "fl": "Fl"}
 _PO_BOX = re.compile(r"\b(?:p\s*\.?\s*o\s*\.?|post\s+office)\s*box\b")
 _HOUSE_LETTER = re.compile(r"^(\d+)\s+([a-df-mo-rt-vx-z])(?=\s)")  # any letter but n, s, e, w
+_HASH_UNIT = re.compile(r"#\s*(\w)")
+_DIRECTION_ABBRS = frozenset(DIRECTIONS.values())
+_SPACES = re.compile(r"\s+")
+_ZIP_PLUS4 = re.compile(r"\d{5}-?\d{4}")
+_NOT_DIGIT = re.compile(r"\D")
 ORDINALS = {"first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th", "sixth": "6th",
             "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th"}
 
@@ -75,10 +81,13 @@ def normalise_street(text: str | None) -> str | None:
     if text is None or is_junk_text(text):
         return None
     t = fold(text).lower()
-    t = _PO_BOX.sub("po box", t)
-    t = re.sub(r"#\s*(\w)", r" # \1", t)
-    t = re.sub(r"[.,;]", " ", t)
-    t = _HOUSE_LETTER.sub(r"\1\2", t)  # '12 B Baker St' is house 12B ('12 N Main St' keeps its N)
+    if "box" in t:  # the regexes only run where they can match: this runs once per distinct street
+        t = _PO_BOX.sub("po box", t)
+    if "#" in t:
+        t = _HASH_UNIT.sub(r" # \1", t)
+    t = t.replace(".", " ").replace(",", " ").replace(";", " ")
+    if _HOUSE_LETTER.match(t):  # a failed match costs less than a sub that finds nothing
+        t = _HOUSE_LETTER.sub(r"\1\2", t)  # '12 B Baker St' is house 12B ('12 N Main St' keeps its N)
     toks = t.split()
     out: list[str] = []
     for i, tok in enumerate(toks):
@@ -100,15 +109,16 @@ def display_street(norm: str | None) -> str | None:
     """Display form of a normalised street line: '12 oak st apt 4' -> '12 Oak St Apt 4'."""
     if not norm:
         return None
-    words = []
-    for tok in norm.split():
-        if tok in _UNIT_ABBR_DISPLAY:
-            words.append(_UNIT_ABBR_DISPLAY[tok])
-        elif tok in DIRECTIONS.values() and len(tok) <= 2:
-            words.append(tok.upper())
-        else:
-            words.append(tok.capitalize())
-    return " ".join(words)
+    return " ".join([_display_word(tok) for tok in norm.split()])
+
+
+@lru_cache(maxsize=1 << 16)  # street words repeat: a few thousand distinct words in a million lines
+def _display_word(tok: str) -> str:
+    if tok in _UNIT_ABBR_DISPLAY:
+        return _UNIT_ABBR_DISPLAY[tok]
+    if tok in _DIRECTION_ABBRS and len(tok) <= 2:
+        return tok.upper()
+    return tok.capitalize()
 
 
 def parse_one_line(line: str) -> tuple[str | None, str | None, str | None, str | None]:
@@ -138,6 +148,7 @@ def _is_region(text: str) -> bool:
     return len(t) == 2 or t in US_STATES
 
 
+@lru_cache(maxsize=4096)  # called for every one-line address, over a few hundred distinct regions
 def normalise_region(text: str | None) -> str | None:
     """US state names to their two-letter codes, other regions upper-cased."""
     if text is None or is_junk_text(text):
@@ -153,13 +164,13 @@ def normalise_postcode(text: str | None) -> str | None:
     ('l234aq' -> 'L23 4AQ'); others upper-cased, single-spaced. Placeholders to None."""
     if text is None or is_junk_text(text):
         return None
-    t = re.sub(r"\s+", " ", fold(text).upper()).strip()
-    if re.fullmatch(r"\d{5}-?\d{4}", t):
+    t = _SPACES.sub(" ", fold(text).upper()).strip()
+    if _ZIP_PLUS4.fullmatch(t):
         t = t[:5]
     elif _SPLIT_POSTCODE.match(t):
         t = t.replace(" ", "")
         t = f"{t[:-3]} {t[-3:]}"
-    digits = re.sub(r"\D", "", t)
+    digits = _NOT_DIGIT.sub("", t)
     if digits and digits == t and len(set(digits)) == 1:
         return None
     return t

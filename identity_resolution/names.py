@@ -21,6 +21,9 @@ _USER_NAME = re.compile(r"^[A-Za-z._]+\d+[A-Za-z]*$")
 # ... unless it spells the name out ('helen.turner79', 'tammy_hardy'): first and last name
 _SPELT_USER_NAME = re.compile(r"^([A-Za-z]{2,})[._]([A-Za-z]{2,})\d*$")
 _NOT_LETTERS = re.compile(r"[^a-z]")
+_SPACES = re.compile(r"\s+")
+_TOKEN_BREAKS = re.compile(r"[\s.]+")
+_PLACEHOLDER_BREAKS = re.compile(r"[\s\-]+")
 
 
 def _nickname_rows() -> list[tuple[str, str]]:
@@ -105,6 +108,7 @@ def canonical_given(name: str | None) -> str | None:
     return nickname_table().get(name, name)
 
 
+@lru_cache(maxsize=1 << 16)  # a few thousand distinct given and family names make up a million full names
 def proper_case(text: str) -> str:
     """'o'BRIEN-mcdonald' -> "O'Brien-McDonald"; particles such as 'van' stay lower-case inside a name."""
     words = []
@@ -130,13 +134,14 @@ def _cap_piece(piece: str) -> str:
 def _clean(text: str | None) -> str | None:
     if text is None or is_junk_text(text):
         return None
-    spelt = _SPELT_USER_NAME.match(text.strip())
+    stripped = text.strip()
+    spelt = _SPELT_USER_NAME.match(stripped)
     if spelt:
         return f"{spelt.group(1)} {spelt.group(2)}"
-    if _USER_NAME.match(text.strip()):
+    if _USER_NAME.match(stripped):
         return None
     text = _NOT_NAME.sub(" ", fold(text))
-    text = re.sub(r"\s+", " ", text).strip(" ,.-'")
+    text = _SPACES.sub(" ", text).strip(" ,.-'")
     return text or None
 
 
@@ -148,12 +153,12 @@ _ORGANISATION_ENDINGS = frozenset({
 
 
 def _is_organisation(text: str) -> bool:
-    words = [w.strip(".,'").lower() for w in text.split()]
-    return len(words) >= 2 and words[-1] in _ORGANISATION_ENDINGS
+    words = text.split()
+    return len(words) >= 2 and words[-1].strip(".,'").lower() in _ORGANISATION_ENDINGS
 
 
 def _tokens(text: str) -> list[str]:
-    toks = [t.strip(".") for t in re.split(r"[\s.]+", text) if t.strip(".")]
+    toks = [t for t in _TOKEN_BREAKS.split(text) if t]  # split on dots too, so no token holds one
     while toks and toks[0].lower() in _TITLES and len(toks) > 1:
         toks = toks[1:]
     while toks and toks[-1].lower() in _SUFFIXES and len(toks) > 1:
@@ -280,4 +285,4 @@ def is_placeholder_name(full: str) -> bool:
     """A display name made only of placeholder words, or a stock placeholder name: counts as no name.
     Checked on the whole name, so a real person called Guest keeps his name ('Christopher Guest')."""
     text = full.lower()
-    return text in _PLACEHOLDER_NAMES or all(w in _PLACEHOLDER_WORDS for w in re.split(r"[\s\-]+", text) if w)
+    return text in _PLACEHOLDER_NAMES or all(w in _PLACEHOLDER_WORDS for w in _PLACEHOLDER_BREAKS.split(text) if w)
