@@ -1,6 +1,7 @@
 """Canonical raw records -> staging records: cleaned display values plus the raw values that differed."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from identity_resolution.addresses import normalise_country, standardise_addresses
@@ -24,6 +25,7 @@ STAGING_COLUMNS = [
     "national_id_is_partial",
 ]
 _PASS_THROUGH = ["is_deleted", "loaded_at"]
+_NOT_AS_TEXT = set(_PASS_THROUGH) | {"source_updated_at"}  # read from `df` directly, never as text
 
 
 def standardise_records(df: pd.DataFrame, default_region: str = "US", hash_key: bytes | None = None,
@@ -41,7 +43,7 @@ def standardise_records(df: pd.DataFrame, default_region: str = "US", hash_key: 
 def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None) -> pd.DataFrame:
     n = len(df)
     col = {c: (as_str_series(df[c]) if c in df.columns else pd.Series([None] * n, index=df.index, dtype="object"))
-           for c in CANONICAL_COLUMNS + ["national_id_hash", "national_id_last4"] if c not in _PASS_THROUGH}
+           for c in CANONICAL_COLUMNS + ["national_id_hash", "national_id_last4"] if c not in _NOT_AS_TEXT}
     out = pd.DataFrame(index=df.index)
     out["silo"] = col["silo"]
     out["source_record_id"] = col["source_record_id"]
@@ -89,21 +91,33 @@ def _keep_raw(out: pd.DataFrame, df: pd.DataFrame, col: dict[str, pd.Series]) ->
         "birth_date_raw": (col["birth_date"], out["birth_date"].astype("string")),
     }
     for name, (raw, clean) in pairs.items():
-        differs = raw.notna() & (raw.astype("string") != clean.astype("string")).fillna(True)
-        fresh = raw.where(differs, None)
+        fresh = raw.where(_differs(raw, clean), None)
         if name in df.columns:
             fresh = fresh.where(fresh.notna(), df[name].astype("object").where(df[name].notna(), None).values)
         out[name] = fresh
 
 
+def _differs(raw: pd.Series, clean: pd.Series) -> np.ndarray:
+    """Where a raw value is present and its text is not the cleaned value's (or nothing was kept)."""
+    raw_text = _texts(raw)
+    clean_text = _texts(clean)
+    return raw.notna().to_numpy() & (clean.isna().to_numpy() | (raw_text != clean_text))
+
+
 def _join(*parts: pd.Series, sep: str = " ") -> pd.Series:
-    """Non-empty parts joined with `sep` (vectorised; None when every part is empty)."""
-    acc = pd.Series("", index=parts[0].index, dtype="object")
-    for part in parts:
-        value = part.astype("object").where(part.notna(), "").astype(str)
-        both = (acc != "") & (value != "")
-        acc = (acc + sep).where(both, acc) + value
-    return acc.where(acc != "", None)
+    """Non-empty parts joined with `sep` (None when every part is empty). A plain loop over rows:
+    several times faster than building the result with pandas string arithmetic."""
+    rows = zip(*(_texts(part) for part in parts))
+    joined = np.array([sep.join([text for text in row if text]) or None for row in rows], dtype=object)
+    return pd.Series(joined, index=parts[0].index, dtype="object")
+
+
+def _texts(values: pd.Series) -> np.ndarray:
+    """Each value as text (a date as '1984-03-07'), missing ones as ''."""
+    out = np.full(len(values), "", dtype=object)
+    present = values.notna().to_numpy()
+    out[present] = [v if type(v) is str else str(v) for v in values.to_numpy(dtype=object)[present]]
+    return out
 
 
 def _clean_company(text: str) -> str | None:

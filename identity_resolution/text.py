@@ -52,8 +52,7 @@ def as_str_series(series: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         out = series.dt.strftime("%Y-%m-%d").astype("object")
     elif pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-        out = series.astype("object").where(series.notna(), None)
-        out = out.where(out.isna(), out.str.strip()) if out.notna().any() else out
+        return _stripped_strings(series)
     else:
         s = series.astype("object")
         mask = s.notna()
@@ -62,6 +61,16 @@ def as_str_series(series: pd.Series) -> pd.Series:
             out[mask] = s[mask].map(_to_text)
     out = out.where(out.notna() & (out != ""), None)
     return out
+
+
+def _stripped_strings(series: pd.Series) -> pd.Series:
+    """Every string stripped, missing and empty as None: a plain loop, several times faster than
+    .str.strip() and the where() calls around it over a million-row object column."""
+    present = series.notna().to_numpy()
+    values = series.to_numpy(dtype=object)
+    out = np.full(len(values), None, dtype=object)
+    out[present] = [v.strip() or None for v in values[present]]
+    return pd.Series(out, index=series.index, name=series.name, dtype="object")
 
 
 def _to_text(value) -> str:
