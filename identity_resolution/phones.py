@@ -43,9 +43,10 @@ def standardise_phones(raw: pd.Series, regions: pd.Series) -> pd.Series:
     everything else goes through phonenumbers once per distinct (phone, region).
     """
     text = first_phone(raw)
-    digits = text.astype("string").str.replace(r"\D", "", regex=True)
-    has_plus = text.astype("string").str.lstrip().str.startswith("+").fillna(False)
-    ext = text.astype("string").str.contains(r"(?i)(?:ext|x|#)\s*\d", regex=True).fillna(False)
+    strings = _kernel_strings(text)
+    digits = strings.str.replace(r"\D", "", regex=True)
+    has_plus = strings.str.lstrip().str.startswith("+").fillna(False)
+    ext = strings.str.contains(r"(?i)(?:ext|x|#)\s*\d", regex=True).fillna(False)
     nanp_region = regions.isin(["US", "CA"])
     ten = digits.str.len().eq(10) & ~has_plus
     eleven = digits.str.len().eq(11) & digits.str.startswith("1")
@@ -55,13 +56,28 @@ def standardise_phones(raw: pd.Series, regions: pd.Series) -> pd.Series:
     out = pd.Series(None, index=raw.index, dtype="object")
     if fast.any():
         nat = national[fast].astype(str)
-        junk = nat.isin(_JUNK_NATIONAL) | nat.str[-7:].str.match(r"^(\d)\1{6}$") | (nat.str[3:6].eq("555") & nat.str[6:8].eq("01"))
+        junk = nat.isin(_JUNK_NATIONAL) | _placeholder_shaped(nat)
         out[fast] = ("+1" + nat).where(~junk, None)
     slow = ~fast & text.notna()
     if slow.any():
         keyed = text[slow].astype(str) + "\x1f" + regions[slow].astype(str)
         out[slow] = map_distinct(keyed, _parse_keyed)
     return out
+
+
+def _kernel_strings(text: pd.Series) -> pd.Series:
+    """Arrow-backed strings (C++ kernels, RE2) when every value is printable ASCII, where RE2 and
+    Python's re agree on \\d, \\s and case; Python-backed strings (Python's re) otherwise."""
+    arrow = text.astype("string[pyarrow]")
+    return arrow if arrow.str.fullmatch(r"[ -~]*").all() else text.astype("string")
+
+
+def _placeholder_shaped(national: pd.Series) -> pd.Series:
+    """Ten-digit NANP numbers whose last seven digits are one digit repeated ('2125555555') or in the
+    fictional 555-01xx range. A plain loop: the regex form needs a back-reference, which runs in
+    Python per value anyway."""
+    junk = [n[-7:] == n[-1] * 7 or (n[3:6] == "555" and n[6:8] == "01") for n in national]
+    return pd.Series(junk, index=national.index, dtype=bool)
 
 
 def first_phone(raw: pd.Series) -> pd.Series:

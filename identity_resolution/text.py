@@ -87,7 +87,15 @@ def _to_text(value) -> str:
 def without_float_tail(text: pd.Series) -> pd.Series:
     """'4158291234.0' -> '4158291234': a number a spreadsheet stored as a float, then exported as text
     (typed float columns are handled by as_str_series)."""
-    return text.str.replace(r"^(\+?\d+)\.0+$", r"\1", regex=True)
+    if not isinstance(text.dtype, pd.StringDtype):
+        return text.str.replace(r"^(\+?\d+)\.0+$", r"\1", regex=True)
+    # a replacement with a group reference runs in Python per value: only values holding '.0' can
+    # change, and a plain substring test (in C++ for arrow strings) finds those few
+    maybe = text.str.contains(".0", regex=False).fillna(False).to_numpy(dtype=bool)
+    out = text.copy()
+    if maybe.any():
+        out[maybe] = text[maybe].str.replace(r"^(\+?\d+)\.0+$", r"\1", regex=True).to_numpy()
+    return out
 
 
 def map_distinct(series: pd.Series, fn: Callable[[str], object]) -> pd.Series:
