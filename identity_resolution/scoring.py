@@ -523,16 +523,30 @@ def prior_from_posteriors(model: FellegiSunterModel, fields: np.ndarray, cap: np
     than the one that scores; its expected matches ran 20-30% below the truth on every labelled
     population measured (generator 100k and 1M records, a Faker population), while the scoring
     model's own probabilities summed to within 0.1-10% of it."""
+    # float32 and one buffer: each pass runs over every candidate pair (16M at 1M records)
+    fields32, cap32 = fields.astype(np.float32), cap.astype(np.float32)
+    weight = np.empty_like(fields32)
     prior = model.prior
     expected = prior * total_pairs
     for _ in range(iterations):
-        bits = math.log2(prior / (1 - prior))
-        expected = float(probability(np.minimum(bits + fields, cap)).sum())
+        np.add(fields32, np.float32(math.log2(prior / (1 - prior))), out=weight)
+        np.minimum(weight, cap32, out=weight)
+        expected = _summed_probability(weight)
         new = min(max(expected / total_pairs, 1e-12), 0.5)
         if abs(new - prior) <= tolerance * prior:
             return new, expected
         prior = new
     return prior, expected
+
+
+def _summed_probability(weight: np.ndarray) -> float:
+    """sum(probability(weight)), computed in place (the buffer is overwritten)."""
+    np.clip(weight, -60, 60, out=weight)
+    np.negative(weight, out=weight)
+    np.exp2(weight, out=weight)
+    weight += 1
+    np.reciprocal(weight, out=weight)
+    return float(weight.sum(dtype=np.float64))
 
 
 def term_frequency_tables(features: pd.DataFrame, fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, dict]:
