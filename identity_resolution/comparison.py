@@ -64,17 +64,47 @@ def pair_scores(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, scorer, sym
     both = (cl >= 0) & (cr >= 0)
     if wanted is not None:
         both &= wanted
+    # equal values (often most candidate pairs) are scored once per value, without hashing pairs
+    same = both & (cl == cr)
+    if same.any():
+        out[same] = _self_scores(cl[same], uniques, scorer, **kwargs)
+    both &= ~same
     if not both.any():
         return out
-    a, b = cl[both].astype(np.int64), cr[both].astype(np.int64)
+    a, b = cl[both], cr[both]
     if symmetric:
         a, b = np.minimum(a, b), np.maximum(a, b)
+    inverse, keys = _distinct_pairs(a, b, len(uniques))
     width = np.int64(len(uniques))
-    inverse, keys = pd.factorize(a * width + b)  # hashing, not sorting: millions of pairs
     left_vals, right_vals = uniques[keys // width], uniques[keys % width]
     scores = process.cpdist(list(left_vals), list(right_vals), scorer=scorer, workers=-1, **kwargs)
     out[both] = np.asarray(scores, dtype=np.float32)[inverse]
     return out
+
+
+def _self_scores(codes: np.ndarray, uniques: np.ndarray, scorer, **kwargs) -> np.ndarray:
+    """scorer(v, v) for each code's value, each distinct value scored once."""
+    present = np.zeros(len(uniques), dtype=bool)
+    present[codes] = True
+    values = np.flatnonzero(present)
+    table = np.zeros(len(uniques), dtype=np.float32)
+    scores = process.cpdist(list(uniques[values]), list(uniques[values]), scorer=scorer, workers=-1, **kwargs)
+    table[values] = np.asarray(scores, dtype=np.float32)
+    return table[codes]
+
+
+_DENSE_PAIRS = 1 << 24  # up to this many possible value pairs, a lookup table beats hashing
+
+
+def _distinct_pairs(a: np.ndarray, b: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(index of each pair's key in keys, the distinct keys a * width + b)."""
+    key = a.astype(np.int64) * np.int64(width) + b
+    if width * width > _DENSE_PAIRS:
+        return pd.factorize(key)  # hashing, not sorting: millions of pairs
+    keys = np.flatnonzero(np.bincount(key, minlength=width * width))
+    lookup = np.empty(width * width, dtype=np.int32)
+    lookup[keys] = np.arange(len(keys), dtype=np.int32)
+    return lookup[key], keys
 
 
 def _equal(cl: np.ndarray, cr: np.ndarray) -> np.ndarray:
@@ -119,8 +149,10 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     s_given = np.where(swap, np.where(flip, s_fg, s_gf), s_gg)
     s_family = np.where(swap, np.where(flip, s_gf, s_fg), s_ff)
 
-    canon_l, canon_r = np.where(swap, -1, canon[left]), np.where(swap, -1, canon[right])
-    not_close = (s_given < 0.92) & ~_equal(canon[left], canon_r)
+    canon_left = canon[left]
+    canon_l, canon_r = np.where(swap, -1, canon_left), np.where(swap, -1, canon[right])
+    same_canon = _equal(canon_left, canon_r)
+    not_close = (s_given < 0.92) & ~same_canon
     nickname = _nicknames(ga, gb, uniq, not_close) | _shortened_or_slip(ga, gb, uniq, not_close)
     # a slip in the formal name behind the other's nickname ('Josjua' against 'Josh')
     nickname |= _shortened_or_slip(ga, canon_r, uniq, not_close & ~nickname, cut_short=False)
@@ -128,18 +160,19 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     nickname |= _slip_of_common_name(ga, gb, uniq, not_close & ~nickname, name_counts)
     # an initial against a name with that first letter, in whichever box the right record has it
     # ('S Bernard' typed as 'Bernard S' against 'Seth Bernard')
-    first = np.array([v[0] for v in uniq.tolist()], dtype=object)
+    first = _first_letters(uniq)
     single = np.array([len(v) == 1 for v in uniq.tolist()], dtype=bool)
     both = (ga >= 0) & (gb >= 0)
     initial_match = np.zeros(len(left), dtype=bool)
-    initial_match[both] = (single[ga[both]] | single[gb[both]]) & (first[ga[both]] == first[gb[both]])
+    a, b = ga[both], gb[both]
+    initial_match[both] = (single[a] | single[b]) & (first[a] == first[b])
     given_missing = (ga < 0) | (gb < 0)
     alike = (s_given >= 0.92) | nickname
-    alike &= ~_distinct_names(ga, gb, uniq, alike & ~_equal(canon[left], canon_r), name_counts)
+    alike &= ~_distinct_names(ga, gb, uniq, alike & ~same_canon, name_counts)
     given = _levels(given_missing, [
         initial_match,
         s_given >= 0.85,
-        alike | _equal(canon[left], canon_r),
+        alike | same_canon,
         _equal(ga, gb),
     ])
     # a given name the other record's email spells out is the same name, mistyped in one box
@@ -158,6 +191,11 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     return given, family
 
 
+def _first_letters(values) -> np.ndarray:
+    """Code point of each value's first letter, 0 for an empty value: compared as integers, not strings."""
+    return np.array([ord(v[0]) if v else 0 for v in list(values)], dtype=np.int32)
+
+
 class _Spellings:
     """Each name value and the formal names behind it (3+ letters), flattened: spelling j of value
     code c is flat[start[c] + j] for j < count[c]."""
@@ -169,7 +207,7 @@ class _Spellings:
         self.start = np.concatenate([[0], np.cumsum(self.count)[:-1]]).astype(np.int64)
         flat = [s for v in spellings for s in v]
         self.flat = np.array(flat, dtype=object).astype(_TEXT)
-        self.initial = np.array([s[:1] for s in flat], dtype=object)
+        self.initial = _first_letters(flat)
 
     def expand(self, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row, spelling) for every spelling of every name code in `names`: row indexes `names`,
@@ -189,7 +227,7 @@ def _given_in_other_email(rest: np.ndarray, rests: np.ndarray, spell: _Spellings
     user's own family name is taken out first, so 'brittany.williams' does not name William. The
     name box must begin like the name found, as a slip would ('Kle' for Kyle): a 'John' filed with
     his wife's mary.smith@ has his own name, not a misspelt Mary."""
-    initial = np.array([v[:1] for v in uniq.tolist()], dtype=object)
+    initial = _first_letters(uniq)
     width = np.int64(len(rests))
     found = np.zeros(len(left), dtype=bool)
     for name, other, box in ((ga, rest[right], gb), (gb, rest[left], ga)):
@@ -201,7 +239,7 @@ def _given_in_other_email(rest: np.ndarray, rests: np.ndarray, spell: _Spellings
         names, users = keys // width, keys % width
         combo, spelling = spell.expand(names)
         hits = _at_word_start(rests[users[combo]].astype(_TEXT), spell.flat[spelling])
-        spelt_initial = np.full(len(keys), "", dtype=object)  # first letter of the spelling found
+        spelt_initial = np.zeros(len(keys), dtype=np.int32)  # first letter of the spelling found
         spelt_initial[combo[hits]] = spell.initial[spelling[hits]]
         found[ask] |= spelt_initial[inverse] == initial[box[ask]]
     return found
@@ -251,8 +289,7 @@ def _given_before_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.n
     given name or initial ('kennethibarra' against 'Ashley Ibarra' is Kenneth, a different person;
     'jmaxwell' against 'John Maxwell' agrees on the initial). MISSING where the letters are no name
     we know (a given name of the nickname table, the name lists, or one seen 5+ times in the data)."""
-    letters = f["email_user"].map(lambda u: u.translate(_NOT_LETTERS) or None, na_action="ignore")
-    (usr,), users = _codes(letters)
+    (usr,), users = _codes(_letters_of_users(f["email_user"]))
     known = plausible_given_names() | {n for n, c in (name_counts or {}).items() if c >= ESTABLISHED_MIN_RECORDS}
     out = np.full(len(left), MISSING, dtype=np.int8)
     for name, family, other in ((g[left], fam[left], usr[right]), (g[right], fam[right], usr[left])):
@@ -268,6 +305,13 @@ def _given_before_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.n
                         for a, b, c in distinct[held].itertuples(index=False)]
         out[ask] = np.maximum(out[ask], levels[inverse])
     return out
+
+
+def _letters_of_users(users: pd.Series) -> pd.Series:
+    """Each user name's letters (None for none), each distinct user name translated once."""
+    codes, values = pd.factorize(users)
+    letters = np.array([None] + [u.translate(_NOT_LETTERS) or None for u in list(values)], dtype=object)
+    return pd.Series(letters[codes + 1])
 
 
 def _email_given_level(given: str, family: str, user: str, known: frozenset[str]) -> int:
