@@ -149,9 +149,8 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     s_given = np.where(swap, np.where(flip, s_fg, s_gf), s_gg)
     s_family = np.where(swap, np.where(flip, s_gf, s_fg), s_ff)
 
-    canon_left = canon[left]
-    canon_l, canon_r = np.where(swap, -1, canon_left), np.where(swap, -1, canon[right])
-    same_canon = _equal(canon_left, canon_r)
+    canon_l, canon_r = np.where(swap, -1, canon[left]), np.where(swap, -1, canon[right])
+    same_canon = _equal(canon[left], canon_r)
     not_close = (s_given < 0.92) & ~same_canon
     nickname = _nicknames(ga, gb, uniq, not_close) | _shortened_or_slip(ga, gb, uniq, not_close)
     # a slip in the formal name behind the other's nickname ('Josjua' against 'Josh')
@@ -164,8 +163,7 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     single = np.array([len(v) == 1 for v in uniq.tolist()], dtype=bool)
     both = (ga >= 0) & (gb >= 0)
     initial_match = np.zeros(len(left), dtype=bool)
-    a, b = ga[both], gb[both]
-    initial_match[both] = (single[a] | single[b]) & (first[a] == first[b])
+    initial_match[both] = _initial_against_name(ga[both], gb[both], single, first)
     given_missing = (ga < 0) | (gb < 0)
     alike = (s_given >= 0.92) | nickname
     alike &= ~_distinct_names(ga, gb, uniq, alike & ~same_canon, name_counts)
@@ -189,6 +187,11 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     family_missing = (fa < 0) | (fb < 0)
     family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fa, fb) & ~lone])
     return given, family
+
+
+def _initial_against_name(a: np.ndarray, b: np.ndarray, single: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """One of the two names is a lone letter and the other begins with it (codes a, b)."""
+    return (single[a] | single[b]) & (first[a] == first[b])
 
 
 def _first_letters(values) -> np.ndarray:
