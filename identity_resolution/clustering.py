@@ -45,7 +45,7 @@ def _given_conflict(a: str, b: str) -> bool:
         return False
     if nickname_related(a, b):
         return False
-    return JaroWinkler.normalized_similarity(a, b) < 0.85
+    return not _alike(a, b)
 
 
 def _names_conflict(a: str, b: str) -> bool:
@@ -58,7 +58,8 @@ def _names_conflict(a: str, b: str) -> bool:
         return False
     if fa and fb:
         return not (_alike(ga, fb) and _alike(fa, gb))
-    return not ((not fa and fb and _alike(ga, fb)) or (not fb and fa and _alike(gb, fa)))
+    lone_is_family = (not fa and fb and _alike(ga, fb)) or (not fb and fa and _alike(gb, fa))
+    return not lone_is_family
 
 
 def _alike(a: str, b: str) -> bool:
@@ -160,12 +161,11 @@ def cluster(
     cannot_arr = np.asarray(cannot_link, dtype=np.int64).reshape(-1, 2)
     evidence = {"national_id": (np.asarray(nid_last4, dtype=object), _nid_conflict),
                 "birth_date": (np.asarray(dob, dtype=object), _dob_conflict)}
-    if given is not None and family is not None:
+    if given is not None:
         first = pd.Series(given, dtype=object)
-        names = (first + "|" + pd.Series(family, dtype=object).fillna("")).where(first.notna(), None)
+        last = pd.Series(family if family is not None else [None] * len(first), dtype=object).fillna("")
+        names = (first + "|" + last).where(first.notna(), None)
         evidence["given_name"] = (names.to_numpy(dtype=object), _names_conflict)
-    elif given is not None:
-        evidence["given_name"] = (np.asarray(given, dtype=object), _given_conflict)
     # Fast path: tentative components; only those that hold differing strong-evidence values or a
     # cannot-link go through the careful, edge-by-edge union–find below.
     comp = _components(n, np.concatenate([el, must[:, 0]]), np.concatenate([er, must[:, 1]]))

@@ -540,7 +540,7 @@ def prior_from_posteriors(model: FellegiSunterModel, fields: np.ndarray, cap: np
 
 
 def _summed_probability(weight: np.ndarray) -> float:
-    """sum(probability(weight)), computed in place (the buffer is overwritten)."""
+    """sum(probability(weight)): the same formula as `probability`, in place (the buffer is overwritten)."""
     np.clip(weight, -60, 60, out=weight)
     np.negative(weight, out=weight)
     np.exp2(weight, out=weight)
