@@ -15,6 +15,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein, Prefix
 
 from identity_resolution.names import nickname_formals, nickname_related, plausible_given_names
+from identity_resolution import parallel
 
 MISSING = -1
 _TEXT = np.dtypes.StringDType()  # variable-width strings for numpy's string functions (no fixed-width copies)
@@ -535,10 +536,18 @@ def compare_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray
 
 
 def compare(features: pd.DataFrame, left: np.ndarray, right: np.ndarray,
-            name_counts: Mapping[str, int] | None = None) -> pd.DataFrame:
+            name_counts: Mapping[str, int] | None = None, workers: int | None = None) -> pd.DataFrame:
     """Comparison levels (int8) for every candidate pair, one `gamma_<field>` column per field.
     `name_counts`: given name -> records in the whole data (`given_name_counts`); without it, similar
-    spellings of two different names count as alike."""
+    spellings of two different names count as alike. Millions of pairs are split over `workers`
+    processes (default HUB_WORKERS, else the CPU count; see parallel.py): a pair's levels depend
+    on its two records only, so the split changes nothing."""
+    count = parallel.worker_count(len(left), workers, parallel.PAIRS_PARALLEL_FROM)
+    return parallel.in_spans(len(left), lambda a, b: _compare(features, left[a:b], right[a:b], name_counts), count)
+
+
+def _compare(features: pd.DataFrame, left: np.ndarray, right: np.ndarray,
+             name_counts: Mapping[str, int] | None) -> pd.DataFrame:
     given, family = compare_names(features, left, right, name_counts)
     email = compare_emails(features, left, right)
     return pd.DataFrame(

@@ -1,10 +1,12 @@
-"""Row-parallel work for the per-value Python stages (standardising a million records).
+"""Parallel work for the stages that hold the GIL (standardising a million records, comparing
+sixteen million candidate pairs).
 
 The standardisers spend most of their time in Python (regexes, name parsing, pandas string methods
-over objects), which holds the GIL: threads do not help, processes do. The frame is split into
-contiguous row chunks; this process works on the first while forked workers take the others (fork:
-they inherit the frame, so only results travel back, pickled). Where fork is unavailable, or the
-frame is small, everything runs here.
+over objects) and the comparison in numpy and pandas calls that each hold the GIL between short
+rapidfuzz runs: threads do not help, processes do. The work is split into contiguous spans (rows,
+or candidate pairs); this process works on the first while forked workers take the others (fork:
+they inherit the frame and the pair arrays, so only results travel back, pickled). Where fork is
+unavailable, or the work is small, everything runs here.
 """
 from __future__ import annotations
 
@@ -17,30 +19,39 @@ import numpy as np
 import pandas as pd
 
 PARALLEL_FROM = 200_000  # rows; below this a fork and a pickled result cost more than they save
-_JOB: tuple[pd.DataFrame, Callable[..., pd.DataFrame], dict] | None = None  # what forked workers see
+PAIRS_PARALLEL_FROM = 1_000_000  # candidate pairs: comparing one costs far less than standardising a record
+_JOB: Callable[[int, int], pd.DataFrame] | None = None  # what forked workers see
 
 
-def worker_count(rows: int, workers: int | None = None) -> int:
-    """Processes for `rows` rows: HUB_WORKERS (default: the CPU count), one for small frames."""
+def worker_count(rows: int, workers: int | None = None, parallel_from: int | None = None) -> int:
+    """Processes for `rows` rows (or pairs): HUB_WORKERS (default: the CPU count), one below
+    `parallel_from` (default PARALLEL_FROM)."""
+    parallel_from = PARALLEL_FROM if parallel_from is None else parallel_from
     if workers is None:
         setting = os.environ.get("HUB_WORKERS", "").strip()
         if setting and not setting.isdigit():
             raise ValueError(f"HUB_WORKERS must be a whole number of processes, got {setting!r}")
         workers = int(setting) if setting else (os.cpu_count() or 1)
-    if rows < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+    if rows < parallel_from or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    return max(1, min(workers, rows // (PARALLEL_FROM // 2)))
+    return max(1, min(workers, rows // (parallel_from // 2)))
 
 
 def in_row_chunks(df: pd.DataFrame, fn: Callable[..., pd.DataFrame], workers: int, **kwargs) -> pd.DataFrame:
     """fn(chunk, **kwargs) over `workers` contiguous row chunks, concatenated in order (fresh index).
     fn must return one frame per chunk with the same columns whatever the chunk holds."""
+    return in_spans(len(df), lambda start, stop: fn(df.iloc[start:stop], **kwargs), workers)
+
+
+def in_spans(n: int, fn: Callable[[int, int], pd.DataFrame], workers: int) -> pd.DataFrame:
+    """fn(start, stop) over `workers` contiguous spans of range(n), concatenated in order (fresh index).
+    fn must return one frame per span with the same columns whatever the span holds."""
     if workers <= 1:
-        return fn(df, **kwargs).reset_index(drop=True)
+        return fn(0, n).reset_index(drop=True)
     global _JOB
-    bounds = np.linspace(0, len(df), workers + 1).astype(int)
+    bounds = np.linspace(0, n, workers + 1).astype(int)
     spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
-    _JOB = (df, fn, kwargs)
+    _JOB = fn
     try:
         with ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
             futures = [pool.submit(_run_span, span) for span in spans[1:]]
@@ -51,6 +62,4 @@ def in_row_chunks(df: pd.DataFrame, fn: Callable[..., pd.DataFrame], workers: in
 
 
 def _run_span(span: tuple[int, int]) -> pd.DataFrame:
-    df, fn, kwargs = _JOB
-    start, stop = span
-    return fn(df.iloc[start:stop], **kwargs).reset_index(drop=True)
+    return _JOB(*span).reset_index(drop=True)

@@ -1,4 +1,5 @@
-"""Row-parallel standardising gives exactly the serial result."""
+"""Standardising in row chunks and comparing in pair spans, each in forked workers, give exactly the
+serial result."""
 from __future__ import annotations
 
 import os
@@ -39,3 +40,22 @@ def test_small_frames_stay_in_this_process_and_the_worker_setting_is_checked(mon
     monkeypatch.setenv("HUB_WORKERS", "two")
     with pytest.raises(ValueError, match="HUB_WORKERS"):
         parallel.worker_count(10 * parallel.PARALLEL_FROM)
+
+
+def test_comparing_pairs_in_forked_spans_equals_the_serial_result(monkeypatch):
+    from identity_resolution.blocking import block
+    from identity_resolution.comparison import compare
+    from identity_resolution.features import build_features
+
+    records, _ = generate_canonical(800, 3)
+    staged = standardise_records(records, hash_key=b"k", workers=1)
+    features = build_features(staged)
+    pairs = block(features, staged["silo"])
+    monkeypatch.setattr(parallel, "PAIRS_PARALLEL_FROM", 50)
+    spans, in_spans = [], parallel.in_spans
+    monkeypatch.setattr(parallel, "in_spans", lambda n, fn, workers: spans.append(workers) or in_spans(n, fn, workers))
+    assert len(pairs.left) > 200
+    serial = compare(features, pairs.left, pairs.right, workers=1)
+    pd.testing.assert_frame_equal(compare(features, pairs.left, pairs.right, workers=3), serial)
+    assert spans == [1, 3]
+    assert (serial != -1).any().all()  # every field was compared somewhere, so the spans had work to agree on
