@@ -8,7 +8,9 @@ Steps, each timed:
 1. input: `hub.demo.generator.generate_canonical(people)` (reused from benchmarks/out/ when present);
 2. standardise once with `identity_resolution.standardise_records` into a staging Parquet that both
    matchers read, so the comparison is matcher against matcher;
-3. three child processes, each with its own wall time and peak resident memory (os.wait4 rusage):
+3. three child processes, each with its own wall time and peak memory: the sampled sum over the
+   child and the workers it forks (tree_memory.py, PSS), or the child's own peak resident memory
+   (os.wait4 rusage) where that is larger (a peak shorter than the sampling interval):
    - `hub resolve` end to end on the raw input (standardising included),
    - the hub matcher alone on the staged Parquet (benchmarks/hub_matcher_runner.py),
    - Splink on the staged Parquet (benchmarks/splink_runner.py in the Splink venv), killed past --timeout;
@@ -32,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from resolve_scale import OUT, generate  # same input files as the scale benchmark
+from tree_memory import PeakTreeMemory
 
 HERE = Path(__file__).resolve().parent
 SPLINK_PYTHON = Path(os.environ.get("SPLINK_PYTHON", "/work/splinkvenv/bin/python"))
@@ -55,11 +58,12 @@ def load1() -> float:
 
 
 def run_child(tool: str, cmd: list[str], timeout: float | None, env: dict | None = None) -> Run:
-    """Start `cmd`, wait for it (killing it past `timeout`), and read its own peak RSS from wait4."""
+    """Start `cmd`, wait for it (killing it past `timeout`); its peak memory with its forked workers."""
     run = Run(tool, load_before=load1())
     console.print(f"[bold]{tool}[/]: {' '.join(cmd)}")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    memory = PeakTreeMemory(proc.pid)
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
@@ -72,7 +76,7 @@ def run_child(tool: str, cmd: list[str], timeout: float | None, env: dict | None
         time.sleep(0.2)
     proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped; keep Popen from waiting again
     run.seconds = time.perf_counter() - start
-    run.peak_gib = usage.ru_maxrss / 1024**2  # KiB on Linux
+    run.peak_gib = max(memory.stop(), usage.ru_maxrss / 1024**2)  # ru_maxrss in KiB on Linux
     run.load_after = load1()
     if run.status == "ok" and proc.returncode != 0:
         run.status = f"failed (exit {proc.returncode})"

@@ -337,19 +337,39 @@ def initial_m(fields: tuple[FieldSpec, ...] = FIELDS) -> dict[str, np.ndarray]:
 
 
 def _patterns(gammas: pd.DataFrame, fields: tuple[FieldSpec, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct comparison vectors and their counts (EM runs over patterns, not pairs)."""
-    code = np.zeros(len(gammas), dtype=np.int64)
-    for spec in fields:  # one base-8 digit per field (levels -1..6)
-        code = code * 8 + (gammas[f"gamma_{spec.name}"].to_numpy().astype(np.int64) + 1)
-    # hashing millions of codes, sorting only the few thousand distinct ones (same order as np.unique)
-    inverse, uniq = pd.factorize(code, sort=True)
-    counts = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)
-    cols = np.empty((len(uniq), len(fields)), dtype=np.int64)
-    rest = np.asarray(uniq, dtype=np.int64).copy()
+    """Distinct comparison vectors and their counts (EM runs over patterns, not pairs), in the order
+    of their base-8 codes (one digit per field, levels -1..6)."""
+    half = (len(fields) + 1) // 2
+    # each half of the fields takes few distinct values: two dense lookups and one bincount over
+    # their combinations instead of hashing millions of full codes
+    hi_values, hi = _dense(_base8(gammas, fields[:half]), 8 ** half)
+    lo_values, lo = _dense(_base8(gammas, fields[half:]), 8 ** (len(fields) - half))
+    joint = hi.astype(np.int64) * len(lo_values) + lo
+    counts = np.bincount(joint, minlength=len(hi_values) * len(lo_values))
+    present = np.flatnonzero(counts)  # ascending: high half first, then low half, as the full code
+    code = hi_values[present // len(lo_values)] * 8 ** (len(fields) - half) + lo_values[present % len(lo_values)]
+    cols = np.empty((len(present), len(fields)), dtype=np.int64)
     for j in range(len(fields) - 1, -1, -1):
-        cols[:, j] = rest % 8
-        rest //= 8
-    return cols - 1, counts
+        cols[:, j] = code % 8
+        code //= 8
+    return cols - 1, counts[present].astype(np.float64)
+
+
+def _base8(gammas: pd.DataFrame, fields: tuple[FieldSpec, ...]) -> np.ndarray:
+    code = np.zeros(len(gammas), dtype=np.int32)
+    for spec in fields:  # in place: no temporary per field over millions of pairs
+        code *= 8
+        code += gammas[f"gamma_{spec.name}"].to_numpy()
+        code += 1
+    return code
+
+
+def _dense(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct values in ascending order, each value's index among them) for values in [0, size)."""
+    distinct = np.flatnonzero(np.bincount(values, minlength=size))
+    lookup = np.zeros(size, dtype=np.int32)
+    lookup[distinct] = np.arange(len(distinct), dtype=np.int32)
+    return distinct.astype(np.int64), lookup[values]
 
 
 def _em(
