@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from identity_resolution.comparison import MISSING, compare
-from identity_resolution.features import build_features
+from identity_resolution.features import as_objects, build_features
 from identity_resolution.scoring import FellegiSunterModel, given_name_counts, pair_tf_bits, probability
 from identity_resolution.standardise import STAGING_COLUMNS
 
@@ -20,11 +20,13 @@ _SHOWN = {
 
 
 def explain_pair(model: FellegiSunterModel, record_l: Mapping, record_r: Mapping) -> pd.DataFrame:
-    """One row per field plus a first 'prior' row (and a last 'household_guard' row when the
-    household cap applied, see scoring.FellegiSunterModel): value_l, value_r, level, label, bf (log2 Bayes
+    """One row per field, a first 'prior' row and, when the household cap applied, a last
+    'household_guard' row (see scoring.FellegiSunterModel): value_l, value_r, level, label, bf (log2 Bayes
     factor incl. term-frequency adjustment) and the running total `cumulative`. The last
     `cumulative` equals the pair's match_weight; `match_probability` is repeated on every row.
 
+    The prior is that of the records' two silos where the model settled one (the silos are its
+    values), else the model's overall prior.
     Records are staging records (mappings with the staging columns; missing keys count as empty).
     Term-frequency adjustments use the tables stored on the model by the last resolve().
     """
@@ -34,9 +36,10 @@ def explain_pair(model: FellegiSunterModel, record_l: Mapping, record_r: Mapping
     left, right = np.array([0]), np.array([1])
     gammas = compare(feats, left, right, given_name_counts(model.tf_tables))
     tf_bits = pair_tf_bits(model, feats, left, right, gammas) if model.tf_tables else None
-    bits = model.field_bits(gammas, tf_bits)
-    rows = [{"field": "prior", "value_l": None, "value_r": None, "level": None, "label": None,
-             "bf": model.prior_bits()}]
+    prior = float(np.asarray(model.pair_prior_bits(as_objects(feats["silo"]), left, right)).ravel()[0])
+    bits = model.field_bits(gammas, tf_bits, prior)
+    rows = [{"field": "prior", "value_l": feats["silo"].iloc[0], "value_r": feats["silo"].iloc[1], "level": None,
+             "label": "prior of the two silos" if model.silo_pair_priors else None, "bf": prior}]
     for spec in model.fields:
         level = int(gammas[f"gamma_{spec.name}"].iloc[0])
         value_l, value_r = (_shown_value(feats, spec.name, i, level) for i in (0, 1))

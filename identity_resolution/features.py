@@ -63,7 +63,8 @@ ORDER BY rid
 
 
 def build_features(records: pd.DataFrame) -> pd.DataFrame:
-    """One row per record (same order) with the FEATURE_COLUMNS; every value a string or None.
+    """One row per record (same order) with the FEATURE_COLUMNS and the record's silo; every value
+    a string or None.
 
     String clean-up runs as one DuckDB query (vectorised, multi-threaded); phonetic codes and
     nickname mapping run once per distinct name.
@@ -99,7 +100,9 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
     for name, values in derived.items():
         f[name] = values.astype("category") if categorical else values
     f["nid_partial"] = f["nid_partial"].astype(bool)
-    return f[FEATURE_COLUMNS]
+    # not a match feature: scoring weighs a pair with the prior of its two silos
+    f["silo"] = r["silo"].astype("category" if categorical else object) if "silo" in r.columns else None
+    return f[FEATURE_COLUMNS + ["silo"]]
 
 
 def _with_family_from_email(f: pd.DataFrame, categorical: bool) -> pd.Series:

@@ -148,7 +148,7 @@ class FeatureCache:
         model the incremental runs keep) spares them comparing pairs of unchanged records."""
         live = _live(records)
         features = build_features(live) if features is None else features
-        cache = cls.from_frame(pd.concat([live[KEY].reset_index(drop=True), features.reset_index(drop=True)], axis=1))
+        cache = cls.from_frame(pd.concat([live[KEY].reset_index(drop=True), features[FEATURE_COLUMNS].reset_index(drop=True)], axis=1))
         if pairs is not None:
             cache.seed_pairs(pairs, min_probability)
         return cache
@@ -166,9 +166,8 @@ class FeatureCache:
     def to_frame(self) -> pd.DataFrame:
         """The live records' silo, source_record_id and features (what a warehouse table keeps)."""
         frame = self.feats_at(self.index_sid)
-        frame.insert(0, "silo", self.silo[self.index_sid])
         frame.insert(1, "source_record_id", self.rid[self.index_sid])
-        return frame
+        return frame[["silo", "source_record_id", *FEATURE_COLUMNS]]
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> "FeatureCache":
@@ -307,7 +306,8 @@ class FeatureCache:
         return np.asarray(seeds, dtype=np.int64)
 
     def feats_at(self, sids: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({c: values[sids] for c, values in self.columns.items()})
+        """Features of these records, with their silo (as build_features gives them)."""
+        return pd.DataFrame({**{c: values[sids] for c, values in self.columns.items()}, "silo": self.silo[sids]})
 
 
 @dataclass

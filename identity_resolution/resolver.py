@@ -28,6 +28,7 @@ from identity_resolution.scoring import (
     pair_tf_bits,
     prior_from_posteriors,
     probability,
+    silo_pair_priors,
     term_frequency_tables,
     train_em,
 )
@@ -252,17 +253,28 @@ def _check_labels(model, features, labelled: LabelledPairs, config) -> dict:
 
 
 def _score(model, features, left, right, gammas, config, settle_prior_over: float | None = None):
-    """Match weight and probability per pair (term-frequency bits are summed in, not kept).
-    With `settle_prior_over` (comparable pairs) the model's prior is first settled on these pairs
-    (scoring.prior_from_posteriors): done once, for a model trained on this run's candidates."""
+    """Match weight and probability per pair (term-frequency bits are summed in, not kept), each
+    pair under the prior of its two silos where the model has one.
+    With `settle_prior_over` (comparable pairs) the model's prior, then each pair of silos' prior,
+    is first settled on these pairs (scoring.prior_from_posteriors, scoring.silo_pair_priors): done
+    once, for a model trained on this run's candidates."""
     tf_bits = pair_tf_bits(model, features, left, right, gammas) if config.tf_adjustment else None
     fields, cap = model.evidence(gammas, tf_bits)
+    silo = _silos(features)
     if settle_prior_over is not None:
         model.prior, expected = prior_from_posteriors(model, fields, cap, settle_prior_over)
         model.em_history.append({"session": "scored_prior", "expected_matches": expected,
                                  "total_pairs": settle_prior_over, "prior": model.prior})
-    weight = model.weight_of(fields, cap)
+        if silo is not None:
+            model.silo_pair_priors, history = silo_pair_priors(model, fields, cap, silo, left, right, config.link_only)
+            model.em_history.extend(history)
+    weight = model.weight_of(fields, cap, model.pair_prior_bits(silo, left, right))
     return weight, probability(weight)
+
+
+def _silos(features: pd.DataFrame) -> np.ndarray | None:
+    """Each record's silo (build_features carries it), or None where the features lack it."""
+    return as_objects(features["silo"]) if "silo" in features.columns else None
 
 
 def _untrained_model() -> FellegiSunterModel:
@@ -277,7 +289,7 @@ def _pairs_frame(records, model, features, gammas, config, left, right, weight, 
     idx = np.flatnonzero(keep)
     g = gammas.iloc[idx].reset_index(drop=True)
     sub_tf = pair_tf_bits(model, features, left[idx], right[idx], g) if config.tf_adjustment else None
-    bits = model.field_bits(g, sub_tf)
+    bits = model.field_bits(g, sub_tf, model.pair_prior_bits(_silos(features), left[idx], right[idx]))
     silo, rid = records["silo"].to_numpy(), records["source_record_id"].to_numpy()
     l, r = left[idx], right[idx]
     frame = pd.DataFrame({

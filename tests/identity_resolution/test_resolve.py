@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from identity_resolution import FellegiSunterModel, ResolverConfig, evaluate, resolve
+from hub.demo.generator import generate_canonical
+from identity_resolution import FellegiSunterModel, ResolverConfig, evaluate, explain_pair, resolve, standardise_records
 
 
 def test_every_record_gets_one_customer(synthetic, resolved):
@@ -106,8 +108,7 @@ def test_a_trained_model_is_saved_with_the_prior_it_scored_with(synthetic, tmp_p
     _, staged, _ = synthetic
     path = tmp_path / "model.json"
     trained = resolve(staged, ResolverConfig(save_model_path=str(path), pairs_min_probability=0.0))
-    settled = trained.model.em_history[-1]
-    assert settled["session"] == "scored_prior"
+    settled = next(h for h in trained.model.em_history if h["session"] == "scored_prior")
     # the settled prior expects as many matches as the scored candidates' probabilities add up to
     assert settled["prior"] * settled["total_pairs"] == pytest.approx(trained.pairs["match_probability"].sum(), rel=0.01)
     assert FellegiSunterModel.from_json(path).prior == pytest.approx(trained.model.prior)
@@ -124,7 +125,47 @@ def test_pairs_carry_levels_and_contributions(resolved):
     for field in ("given_name", "family_name", "email", "phone", "national_id", "birth_date"):
         assert f"gamma_{field}" in pairs.columns and f"bf_{field}" in pairs.columns
     bf = pairs[[c for c in pairs.columns if c.startswith("bf_")]].sum(axis=1)
-    assert (bf + resolved.model.prior_bits()).to_numpy() == pytest.approx(pairs["match_weight"].to_numpy())
+    assert (bf + pair_priors(resolved.model, pairs)).to_numpy() == pytest.approx(pairs["match_weight"].to_numpy())
+
+
+def pair_priors(model: FellegiSunterModel, pairs: pd.DataFrame) -> np.ndarray:
+    """The prior in bits each listed pair was scored with (its two silos')."""
+    n = len(pairs)
+    silo = np.concatenate([pairs["silo_l"].to_numpy(dtype=object), pairs["silo_r"].to_numpy(dtype=object)])
+    return np.broadcast_to(model.pair_prior_bits(silo, np.arange(n), np.arange(n) + n), (n,))
+
+
+@pytest.fixture(scope="module")
+def five_silos():
+    raw, truth = generate_canonical(1500, 11)
+    staged = standardise_records(raw, hash_key=b"test-key")
+    return staged, truth, resolve(staged, ResolverConfig(pairs_min_probability=0.0))
+
+
+def test_each_pair_of_silos_is_scored_with_the_prior_it_settled(five_silos):
+    staged, _, res = five_silos
+    priors, pairs = res.model.silo_pair_priors, res.pairs
+    assert len(priors) >= 5 and max(priors.values()) > 2 * min(priors.values())
+    key = pd.Series([tuple(sorted(p)) for p in zip(pairs["silo_l"], pairs["silo_r"])], index=pairs.index)
+    blocked = pairs["blocking_rule"] != "cluster_closure"  # scored after the priors settled
+    for entry in (h for h in res.model.em_history if h["session"] == "silo_pair_prior"):
+        group = blocked & (key == tuple(entry["silos"]))
+        # each pair of silos' prior expects the matches its candidates' probabilities add up to
+        assert pairs.loc[group, "match_probability"].sum() == pytest.approx(entry["expected_matches"], rel=0.01)
+    bf = pairs[[c for c in pairs.columns if c.startswith("bf_")]].sum(axis=1)
+    assert (bf + pair_priors(res.model, pairs)).to_numpy() == pytest.approx(pairs["match_weight"].to_numpy())
+    assert FellegiSunterModel.from_json(res.model.to_json()).silo_pair_priors == pytest.approx(priors)
+
+
+def test_an_explanation_starts_from_the_prior_of_the_two_silos(five_silos):
+    staged, _, res = five_silos
+    keyed = staged.set_index(["silo", "source_record_id"])
+    pair = res.pairs[res.pairs["silo_l"] != res.pairs["silo_r"]].sort_values("match_weight").iloc[-1]
+    table = explain_pair(res.model, keyed.loc[(pair.silo_l, pair.source_record_id_l)].to_dict() | {"silo": pair.silo_l},
+                         keyed.loc[(pair.silo_r, pair.source_record_id_r)].to_dict() | {"silo": pair.silo_r})
+    prior = res.model.silo_pair_priors[tuple(sorted((pair.silo_l, pair.silo_r)))]
+    assert table["bf"].iloc[0] == pytest.approx(np.log2(prior / (1 - prior)))
+    assert table["cumulative"].iloc[-1] == pytest.approx(pair.match_weight)
 
 
 def test_records_without_any_name_resolve_one_row_each():

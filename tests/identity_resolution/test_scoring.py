@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 
 from identity_resolution.comparison import FIELDS
-from identity_resolution.scoring import FellegiSunterModel, prior_from_posteriors, term_frequency_bits, train_em
+from identity_resolution.scoring import (
+    FellegiSunterModel,
+    prior_from_posteriors,
+    silo_pair_priors,
+    term_frequency_bits,
+    train_em,
+)
 
 TRUE_M = {
     "given_name": [0.02, 0.02, 0.03, 0.13, 0.80],
@@ -107,6 +113,33 @@ def test_the_prior_settles_where_the_scored_probabilities_sum_to_the_matches_it_
     assert expected == pytest.approx(1000, rel=0.01)
     capped, _ = prior_from_posteriors(start, fields, np.where(np.arange(len(fields)) < 800, -60.0, np.inf), total)
     assert capped < prior  # pairs a guard holds down count for (almost) nothing
+
+
+def test_each_pair_of_silos_settles_its_own_prior():
+    """10,000 CRM and 10,000 billing records. Across the two silos 1,000 matches among 10^8 pairs;
+    inside the CRM 50 among 5*10^7 (a department seldom holds one customer twice); inside billing
+    too few candidates to say. Each pair of silos gets its own rate back; billing keeps the overall prior."""
+    strong, weak = np.log2(0.7 / 1e-6), np.log2(0.3 / 1e-4)
+    crm, billing = np.arange(10_000), np.arange(10_000, 20_000)
+    silo = np.array(["crm"] * 10_000 + ["billing"] * 10_000, dtype=object)
+    # at expectation: across, 700 + 300 matches and 100 + 10,000 non-matches (strong + weak);
+    # inside the CRM 35 + 15 matches and 50 + 5,000 non-matches; inside billing 20 weak pairs
+    across, inside, few = 800 + 10_300, 85 + 5_015, 20
+    fields = np.concatenate([np.full(800, strong), np.full(10_300, weak), np.full(85, strong), np.full(5_015, weak),
+                             np.full(few, weak)])
+    left = np.concatenate([crm[np.arange(across) % 10_000], crm[np.arange(inside) % 9_999], billing[:few]])
+    right = np.concatenate([billing[np.arange(across) % 10_000], crm[np.arange(inside) % 9_999 + 1], billing[1:few + 1]])
+    model = FellegiSunterModel(m={k: np.array(v) for k, v in TRUE_M.items()}, u={k: np.array(v) for k, v in TRUE_U.items()},
+                               prior=1e-7)
+    priors, history = silo_pair_priors(model, fields, np.full(len(fields), np.inf), silo, left, right)
+    assert priors[("billing", "crm")] == pytest.approx(1e-5, rel=0.02)
+    assert priors[("crm", "crm")] == pytest.approx(1e-6, rel=0.1)
+    assert ("billing", "billing") not in priors and len(history) == 2
+    model.silo_pair_priors = priors
+    bits = model.pair_prior_bits(silo, left, right)
+    assert bits[0] == pytest.approx(np.log2(1e-5 / (1 - 1e-5)), abs=0.05)  # across
+    assert bits[-1] == pytest.approx(model.prior_bits())  # billing with billing: the overall prior
+    assert FellegiSunterModel.from_json(model.to_json()).silo_pair_priors == pytest.approx(priors)
 
 
 def test_model_json_is_readable_and_checked(tmp_path):
