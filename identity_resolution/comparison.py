@@ -14,8 +14,8 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein, Prefix
 
-from identity_resolution.names import nickname_formals, nickname_related, plausible_given_names
 from identity_resolution import parallel
+from identity_resolution.names import nickname_formals, nickname_related, plausible_given_names
 
 MISSING = -1
 _TEXT = np.dtypes.StringDType()  # variable-width strings for numpy's string functions (no fixed-width copies)

@@ -107,11 +107,13 @@ class FellegiSunterModel:
         and address at once — one life event, not independent evidence against."""
         if "gamma_email" not in gammas or any(f not in bits for f in MAILBOX_OUTLIVES):
             return bits
-        same = gammas["gamma_email"].to_numpy() == len(self.m["email"]) - 1
-        against = np.stack([np.minimum(bits[f], 0.0) for f in MAILBOX_OUTLIVES])
+        # only the pairs with the same email (a few percent of the candidates) can change
+        same = np.flatnonzero(gammas["gamma_email"].to_numpy() == len(self.m["email"]) - 1)
+        against = np.stack([np.minimum(bits[f][same], 0.0) for f in MAILBOX_OUTLIVES])
         strongest = against.argmin(axis=0)
         for k, f in enumerate(MAILBOX_OUTLIVES):
-            bits[f] = np.where(same & (bits[f] < 0) & (strongest != k), 0.0, bits[f])
+            bits[f] = bits[f].copy()
+            bits[f][same] = np.where((against[k] < 0) & (strongest != k), 0.0, bits[f][same])
         return bits
 
     def _plain_bits(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None):
@@ -120,8 +122,8 @@ class FellegiSunterModel:
         for spec in self.fields:
             g = gammas[f"gamma_{spec.name}"].to_numpy()
             # float32: ten fields of bits for 10M+ pairs; a weight needs no more than 7 digits
-            table = np.append(self.bayes_factor_bits(spec.name), 0.0).astype(np.float32)  # index -1 -> 0 bits
-            bits = table[np.where(g == MISSING, len(table) - 1, g)]
+            table = np.append(self.bayes_factor_bits(spec.name), 0.0).astype(np.float32)
+            bits = table[g]  # level -1 (missing) indexes the 0 bits appended last
             if tf_bits is not None and spec.name in tf_bits:
                 bits = bits + np.where(g == len(spec.levels) - 1, tf_bits[spec.name], np.float32(0.0))
             if spec.name in MOVE_FIELDS and moved is not None:
