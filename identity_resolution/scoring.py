@@ -63,12 +63,18 @@ class FellegiSunterModel:
         if silo is None or not self.silo_pair_priors:
             return self.prior_bits()
         codes, names = _silo_codes(silo)
-        table = np.full((len(names) + 1, len(names) + 1), self.prior_bits(), dtype=np.float32)  # -1: no silo
-        for i, a in enumerate(names):
-            for j, b in enumerate(names):
-                if (min(a, b), max(a, b)) in self.silo_pair_priors:
-                    table[i, j] = _logit2(self.silo_pair_priors[(min(a, b), max(a, b))])
-        return table[codes[left], codes[right]]
+        index = {name: i for i, name in enumerate(names)}
+        known = sorted((min(index[a], index[b]) * len(names) + max(index[a], index[b]), _logit2(p))
+                       for (a, b), p in self.silo_pair_priors.items() if a in index and b in index)
+        bits = np.full(len(left), self.prior_bits(), dtype=np.float32)
+        if not known:
+            return bits
+        keys, values = np.array([k for k, _ in known], dtype=np.int64), np.array([v for _, v in known], dtype=np.float32)
+        pair = _silo_pair_keys(codes, left, right, len(names))  # -1 where a record has no silo
+        at = np.minimum(np.searchsorted(keys, pair), len(keys) - 1)
+        found = keys[at] == pair
+        bits[found] = values[at[found]]
+        return bits
 
     def field_bits(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None,
                    prior_bits: np.ndarray | float | None = None) -> pd.DataFrame:
@@ -608,11 +614,12 @@ def silo_pair_priors(model: FellegiSunterModel, fields: np.ndarray, cap: np.ndar
     at 0.49 where 25% were."""
     codes, names = _silo_codes(silo)
     sizes = np.bincount(codes[codes >= 0], minlength=len(names)).astype(np.float64)
-    a, b = np.minimum(codes[left], codes[right]), np.maximum(codes[left], codes[right])
-    group = np.where(a >= 0, a * len(names) + b, -1).astype(np.int32)
-    # pairs ordered by group (a stable sort of small integers is a radix sort): one slice per group
-    order = np.argsort(group, kind="stable")
-    keys, starts, counts = np.unique(group[order], return_index=True, return_counts=True)
+    group = _silo_pair_keys(codes, left, right, len(names))
+    # pairs ordered by group, one slice per group (numpy's stable sort of 16-bit keys is a radix sort)
+    order = np.argsort(group.astype(np.int16) if len(names) ** 2 < 2 ** 15 else group, kind="stable")
+    ordered = group[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else np.zeros(0, dtype=np.int64)
+    keys, counts = ordered[starts], np.diff(np.r_[starts, len(ordered)])
     priors, history = {}, []
     for key, start, count in zip(keys, starts, counts):
         i, j = divmod(int(key), len(names))
@@ -626,6 +633,13 @@ def silo_pair_priors(model: FellegiSunterModel, fields: np.ndarray, cap: np.ndar
         history.append({"session": "silo_pair_prior", "silos": list(pair), "candidates": int(count),
                         "expected_matches": expected, "total_pairs": total, "prior": prior})
     return priors, history
+
+
+def _silo_pair_keys(codes: np.ndarray, left: np.ndarray, right: np.ndarray, width: int) -> np.ndarray:
+    """One number per pair for its (unordered) pair of silos: lower code * width + higher; -1 where
+    either record has no silo."""
+    a, b = np.minimum(codes[left], codes[right]), np.maximum(codes[left], codes[right])
+    return np.where(a >= 0, a.astype(np.int64) * width + b, -1)
 
 
 def _silo_codes(silo: np.ndarray) -> tuple[np.ndarray, list[str]]:

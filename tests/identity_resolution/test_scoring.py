@@ -142,6 +142,14 @@ def test_each_pair_of_silos_settles_its_own_prior():
     assert FellegiSunterModel.from_json(model.to_json()).silo_pair_priors == pytest.approx(priors)
 
 
+def test_a_pair_takes_its_silos_prior_in_either_order_else_the_overall_one():
+    model = FellegiSunterModel(prior=1e-5, silo_pair_priors={("billing", "crm"): 1e-3, ("crm", "gone"): 0.1})
+    silo = np.array(["crm", "billing", "support", None], dtype=object)
+    bits = model.pair_prior_bits(silo, np.array([0, 1, 0, 2, 3]), np.array([1, 0, 2, 3, 0]))
+    across = np.log2(1e-3 / (1 - 1e-3))
+    assert bits == pytest.approx([across, across] + [model.prior_bits()] * 3)
+
+
 def test_model_json_is_readable_and_checked(tmp_path):
     gammas, _ = simulate(500, 2000, seed=3)
     model = train_em(gammas, {k: np.array(v) for k, v in TRUE_U.items()}, FIELDS)
