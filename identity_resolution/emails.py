@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
+from unidecode import unidecode
 
 from identity_resolution.text import map_distinct
 
-_VALID = r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}$"
+# letters and digits of any script (RFC 6531: 'josé.garcía@empresa.es' is a mailbox; RE2 classes)
+_VALID = r"^[\p{L}\p{N}!#$%&'*+/=?^_`{|}~.-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}$"
 _JUNK_LOCAL = {
     "test", "testing", "none", "noemail", "no-email", "no.email", "nomail", "noreply", "no-reply",
     "donotreply", "do-not-reply", "null", "na", "n/a", "unknown", "email", "user", "example", "abc",
@@ -92,8 +94,9 @@ def _flag(values: pd.Series) -> pd.Series:
 
 
 def match_key(email: pd.Series) -> pd.Series:
-    """Provider-normalised form for matching: '+tag' dropped, Gmail dots dropped, googlemail -> gmail."""
-    s = email.astype("string")
+    """Provider-normalised form for matching: accents folded, '+tag' dropped, Gmail dots dropped,
+    googlemail -> gmail (as features.build_features keys emails)."""
+    s = map_distinct(email, unidecode).astype("string")
     local = s.str.split("@").str[0].str.replace(r"\+.*$", "", regex=True)
     domain = s.str.split("@").str[-1]
     dotless = domain.isin(list(_DOTLESS)).fillna(False)

@@ -23,7 +23,8 @@ WITH base AS (
     SELECT
         nullif(regexp_replace(lower(regexp_extract(trim(given_name), '^[^\s\-]+')), '[^a-z]', '', 'g'), '') AS given,
         nullif(regexp_replace(lower(family_name), '[^a-z]', '', 'g'), '') AS family,
-        lower(trim(email)) AS email,
+        -- accents folded: 'josé.garcía@' typed in one department is jose.garcia@ in another
+        strip_accents(lower(trim(email))) AS email,
         phone,
         national_id_hash AS nid_hash,
         national_id_last4 AS nid_last4,

@@ -258,3 +258,14 @@ def test_a_record_without_a_family_name_takes_the_one_its_email_spells():
                        {"full_name": "Nguyen, Jenna"}) == (GIVEN_EXACT, family_exact)
     assert name_levels({"given_name": "Jenna", "email": "jennanguyen@gmail.com"},
                        {"full_name": "Johnson, Jenna"}) == (GIVEN_EXACT, 0)
+
+
+def test_an_email_with_accents_is_the_same_mailbox_typed_without_them():
+    raw = pd.DataFrame({"silo": ["crm", "support", "billing"], "source_record_id": ["1", "2", "3"],
+                        "full_name": ["José García", "Jose Garcia", "José García"],
+                        "email": ["José.García@Empresa.es", "jose.garcia@empresa.es", "jose.garcia2@empresa.es"]})
+    features = build_features(standardise_records(raw, hash_key=b"k"))
+    gammas = compare(features, np.array([0, 0]), np.array([1, 2]))
+    exact = next(len(f.levels) - 1 for f in FIELDS if f.name == "email")
+    assert gammas["gamma_email"].tolist()[0] == exact
+    assert gammas["gamma_email"].tolist()[1] < exact  # another mailbox still differs

@@ -141,6 +141,9 @@ def test_phone_uses_record_country_before_default_region():
         ("anna.berg@icluod.com", "anna.berg@icloud.com"),  # two letters swapped
         ("anna.berg@hotmail.fr", "anna.berg@hotmail.fr"),  # another real domain of a provider
         ("anna.berg@gmaxl.org", "anna.berg@gmaxl.org"),  # two slips: left alone
+        ("Josée.Lemaître@Orange.fr", "josée.lemaître@orange.fr"),  # letters of any script (RFC 6531)
+        ("anna@münchen.de", "anna@münchen.de"),
+        ("josé garcía@empresa.es", None),
     ],
 )
 def test_emails_display_form(raw, expected):
