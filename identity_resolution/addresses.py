@@ -63,6 +63,13 @@ _POSTCODE_TAIL = re.compile(
     r"\s*(?:,?\s*(?:UK|United Kingdom|Great Britain|England|Scotland|Wales|Northern Ireland|Canada))?$",
     re.IGNORECASE,
 )
+# 'street, POSTCODE town' as most of continental Europe writes it (Germany, France, Spain, Italy:
+# five digits; Austria, Switzerland, Belgium, Denmark: four; the Netherlands '1012 LG'; Poland
+# '00-950'; Sweden and Czechia '114 55'), optionally followed by the country's name
+_POSTCODE_FIRST = re.compile(
+    r"^(?P<street>[^,].*?),\s*(?P<postcode>\d{4}\s?[A-Za-z]{2}(?=\s)|\d{4,5}|\d{2}-\d{3}|\d{3}\s\d{2})\s+"
+    r"(?P<city>[^\d,\s][^,]*?)\s*(?:,\s*(?P<country>[^\d,]+?))?\s*$"
+)
 _SPLIT_POSTCODE = re.compile(rf"^(?:{_UK_POSTCODE}|{_CA_POSTCODE})$", re.IGNORECASE)
 _UNIT_ABBR_DISPLAY = {"apt": "Apt", "ste": "Ste", "rm": "Rm", "fl": "Fl"}
 _PO_BOX = re.compile(r"\b(?:p\s*\.?\s*o\s*\.?|post\s+office)\s*box\b")
@@ -136,10 +143,18 @@ def parse_one_line(line: str) -> tuple[str | None, str | None, str | None, str |
     m = _POSTCODE_TAIL.match(text)
     if m:
         return m.group("street") or None, m.group("city") or None, None, m.group("postcode")
+    m = _POSTCODE_FIRST.match(text)
+    if m and _is_town(m.group("city")) and (m.group("country") is None or normalise_country(m.group("country"))):
+        return m.group("street"), m.group("city"), None, m.group("postcode")
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if len(parts) >= 3:
         return ", ".join(parts[:-2]), parts[-2], normalise_region(parts[-1]), None
     return text or None, None, None, None
+
+
+def _is_town(text: str) -> bool:
+    """Not a street ('Suite 200, 1234 Main Street' is a unit and a street, not a postcode and a town)."""
+    return text.split()[-1].lower().strip(".") not in STREET_TYPES
 
 
 def _is_region(text: str) -> bool:

@@ -202,6 +202,12 @@ def test_ambiguous_birth_dates_are_read_the_way_the_records_country_writes_them(
         ("Flat 2, 10 Downing Street, London SW1A 2AA", "Flat 2 10 Downing St", "London", None, "SW1A 2AA"),
         ("021 Jones Gateway, Dunnshire B362RG, United Kingdom", "021 Jones Gateway", "Dunnshire", None, "B36 2RG"),
         ("24 Sussex Drive, Ottawa, k1m1m4", "24 Sussex Dr", "Ottawa", None, "K1M 1M4"),
+        # continental Europe: postcode before the town, perhaps the country after it
+        ("Hauptstraße 5, 10115 Berlin", "Hauptstrasse 5", "Berlin", None, "10115"),
+        ("12 rue de la Paix, 75002 Paris, France", "12 Rue De La Paix", "Paris", None, "75002"),
+        ("Damrak 1, 1012 LG Amsterdam", "Damrak 1", "Amsterdam", None, "1012 LG"),
+        ("ul. Marszałkowska 10, 00-950 Warszawa", "Ul Marszalkowska 10", "Warszawa", None, "00-950"),
+        ("Suite 200, 1234 Main Street", "Suite 200 1234 Main St", None, None, None),  # a unit and a street
     ],
 )
 def test_one_line_addresses(raw, street, city, region, postcode):
