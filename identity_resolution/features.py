@@ -53,12 +53,18 @@ SELECT
     CASE WHEN email IS NULL THEN NULL ELSE domain END AS email_domain,
     nullif(regexp_replace(local_part, '[^0-9]', '', 'g'), '') AS email_digits,
     phone, nid_hash, nid_last4, nid_partial, dob, left(dob, 4) AS dob_year, addr,
-    nullif(regexp_extract(addr, '^(\d+[a-z]?)\b', 1), '') AS addr_num,
+    coalesce(nullif(regexp_extract(addr, '^(\d+[a-z]?)\b', 1), ''), nullif(num_last.num, '')) AS addr_num,
     -- house number and first street word: '12 Oak St' and '12 Oak Street Apt 4' share '12 oak'
-    nullif(regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).num || ' '
-           || regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).word, ' ') AS addr_key,
+    coalesce(nullif(regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).num || ' '
+                    || regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).word, ' '),
+             nullif(num_last.num || ' ' || num_last.word, ' ')) AS addr_key,
     postcode, city, region
-FROM mail
+FROM (
+    -- the number after the street name, as continental Europe writes it ('hauptstrasse 5', 'via
+    -- roma 10 apt 3'): the house number of a line that starts with a letter and holds no other
+    SELECT *, regexp_extract(addr, '^([a-z]+)[^\d]*\s(\d+[a-z]?)(?:\s+(?:apt|ste|rm|fl)\b.*)?$', ['word', 'num']) AS num_last
+    FROM mail
+)
 ORDER BY rid
 """
 
