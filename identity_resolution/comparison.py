@@ -43,6 +43,7 @@ FIELDS: tuple[FieldSpec, ...] = (
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 _ALIKE = 3  # given_name level: nickname or alike spelling
+_FAMILY_CLOSE = 2  # family_name level: jaro_winkler>=0.92
 _GIVEN_EXACT = 4
 _INITIAL = 1
 _EMAIL_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "email")
@@ -187,7 +188,31 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     given = np.where(read != MISSING, read, given)
     family_missing = (fa < 0) | (fb < 0)
     family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fa, fb) & ~lone])
+    # one family name among the words of the other's ('Smith' and 'Smith-Jones', 'García' and 'García
+    # López', 'Beethoven' and 'van Beethoven'): written in full in one department, shortened in another
+    among = _family_among_parts(f, left, right, fa, fb, uniq, ~swap & (family >= 0) & (family < _FAMILY_CLOSE))
+    family = np.where(among, np.int8(_FAMILY_CLOSE), family)
     return given, family
+
+
+def _family_among_parts(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, fa: np.ndarray, fb: np.ndarray,
+                        uniq: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """Pairs where one record's family name (codes fa, fb into uniq; three letters or more) is one of
+    the words of the other record's family name of several words (feature `family_parts`)."""
+    out = np.zeros(len(left), dtype=bool)
+    if "family_parts" not in f.columns or not asked.any():
+        return out
+    (words,), parts = _codes(f["family_parts"])
+    width = np.int64(len(parts))
+    for name, other in ((fa, words[right]), (fb, words[left])):
+        ask = asked & (name >= 0) & (other >= 0)
+        if not ask.any():
+            continue
+        inverse, distinct = pd.factorize(name[ask].astype(np.int64) * width + other[ask])
+        hit = np.array([len(uniq[k // width]) >= 3 and uniq[k // width] in parts[k % width].split()
+                        for k in distinct.tolist()], dtype=bool)
+        out[np.flatnonzero(ask)[hit[inverse]]] = True
+    return out
 
 
 def _initial_against_name(a: np.ndarray, b: np.ndarray, single: np.ndarray, first: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from identity_resolution.text import map_distinct
 
 CATEGORICAL_FROM = 50_000  # records
 FEATURE_COLUMNS = [
-    "given", "given_canon", "given_initial", "given_mp", "family", "family_sdx", "family_mp", "email_key",
+    "given", "given_canon", "given_initial", "given_mp", "family", "family_parts", "family_sdx", "family_mp", "email_key",
     "email_user", "email_domain", "email_digits", "phone", "nid_hash", "nid_last4", "nid_partial", "dob", "dob_year", "addr", "addr_num",
     "addr_key", "postcode", "city", "region",
 ]
@@ -23,6 +23,9 @@ WITH base AS (
     SELECT
         nullif(regexp_replace(lower(regexp_extract(trim(given_name), '^[^\s\-]+')), '[^a-z]', '', 'g'), '') AS given,
         nullif(regexp_replace(lower(family_name), '[^a-z]', '', 'g'), '') AS family,
+        -- the words of a family name of several ('smith jones', 'garcia lopez', 'van beethoven'); else NULL
+        CASE WHEN regexp_matches(family_name, '[A-Za-z][\s-]+[A-Za-z]') THEN nullif(trim(regexp_replace(
+            regexp_replace(lower(family_name), '[^a-z\s-]', '', 'g'), '[\s-]+', ' ', 'g')), '') END AS family_parts,
         -- accents folded: 'josé.garcía@' typed in one department is jose.garcia@ in another
         strip_accents(lower(trim(email))) AS email,
         phone,
@@ -44,7 +47,7 @@ WITH base AS (
     FROM base
 )
 SELECT
-    given, left(given, 1) AS given_initial, family,
+    given, left(given, 1) AS given_initial, family, family_parts,
     CASE WHEN email IS NULL THEN NULL
          WHEN domain = 'gmail.com' THEN replace(local_part, '.', '') || '@' || domain
          ELSE local_part || '@' || domain END AS email_key,

@@ -272,3 +272,18 @@ def test_an_email_with_accents_is_the_same_mailbox_typed_without_them():
     exact = next(len(f.levels) - 1 for f in FIELDS if f.name == "email")
     assert gammas["gamma_email"].tolist()[0] == exact
     assert gammas["gamma_email"].tolist()[1] < exact  # another mailbox still differs
+
+
+@pytest.mark.parametrize(
+    "left, right, family",
+    [
+        ("Sarah Smith-Jones", "Sarah Smith", 2),  # a double-barrelled name shortened in one department
+        ("Sarah Smith-Jones", "Sarah Jones", 2),
+        ("GARCÍA LÓPEZ, José", "José García", 2),  # both surnames against the first
+        ("Ludwig van Beethoven", "Ludwig Beethoven", 2),
+        ("Sarah Smith-Jones", "Sarah Brown", 0),
+        ("Ann De la Fontaine", "Ann La", 0),  # a particle is not a family name
+    ],
+)
+def test_a_family_name_among_the_words_of_the_others_is_close(left, right, family):
+    assert name_levels({"full_name": left}, {"full_name": right})[1] == family
