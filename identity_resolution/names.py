@@ -208,7 +208,16 @@ def parse_full_name(full: str | None) -> tuple[str | None, str | None]:
     if _looks_surname_first(toks):
         return _pc(toks[1]), _pc(toks[0])
     given_toks, family_toks = _split_family(toks)
+    # a middle word that is no given name we know opens the family name: two surnames ('José García
+    # López', whose other records may say 'García'), a maiden name kept ('Hillary Rodham Clinton')
+    while len(given_toks) > 1 and _is_surname_word(given_toks[-1]):
+        family_toks.insert(0, given_toks.pop())
     return _pc(given_toks[0]), _pc(" ".join(family_toks))
+
+
+def _is_surname_word(token: str) -> bool:
+    word = fold(token).lower().strip(".")
+    return len(word) > 1 and word not in plausible_given_names() and word not in _PARTICLES
 
 
 def _pc(text: str | None) -> str | None:

@@ -47,6 +47,11 @@ def one(**raw) -> dict:
         ({"full_name": "ACME Corp."}, None, None),
         ({"full_name": "Smith & Sons Ltd"}, None, None),
         ({"full_name": "Bailey M. Mills"}, "Bailey", "Mills"),
+        # a middle word that is no given name belongs to the family name: two surnames, a maiden name
+        ({"full_name": "José García López"}, "Jose", "Garcia Lopez"),
+        ({"full_name": "María José García López"}, "Maria", "Garcia Lopez"),
+        ({"full_name": "Hillary Rodham Clinton"}, "Hillary", "Rodham Clinton"),
+        ({"full_name": "John Paul Smith"}, "John", "Smith"),  # a middle given name is dropped
         ({"full_name": "anna van der berg"}, "Anna", "Van der Berg"),
         ({"full_name": "José Núñez"}, "Jose", "Nunez"),
         ({"full_name": "ronald mcdonald"}, "Ronald", "McDonald"),
