@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 from nameparser.config import CONSTANTS
 
@@ -187,9 +188,18 @@ def _split_family(tokens: list[str]) -> tuple[list[str], list[str]]:
     return tokens[:cut], tokens[cut:]
 
 
-def parse_full_name(full: str | None) -> tuple[str | None, str | None]:
+# where people carry two surnames (Spanish: father's then mother's; Portuguese: mother's then father's)
+TWO_SURNAME_REGIONS = frozenset({
+    "ES", "MX", "AR", "CO", "CL", "PE", "VE", "EC", "GT", "CU", "BO", "DO", "HN", "PY", "SV", "NI", "CR", "PA",
+    "UY", "PR", "PT", "BR", "AO", "MZ",
+})
+
+
+def parse_full_name(full: str | None, two_surnames: bool = False) -> tuple[str | None, str | None]:
     """Any written form of a whole name -> (given, family), proper-cased; (None, None) for junk and
-    for an organisation's name ('ACME Corp', 'Smith & Sons Ltd'): no person's names to compare."""
+    for an organisation's name ('ACME Corp', 'Smith & Sons Ltd'): no person's names to compare.
+    `two_surnames` (a record from TWO_SURNAME_REGIONS): a middle word that is no given name we know is
+    a first surname ('José García López' is José, García López), not a middle name to drop."""
     text = _clean(full)
     if text is None or _is_organisation(text):
         return None, None
@@ -208,9 +218,7 @@ def parse_full_name(full: str | None) -> tuple[str | None, str | None]:
     if _looks_surname_first(toks):
         return _pc(toks[1]), _pc(toks[0])
     given_toks, family_toks = _split_family(toks)
-    # a middle word that is no given name we know opens the family name: two surnames ('José García
-    # López', whose other records may say 'García'), a maiden name kept ('Hillary Rodham Clinton')
-    while len(given_toks) > 1 and _is_surname_word(given_toks[-1]):
+    while two_surnames and len(given_toks) > 1 and _is_surname_word(given_toks[-1]):
         family_toks.insert(0, given_toks.pop())
     return _pc(given_toks[0]), _pc(" ".join(family_toks))
 
@@ -247,11 +255,14 @@ def _holds_family_name(given: str) -> bool:
     return len(words) >= 2 and len(words[-1]) > 1 and words[-1].lower() not in plausible_given_names()
 
 
-def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series) -> pd.DataFrame:
+def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series,
+                      regions: pd.Series | None = None) -> pd.DataFrame:
     """Columns given_name, family_name, full_name (display forms) from whatever parts a silo had.
 
     The parts win when present; `full_name` is parsed only for records whose parts are both missing.
-    A family field holding 'LAST, First' with no given name is parsed as a whole name.
+    A family field holding 'LAST, First' with no given name is parsed as a whole name. `regions`
+    (each record's country, else the default region): whole names from TWO_SURNAME_REGIONS keep a
+    first surname written before the last (see parse_full_name).
     """
     from identity_resolution.text import map_distinct
 
@@ -266,7 +277,10 @@ def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series) -> p
     comma_given = given.notna() & given.astype("object").astype(str).str.contains(",", regex=False)
     whole_in_given = f.isna() & ~comma_family & (comma_given | map_distinct(g, _holds_family_name).eq(True))
     parse_src = parse_src.where(~whole_in_given, given)
-    parsed = map_distinct(parse_src, parse_full_name)
+    two = regions.isin(TWO_SURNAME_REGIONS).to_numpy() if regions is not None else np.zeros(len(full), dtype=bool)
+    parsed = map_distinct(parse_src.where(~two, None), parse_full_name)
+    if two.any():
+        parsed[two] = map_distinct(parse_src.where(two, None), partial(parse_full_name, two_surnames=True))[two]
     has = parsed.notna()
     if has.any():
         g = g.copy()

@@ -47,11 +47,11 @@ def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None) 
     out = pd.DataFrame(index=df.index)
     out["silo"] = col["silo"]
     out["source_record_id"] = col["source_record_id"]
-    names = standardise_names(col["given_name"], col["family_name"], col["full_name"])
-    out[["given_name", "family_name", "full_name"]] = names
-    out["email"] = clean_emails(col["email"])
     country = map_distinct(col["country"], normalise_country)
     regions = country.fillna(default_region.upper())
+    names = standardise_names(col["given_name"], col["family_name"], col["full_name"], regions)
+    out[["given_name", "family_name", "full_name"]] = names
+    out["email"] = clean_emails(col["email"])
     out["phone"] = standardise_phones(col["phone"], regions)
     addr = standardise_addresses(col["address_line"], col["city"], col["region"], col["postcode"], regions)
     out[["address_line", "city", "region", "postcode"]] = addr

@@ -47,11 +47,12 @@ def one(**raw) -> dict:
         ({"full_name": "ACME Corp."}, None, None),
         ({"full_name": "Smith & Sons Ltd"}, None, None),
         ({"full_name": "Bailey M. Mills"}, "Bailey", "Mills"),
-        # a middle word that is no given name belongs to the family name: two surnames, a maiden name
-        ({"full_name": "José García López"}, "Jose", "Garcia Lopez"),
-        ({"full_name": "María José García López"}, "Maria", "Garcia Lopez"),
-        ({"full_name": "Hillary Rodham Clinton"}, "Hillary", "Rodham Clinton"),
-        ({"full_name": "John Paul Smith"}, "John", "Smith"),  # a middle given name is dropped
+        # where people carry two surnames, a middle word that is no given name is the first surname
+        ({"full_name": "José García López", "country": "ES"}, "Jose", "Garcia Lopez"),
+        ({"full_name": "María José García López", "country": "MX"}, "Maria", "Garcia Lopez"),
+        ({"full_name": "Ana Oliveira Santos", "country": "Brazil"}, "Ana", "Oliveira Santos"),
+        ({"full_name": "John Paul Smith", "country": "ES"}, "John", "Smith"),  # a middle given name: dropped
+        ({"full_name": "Hillary Rodham Clinton", "country": "US"}, "Hillary", "Clinton"),  # elsewhere: a middle name
         ({"full_name": "anna van der berg"}, "Anna", "Van der Berg"),
         ({"full_name": "José Núñez"}, "Jose", "Nunez"),
         ({"full_name": "ronald mcdonald"}, "Ronald", "McDonald"),
