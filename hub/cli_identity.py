@@ -133,6 +133,7 @@ def resolve_command(
         console.print(f"[yellow]warning:[/] {warning}")
     _print_timings(timings, time.perf_counter() - start)
     _print_summary(result, n_input, out)
+    _print_silo_overlap(result.model)
     if result.label_check:
         _print_label_check(result.label_check, trained_with_labels=trained is None)
 
@@ -174,6 +175,28 @@ def _print_summary(result, n_input: int, out: Path) -> None:
     ]
     for name, value in rows:
         table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+
+
+SILO_PAIRS_SHOWN = 20
+
+
+def _print_silo_overlap(model) -> None:
+    """The matches the model expects between each pair of silos (settled this run): which
+    departments share customers, and how often one holds a customer twice."""
+    rows = sorted((h for h in model.em_history if h.get("session") == "silo_pair_prior"),
+                  key=lambda h: -h["expected_matches"])
+    if not rows:
+        return
+    table = Table(title="Silo overlap (expected matching record pairs)")
+    for column in ("silos", "candidate pairs", "expected matches", "per million record pairs"):
+        table.add_column(column, justify="left" if column == "silos" else "right")
+    for h in rows[:SILO_PAIRS_SHOWN]:
+        a, b = h["silos"]
+        table.add_row(f"{a} × {b}" if a != b else f"{a} (within)", f"{h['candidates']:,}",
+                      f"{h['expected_matches']:,.0f}", f"{h['prior'] * 1e6:,.2f}")
+    if len(rows) > SILO_PAIRS_SHOWN:
+        table.caption = f"{len(rows) - SILO_PAIRS_SHOWN} more pairs of silos in the model's JSON history"
     console.print(table)
 
 

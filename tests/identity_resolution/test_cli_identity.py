@@ -1,6 +1,8 @@
 """`hub resolve` and `hub evaluate` end to end on small files."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -90,3 +92,20 @@ def test_resolve_refuses_input_with_nothing_to_match_on(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "none of the columns" in result.output and "customer" in result.output
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_resolve_prints_how_much_each_pair_of_silos_overlaps(tmp_path, monkeypatch):
+    from hub.demo.generator import generate_canonical
+
+    raw, _ = generate_canonical(1500, 11)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    monkeypatch.setenv("COLUMNS", "160")
+    raw.to_parquet("records.parquet", index=False)
+    result = runner.invoke(app, ["resolve", "records.parquet", "--out", "xref.parquet", "--save-model", "m.json"])
+    assert result.exit_code == 0, result.output
+    assert "Silo overlap" in result.output
+    model = json.loads((tmp_path / "m.json").read_text())
+    top = max(model["silo_pair_priors"], key=lambda e: e["prior"])
+    a, b = top["silos"]
+    assert (f"{a} × {b}" if a != b else f"{a} (within)") in result.output
