@@ -133,7 +133,8 @@ def resolve_command(
         console.print(f"[yellow]warning:[/] {warning}")
     _print_timings(timings, time.perf_counter() - start)
     _print_summary(result, n_input, out)
-    _print_silo_overlap(result.model)
+    if trained is None:  # a reused model's overlap is that of the data it was trained on
+        _print_silo_overlap(result.model)
     if result.label_check:
         _print_label_check(result.label_check, trained_with_labels=trained is None)
 

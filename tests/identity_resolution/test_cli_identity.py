@@ -109,3 +109,6 @@ def test_resolve_prints_how_much_each_pair_of_silos_overlaps(tmp_path, monkeypat
     top = max(model["silo_pair_priors"], key=lambda e: e["prior"])
     a, b = top["silos"]
     assert (f"{a} × {b}" if a != b else f"{a} (within)") in result.output
+    reused = runner.invoke(app, ["resolve", "records.parquet", "--out", "again.parquet", "--model", "m.json"])
+    assert reused.exit_code == 0, reused.output
+    assert "Silo overlap" not in reused.output  # nothing was settled on this input
