@@ -7,7 +7,7 @@ with `process.cpdist(..., workers=-1)` and the scores broadcast back to the pair
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,27 @@ def _codes(*columns: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
     codes = codes.astype(np.int32)  # indexed by 10M+ pairs at a time: half the memory of intp
     n = len(columns[0])
     return [codes[i * n:(i + 1) * n] for i in range(len(columns))], np.asarray(uniques, dtype=object)
+
+
+class RecordCodes:
+    """A feature frame with the integer codes of the columns the comparison reads, each computed
+    once (`_codes` over a million records is a second or two a field group): the resolver compares
+    one frame three times — candidate pairs, random pairs for u, the cluster closure's pairs."""
+
+    def __init__(self, features: pd.DataFrame):
+        self.frame = features
+        self._done: dict = {}
+
+    def codes(self, *columns: str, derive: Callable[[pd.DataFrame], pd.Series] | None = None):
+        """`_codes` of these columns together, or of the one series `derive(frame)` gives."""
+        return self.memo((columns, derive), lambda: _codes(derive(self.frame)) if derive
+                         else _codes(*(self.frame[c] for c in columns)))
+
+    def memo(self, key, make: Callable[[], object]):
+        """make() the first time `key` is asked for, the same object after."""
+        if key not in self._done:
+            self._done[key] = make()
+        return self._done[key]
 
 
 def pair_scores(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, scorer, symmetric: bool = True,
@@ -122,13 +143,13 @@ def _levels(missing: np.ndarray, conditions: list[np.ndarray]) -> np.ndarray:
     return level
 
 
-def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
+def compare_names(rc: RecordCodes, left: np.ndarray, right: np.ndarray,
                   name_counts: Mapping[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Given- and family-name levels, comparing the right record's names swapped when that fits much better.
     `name_counts` (given name -> records, the model's term-frequency table) tells two established names
     apart however alike they are spelt, and a short name's slip from a common one (see `_distinct_names`,
     `_slip_of_common_name`)."""
-    (g, fam, canon), uniq = _codes(f["given"], f["family"], f["given_canon"])
+    (g, fam, canon), uniq = rc.codes("given", "family", "given_canon")
     gl, gr, fl, fr = g[left], g[right], fam[left], fam[right]
     jw = JaroWinkler.normalized_similarity
     s_gg, s_ff = pair_scores(gl, gr, uniq, jw), pair_scores(fl, fr, uniq, jw)
@@ -176,7 +197,7 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
         _equal(ga, gb),
     ])
     # a given name the other record's email spells out is the same name, mistyped in one box
-    (rest,), rests = _codes(_user_without_own_family(f))
+    (rest,), rests = rc.codes(derive=_user_without_own_family)
     spell = _Spellings(uniq)
     named = _given_in_other_email(rest, rests, spell, left, right, ga, gb, uniq, (given >= 0) & (given < _ALIKE))
     given = np.where(named, np.int8(_ALIKE), given)
@@ -184,25 +205,25 @@ def compare_names(f: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     # whose email puts another given name (or initial) before the other's family name is someone else
     spelt = _given_as_email_word(rest, rests, spell, left, right, g, fam, uniq, given == MISSING)
     given = np.where(spelt, np.int8(_GIVEN_EXACT), given)
-    read = _given_before_family_in_email(f, left, right, g, fam, uniq, given == MISSING, name_counts)
+    read = _given_before_family_in_email(rc, left, right, g, fam, uniq, given == MISSING, name_counts)
     given = np.where(read != MISSING, read, given)
     family_missing = (fa < 0) | (fb < 0)
     family = _levels(family_missing, [s_family >= 0.85, s_family >= 0.92, _equal(fa, fb) & ~lone])
     # one family name among the words of the other's ('Smith' and 'Smith-Jones', 'García' and 'García
     # López', 'Beethoven' and 'van Beethoven'): written in full in one department, shortened in another
-    among = _family_among_parts(f, left, right, fa, fb, uniq, ~swap & (family >= 0) & (family < _FAMILY_CLOSE))
+    among = _family_among_parts(rc, left, right, fa, fb, uniq, ~swap & (family >= 0) & (family < _FAMILY_CLOSE))
     family = np.where(among, np.int8(_FAMILY_CLOSE), family)
     return given, family
 
 
-def _family_among_parts(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, fa: np.ndarray, fb: np.ndarray,
+def _family_among_parts(rc: RecordCodes, left: np.ndarray, right: np.ndarray, fa: np.ndarray, fb: np.ndarray,
                         uniq: np.ndarray, asked: np.ndarray) -> np.ndarray:
     """Pairs where one record's family name (codes fa, fb into uniq; three letters or more) is one of
     the words of the other record's family name of several words (feature `family_parts`)."""
     out = np.zeros(len(left), dtype=bool)
-    if "family_parts" not in f.columns or not asked.any():
+    if "family_parts" not in rc.frame.columns or not asked.any():
         return out
-    (words,), parts = _codes(f["family_parts"])
+    (words,), parts = rc.codes("family_parts")
     width = np.int64(len(parts))
     for name, other in ((fa, words[right]), (fb, words[left])):
         ask = asked & (name >= 0) & (other >= 0)
@@ -310,7 +331,7 @@ def _given_as_email_word(rest: np.ndarray, rests: np.ndarray, spell: _Spellings,
 _NOT_LETTERS = str.maketrans("", "", "0123456789._-+'")
 
 
-def _given_before_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, g: np.ndarray,
+def _given_before_family_in_email(rc: RecordCodes, left: np.ndarray, right: np.ndarray, g: np.ndarray,
                                   fam: np.ndarray, uniq: np.ndarray, asked: np.ndarray,
                                   name_counts: Mapping[str, int] | None) -> np.ndarray:
     """Given-name level read from the email of a record without a given name, where its user name
@@ -318,7 +339,7 @@ def _given_before_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.n
     given name or initial ('kennethibarra' against 'Ashley Ibarra' is Kenneth, a different person;
     'jmaxwell' against 'John Maxwell' agrees on the initial). MISSING where the letters are no name
     we know (a given name of the nickname table, the name lists, or one seen 5+ times in the data)."""
-    (usr,), users = _codes(_letters_of_users(f["email_user"]))
+    (usr,), users = rc.codes(derive=_letters_of_users)
     known = plausible_given_names() | {n for n, c in (name_counts or {}).items() if c >= ESTABLISHED_MIN_RECORDS}
     out = np.full(len(left), MISSING, dtype=np.int8)
     for name, family, other in ((g[left], fam[left], usr[right]), (g[right], fam[right], usr[left])):
@@ -336,9 +357,9 @@ def _given_before_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.n
     return out
 
 
-def _letters_of_users(users: pd.Series) -> pd.Series:
-    """Each user name's letters (None for none), each distinct user name translated once."""
-    codes, values = pd.factorize(users)
+def _letters_of_users(f: pd.DataFrame) -> pd.Series:
+    """Each record's email user name in letters (None for none), each distinct user name translated once."""
+    codes, values = pd.factorize(f["email_user"])
     letters = np.array([None] + [u.translate(_NOT_LETTERS) or None for u in list(values)], dtype=object)
     return pd.Series(letters[codes + 1])
 
@@ -470,53 +491,59 @@ def _distinct_pair_test(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, ask
     return out
 
 
-def compare_birth_dates(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    (c,), uniq = _codes(f["dob"])
+def compare_birth_dates(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (c,), uniq = rc.codes("dob")
     cl, cr = c[left], c[right]
     dist = pair_scores(cl, cr, uniq, Levenshtein.distance)
-    dob = f["dob"].astype("string")
-    ymd = dob.str[:4].fillna("") + dob.str[6:8].fillna("") + dob.str[4:6].fillna("")
-    swapped_code = pd.Series(ymd.to_numpy()).map(pd.Series(np.arange(len(uniq)), index=uniq)).fillna(-1).to_numpy(np.int64)
+    swapped_code = rc.memo("dob_swapped", lambda: _day_month_swapped_codes(rc.frame, uniq))
     dm_swap = (cl >= 0) & (swapped_code[left] == cr) & (cl != cr)
     return _levels((cl < 0) | (cr < 0), [dist <= 2, (dist <= 1) | dm_swap, _equal(cl, cr)])
 
 
-def compare_national_ids(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    (h,), _ = _codes(f["nid_hash"])
-    (l4,), uniq = _codes(f["nid_last4"])
+def _day_month_swapped_codes(f: pd.DataFrame, uniq: np.ndarray) -> np.ndarray:
+    """Each record's birth date with day and month swapped, as a code among `uniq` (-1: none has it)."""
+    dob = f["dob"].astype("string")
+    ymd = dob.str[:4].fillna("") + dob.str[6:8].fillna("") + dob.str[4:6].fillna("")
+    return pd.Series(ymd.to_numpy()).map(pd.Series(np.arange(len(uniq)), index=uniq)).fillna(-1).to_numpy(np.int64)
+
+
+def compare_national_ids(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (h,), _ = rc.codes("nid_hash")
+    (l4,), uniq = rc.codes("nid_last4")
     hl, hr, ll, lr = h[left], h[right], l4[left], l4[right]
     dist = pair_scores(ll, lr, uniq, OSA.distance)  # two digits swapped is one slip, the commonest keying error
     return _levels((ll < 0) | (lr < 0), [dist <= 1, _equal(ll, lr), _equal(hl, hr)])
 
 
-def compare_emails(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def compare_emails(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Exact key; the same personal user name at another provider; a one-letter slip in the user
     name at the same provider. User names built from a person's name ('john.smith') are shared by
     namesakes, so the two partial levels need three or more digits that agree ('jsmith1984'), and fuzzy scores over
     whole addresses are not used at all ('john.smith@' and 'joan.smith@' are different people)."""
-    (e,), _ = _codes(f["email_key"])
-    (u,), uniq_u = _codes(f["email_user"])
-    (d,), _ = _codes(f["email_domain"])
-    (digits,), _ = _codes(f["email_digits"])
+    (e,), _ = rc.codes("email_key")
+    (u,), uniq_u = rc.codes("email_user")
+    (d,), _ = rc.codes("email_domain")
+    (digits,), _ = rc.codes("email_digits")
     el, er = e[left], e[right]
-    personal = _equal(digits[left], digits[right]) & f["email_digits"].str.len().ge(3).to_numpy()[left]
+    long_digits = rc.memo("email_digits>=3", lambda: rc.frame["email_digits"].str.len().ge(3).to_numpy())
+    personal = _equal(digits[left], digits[right]) & long_digits[left]
     same_domain = _equal(d[left], d[right])
     user_dist = pair_scores(u[left], u[right], uniq_u, Levenshtein.distance, wanted=same_domain & personal)
     typo = same_domain & (user_dist == 1) & personal
     return _levels((el < 0) | (er < 0), [typo, _equal(u[left], u[right]) & personal, _equal(el, er)])
 
 
-def compare_one_edit(f: pd.DataFrame, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def compare_one_edit(rc: RecordCodes, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Exact / one edit apart (a typo or transposition) / far: phones and postcodes."""
-    (c,), uniq = _codes(f[column])
+    (c,), uniq = rc.codes(column)
     cl, cr = c[left], c[right]
     dist = pair_scores(cl, cr, uniq, OSA.distance)
     return _levels((cl < 0) | (cr < 0), [dist <= 1, _equal(cl, cr)])
 
 
-def compare_addresses(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    (c,), uniq = _codes(f["addr"])
-    (num,), _ = _codes(f["addr_num"])
+def compare_addresses(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (c,), uniq = rc.codes("addr")
+    (num,), _ = rc.codes("addr_num")
     cl, cr = c[left], c[right]
     # A different house number, or another flat of one building, is a different address however
     # similar the street (not scored).
@@ -530,22 +557,22 @@ def compare_addresses(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> n
     return _levels((cl < 0) | (cr < 0), [sim >= 75, sim >= 90, _equal(cl, cr)])
 
 
-def compare_cities(f: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    (c,), uniq = _codes(f["city"])
+def compare_cities(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    (c,), uniq = rc.codes("city")
     cl, cr = c[left], c[right]
     sim = pair_scores(cl, cr, uniq, JaroWinkler.normalized_similarity)
     return _levels((cl < 0) | (cr < 0), [sim >= 0.88, _equal(cl, cr)])
 
 
-def compare_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray, family_level: np.ndarray,
+def compare_family_in_email(rc: RecordCodes, left: np.ndarray, right: np.ndarray, family_level: np.ndarray,
                             email_level: np.ndarray) -> np.ndarray:
     """Is one record's family name (3+ letters) part of the other's email user name? Only asked when
     the family names themselves cannot be compared (one side has none), e.g. a ledger entry with a
     full name against a mailing-list entry with a first name and an email address. Not asked when
     the emails agree exactly (that already says everything). Each distinct (family, user name)
     combination is tested once, in one bulk call."""
-    (fam,), fam_vals = _codes(f["family"].where(f["family"].str.len() >= 3, None))
-    (usr,), usr_vals = _codes(f["email_user"])
+    (fam,), fam_vals = rc.codes(derive=_family_of_three_letters)
+    (usr,), usr_vals = rc.codes("email_user")
     asked = np.zeros(len(left), dtype=bool)
     contained = np.zeros(len(left), dtype=bool)
     for a, b in ((left, right), (right, left)):
@@ -560,32 +587,38 @@ def compare_family_in_email(f: pd.DataFrame, left: np.ndarray, right: np.ndarray
     return _levels(~asked, [contained])
 
 
-def compare(features: pd.DataFrame, left: np.ndarray, right: np.ndarray,
+def _family_of_three_letters(f: pd.DataFrame) -> pd.Series:
+    return f["family"].where(f["family"].str.len() >= 3, None)
+
+
+def compare(features: pd.DataFrame | RecordCodes, left: np.ndarray, right: np.ndarray,
             name_counts: Mapping[str, int] | None = None, workers: int | None = None) -> pd.DataFrame:
     """Comparison levels (int8) for every candidate pair, one `gamma_<field>` column per field.
     `name_counts`: given name -> records in the whole data (`given_name_counts`); without it, similar
     spellings of two different names count as alike. Millions of pairs are split over `workers`
     processes (default HUB_WORKERS, else the CPU count; see parallel.py): a pair's levels depend
-    on its two records only, so the split changes nothing."""
+    on its two records only, so the split changes nothing. `features` may be a RecordCodes of the
+    frame, whose column codes later calls on the same frame then reuse."""
+    rc = features if isinstance(features, RecordCodes) else RecordCodes(features)
     count = parallel.worker_count(len(left), workers, parallel.PAIRS_PARALLEL_FROM)
-    return parallel.in_spans(len(left), lambda a, b: _compare(features, left[a:b], right[a:b], name_counts), count)
+    return parallel.in_spans(len(left), lambda a, b: _compare(rc, left[a:b], right[a:b], name_counts), count)
 
 
-def _compare(features: pd.DataFrame, left: np.ndarray, right: np.ndarray,
+def _compare(rc: RecordCodes, left: np.ndarray, right: np.ndarray,
              name_counts: Mapping[str, int] | None) -> pd.DataFrame:
-    given, family = compare_names(features, left, right, name_counts)
-    email = compare_emails(features, left, right)
+    given, family = compare_names(rc, left, right, name_counts)
+    email = compare_emails(rc, left, right)
     return pd.DataFrame(
         {
             "gamma_given_name": given,
             "gamma_family_name": family,
-            "gamma_birth_date": compare_birth_dates(features, left, right),
-            "gamma_national_id": compare_national_ids(features, left, right),
+            "gamma_birth_date": compare_birth_dates(rc, left, right),
+            "gamma_national_id": compare_national_ids(rc, left, right),
             "gamma_email": email,
-            "gamma_phone": compare_one_edit(features, "phone", left, right),
-            "gamma_address": compare_addresses(features, left, right),
-            "gamma_postcode": compare_one_edit(features, "postcode", left, right),
-            "gamma_city": compare_cities(features, left, right),
-            "gamma_family_in_email": compare_family_in_email(features, left, right, family, email),
+            "gamma_phone": compare_one_edit(rc, "phone", left, right),
+            "gamma_address": compare_addresses(rc, left, right),
+            "gamma_postcode": compare_one_edit(rc, "postcode", left, right),
+            "gamma_city": compare_cities(rc, left, right),
+            "gamma_family_in_email": compare_family_in_email(rc, left, right, family, email),
         }
     )

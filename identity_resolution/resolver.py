@@ -13,7 +13,7 @@ import pandas as pd
 
 from identity_resolution.blocking import block
 from identity_resolution.clustering import closure_pairs, cluster, customer_ids
-from identity_resolution.comparison import FIELDS, compare
+from identity_resolution.comparison import FIELDS, RecordCodes, compare
 from identity_resolution.config import ResolverConfig
 from identity_resolution.features import as_objects, build_features, random_pairs
 from identity_resolution.labels import LabelledPairs, check_labels, fit_m_with_labels, locate
@@ -101,17 +101,18 @@ def _active(records: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def add_closure_pairs(model, features, config, n, scored, rule_names):
+def add_closure_pairs(model, features, config, n, scored, rule_names, codes: RecordCodes | None = None):
     """Score the never-compared pairs inside tentative clusters that hold conflicting strong evidence,
     so the clusterer judges every conflicting pair on its own score ("cluster closure").
 
-    `scored` is (left, right, gammas, weight, prob, rule); returns it extended, plus the rule names."""
+    `scored` is (left, right, gammas, weight, prob, rule); returns it extended, plus the rule names.
+    `codes`: the features' RecordCodes, when an earlier comparison of this frame made them."""
     left, right, gammas, weight, prob, rule = scored
     nid4, dob = as_objects(features["nid_last4"]), as_objects(features["dob"])
     extra_l, extra_r = closure_pairs(n, left, right, prob, config.match_threshold, nid4, dob)
     if not len(extra_l):
         return left, right, gammas, weight, prob, rule, list(rule_names)
-    extra_g = compare(features, extra_l, extra_r, given_name_counts(model.tf_tables))
+    extra_g = compare(codes or features, extra_l, extra_r, given_name_counts(model.tf_tables))
     extra_w, extra_p = _score(model, features, extra_l, extra_r, extra_g, config)
     rule_names = list(rule_names) + ["cluster_closure"]
     return (np.concatenate([left, extra_l]), np.concatenate([right, extra_r]),
@@ -144,13 +145,13 @@ def _constraint_positions(records: pd.DataFrame, constraints: pd.DataFrame | Non
 
 
 def train_model(features: pd.DataFrame, gammas: pd.DataFrame, config: ResolverConfig, silo: pd.Series,
-                tf_tables: dict[str, dict] | None = None) -> FellegiSunterModel:
+                tf_tables: dict[str, dict] | None = None, codes: RecordCodes | None = None) -> FellegiSunterModel:
     """u from random record pairs, then m and the prior by EM over the candidate pairs (compared with
     the same term-frequency tables as `gammas`)."""
     n = len(features)
     size = int(min(config.u_sample_pairs, max(n * (n - 1) // 2, 1)))
     rl, rr = random_pairs(n, size, config.seed)
-    random_gammas = compare(features, rl, rr, given_name_counts(tf_tables or {}))
+    random_gammas = compare(codes or features, rl, rr, given_name_counts(tf_tables or {}))
     u = estimate_u(random_gammas)
     total = comparable_pairs(silo, config.link_only)
     model = None
@@ -192,6 +193,7 @@ def resolve(
     labelled = locate(records, labels) if labels is not None else None
     with stages.stage("features"):
         features = build_features(records)
+        codes = RecordCodes(features)  # column codes computed once for the three comparisons below
     with stages.stage("blocking"):
         blocked = block(features, records["silo"], max_block_size=config.max_block_size, link_only=config.link_only)
         left, right = blocked.left, blocked.right
@@ -199,13 +201,13 @@ def resolve(
         if model is None and config.model_path and Path(config.model_path).exists():
             model = FellegiSunterModel.from_json(config.model_path)
         tf_tables = _tf_tables(model, features, config)
-        gammas = compare(features, left, right, given_name_counts(tf_tables))
+        gammas = compare(codes, left, right, given_name_counts(tf_tables))
     with stages.stage("training"):
         trained_here = model is None and len(gammas) > 0
         if model is None:
-            model = train_model(features, gammas, config, records["silo"], tf_tables) if len(gammas) else _untrained_model()
+            model = train_model(features, gammas, config, records["silo"], tf_tables, codes) if len(gammas) else _untrained_model()
             if labelled is not None and labelled.is_match.any():
-                label_gammas = compare(features, labelled.left, labelled.right, given_name_counts(tf_tables))
+                label_gammas = compare(codes, labelled.left, labelled.right, given_name_counts(tf_tables))
                 model = fit_m_with_labels(model, label_gammas, labelled.is_match)
         model.tf_max_bits = config.tf_max_bits
         model.tf_tables = tf_tables
@@ -217,7 +219,8 @@ def resolve(
     with stages.stage("clustering"):
         nid4, dob = as_objects(features["nid_last4"]), as_objects(features["dob"])
         left, right, gammas, weight, prob, rule, rule_names = add_closure_pairs(
-            model, features, config, n, (left, right, gammas, weight, prob, blocked.rule), blocked.rule_names)
+            model, features, config, n, (left, right, gammas, weight, prob, blocked.rule), blocked.rule_names, codes)
+        del codes  # the last comparison of the run: a million records' codes need not outlive it
         must, cannot = _constraint_positions(records, constraints)
         result = cluster(n, left, right, weight, prob, config.match_threshold, nid4, dob,
                          must_link=must, cannot_link=cannot, override_probability=config.conflict_override_probability,
