@@ -60,8 +60,9 @@ def _codes(*columns: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
 
 class RecordCodes:
     """A feature frame with the integer codes of the columns the comparison reads, each computed
-    once (`_codes` over a million records is a second or two a field group): the resolver compares
-    one frame three times — candidate pairs, random pairs for u, the cluster closure's pairs."""
+    once: over a million records they cost a second or two per comparison, and the resolver compares
+    one frame three times (candidate pairs, random pairs for u, the cluster closure's pairs). The
+    frame must not change while its codes are reused."""
 
     def __init__(self, features: pd.DataFrame):
         self.frame = features
