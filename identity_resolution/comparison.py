@@ -121,12 +121,14 @@ _DENSE_PAIRS = 1 << 24  # up to this many possible value pairs, a lookup table b
 
 
 def _distinct_pairs(a: np.ndarray, b: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(index of each pair's key in keys, the distinct keys a * width + b)."""
+    """(index of each pair's key in keys, the distinct keys a * width + b) for codes a >= 0 and
+    0 <= b < width (a may index another value list than b)."""
     key = a.astype(np.int64) * np.int64(width) + b
-    if width * width > _DENSE_PAIRS:
+    size = int(key.max()) + 1 if len(key) else 0
+    if size > _DENSE_PAIRS:
         return pd.factorize(key)  # hashing, not sorting: millions of pairs
-    keys = np.flatnonzero(np.bincount(key, minlength=width * width))
-    lookup = np.empty(width * width, dtype=np.int32)
+    keys = np.flatnonzero(np.bincount(key, minlength=size))
+    lookup = np.empty(size, dtype=np.int32)
     lookup[keys] = np.arange(len(keys), dtype=np.int32)
     return lookup[key], keys
 
@@ -230,7 +232,7 @@ def _family_among_parts(rc: RecordCodes, left: np.ndarray, right: np.ndarray, fa
         ask = asked & (name >= 0) & (other >= 0)
         if not ask.any():
             continue
-        inverse, distinct = pd.factorize(name[ask].astype(np.int64) * width + other[ask])
+        inverse, distinct = _distinct_pairs(name[ask], other[ask], width)
         hit = np.array([len(uniq[k // width]) >= 3 and uniq[k // width] in parts[k % width].split()
                         for k in distinct.tolist()], dtype=bool)
         out[np.flatnonzero(ask)[hit[inverse]]] = True
@@ -286,7 +288,7 @@ def _given_in_other_email(rest: np.ndarray, rests: np.ndarray, spell: _Spellings
         if not ask.any():
             continue
         # each distinct (name, user name) once, each of the name's spellings tested in one bulk call
-        inverse, keys = pd.factorize(name[ask].astype(np.int64) * width + other[ask])
+        inverse, keys = _distinct_pairs(name[ask], other[ask], width)
         names, users = keys // width, keys % width
         combo, spelling = spell.expand(names)
         hits = _at_word_start(rests[users[combo]].astype(_TEXT), spell.flat[spelling])
@@ -485,7 +487,7 @@ def _distinct_pair_test(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, ask
     out = np.zeros(len(cl), dtype=bool)
     if asked.any():
         width = np.int64(len(uniques))
-        inverse, keys = pd.factorize(cl[asked].astype(np.int64) * width + cr[asked])
+        inverse, keys = _distinct_pairs(cl[asked], cr[asked], width)
         hits = np.fromiter((test(uniques[k // width], uniques[k % width]) for k in keys.tolist()),
                            dtype=bool, count=len(keys))
         out[asked] = hits[inverse]
@@ -581,7 +583,7 @@ def compare_family_in_email(rc: RecordCodes, left: np.ndarray, right: np.ndarray
         ask = (fa >= 0) & (ub >= 0) & (family_level == MISSING) & (email_level != _EMAIL_EXACT)
         if ask.any():
             width = np.int64(len(usr_vals))
-            inverse, keys = pd.factorize(fa[ask].astype(np.int64) * width + ub[ask])
+            inverse, keys = _distinct_pairs(fa[ask], ub[ask], width)
             hits = np.strings.find(usr_vals[keys % width].astype(_TEXT), fam_vals[keys // width].astype(_TEXT)) >= 0
             contained[ask] |= hits[inverse]
         asked |= ask
