@@ -8,17 +8,28 @@ name box and a one-line address, billing with split fields and a birth date, sup
 an email only), and the noise departments add: nicknames, typos, upper-case names, surname first,
 marriages (new family name, same email), moves (billing keeps the old address), a second email.
 
+`--layouts legacy` renders the same people through four other departments, the way older systems and
+spreadsheet exports write them: an accounting ledger (names upper-case and surname first, ZIP codes
+and phones that went through a spreadsheet as numbers, birth dates as spreadsheet day numbers or
+YYYYMMDD, full or masked SSNs), a web shop (titles typed into the first-name box, lower-case names,
+Gmail dots and +tags, the whole address in the street box with city and postcode filled in again),
+a call centre (a title and family name only, a phone, sometimes an email, birth dates written out)
+and a newsletter list (first name, email, sometimes a postcode).
+
 Run: /work/venv/bin/python benchmarks/fresh_shapes.py [--people 20000] [--locales en_US en_GB]
+[--layouts tidy legacy]
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -78,13 +89,7 @@ def draw_people(people: int, locale: str, seed: int) -> list[dict]:
 
 def render(person: dict, silo: str, locale: str, rng: random.Random) -> dict:
     """One department's record of a person, in that department's layout and with its noise."""
-    given, family = person["given"], person["family"]
-    if rng.random() < 0.12:
-        given = NICKNAMES.get(given, given)
-    if rng.random() < 0.06:
-        given = typo(given, rng)
-    if rng.random() < 0.03:
-        family = typo(family, rng)
+    given, family = noisy_names(person, rng)
     if silo == "crm":
         if person["married_name"]:
             family = person["married_name"]  # the CRM has the new name; the address is unchanged
@@ -108,33 +113,122 @@ def render(person: dict, silo: str, locale: str, rng: random.Random) -> dict:
     return {"full_name": f"{given} {family}", "email": email}
 
 
-def make_population(people: int, locale: str = "en_US", seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(records, truth): canonical raw records of three silos and the person behind each."""
+def noisy_names(person: dict, rng: random.Random) -> tuple[str, str]:
+    """The given and family name as one department typed them: nicknames and slips."""
+    given, family = person["given"], person["family"]
+    if rng.random() < 0.12:
+        given = NICKNAMES.get(given, given)
+    if rng.random() < 0.06:
+        given = typo(given, rng)
+    if rng.random() < 0.03:
+        family = typo(family, rng)
+    return given, family
+
+
+def lasting_facts(person: dict, seed: int) -> dict:
+    """What a person keeps whichever department asks (an SSN), drawn from their own seed so the tidy
+    layouts' draws stay as they were."""
+    rng = random.Random(f"{seed}-{person['person_id']}")
+    return {"ssn": f"{rng.randint(100, 899)}-{rng.randint(10, 99):02d}-{rng.randint(1, 9999):04d}"}
+
+
+def spreadsheet_number(text: str, rng: random.Random) -> str:
+    """A numeric-looking value after a spreadsheet: leading zeros gone, sometimes a '.0' tail."""
+    number = str(int(text))
+    return f"{number}.0" if rng.random() < 0.4 else number
+
+
+def digits_of_phone(phone: str) -> str:
+    national = phone.split("x")[0]
+    digits = "".join(ch for ch in national if ch.isdigit())
+    return digits[3:] if digits.startswith("001") else digits
+
+
+def render_legacy(person: dict, silo: str, locale: str, rng: random.Random, seed: int) -> dict:
+    """One older department's record of a person: ledger, web shop, call centre or newsletter."""
+    given, family = noisy_names(person, rng)
+    facts = lasting_facts(person, seed)
+    if silo == "ledger":
+        form = rng.random()
+        name = f"{family} {given}".upper() if form < 0.5 else f"{family}, {given}".upper()
+        postcode = person["postcode"]
+        if locale == "en_US" and rng.random() < 0.7:
+            postcode = spreadsheet_number(postcode, rng)
+        phone = digits_of_phone(person["landline"])
+        ssn = facts["ssn"] if rng.random() < 0.5 else "XXX-XX-" + facts["ssn"][-4:]
+        born = person["birth_date"]
+        born_text = str((born - date(1899, 12, 30)).days) if rng.random() < 0.5 else born.strftime("%Y%m%d")
+        return {"full_name": name, "address_line": person["street"].upper(), "city": person["city"].upper(),
+                "region": person["state"], "postcode": postcode,
+                "phone": spreadsheet_number(phone, rng) if phone and rng.random() < 0.7 else None,
+                "national_id": ssn if locale == "en_US" and rng.random() < 0.6 else None,
+                "birth_date": born_text if rng.random() < 0.6 else None}
+    if silo == "webshop":
+        if person["married_name"]:
+            family = person["married_name"]
+        if rng.random() < 0.1:
+            given = f"{rng.choice(['Mr', 'Mrs', 'Ms', 'Dr'])} {given}"
+        if rng.random() < 0.2:
+            given, family = given.lower(), family.lower()
+        email = person["email"]
+        user, domain = email.split("@")
+        if domain == "gmail.com" and rng.random() < 0.3:
+            email = f"{user.replace('.', '')}+shop@{domain}" if rng.random() < 0.5 else f"{user}+orders@{domain}"
+        street = person["moved_to"] or person["street"]
+        whole = f"{street}, {person['city']}, {person['state']} {person['postcode']}" if locale == "en_US" \
+            else f"{street}, {person['city']} {person['postcode']}"
+        return {"given_name": given, "family_name": family, "email": email if rng.random() < 0.9 else None,
+                "phone": person["mobile"] if rng.random() < 0.5 else None,
+                "address_line": whole if rng.random() < 0.5 else street,
+                "city": person["city"], "postcode": person["postcode"]}
+    if silo == "callcentre":
+        if person["married_name"]:
+            family = person["married_name"]
+        name = f"{rng.choice(['Mr', 'Mrs', 'Ms'])} {family}" if rng.random() < 0.15 else f"{given} {family}"
+        return {"full_name": name, "phone": rng.choice([person["mobile"], person["landline"]]) if rng.random() < 0.9 else None,
+                "email": person["email"] if rng.random() < 0.4 else None,
+                "birth_date": person["birth_date"].strftime("%B %-d, %Y") if rng.random() < 0.3 else None}
+    return {"given_name": given, "email": person["email"] if rng.random() < 0.9 else f"{given.lower()}{rng.randint(1, 99)}@gmail.com",
+            "postcode": person["postcode"] if rng.random() < 0.5 else None}
+
+
+LAYOUTS = {  # departments, the share of people each holds, and the one that holds some people twice
+    "tidy": ((("crm", 0.6), ("billing", 0.5), ("support", 0.3)), "crm"),
+    "legacy": ((("ledger", 0.6), ("webshop", 0.5), ("callcentre", 0.35), ("newsletter", 0.3)), "ledger"),
+}
+
+
+def make_population(people: int, locale: str = "en_US", seed: int = 1,
+                    layouts: str = "tidy") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(records, truth): canonical raw records of the layouts' silos and the person behind each."""
     rng = random.Random(seed + 1)
+    shares, twice = LAYOUTS[layouts]
     records, truth = [], []
     for person in draw_people(people, locale, seed):
-        silos = [s for s, p in (("crm", 0.6), ("billing", 0.5), ("support", 0.3)) if rng.random() < p] or ["crm"]
+        silos = [s for s, p in shares if rng.random() < p] or [twice]
         if rng.random() < 0.05:
-            silos.append("crm")  # entered twice
+            silos.append(twice)  # entered twice
         for silo in silos:
             rid = f"{silo[0]}{len(records)}"
-            records.append({"silo": silo, "source_record_id": rid, **render(person, silo, locale, rng)})
+            record = render(person, silo, locale, rng) if layouts == "tidy" else render_legacy(person, silo, locale, rng, seed)
+            records.append({"silo": silo, "source_record_id": rid, **record})
             truth.append({"silo": silo, "source_record_id": rid, "person_id": person["person_id"]})
     return pd.DataFrame(records), pd.DataFrame(truth)
 
 
-def run(people: int, locale: str, seed: int, out_dir: Path) -> dict:
+def run(people: int, locale: str, seed: int, out_dir: Path, layouts: str = "tidy") -> dict:
     from identity_resolution import evaluate
 
-    records, truth = make_population(people, locale, seed)
-    src, xref = out_dir / f"fresh_{locale}_{people}.csv", out_dir / f"fresh_{locale}_{people}_xref.parquet"
+    records, truth = make_population(people, locale, seed, layouts)
+    stem = f"fresh_{layouts}_{locale}_{people}"
+    src, xref = out_dir / f"{stem}.csv", out_dir / f"{stem}_xref.parquet"
     records.to_csv(src, index=False)
     env = {**os.environ, "HUB_HASH_KEY": os.environ.get("HUB_HASH_KEY", "benchmark-key")}
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "hub.cli", "resolve", str(src), "--out", str(xref), "--region", REGION[locale]],
                    env=env, check=True, capture_output=True)
     metrics = evaluate(pd.read_parquet(xref), truth)
-    return {"locale": locale, "records": len(records), "seconds": time.perf_counter() - start, **metrics}
+    return {"layouts": layouts, "locale": locale, "records": len(records), "seconds": time.perf_counter() - start, **metrics}
 
 
 def main() -> None:
@@ -142,14 +236,15 @@ def main() -> None:
     ap.add_argument("--people", type=int, default=20_000)
     ap.add_argument("--locales", nargs="+", default=["en_US", "en_GB"], choices=sorted(REGION))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--layouts", nargs="+", default=["tidy"], choices=sorted(LAYOUTS))
     args = ap.parse_args()
     table = Table(title=f"hub resolve on an independent Faker population ({args.people:,} people per locale)")
-    for col in ["locale", "records", "seconds", "pair P", "pair R", "pair F1", "B3 F1"]:
+    for col in ["layouts", "locale", "records", "seconds", "pair P", "pair R", "pair F1", "B3 F1"]:
         table.add_column(col, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
-        for locale in args.locales:
-            r = run(args.people, locale, args.seed, Path(tmp))
-            table.add_row(locale, f"{r['records']:,}", f"{r['seconds']:.1f}", f"{r['pairwise_precision']:.4f}",
+        for layouts, locale in itertools.product(args.layouts, args.locales):
+            r = run(args.people, locale, args.seed, Path(tmp), layouts)
+            table.add_row(layouts, locale, f"{r['records']:,}", f"{r['seconds']:.1f}", f"{r['pairwise_precision']:.4f}",
                           f"{r['pairwise_recall']:.4f}", f"{r['pairwise_f1']:.4f}", f"{r['bcubed_f1']:.4f}")
     Console().print(table)
 

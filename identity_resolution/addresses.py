@@ -78,6 +78,7 @@ _HASH_UNIT = re.compile(r"#\s*(\w)")
 _DIRECTION_ABBRS = frozenset(DIRECTIONS.values())
 _SPACES = re.compile(r"\s+")
 _ZIP_PLUS4 = re.compile(r"\d{5}-?\d{4}")
+_FLOAT_TAIL = re.compile(r"(\d+)\.0+")  # '2134.0': a postcode a spreadsheet stored as a number
 _NOT_DIGIT = re.compile(r"\D")
 ORDINALS = {"first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th", "sixth": "6th",
             "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th"}
@@ -176,10 +177,14 @@ def normalise_region(text: str | None) -> str | None:
 
 def normalise_postcode(text: str | None) -> str | None:
     """US ZIP+4 to five digits; UK and Canadian postcodes with one space before the inward code
-    ('l234aq' -> 'L23 4AQ'); others upper-cased, single-spaced. Placeholders to None."""
+    ('l234aq' -> 'L23 4AQ'); others upper-cased, single-spaced; a spreadsheet's float tail dropped
+    ('2134.0' -> '2134', then restore_zip_zero). Placeholders to None."""
     if text is None or is_junk_text(text):
         return None
     t = _SPACES.sub(" ", fold(text).upper()).strip()
+    number = _FLOAT_TAIL.fullmatch(t)
+    if number:
+        t = number.group(1)
     if _ZIP_PLUS4.fullmatch(t):
         t = t[:5]
     elif _SPLIT_POSTCODE.match(t):
@@ -218,18 +223,23 @@ def restore_zip_zero(postcode: pd.Series, country: pd.Series | None) -> pd.Serie
 def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, postcode: pd.Series,
                           country: pd.Series | None = None) -> pd.DataFrame:
     """address_line, city, region, postcode display columns; a one-line address fills missing parts.
-    `country` (ISO codes, one per record) enables country-specific postcode repairs."""
+    `country` (ISO codes, one per record) enables country-specific postcode repairs.
+
+    A street box holding the whole address ('12 Oak St, Springfield, IL 62704') is split even when the
+    city or postcode boxes are filled too (forms that copy them), as long as its tail is an address's
+    (a postcode, or the record's own city): the boxes win, the line fills the gaps."""
     line = line.astype("object")
-    one_line = line.notna() & city.isna() & postcode.isna() & line.astype("string").str.contains(",", regex=False).fillna(False)
-    parsed = map_distinct(line.where(one_line, None), parse_one_line)
+    city, region, postcode = city.astype("object"), region.astype("object"), postcode.astype("object")
+    with_comma = line.notna() & line.astype("string").str.contains(",", regex=False).fillna(False)
+    parsed = map_distinct(line.where(with_comma, None), parse_one_line)
+    one_line = with_comma & (city.isna() & postcode.isna() | _ends_like_address(parsed, city))
     street_src = line.copy()
-    city_src, region_src, post_src = city.astype("object").copy(), region.astype("object").copy(), postcode.astype("object").copy()
+    city_src, region_src, post_src = city.copy(), region.copy(), postcode.copy()
     if one_line.any():
         p = parsed[one_line]
         street_src[one_line] = p.str[0]
-        city_src[one_line] = p.str[1]
-        region_src[one_line] = region_src[one_line].where(region_src[one_line].notna(), p.str[2])
-        post_src[one_line] = p.str[3]
+        for src, part in ((city_src, 1), (region_src, 2), (post_src, 3)):
+            src[one_line] = src[one_line].where(src[one_line].notna(), p.str[part])
     street_norm = map_distinct(street_src, normalise_street)
     return pd.DataFrame(
         {
@@ -240,6 +250,17 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
         },
         index=line.index,
     )
+
+
+def _ends_like_address(parsed: pd.Series, city: pd.Series) -> pd.Series:
+    """Where a parsed line found a postcode, or a town that is the record's city."""
+    present = parsed.notna()
+    found = pd.Series(False, index=parsed.index)
+    if present.any():
+        p = parsed[present]
+        town = p.str[1].astype("string").str.lower()
+        found[present] = (p.str[3].notna() | town.eq(city[present].astype("string").str.lower()).fillna(False)).to_numpy()
+    return found
 
 
 def _display_city(text: str) -> str | None:

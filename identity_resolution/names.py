@@ -1,6 +1,7 @@
 """Personal names: split any written form into given and family name, proper-case, nickname table."""
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache, partial
 from importlib import resources
@@ -14,6 +15,8 @@ from identity_resolution.text import fold, is_junk_text
 # nameparser keeps well-curated lists of titles and suffixes; we reuse them and do the split
 # ourselves because its per-call cost is too high for a million names.
 _TITLES = frozenset(t.lower().strip(".") for t in CONSTANTS.titles) | {"mr", "mrs", "ms", "mx", "dr", "miss"}
+# the titles written before a family name alone ('Mrs Smith'); 'Sister Mary', 'Sir Elton' take a given name
+_SURNAME_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "mister", "dr", "prof", "professor"})
 _SUFFIXES = frozenset(s.lower().strip(".") for s in CONSTANTS.suffix_acronyms | CONSTANTS.suffix_not_acronyms)
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "la", "le", "st", "bin", "ibn", "al", "el", "ter", "ten", "dos", "das"})
 _NOT_NAME = re.compile(r"[^A-Za-z\s\-',.]")
@@ -188,6 +191,22 @@ def _split_family(tokens: list[str]) -> tuple[list[str], list[str]]:
     return tokens[:cut], tokens[cut:]
 
 
+def _split_family_first(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Split a surname-first name after its family name, particles included ('van der Berg Anna')."""
+    cut = 1
+    while cut < len(tokens) - 1 and tokens[cut - 1].lower() in _PARTICLES:
+        cut += 1
+    return tokens[:cut], tokens[cut:]
+
+
+def _titled_surname(text: str) -> str | None:
+    """'Mrs Smith', 'Dr. Jones': the one word after a title is a family name (None otherwise)."""
+    words = [t for t in _TOKEN_BREAKS.split(text) if t]
+    if len(words) == 2 and words[0].lower() in _SURNAME_TITLES and words[1].lower() not in _SUFFIXES and len(words[1]) > 1:
+        return words[1]
+    return None
+
+
 # where people carry two surnames (Spanish: father's then mother's; Portuguese: mother's then father's)
 TWO_SURNAME_REGIONS = frozenset({
     "ES", "MX", "AR", "CO", "CL", "PE", "VE", "EC", "GT", "CU", "BO", "DO", "HN", "PY", "SV", "NI", "CR", "PA",
@@ -195,14 +214,29 @@ TWO_SURNAME_REGIONS = frozenset({
 })
 
 
-def parse_full_name(full: str | None, two_surnames: bool = False) -> tuple[str | None, str | None]:
+def name_tokens(full: str) -> list[str]:
+    """The words of a whole name without titles and suffixes ([] for junk and organisations)."""
+    text = _clean(full)
+    if text is None or _is_organisation(text):
+        return []
+    return _tokens(text.replace(",", " "))
+
+
+def parse_full_name(full: str | None, two_surnames: bool = False,
+                    surname_first: bool = False) -> tuple[str | None, str | None]:
     """Any written form of a whole name -> (given, family), proper-cased; (None, None) for junk and
     for an organisation's name ('ACME Corp', 'Smith & Sons Ltd'): no person's names to compare.
     `two_surnames` (a record from TWO_SURNAME_REGIONS): a middle word that is no given name we know is
-    a first surname ('José García López' is José, García López), not a middle name to drop."""
+    a first surname ('José García López' is José, García López), not a middle name to drop.
+    `surname_first` (a silo that writes names that way, see name_order.py): a name without a comma is
+    read surname first ('TODD ASHLEY' is Ashley Todd). A title before one word ('Mrs Smith') names
+    the family."""
     text = _clean(full)
     if text is None or _is_organisation(text):
         return None, None
+    titled = _titled_surname(text)
+    if titled:
+        return None, _pc(titled)
     if "," in text:
         before, _, after = text.partition(",")
         after_toks = _tokens(after)
@@ -215,6 +249,9 @@ def parse_full_name(full: str | None, two_surnames: bool = False) -> tuple[str |
         return None, None
     if len(toks) == 1:
         return _pc(toks[0]), None
+    if surname_first:
+        family_toks, given_toks = _split_family_first(toks)
+        return _pc(given_toks[0]), _pc(" ".join(family_toks))
     if _looks_surname_first(toks):
         return _pc(toks[1]), _pc(toks[0])
     given_toks, family_toks = _split_family(toks)
@@ -256,13 +293,14 @@ def _holds_family_name(given: str) -> bool:
 
 
 def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series,
-                      regions: pd.Series | None = None) -> pd.DataFrame:
+                      regions: pd.Series | None = None, surname_first: np.ndarray | None = None) -> pd.DataFrame:
     """Columns given_name, family_name, full_name (display forms) from whatever parts a silo had.
 
     The parts win when present; `full_name` is parsed only for records whose parts are both missing.
     A family field holding 'LAST, First' with no given name is parsed as a whole name. `regions`
     (each record's country, else the default region): whole names from TWO_SURNAME_REGIONS keep a
-    first surname written before the last (see parse_full_name).
+    first surname written before the last. `surname_first` (per record: its silo writes names that way,
+    name_order.py) reads whole names without a comma surname first (see parse_full_name).
     """
     from identity_resolution.text import map_distinct
 
@@ -278,9 +316,13 @@ def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series,
     whole_in_given = f.isna() & ~comma_family & (comma_given | map_distinct(g, _holds_family_name).eq(True))
     parse_src = parse_src.where(~whole_in_given, given)
     two = regions.isin(TWO_SURNAME_REGIONS).to_numpy() if regions is not None else np.zeros(len(full), dtype=bool)
-    parsed = map_distinct(parse_src.where(~two, None), parse_full_name)
-    if two.any():
-        parsed[two] = map_distinct(parse_src.where(two, None), partial(parse_full_name, two_surnames=True))[two]
+    backwards = np.zeros(len(full), dtype=bool) if surname_first is None else np.asarray(surname_first, dtype=bool)
+    parsed = pd.Series(None, index=full.index, dtype="object")
+    for two_surnames, reversed_order in itertools.product((False, True), repeat=2):
+        rows = (two == two_surnames) & (backwards == reversed_order)
+        if rows.any():
+            reader = partial(parse_full_name, two_surnames=two_surnames, surname_first=reversed_order)
+            parsed[rows] = map_distinct(parse_src.where(rows, None), reader)[rows]
     has = parsed.notna()
     if has.any():
         g = g.copy()

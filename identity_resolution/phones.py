@@ -1,6 +1,8 @@
 """Phone numbers to E.164 with the phonenumbers library, a fast vectorised path for plain NANP numbers."""
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 import pandas as pd
 
@@ -8,6 +10,7 @@ from identity_resolution.text import is_repeated_digits, map_distinct, without_f
 
 # Numbers that are placeholders everywhere (reserved fictional 555-01xx range included).
 _JUNK_NATIONAL = {"1234567890", "0123456789", "9876543210", "5555555555", "1111111111"}
+_NANP_SHAPE = re.compile(r"[2-9]\d{2}[2-9]\d{6}")
 
 
 def to_e164(raw: str, region: str) -> str | None:
@@ -26,9 +29,16 @@ def to_e164(raw: str, region: str) -> str | None:
     national = str(number.national_number)
     if national in _JUNK_NATIONAL or is_repeated_digits(national[-7:]) or _fictional_nanp(number):
         return None
-    if not phonenumbers.is_valid_number(number):
+    if not (phonenumbers.is_valid_number(number) or _plausible_nanp(number)):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _plausible_nanp(number) -> bool:
+    """A North-American number of the plan's shape whose area code the library's data does not hold
+    (yet): the fast path in standardise_phones takes these as they are, so '(874) 486-3722 x101' must
+    give the same number as '874-486-3722'."""
+    return number.country_code == 1 and _NANP_SHAPE.fullmatch(str(number.national_number)) is not None
 
 
 def _fictional_nanp(number) -> bool:
@@ -51,7 +61,7 @@ def standardise_phones(raw: pd.Series, regions: pd.Series) -> pd.Series:
     ten = digits.str.len().eq(10) & ~has_plus
     eleven = digits.str.len().eq(11) & digits.str.startswith("1")
     national = digits.where(ten, digits.str[1:].where(eleven, None))
-    plausible = national.str.match(r"^[2-9]\d{2}[2-9]\d{6}$").fillna(False)
+    plausible = national.str.fullmatch(_NANP_SHAPE.pattern).fillna(False)
     fast = (nanp_region | eleven & has_plus) & (ten | eleven) & plausible & ~ext
     out = pd.Series(None, index=raw.index, dtype="object")
     if fast.any():

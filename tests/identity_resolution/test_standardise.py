@@ -69,6 +69,10 @@ def one(**raw) -> dict:
         # ... unless it spells the name out
         ({"full_name": "helen.turner79"}, "Helen", "Turner"),
         ({"given_name": "tammy_nguyen"}, "Tammy", "Nguyen"),
+        # a title before one word names the family ('Mrs Smith' is no one called Smith by first name)
+        ({"full_name": "Mrs Smith"}, None, "Smith"),
+        ({"full_name": "Dr. Adams"}, None, "Adams"),
+        ({"full_name": "Sister Mary"}, "Mary", None),  # a title that goes with a given name
     ],
 )
 def test_names(raw, given, family):
@@ -100,6 +104,10 @@ def test_names_keep_raw_only_when_it_differs():
         ("415.829.1234 or 415.829.5678", "+14158291234"),
         ("4158291234.0", "+14158291234"),  # a spreadsheet stored the number as a float
         ("0044 20 8361 5029", "+442083615029"),  # the international prefix most countries dial
+        # an area code the library's data does not hold: kept with or without an extension
+        ("874-486-3722", "+18744863722"),
+        ("(874)486-3722x10123", "+18744863722"),
+        ("001-874-486-3722", "+18744863722"),
     ],
 )
 def test_phones(raw, expected):
@@ -221,13 +229,38 @@ def test_one_line_addresses(raw, street, city, region, postcode):
     assert (row["address_line"], row["city"], row["region"], row["postcode"]) == (street, city, region, postcode)
 
 
+@pytest.mark.parametrize(
+    "raw, street, city, region, postcode",
+    [
+        # a form that copies the whole address into the street box and the city and postcode boxes too
+        (dict(address_line="9565 Derrick Mission Apt. 985, Ianport, NJ 36333", city="Ianport", postcode="36333"),
+         "9565 Derrick Mission Apt 985", "Ianport", "NJ", "36333"),
+        (dict(address_line="12 Main St Unit 4B, Boston, MA 02134", postcode="2134.0"), "12 Main St Apt 4b", "Boston",
+         "MA", "02134"),
+        (dict(address_line="328 Amy Key, Port Teresa LD59 1ZY", city="Port Teresa", postcode="LD59 1ZY"), "328 Amy Key",
+         "Port Teresa", None, "LD59 1ZY"),
+        # the boxes win over the line
+        (dict(address_line="1 Elm Ave, Boston, MA 02110", city="Cambridge", postcode="02139"), "1 Elm Ave", "Cambridge",
+         "MA", "02139"),
+        # a line whose tail is no address's stays whole: a flat and a street, a district
+        (dict(address_line="Flat 3, 12 High Street, Islington", city="London", postcode="N1 2AB"),
+         "Flat 3 12 High St Islington", "London", None, "N1 2AB"),
+        (dict(address_line="Apt 4B, 12 Main Street", city="Boston", postcode="02134"), "Apt 4b 12 Main St", "Boston", None,
+         "02134"),
+    ],
+)
+def test_a_whole_address_in_the_street_box_beside_filled_boxes(raw, street, city, region, postcode):
+    row = one(**raw)
+    assert (row["address_line"], row["city"], row["region"], row["postcode"]) == (street, city, region, postcode)
+
+
 def test_address_parts_are_normalised_separately():
     row = one(address_line="552 Franklin Road", city="san antonio", region="Texas", postcode="78243-1234")
     assert (row["address_line"], row["city"], row["region"], row["postcode"]) == ("552 Franklin Rd", "San Antonio", "TX", "78243")
 
 
 @pytest.mark.parametrize("raw, expected", [("l234aq", "L23 4AQ"), ("sw1a  2aa", "SW1A 2AA"), ("K1A0B1", "K1A 0B1"),
-                                           ("90210-1234", "90210")])
+                                           ("90210-1234", "90210"), ("90210.0", "90210"), ("2108.0", "02108")])
 def test_postcodes_in_their_national_form(raw, expected):
     assert one(postcode=raw)["postcode"] == expected
 

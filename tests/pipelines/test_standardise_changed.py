@@ -62,3 +62,29 @@ def test_a_new_hash_key_restandardises_everything(con, records, standardised_row
     monkeypatch.setenv("HUB_HASH_KEY", "another-key")
     _sync(con, records)
     assert standardised_rows == [len(records), len(records)]
+
+
+def test_a_changed_name_is_read_in_the_whole_silos_order(con, standardised_rows):
+    families = ["Kowalski", "Nguyen", "Okafor", "Schneider", "Castellanos"]
+    givens = ["John", "Maria", "Susan", "David", "Helen", "Peter"]
+    ledger = pd.DataFrame({"full_name": [f"{f} {g}".upper() for f in families for g in givens]})
+    ledger = ledger.assign(source_record_id=[str(i) for i in range(len(ledger))], silo=SILO)
+    _sync(con, ledger)
+    edited = ledger.copy()
+    edited.loc[4, "full_name"] = "TODD ASHLEY"  # alone, both words could be either
+    again = _sync(con, edited)
+    assert standardised_rows == [len(ledger), 1]
+    assert tuple(again.loc[4, ["given_name", "family_name"]]) == ("Ashley", "Todd")
+
+
+def test_a_silo_that_turns_to_surname_first_is_restandardised(con, standardised_rows):
+    crm = pd.DataFrame({"full_name": ["TODD ASHLEY"] + [f"Person{i} Kowalski" for i in range(5)]})
+    crm = crm.assign(source_record_id=[str(i) for i in range(len(crm))], silo=SILO)
+    first = _sync(con, crm)
+    assert first.loc[0, "given_name"] == "Todd"
+    more = pd.concat([crm, pd.DataFrame({"full_name": [f"KOWALSKI {g}" for g in ["JOHN", "MARIA", "SUSAN", "DAVID"] * 6],
+                                         "source_record_id": [f"n{i}" for i in range(24)], "silo": SILO})],
+                     ignore_index=True)
+    again = _sync(con, more)
+    assert standardised_rows == [len(crm), len(more)]  # the old records' reading changed with the silo's order
+    assert tuple(again.loc[0, ["given_name", "family_name"]]) == ("Ashley", "Todd")
