@@ -7,7 +7,7 @@ import pandas as pd
 from identity_resolution.addresses import normalise_country, standardise_addresses
 from identity_resolution.dates import parse_birth_dates
 from identity_resolution.emails import clean_emails
-from identity_resolution.name_order import surname_first_silos
+from identity_resolution.name_order import SiloNameOrder, read_name_order
 from identity_resolution.names import standardise_names
 from identity_resolution.national_ids import resolve_hash_key, standardise_national_ids
 from identity_resolution.parallel import in_row_chunks, worker_count
@@ -30,31 +30,23 @@ _NOT_AS_TEXT = set(_PASS_THROUGH) | {"source_updated_at"}  # read from `df` dire
 
 
 def standardise_records(df: pd.DataFrame, default_region: str = "US", hash_key: bytes | None = None,
-                        workers: int | None = None, surname_first: frozenset[str] | None = None) -> pd.DataFrame:
+                        workers: int | None = None, name_order: SiloNameOrder | None = None) -> pd.DataFrame:
     """Clean every canonical column of `df` (see the staging-record contract); missing columns count as empty.
 
     Safe to run on an already-standardised frame: cleaned values parse to themselves, existing
     national_id_hash / raw columns are kept when there is nothing new to replace them. Large frames
     are split by rows over `workers` processes (default HUB_WORKERS, else the CPU count; see parallel.py).
-    `surname_first`: the silos whose whole names are written surname first; by default the silos of
-    `df` whose names say so (name_order.py). Pass it when `df` holds only part of a silo.
+    `name_order`: how each silo writes names (name_order.py); by default read from `df`'s own
+    records. Pass it when `df` holds only part of a silo.
     """
     key = resolve_hash_key(hash_key)
-    if surname_first is None:
-        surname_first = silos_writing_surname_first(df)
+    order = read_name_order(df) if name_order is None else name_order
     return in_row_chunks(df, _standardise, worker_count(len(df), workers), default_region=default_region, hash_key=key,
-                         surname_first=surname_first)
-
-
-def silos_writing_surname_first(df: pd.DataFrame) -> frozenset[str]:
-    """The silos of canonical records `df` whose whole names vote for surname first (name_order.py)."""
-    if "full_name" not in df.columns or "silo" not in df.columns:
-        return frozenset()
-    return surname_first_silos(as_str_series(df["silo"]), as_str_series(df["full_name"]))
+                         name_order=order)
 
 
 def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None,
-                 surname_first: frozenset[str] = frozenset()) -> pd.DataFrame:
+                 name_order: SiloNameOrder = SiloNameOrder()) -> pd.DataFrame:
     n = len(df)
     col = {c: (as_str_series(df[c]) if c in df.columns else pd.Series([None] * n, index=df.index, dtype="object"))
            for c in CANONICAL_COLUMNS + ["national_id_hash", "national_id_last4"] if c not in _NOT_AS_TEXT}
@@ -63,8 +55,9 @@ def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None,
     out["source_record_id"] = col["source_record_id"]
     country = map_distinct(col["country"], normalise_country)
     regions = country.fillna(default_region.upper())
-    backwards = col["silo"].isin(surname_first).to_numpy()
-    names = standardise_names(col["given_name"], col["family_name"], col["full_name"], regions, backwards)
+    given, family = _boxes_in_order(col, name_order.swapped_boxes)
+    backwards = col["silo"].isin(name_order.surname_first).to_numpy()
+    names = standardise_names(given, family, col["full_name"], regions, backwards)
     out[["given_name", "family_name", "full_name"]] = names
     out["email"] = clean_emails(col["email"])
     out["phone"] = standardise_phones(col["phone"], regions)
@@ -91,6 +84,15 @@ def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None,
         if out[name].dtype == object:
             out[name] = out[name].where(out[name].notna(), None)
     return out
+
+
+def _boxes_in_order(col: dict[str, pd.Series], swapped_silos: frozenset[str]) -> tuple[pd.Series, pd.Series]:
+    """The given and family boxes, swapped back for the silos whose boxes hold each other's names."""
+    given, family = col["given_name"], col["family_name"]
+    swapped = col["silo"].isin(swapped_silos).to_numpy()
+    if not swapped.any():
+        return given, family
+    return given.where(~swapped, family), family.where(~swapped, given)
 
 
 def _keep_raw(out: pd.DataFrame, df: pd.DataFrame, col: dict[str, pd.Series]) -> None:

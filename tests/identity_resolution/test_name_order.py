@@ -1,4 +1,5 @@
-"""Which silos write whole names surname first: each name's vote, each silo's verdict, and the reading."""
+"""How silos write names (whole names surname first, swapped boxes): each name's vote, each silo's
+verdict, and how its names are then read."""
 from __future__ import annotations
 
 import itertools
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from identity_resolution import standardise_records
-from identity_resolution.name_order import MIN_VOTES, order_vote, surname_first_silos
+from identity_resolution.name_order import MIN_VOTES, SiloNameOrder, order_vote, read_name_order
 
 FAMILIES = ["Kowalski", "Nguyen", "Okafor", "Schneider", "Castellanos", "Lindqvist", "Abernathy"]
 GIVENS = ["John", "Maria", "Susan", "David", "Helen", "Peter"]
@@ -46,9 +47,9 @@ def test_a_silo_is_read_surname_first_only_on_enough_clear_votes():
         "crm": names(40, surname_first=False),
         "mostly": names(40, surname_first=True) + names(3, surname_first=False) + ["Todd Ashley"] * 50,
     }
-    silo = pd.Series([s for s, rows in frames.items() for _ in rows])
-    full = pd.Series([n for rows in frames.values() for n in rows])
-    assert surname_first_silos(silo, full) == frozenset({"ledger", "mostly"})
+    records = pd.DataFrame({"silo": [s for s, rows in frames.items() for _ in rows],
+                            "full_name": [n for rows in frames.values() for n in rows]})
+    assert read_name_order(records) == SiloNameOrder(surname_first=frozenset({"ledger", "mostly"}))
 
 
 def _records(silo: str, full_names: list[str]) -> pd.DataFrame:
@@ -69,5 +70,20 @@ def test_ambiguous_names_are_read_in_their_silos_order():
 def test_part_of_a_silo_takes_the_order_it_is_given():
     alone = _records("ledger", ["TODD ASHLEY"])
     assert standardise_records(alone, hash_key=b"k").loc[0, "given_name"] == "Todd"  # one name cannot tell
-    told = standardise_records(alone, hash_key=b"k", surname_first=frozenset({"ledger"}))
+    told = standardise_records(alone, hash_key=b"k", name_order=SiloNameOrder(surname_first=frozenset({"ledger"})))
     assert tuple(told.loc[0, ["given_name", "family_name"]]) == ("Ashley", "Todd")
+
+
+def test_a_silo_whose_boxes_hold_each_others_names_is_read_swapped_back():
+    pairs = list(itertools.islice(itertools.cycle(itertools.product(FAMILIES, GIVENS)), 30))
+    shop = pd.DataFrame({"silo": "shop", "given_name": [f for f, _ in pairs] + ["Ashley"],
+                         "family_name": [g for _, g in pairs] + ["Todd"]})
+    crm = pd.DataFrame({"silo": "crm", "given_name": [g for _, g in pairs] + ["Todd"],
+                        "family_name": [f for f, _ in pairs] + ["Ashley"]})
+    records = pd.concat([shop, crm], ignore_index=True).assign(source_record_id=lambda d: d.index.astype(str))
+    assert read_name_order(records) == SiloNameOrder(swapped_boxes=frozenset({"shop"}))
+    out = standardise_records(records, hash_key=b"k")
+    assert tuple(out.loc[0, ["given_name", "family_name"]]) == ("John", "Kowalski")
+    assert tuple(out.loc[30, ["given_name", "family_name"]]) == ("Todd", "Ashley")  # shop: the boxes say Ashley, Todd
+    assert tuple(out.loc[61, ["given_name", "family_name"]]) == ("Todd", "Ashley")  # crm: as typed
+    assert out.loc[30, "name_raw"] == "Ashley Todd"  # the raw boxes are kept, as they differ
