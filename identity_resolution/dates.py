@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
+import numpy as np
 import pandas as pd
 from dateutil import parser as dateutil_parser
 
@@ -35,23 +37,29 @@ _DAY_FIRST_FORMATS = [(p, {"%m/%d/%Y": "%d/%m/%Y", "%d/%m/%Y": "%m/%d/%Y", "%m-%
                       for p, f in _FORMATS]
 
 
-def parse_birth_dates(raw: pd.Series, today: dt.date | None = None, regions: pd.Series | None = None) -> pd.Series:
+def parse_birth_dates(raw: pd.Series, today: dt.date | None = None, regions: pd.Series | None = None,
+                      day_first: np.ndarray | None = None) -> pd.Series:
     """datetime64 series of plausible birth dates (NaT for junk, future or pre-1900 values).
     `regions` (ISO country per record, e.g. the record's country or the default region): ambiguous
-    dd/mm vs mm/dd dates are read day-first outside `MONTH_FIRST_REGIONS` (month-first without it)."""
+    dd/mm vs mm/dd dates are read day-first outside `MONTH_FIRST_REGIONS` (month-first without it).
+    `day_first` (per record, e.g. from its silo's habit, conventions.py) overrides `regions`."""
     text = raw.astype("string").str.strip().str.replace(",", "", regex=False)
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-    day_first = ~regions.isin(MONTH_FIRST_REGIONS) if regions is not None else pd.Series(False, index=raw.index)
-    for group, formats in ((~day_first, _FORMATS), (day_first, _DAY_FIRST_FORMATS)):
+    if day_first is None:
+        day_first = ~regions.isin(MONTH_FIRST_REGIONS).to_numpy() if regions is not None else np.zeros(len(raw), dtype=bool)
+    groups = ((~day_first, _FORMATS, False), (day_first, _DAY_FIRST_FORMATS, True))
+    for group, formats, _ in groups:
         if group.any():
-            _parse_shapes(text, out, text.notna() & group.to_numpy(), formats)
+            _parse_shapes(text, out, text.notna() & group, formats)
     # a date column a spreadsheet saved as numbers: days since 1899-12-30 ('30748' is 7 March 1984)
     serial = (text.str.fullmatch(r"\d{5}(?:\.0+)?").fillna(False) & out.isna()).to_numpy(dtype=bool)
     if serial.any():
         out[serial] = _SPREADSHEET_EPOCH + pd.to_timedelta(text[serial].astype(float), unit="D")
-    todo = text.notna() & out.isna()
-    if todo.any():
-        out[todo] = pd.to_datetime(map_distinct(text[todo].astype("object"), _parse_any), errors="coerce")
+    for group, _, dayfirst in groups:  # the rest ('3/7/84', '7th March 1984') by dateutil, in the group's order
+        todo = (text.notna() & out.isna()).to_numpy() & group
+        if todo.any():
+            reader = partial(_parse_any, dayfirst=dayfirst)
+            out[todo] = pd.to_datetime(map_distinct(text[todo].astype("object"), reader), errors="coerce")
     limit = pd.Timestamp(today or dt.date.today())
     # a two-digit year read into the future ('01/02/65' -> 2065) is a birth year of the last century
     two_digit = text.str.contains(r"(?:^|\D)\d{2}$", regex=True).fillna(False).to_numpy(dtype=bool)
@@ -77,8 +85,8 @@ def _parse_shapes(text: pd.Series, out: pd.Series, todo: pd.Series, formats: lis
         todo &= out.isna()
 
 
-def _parse_any(text: str):
+def _parse_any(text: str, dayfirst: bool = False):
     try:
-        return dateutil_parser.parse(text, default=dt.datetime(1900, 1, 1))
+        return dateutil_parser.parse(text, default=dt.datetime(1900, 1, 1), dayfirst=dayfirst)
     except (ValueError, OverflowError, TypeError):
         return None

@@ -228,7 +228,7 @@ def parse_full_name(full: str | None, two_surnames: bool = False,
     for an organisation's name ('ACME Corp', 'Smith & Sons Ltd'): no person's names to compare.
     `two_surnames` (a record from TWO_SURNAME_REGIONS): a middle word that is no given name we know is
     a first surname ('José García López' is José, García López), not a middle name to drop.
-    `surname_first` (a silo that writes names that way, see name_order.py): a name without a comma is
+    `surname_first` (a silo that writes names that way, see conventions.py): a name without a comma is
     read surname first ('TODD ASHLEY' is Ashley Todd). A title before one word ('Mrs Smith') names
     the family."""
     text = _clean(full)
@@ -300,7 +300,7 @@ def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series,
     A family field holding 'LAST, First' with no given name is parsed as a whole name. `regions`
     (each record's country, else the default region): whole names from TWO_SURNAME_REGIONS keep a
     first surname written before the last. `surname_first` (per record: its silo writes names that way,
-    name_order.py) reads whole names without a comma surname first (see parse_full_name).
+    conventions.py) reads whole names without a comma surname first (see parse_full_name).
     """
     from identity_resolution.text import map_distinct
 

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 
 from identity_resolution.addresses import normalise_country, standardise_addresses
-from identity_resolution.dates import parse_birth_dates
 from identity_resolution.emails import clean_emails
-from identity_resolution.name_order import SiloNameOrder, read_name_order
+from identity_resolution.conventions import SiloConventions, read_conventions
+from identity_resolution.dates import MONTH_FIRST_REGIONS, parse_birth_dates
 from identity_resolution.names import standardise_names
 from identity_resolution.national_ids import resolve_hash_key, standardise_national_ids
 from identity_resolution.parallel import in_row_chunks, worker_count
@@ -30,23 +30,23 @@ _NOT_AS_TEXT = set(_PASS_THROUGH) | {"source_updated_at"}  # read from `df` dire
 
 
 def standardise_records(df: pd.DataFrame, default_region: str = "US", hash_key: bytes | None = None,
-                        workers: int | None = None, name_order: SiloNameOrder | None = None) -> pd.DataFrame:
+                        workers: int | None = None, conventions: SiloConventions | None = None) -> pd.DataFrame:
     """Clean every canonical column of `df` (see the staging-record contract); missing columns count as empty.
 
     Safe to run on an already-standardised frame: cleaned values parse to themselves, existing
     national_id_hash / raw columns are kept when there is nothing new to replace them. Large frames
     are split by rows over `workers` processes (default HUB_WORKERS, else the CPU count; see parallel.py).
-    `name_order`: how each silo writes names (name_order.py); by default read from `df`'s own
-    records. Pass it when `df` holds only part of a silo.
+    `conventions`: how each silo writes names and dates (conventions.py); by default read from `df`'s
+    own records. Pass it when `df` holds only part of a silo.
     """
     key = resolve_hash_key(hash_key)
-    order = read_name_order(df) if name_order is None else name_order
+    habits = read_conventions(df) if conventions is None else conventions
     return in_row_chunks(df, _standardise, worker_count(len(df), workers), default_region=default_region, hash_key=key,
-                         name_order=order)
+                         conventions=habits)
 
 
 def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None,
-                 name_order: SiloNameOrder = SiloNameOrder()) -> pd.DataFrame:
+                 conventions: SiloConventions = SiloConventions()) -> pd.DataFrame:
     n = len(df)
     col = {c: (as_str_series(df[c]) if c in df.columns else pd.Series([None] * n, index=df.index, dtype="object"))
            for c in CANONICAL_COLUMNS + ["national_id_hash", "national_id_last4"] if c not in _NOT_AS_TEXT}
@@ -55,8 +55,8 @@ def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None,
     out["source_record_id"] = col["source_record_id"]
     country = map_distinct(col["country"], normalise_country)
     regions = country.fillna(default_region.upper())
-    given, family = _boxes_in_order(col, name_order.swapped_boxes)
-    backwards = col["silo"].isin(name_order.surname_first).to_numpy()
+    given, family = _boxes_in_order(col, conventions.swapped_boxes)
+    backwards = col["silo"].isin(conventions.surname_first).to_numpy()
     names = standardise_names(given, family, col["full_name"], regions, backwards)
     out[["given_name", "family_name", "full_name"]] = names
     out["email"] = clean_emails(col["email"])
@@ -64,7 +64,8 @@ def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None,
     addr = standardise_addresses(col["address_line"], col["city"], col["region"], col["postcode"], regions)
     out[["address_line", "city", "region", "postcode"]] = addr
     out["country"] = country
-    out["birth_date"] = parse_birth_dates(col["birth_date"], regions=regions).dt.date.astype("object").where(lambda s: s.notna(), None)
+    born = parse_birth_dates(col["birth_date"], day_first=_reads_day_first(col["silo"], regions, conventions))
+    out["birth_date"] = born.dt.date.astype("object").where(lambda s: s.notna(), None)
     ids = standardise_national_ids(col["national_id"], hash_key)
     out["national_id_hash"] = ids["national_id_hash"].where(ids["national_id_hash"].notna(), col["national_id_hash"])
     out["national_id_last4"] = ids["national_id_last4"].where(ids["national_id_last4"].notna(), col["national_id_last4"])
@@ -84,6 +85,13 @@ def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None,
         if out[name].dtype == object:
             out[name] = out[name].where(out[name].notna(), None)
     return out
+
+
+def _reads_day_first(silo: pd.Series, regions: pd.Series, conventions: SiloConventions) -> np.ndarray:
+    """Per record: read '03/07/1984' day first? Its silo's habit where the silo has a clear one, else
+    the custom of the record's country (or the default region)."""
+    by_region = ~regions.isin(MONTH_FIRST_REGIONS).to_numpy()
+    return (by_region & ~silo.isin(conventions.month_first).to_numpy()) | silo.isin(conventions.day_first).to_numpy()
 
 
 def _boxes_in_order(col: dict[str, pd.Series], swapped_silos: frozenset[str]) -> tuple[pd.Series, pd.Series]:
