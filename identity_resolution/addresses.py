@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import pycountry
 
@@ -229,17 +230,17 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
     city or postcode boxes are filled too (forms that copy them), as long as its tail is an address's
     (a postcode, or the record's own city): the boxes win, the line fills the gaps."""
     line = line.astype("object")
-    city, region, postcode = city.astype("object"), region.astype("object"), postcode.astype("object")
     with_comma = line.notna() & line.astype("string").str.contains(",", regex=False).fillna(False)
-    parsed = map_distinct(line.where(with_comma, None), parse_one_line)
-    one_line = with_comma & (city.isna() & postcode.isna() | _ends_like_address(parsed, city))
-    street_src = line.copy()
-    city_src, region_src, post_src = city.copy(), region.copy(), postcode.copy()
-    if one_line.any():
-        p = parsed[one_line]
-        street_src[one_line] = p.str[0]
-        for src, part in ((city_src, 1), (region_src, 2), (post_src, 3)):
-            src[one_line] = src[one_line].where(src[one_line].notna(), p.str[part])
+    street, town, state, code = _parts(map_distinct(line.where(with_comma, None), parse_one_line))
+    boxes = [box.astype("object").to_numpy() for box in (city, region, postcode)]
+    blank = pd.isna(boxes[0]) & pd.isna(boxes[2])
+    own_town = np.array([isinstance(t, str) and isinstance(c, str) and t.lower() == c.lower()
+                         for t, c in zip(town, boxes[0])], dtype=bool)
+    one_line = with_comma.to_numpy() & (blank | pd.notna(code) | own_town)
+    street_src = np.where(one_line, street, line.to_numpy())
+    city_src, region_src, post_src = (np.where(one_line & pd.isna(box), part, box) for box, part in zip(boxes, (town, state, code)))
+    street_src, city_src, region_src, post_src = (pd.Series(a, index=line.index, dtype="object")
+                                                  for a in (street_src, city_src, region_src, post_src))
     street_norm = map_distinct(street_src, normalise_street)
     return pd.DataFrame(
         {
@@ -252,15 +253,11 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
     )
 
 
-def _ends_like_address(parsed: pd.Series, city: pd.Series) -> pd.Series:
-    """Where a parsed line found a postcode, or a town that is the record's city."""
-    present = parsed.notna()
-    found = pd.Series(False, index=parsed.index)
-    if present.any():
-        p = parsed[present]
-        town = p.str[1].astype("string").str.lower()
-        found[present] = (p.str[3].notna() | town.eq(city[present].astype("string").str.lower()).fillna(False)).to_numpy()
-    return found
+def _parts(parsed: pd.Series) -> tuple[np.ndarray, ...]:
+    """Street, city, region and postcode arrays from parse_one_line's tuples (None where no line)."""
+    empty = (None, None, None, None)
+    rows = [t if isinstance(t, tuple) else empty for t in parsed.to_numpy(dtype=object)]
+    return tuple(np.array([r[i] for r in rows], dtype=object) for i in range(4))
 
 
 def _display_city(text: str) -> str | None:

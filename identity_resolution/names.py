@@ -201,6 +201,8 @@ def _split_family_first(tokens: list[str]) -> tuple[list[str], list[str]]:
 
 def _titled_surname(text: str) -> str | None:
     """'Mrs Smith', 'Dr. Jones': the one word after a title is a family name (None otherwise)."""
+    if text[:text.find(" ")].lower().rstrip(".") not in _SURNAME_TITLES:  # most names: no title
+        return None
     words = [t for t in _TOKEN_BREAKS.split(text) if t]
     if len(words) == 2 and words[0].lower() in _SURNAME_TITLES and words[1].lower() not in _SUFFIXES and len(words[1]) > 1:
         return words[1]
@@ -270,11 +272,14 @@ def _pc(text: str | None) -> str | None:
 
 
 def clean_given(given: str | None) -> str | None:
-    """A given-name field: titles dropped, initials kept as one letter, proper-cased."""
+    """A given-name field: titles dropped, initials kept as one letter, proper-cased. A middle initial
+    after a name is dropped ('John Q.' is John, as the whole-name parser reads 'John Q. Smith')."""
     text = _clean(given)
     if text is None:
         return None
     toks = _tokens(text)
+    if len(toks) == 2 and len(toks[0]) > 1 and len(toks[1]) == 1:
+        toks = toks[:1]
     return _pc(" ".join(toks)) if toks else None
 
 

@@ -38,6 +38,8 @@ def one(**raw) -> dict:
         ({"given_name": "Rojas, Matthew"}, "Matthew", "Rojas"),
         ({"given_name": "Mary Ann"}, "Mary Ann", None),  # a double given name stays whole
         ({"given_name": "Mary Ann", "family_name": "Smith"}, "Mary Ann", "Smith"),
+        ({"given_name": "John Q.", "family_name": "Smith"}, "John", "Smith"),  # a middle initial, as in a whole name
+        ({"given_name": "J. Quincy", "family_name": "Adams"}, "J Quincy", "Adams"),
         # placeholders a till or a form puts where no name is known are no names; real ones stay
         ({"full_name": "Walk-In Customer"}, None, None),
         ({"given_name": "Guest", "family_name": "User"}, None, None),
