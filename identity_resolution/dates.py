@@ -61,8 +61,10 @@ def parse_birth_dates(raw: pd.Series, today: dt.date | None = None, regions: pd.
             reader = partial(_parse_any, dayfirst=dayfirst)
             out[todo] = pd.to_datetime(map_distinct(text[todo].astype("object"), reader), errors="coerce")
     limit = pd.Timestamp(today or dt.date.today())
-    # a two-digit year read into the future ('01/02/65' -> 2065) is a birth year of the last century
-    two_digit = text.str.contains(r"(?:^|\D)\d{2}$", regex=True).fillna(False).to_numpy(dtype=bool)
+    # a two-digit year read into the future ('01/02/65' -> 2065) is a birth year of the last century;
+    # a four-digit one ('2030-01-01') is no birth date at all
+    two_digit = (text.str.contains(r"(?:^|\D)\d{2}$", regex=True) & ~text.str.contains(r"\d{4}", regex=True)) \
+        .fillna(False).to_numpy(dtype=bool)
     ahead = (out > limit).to_numpy(dtype=bool) & two_digit
     if ahead.any():
         out[ahead] = out[ahead] - pd.DateOffset(years=100)
@@ -85,8 +87,14 @@ def _parse_shapes(text: pd.Series, out: pd.Series, todo: pd.Series, formats: lis
         todo &= out.isna()
 
 
+# two defaults that differ in day and month: a text read the same with either names a whole date;
+# one that takes either default's day or month ('1984', 'March 1984') is no birth date to compare
+_DEFAULTS = (dt.datetime(1900, 1, 1), dt.datetime(1904, 2, 2))
+
+
 def _parse_any(text: str, dayfirst: bool = False):
     try:
-        return dateutil_parser.parse(text, default=dt.datetime(1900, 1, 1), dayfirst=dayfirst)
+        first, second = (dateutil_parser.parse(text, default=d, dayfirst=dayfirst) for d in _DEFAULTS)
     except (ValueError, OverflowError, TypeError):
         return None
+    return first if (first.month, first.day) == (second.month, second.day) else None

@@ -182,7 +182,13 @@ def test_emails_display_form(raw, expected):
         ("30748.0", dt.date(1984, 3, 7)),
         ("1900-01-01", None),  # placeholder
         ("2999-01-01", None),  # future
+        ("2030-01-01", None),  # a four-digit year in the future is not of the last century
         ("not a date", None),
+        # a year or a month alone is no date to compare: read as 1 January it would clash with the real one
+        ("1984", None),
+        ("March 1984", None),
+        ("03/1984", None),
+        ("7th March 1984", dt.date(1984, 3, 7)),
     ],
 )
 def test_birth_dates(raw, expected):
