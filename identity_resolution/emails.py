@@ -54,6 +54,8 @@ def clean_emails(raw: pd.Series) -> pd.Series:
     # Arrow-backed strings: the string kernels and regular expressions (RE2) run in C++
     s = raw.astype("string[pyarrow]").str.strip().str.lower()
     s = s.str.replace(r"^mailto:", "", regex=True).str.strip("<>\"' ")
+    # spaces typed around the '@' ('john @ x.com') and a full stop after the address ('... x.com.')
+    s = s.str.replace(r"\s*@\s*", "@", regex=True).str.rstrip(".")
     # the first address of a field holding several ('a@x.com; b@y.com') or of a display name
     # ('Jane Doe <jane@x.com>'); other values stay whole ('jane doe@x.com' is invalid, not 'doe@x.com')
     listed = _flag(s.str.contains(r"[;,<]|@.*@", regex=True)).to_numpy()

@@ -150,6 +150,8 @@ def test_phone_uses_record_country_before_default_region():
         ("anna.berg@acme.io; a.berg@gmail.com", "anna.berg@acme.io"),  # several in one field: the first
         ("Anna Berg <Anna.Berg@Acme.io>", "anna.berg@acme.io"),
         ("anna berg@acme.io", None),  # not 'berg@acme.io', which may be someone else
+        ("anna.berg @ acme.io", "anna.berg@acme.io"),  # spaces around the '@'
+        ("anna.berg@acme.io.", "anna.berg@acme.io"),  # the full stop that ends a sentence
         ("anna.berg@gmial.com", "anna.berg@gmail.com"),  # a slip in a big provider's domain
         ("anna.berg@yahoo.con", "anna.berg@yahoo.com"),
         ("anna.berg@mail.com", "anna.berg@mail.com"),  # a real domain one letter from gmail.com
