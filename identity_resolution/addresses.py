@@ -228,7 +228,8 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
 
     A street box holding the whole address ('12 Oak St, Springfield, IL 62704') is split even when the
     city or postcode boxes are filled too (forms that copy them), as long as its tail is an address's
-    (a postcode, or the record's own city): the boxes win, the line fills the gaps."""
+    (a postcode, or the record's own city): the boxes win, the line fills the gaps. A line that ends
+    in its record's city and nothing else ('5 Elm Rd, Springfield') loses the city."""
     line = line.astype("object")
     with_comma = line.notna() & line.astype("string").str.contains(",", regex=False).fillna(False)
     street, town, state, code = _parts(map_distinct(line.where(with_comma, None), parse_one_line))
@@ -238,6 +239,7 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
                          for t, c in zip(town, boxes[0])], dtype=bool)
     one_line = with_comma.to_numpy() & (blank | pd.notna(code) | own_town)
     street_src = np.where(one_line, street, line.to_numpy())
+    _drop_own_town(street_src, with_comma.to_numpy() & ~one_line & pd.notna(boxes[0]), boxes[0])
     city_src, region_src, post_src = (np.where(one_line & pd.isna(box), part, box) for box, part in zip(boxes, (town, state, code)))
     street_src, city_src, region_src, post_src = (pd.Series(a, index=line.index, dtype="object")
                                                   for a in (street_src, city_src, region_src, post_src))
@@ -251,6 +253,14 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
         },
         index=line.index,
     )
+
+
+def _drop_own_town(street: np.ndarray, rows: np.ndarray, city: np.ndarray) -> None:
+    """'5 Elm Rd, Springfield' beside the city box 'Springfield': the street is '5 Elm Rd' (in place)."""
+    for i in np.flatnonzero(rows):
+        head, _, tail = street[i].rpartition(",")
+        if head.strip() and fold(tail).strip().lower() == fold(city[i]).strip().lower():
+            street[i] = head
 
 
 def _parts(parsed: pd.Series) -> tuple[np.ndarray, ...]:

@@ -257,6 +257,9 @@ def test_one_line_addresses(raw, street, city, region, postcode):
          "Flat 3 12 High St Islington", "London", None, "N1 2AB"),
         (dict(address_line="Apt 4B, 12 Main Street", city="Boston", postcode="02134"), "Apt 4b 12 Main St", "Boston", None,
          "02134"),
+        (dict(address_line="5 Elm Rd, Springfield", city="SPRINGFIELD"), "5 Elm Rd", "Springfield", None, None),
+        (dict(address_line="5 Elm Rd, Springfield", city="Shelbyville"), "5 Elm Rd Springfield", "Shelbyville", None,
+         None),
     ],
 )
 def test_a_whole_address_in_the_street_box_beside_filled_boxes(raw, street, city, region, postcode):
