@@ -80,6 +80,7 @@ def resolve_command(
 ) -> None:
     """Resolve the records of INPUT into customers and write the cross-reference to OUTPUT."""
     from identity_resolution import FellegiSunterModel, ResolverConfig, resolve, standardise_records
+    from identity_resolution.conventions import read_conventions
     from identity_resolution.labels import read_labels
     from identity_resolution.national_ids import MissingHashKeyError
     from identity_resolution.resolver import RESOLVER_COLUMNS
@@ -100,8 +101,9 @@ def resolve_command(
         timings["read"] = time.perf_counter() - t
         bar.update(task, description="standardising", completed=0.05)
         t = time.perf_counter()
+        habits = read_conventions(raw)
         try:
-            staged = standardise_records(raw, default_region=region)
+            staged = standardise_records(raw, default_region=region, conventions=habits)
         except MissingHashKeyError as exc:
             bar.stop()
             console.print(f"[red]error:[/] {input}: {exc}")
@@ -133,10 +135,29 @@ def resolve_command(
         console.print(f"[yellow]warning:[/] {warning}")
     _print_timings(timings, time.perf_counter() - start)
     _print_summary(result, n_input, out)
+    _print_conventions(habits)
     if trained is None:  # a reused model's overlap is that of the data it was trained on
         _print_silo_overlap(result.model)
     if result.label_check:
         _print_label_check(result.label_check, trained_with_labels=trained is None)
+
+
+def _print_conventions(habits) -> None:
+    """The silos whose values were read by their habit rather than one by one (conventions.py)."""
+    found = {
+        "whole names surname first": habits.surname_first,
+        "given and family boxes swapped": habits.swapped_boxes,
+        "dates day first": habits.day_first,
+        "dates month first": habits.month_first,
+    }
+    if not any(found.values()):
+        return
+    table = Table(title="Silo habits (read from each silo's own values)")
+    table.add_column("silo")
+    table.add_column("read as")
+    for silo in sorted(set().union(*found.values())):
+        table.add_row(silo, ", ".join(habit for habit, silos in found.items() if silo in silos))
+    console.print(table)
 
 
 def _print_label_check(check: dict, trained_with_labels: bool) -> None:

@@ -40,6 +40,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("postcode", ("different", "one_edit", "exact"), "postcode"),
     FieldSpec("city", ("different", "jaro_winkler>=0.88", "exact"), "city"),
     FieldSpec("family_in_email", ("absent", "contained"), "family"),
+    FieldSpec("company", ("different", "token_set>=90", "exact"), "company_key"),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 _ALIKE = 3  # given_name level: nickname or alike spelling
@@ -567,6 +568,15 @@ def compare_cities(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> np.n
     return _levels((cl < 0) | (cr < 0), [sim >= 0.88, _equal(cl, cr)])
 
 
+def compare_companies(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Exact key (legal forms dropped: 'ACME Corp.' is 'Acme Corporation') / the words of one within
+    the other's ('Acme' and 'Acme Widgets') / different."""
+    (c,), uniq = rc.codes("company_key")
+    cl, cr = c[left], c[right]
+    sim = pair_scores(cl, cr, uniq, fuzz.token_set_ratio)
+    return _levels((cl < 0) | (cr < 0), [sim >= 90, _equal(cl, cr)])
+
+
 def compare_family_in_email(rc: RecordCodes, left: np.ndarray, right: np.ndarray, family_level: np.ndarray,
                             email_level: np.ndarray) -> np.ndarray:
     """Is one record's family name (3+ letters) part of the other's email user name? Only asked when
@@ -623,5 +633,6 @@ def _compare(rc: RecordCodes, left: np.ndarray, right: np.ndarray,
             "gamma_postcode": compare_one_edit(rc, "postcode", left, right),
             "gamma_city": compare_cities(rc, left, right),
             "gamma_family_in_email": compare_family_in_email(rc, left, right, family, email),
+            "gamma_company": compare_companies(rc, left, right),
         }
     )

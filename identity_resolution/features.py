@@ -7,15 +7,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from identity_resolution.names import family_from_email, nickname_table
+from identity_resolution.names import ORGANISATION_ENDINGS, family_from_email, nickname_table
 from identity_resolution.text import map_distinct
 
 CATEGORICAL_FROM = 50_000  # records
 FEATURE_COLUMNS = [
     "given", "given_canon", "given_initial", "given_mp", "family", "family_parts", "family_sdx", "family_mp", "email_key",
     "email_user", "email_domain", "email_digits", "phone", "nid_hash", "nid_last4", "nid_partial", "dob", "dob_year", "addr", "addr_num",
-    "addr_key", "postcode", "city", "region",
+    "addr_key", "postcode", "city", "region", "company_key",
 ]
+# legal forms and filler words dropped from a company's name before comparing ('ACME Corp.' is
+# 'Acme Corporation'); names.py uses the same list to tell an organisation from a person
+_COMPANY_FILLER = "|".join(sorted(ORGANISATION_ENDINGS | {"the", "co", "and", "sa", "se", "kg", "ab", "oy", "as"}))
 
 
 _FEATURE_SQL = r"""
@@ -37,6 +40,8 @@ WITH base AS (
         nullif(upper(replace(postcode, ' ', '')), '') AS postcode,
         nullif(regexp_replace(lower(city), '[^a-z]', '', 'g'), '') AS city,
         nullif(upper(trim(region)), '') AS region,
+        nullif(trim(regexp_replace(regexp_replace(regexp_replace(replace(strip_accents(lower(company)), '.', ''), '[^a-z0-9\s]', ' ', 'g'),
+            '\b(?:{filler})\b', ' ', 'g'), '\s+', ' ', 'g')), '') AS company_key,
         rid
     FROM recs
 ), mail AS (
@@ -61,7 +66,7 @@ SELECT
     coalesce(nullif(regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).num || ' '
                     || regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).word, ' '),
              nullif(num_last.num || ' ' || num_last.word, ' ')) AS addr_key,
-    postcode, city, region
+    postcode, city, region, company_key
 FROM (
     -- the number after the street name, as continental Europe writes it ('hauptstrasse 5', 'via
     -- roma 10 apt 3'): the house number of a line that starts with a letter and holds no other
@@ -82,7 +87,7 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
     r = records.reset_index(drop=True)
     cols = {}
     for name in ("given_name", "family_name", "email", "phone", "national_id_hash", "national_id_last4",
-                 "address_line", "postcode", "city", "region"):
+                 "address_line", "postcode", "city", "region", "company"):
         cols[name] = r[name].astype("object").where(r[name].notna(), None) if name in r.columns else pd.Series([None] * len(r), dtype="object")
     frame = pd.DataFrame(cols)
     frame["national_id_is_partial"] = (r["national_id_is_partial"].astype("boolean").fillna(False).astype(bool)
@@ -94,7 +99,7 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
         # Arrow in and out: strings cross without a Python object per value; at scale each text
         # column comes back dictionary-encoded (a categorical: repeated strings stored once)
         con.register("recs", pa.Table.from_pandas(frame, preserve_index=False))
-        table = con.sql(_FEATURE_SQL).to_arrow_table()
+        table = con.sql(_FEATURE_SQL.replace("{filler}", _COMPANY_FILLER)).to_arrow_table()
     finally:
         con.close()
     categorical = len(r) >= CATEGORICAL_FROM

@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 KEY = ["silo", "source_record_id"]
 # feature columns the blocking rules read
 _BLOCK_COLUMNS = ["given", "given_initial", "given_canon", "given_mp", "family", "family_sdx", "email_key", "phone", "nid_hash",
-                  "nid_last4", "dob", "dob_year", "addr_key", "postcode", "city"]
+                  "nid_last4", "dob", "dob_year", "addr_key", "postcode", "city", "company_key"]
 
 
 def _hashed(frame: pd.DataFrame, columns: list[str] = KEY) -> pd.Index:

@@ -150,15 +150,22 @@ def _clean(text: str | None) -> str | None:
 
 
 # legal forms and the like, as an organisation's name ends: 'ACME Corp', 'Smith & Sons Ltd'
-_ORGANISATION_ENDINGS = frozenset({
+ORGANISATION_ENDINGS = frozenset({
     "inc", "incorporated", "corp", "corporation", "llc", "llp", "ltd", "limited", "plc", "gmbh", "ag", "bv",
     "nv", "sarl", "srl", "spa", "pty", "company", "holdings", "associates", "partners", "group",
 })
 
 
+def organisation_name(full: str | None) -> str | None:
+    """A whole-name box holding an organisation's name ('ACME Corp.', 'Smith & Sons Ltd') -> that
+    name as written; None for a person's name."""
+    text = _clean(full)
+    return full.strip() if text is not None and _is_organisation(text) else None
+
+
 def _is_organisation(text: str) -> bool:
     words = text.split()
-    return len(words) >= 2 and words[-1].strip(".,'").lower() in _ORGANISATION_ENDINGS
+    return len(words) >= 2 and words[-1].strip(".,'").lower() in ORGANISATION_ENDINGS
 
 
 def _tokens(text: str) -> list[str]:

@@ -38,6 +38,7 @@ Progress = Callable[[str, float], None]
 RESOLVER_COLUMNS = [
     "silo", "source_record_id", "given_name", "family_name", "email", "phone", "national_id_hash",
     "national_id_last4", "national_id_is_partial", "birth_date", "address_line", "postcode", "city", "region",
+    "company",
 ]
 CONSTRAINT_COLUMNS = ["silo_l", "source_record_id_l", "silo_r", "source_record_id_r", "decision"]
 

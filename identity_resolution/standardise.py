@@ -8,7 +8,7 @@ from identity_resolution.addresses import normalise_country, standardise_address
 from identity_resolution.emails import clean_emails
 from identity_resolution.conventions import SiloConventions, read_conventions
 from identity_resolution.dates import MONTH_FIRST_REGIONS, parse_birth_dates
-from identity_resolution.names import standardise_names
+from identity_resolution.names import organisation_name, standardise_names
 from identity_resolution.national_ids import resolve_hash_key, standardise_national_ids
 from identity_resolution.parallel import in_row_chunks, worker_count
 from identity_resolution.phones import standardise_phones
@@ -71,7 +71,9 @@ def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None,
     out["national_id_last4"] = ids["national_id_last4"].where(ids["national_id_last4"].notna(), col["national_id_last4"])
     previous_partial = df["national_id_is_partial"].fillna(False).astype(bool) if "national_id_is_partial" in df.columns else False
     out["national_id_is_partial"] = ids["national_id_is_partial"] | (previous_partial & col["national_id"].isna())
-    out["company"] = map_distinct(col["company"], _clean_company)
+    # a customer that is an organisation, named in the whole-name box: its name is the company's
+    company = col["company"].where(col["company"].notna(), map_distinct(col["full_name"], organisation_name))
+    out["company"] = map_distinct(company, _clean_company)
     if "source_updated_at" in df.columns:
         out["source_updated_at"] = pd.to_datetime(df["source_updated_at"], errors="coerce", utc=True)
     else:

@@ -143,3 +143,14 @@ def test_blocking_recall_on_febrl4():
     found = (person[result.left] == person[result.right]).sum()
     assert found / 5000 >= 0.998
     assert len(result.left) < 20 * len(raw)  # blocking, not the cross product
+
+
+def test_an_organisation_meets_the_records_of_its_name():
+    raw = pd.DataFrame({"silo": ["ledger", "shop", "shop"], "source_record_id": ["1", "2", "3"],
+                        "full_name": ["ACME Corp.", "Acme Corporation", "Globex Ltd"],
+                        "postcode": ["10001", "94105", "10001"]})
+    staged = standardise_records(raw)
+    assert staged["given_name"].isna().all() and staged["family_name"].isna().all()  # no person's names
+    assert staged["company"].tolist() == ["ACME Corp.", "Acme Corporation", "Globex Ltd"]
+    result = block(build_features(staged), staged["silo"])
+    assert set(zip(result.left.tolist(), result.right.tolist())) == {(0, 1)}

@@ -112,3 +112,22 @@ def test_resolve_prints_how_much_each_pair_of_silos_overlaps(tmp_path, monkeypat
     reused = runner.invoke(app, ["resolve", "records.parquet", "--out", "again.parquet", "--model", "m.json"])
     assert reused.exit_code == 0, reused.output
     assert "Silo overlap" not in reused.output  # nothing was settled on this input
+
+
+def test_resolve_says_which_silos_were_read_by_their_habit(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from fresh_shapes import make_population
+
+    records, _ = make_population(300, "en_US", seed=2, layouts="legacy")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    monkeypatch.setenv("COLUMNS", "160")
+    records.to_csv("records.csv", index=False)
+    result = runner.invoke(app, ["resolve", "records.csv", "--out", "xref.parquet"])
+    assert result.exit_code == 0, result.output
+    assert "Silo habits" in result.output
+    habit_rows = [line for line in result.output.splitlines() if "│" in line and "first" in line]
+    assert len(habit_rows) == 1 and "ledger" in habit_rows[0] and "whole names surname first" in habit_rows[0]

@@ -287,3 +287,26 @@ def test_an_email_with_accents_is_the_same_mailbox_typed_without_them():
 )
 def test_a_family_name_among_the_words_of_the_others_is_close(left, right, family):
     assert name_levels({"full_name": left}, {"full_name": right})[1] == family
+
+
+def company_level(a: str | None, b: str | None) -> int:
+    raw = pd.DataFrame({"silo": "s", "source_record_id": ["1", "2"], "given_name": "Jo", "family_name": "Hansen",
+                        "company": [a, b]})
+    gammas = compare(build_features(standardise_records(raw)), np.array([0]), np.array([1]))
+    return int(gammas["gamma_company"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    "a, b, level",
+    [
+        ("ACME Corp.", "Acme Corporation", "exact"),  # legal forms and punctuation dropped
+        ("The Acme Company, Inc.", "acme", "exact"),
+        ("Société Générale S.A.", "Societe Generale", "exact"),
+        ("Acme", "Acme Widgets", "token_set>=90"),  # one name's words within the other's
+        ("Acme Widgets", "Globex Widgets", "different"),
+        ("Acme", None, None),  # missing: no evidence either way
+    ],
+)
+def test_company_levels(a, b, level):
+    spec = next(f for f in FIELDS if f.name == "company")
+    assert company_level(a, b) == (spec.levels.index(level) if level else -1)
