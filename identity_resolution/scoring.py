@@ -127,6 +127,9 @@ class FellegiSunterModel:
         moved = gammas["gamma_address"].to_numpy() == 0 if "gamma_address" in gammas else None
         for spec in self.fields:
             g = gammas[f"gamma_{spec.name}"].to_numpy()
+            if not (g != MISSING).any():  # a field no record pair has (companies in B2C data): no 64 MB of zeros
+                yield spec.name, np.broadcast_to(np.float32(0.0), g.shape)
+                continue
             # float32: ten fields of bits for 10M+ pairs; a weight needs no more than 7 digits
             table = np.append(self.bayes_factor_bits(spec.name), 0.0).astype(np.float32)
             bits = table[g]  # level -1 (missing) indexes the 0 bits appended last
@@ -706,6 +709,8 @@ def pair_tf_bits(model: "FellegiSunterModel", features: pd.DataFrame, left: np.n
     for spec in model.fields:
         if spec.tf_column and spec.tf_column in model.tf_tables:
             exact = gammas[f"gamma_{spec.name}"].to_numpy() == len(spec.levels) - 1
+            if not exact.any():
+                continue
             per_record = term_frequency_bits(features[spec.tf_column].reset_index(drop=True),
                                              np.ones(len(features), dtype=bool), model.tf_tables[spec.tf_column],
                                              model.tf_max_bits)
