@@ -87,8 +87,8 @@ def _parse_shapes(text: pd.Series, out: pd.Series, todo: pd.Series, formats: lis
         todo &= out.isna()
 
 
-# two defaults that differ in day and month: a text read the same with either names a whole date;
-# one that takes either default's day or month ('1984', 'March 1984') is no birth date to compare
+# two defaults that differ in year, month and day: a text read the same with either names a whole
+# date; one that takes a default's part ('1984', 'March 1984', 'March 7') is no birth date to compare
 _DEFAULTS = (dt.datetime(1900, 1, 1), dt.datetime(1904, 2, 2))
 
 
@@ -97,4 +97,4 @@ def _parse_any(text: str, dayfirst: bool = False):
         first, second = (dateutil_parser.parse(text, default=d, dayfirst=dayfirst) for d in _DEFAULTS)
     except (ValueError, OverflowError, TypeError):
         return None
-    return first if (first.month, first.day) == (second.month, second.day) else None
+    return first if first.date() == second.date() else None

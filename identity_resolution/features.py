@@ -74,7 +74,7 @@ FROM (
     FROM mail
 )
 ORDER BY rid
-"""
+""".replace("{filler}", _COMPANY_FILLER)
 
 
 def build_features(records: pd.DataFrame) -> pd.DataFrame:
@@ -99,7 +99,7 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
         # Arrow in and out: strings cross without a Python object per value; at scale each text
         # column comes back dictionary-encoded (a categorical: repeated strings stored once)
         con.register("recs", pa.Table.from_pandas(frame, preserve_index=False))
-        table = con.sql(_FEATURE_SQL.replace("{filler}", _COMPANY_FILLER)).to_arrow_table()
+        table = con.sql(_FEATURE_SQL).to_arrow_table()
     finally:
         con.close()
     categorical = len(r) >= CATEGORICAL_FROM

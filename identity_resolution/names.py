@@ -15,8 +15,8 @@ from identity_resolution.text import fold, is_junk_text
 # nameparser keeps well-curated lists of titles and suffixes; we reuse them and do the split
 # ourselves because its per-call cost is too high for a million names.
 _TITLES = frozenset(t.lower().strip(".") for t in CONSTANTS.titles) | {"mr", "mrs", "ms", "mx", "dr", "miss"}
-# the titles written before a family name alone ('Mrs Smith'); 'Sister Mary', 'Sir Elton' take a given name
-_SURNAME_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "mister", "dr", "prof", "professor"})
+# a title written before a family name alone ('Mrs Smith'); 'Sister Mary', 'Sir Elton' take a given name
+_TITLED_SURNAME = re.compile(r"(?:mr|mrs|ms|miss|mx|mister|dr|prof|professor)[\s.]+([^\s.]{2,})[\s.]*", re.IGNORECASE)
 _SUFFIXES = frozenset(s.lower().strip(".") for s in CONSTANTS.suffix_acronyms | CONSTANTS.suffix_not_acronyms)
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "la", "le", "st", "bin", "ibn", "al", "el", "ter", "ten", "dos", "das"})
 _NOT_NAME = re.compile(r"[^A-Za-z\s\-',.]")
@@ -208,12 +208,8 @@ def _split_family_first(tokens: list[str]) -> tuple[list[str], list[str]]:
 
 def _titled_surname(text: str) -> str | None:
     """'Mrs Smith', 'Dr. Jones': the one word after a title is a family name (None otherwise)."""
-    if text[:text.find(" ")].lower().rstrip(".") not in _SURNAME_TITLES:  # most names: no title
-        return None
-    words = [t for t in _TOKEN_BREAKS.split(text) if t]
-    if len(words) == 2 and words[0].lower() in _SURNAME_TITLES and words[1].lower() not in _SUFFIXES and len(words[1]) > 1:
-        return words[1]
-    return None
+    m = _TITLED_SURNAME.fullmatch(text)
+    return m.group(1) if m and m.group(1).lower() not in _SUFFIXES else None
 
 
 # where people carry two surnames (Spanish: father's then mother's; Portuguese: mother's then father's)

@@ -71,9 +71,7 @@ def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None,
     out["national_id_last4"] = ids["national_id_last4"].where(ids["national_id_last4"].notna(), col["national_id_last4"])
     previous_partial = df["national_id_is_partial"].fillna(False).astype(bool) if "national_id_is_partial" in df.columns else False
     out["national_id_is_partial"] = ids["national_id_is_partial"] | (previous_partial & col["national_id"].isna())
-    # a customer that is an organisation, named in the whole-name box: its name is the company's
-    company = col["company"].where(col["company"].notna(), map_distinct(col["full_name"], organisation_name))
-    out["company"] = map_distinct(company, _clean_company)
+    out["company"] = map_distinct(_company_or_organisation(col, out), _clean_company)
     if "source_updated_at" in df.columns:
         out["source_updated_at"] = pd.to_datetime(df["source_updated_at"], errors="coerce", utc=True)
     else:
@@ -87,6 +85,16 @@ def _standardise(df: pd.DataFrame, default_region: str, hash_key: bytes | None,
         if out[name].dtype == object:
             out[name] = out[name].where(out[name].notna(), None)
     return out
+
+
+def _company_or_organisation(col: dict[str, pd.Series], out: pd.DataFrame) -> pd.Series:
+    """The company box, else an organisation named in the whole-name box (a customer that is a
+    company: 'ACME Corp.' gave no person's names)."""
+    nameless = (col["company"].isna() & col["full_name"].notna() & out["given_name"].isna()
+                & out["family_name"].isna()).to_numpy()
+    if not nameless.any():
+        return col["company"]
+    return col["company"].where(~nameless, map_distinct(col["full_name"].where(nameless, None), organisation_name))
 
 
 def _reads_day_first(silo: pd.Series, regions: pd.Series, conventions: SiloConventions) -> np.ndarray:
