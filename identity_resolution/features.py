@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from identity_resolution.names import ORGANISATION_ENDINGS, family_from_email, nickname_table
+from identity_resolution.names import ORGANISATION_ENDINGS, family_from_email, given_from_email, nickname_table
 from identity_resolution.text import map_distinct
 
 CATEGORICAL_FROM = 50_000  # records
@@ -105,6 +105,7 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
     categorical = len(r) >= CATEGORICAL_FROM
     f = pd.DataFrame({name: _column(table.column(name), categorical) for name in table.column_names})
     f["family"] = _with_family_from_email(f, categorical)
+    _add_given_from_email(f, categorical)
     nick = nickname_table()
     derived = {
         "given_canon": map_distinct(f["given"], lambda g: nick.get(g, g)),
@@ -130,6 +131,22 @@ def _with_family_from_email(f: pd.DataFrame, categorical: bool) -> pd.Series:
         family = family.copy()
         family[asked] = map_distinct(pairs, lambda p: family_from_email(*p.split("|", 1)))
     return family.astype("category") if categorical else family
+
+
+def _add_given_from_email(f: pd.DataFrame, categorical: bool) -> None:
+    """A record with a family name and no given name ('Mrs Fry') takes the given name its email
+    spells beside the family name (jayne.fry@ is Jayne), in place: compared and blocked like a typed one."""
+    asked = (f["given"].isna() & f["family"].notna() & f["email_user"].notna()).to_numpy()
+    if not asked.any():
+        return
+    pairs = f["family"].astype(object)[asked] + "|" + f["email_user"].astype(object)[asked]
+    found = map_distinct(pairs, lambda p: given_from_email(*p.split("|", 1)))
+    if not found.notna().any():
+        return
+    for name, values in (("given", found), ("given_initial", found.str[0])):
+        column = f[name].astype(object)
+        column[asked] = column[asked].where(values.isna(), values)
+        f[name] = column.astype("category") if categorical else column
 
 
 def _column(values: pa.ChunkedArray, categorical: bool) -> pd.Series:

@@ -105,6 +105,18 @@ def family_from_email(given: str, user: str) -> str | None:
     return rest if len(rest) >= 3 else None
 
 
+def given_from_email(family: str, user: str) -> str | None:
+    """The given name an email user name spells beside the record's own family name (lower case):
+    'jayne.fry' or 'fry.jayne' with Fry is Jayne. Only a whole given name we know ('jfry' says
+    nothing, nor does 'frysmith')."""
+    letters = _NOT_LETTERS.sub("", user)
+    if len(family) < 2 or letters == family or letters in plausible_given_names():  # 'leeann' is Leeann
+        return None
+    rest = letters[:-len(family)] if letters.endswith(family) else (
+        letters[len(family):] if letters.startswith(family) else "")
+    return rest if len(rest) >= 2 and rest in plausible_given_names() else None
+
+
 def canonical_given(name: str | None) -> str | None:
     """Nickname mapped to its canonical form ('bob' -> 'robert'); other names returned unchanged."""
     if not name:

@@ -8,7 +8,7 @@ import pytest
 from identity_resolution import standardise_records
 from identity_resolution.comparison import FIELDS, compare
 from identity_resolution.features import build_features
-from identity_resolution.names import family_from_email, nickname_related
+from identity_resolution.names import family_from_email, given_from_email, nickname_related
 
 NICKNAME_LEVEL = next(f.levels.index("nickname_or_jw>=0.92") for f in FIELDS if f.name == "given_name")
 
@@ -251,6 +251,31 @@ def test_the_letters_before_the_family_name_in_a_nameless_records_email_are_its_
 )
 def test_family_name_an_email_spells_after_the_given_name(given, user, family):
     assert family_from_email(given, user) == family
+
+
+@pytest.mark.parametrize(
+    "family, user, given",
+    [
+        ("fry", "jayne.fry", "jayne"),
+        ("fry", "fry_jayne82", "jayne"),  # family name first
+        ("fry", "jfry", None),  # an initial is no given name
+        ("fry", "fryandsons", None),  # the rest is no given name we know
+        ("le", "leanne", None),  # the whole user name is a given name: Leanne Le as likely as Anne Le
+        ("fry", "fry", None),
+    ],
+)
+def test_given_name_an_email_spells_beside_the_family_name(family, user, given):
+    assert given_from_email(family, user) == given
+
+
+def test_a_record_with_only_a_family_name_takes_the_given_name_its_email_spells():
+    """'Mrs Fry' with jayne.fry@ agrees on the given name with 'FRY, JAYNE' in the ledger, and
+    disagrees with Paul Fry at her address."""
+    family_exact = next(len(f.levels) - 1 for f in FIELDS if f.name == "family_name")
+    assert name_levels({"full_name": "Mrs Fry", "email": "jayne.fry@yahoo.co.uk"},
+                       {"full_name": "FRY, JAYNE"}) == (GIVEN_EXACT, family_exact)
+    assert name_levels({"full_name": "Mrs Fry", "email": "jayne.fry@yahoo.co.uk"},
+                       {"full_name": "Paul Fry"}) == (0, family_exact)
 
 
 def test_a_record_without_a_family_name_takes_the_one_its_email_spells():
