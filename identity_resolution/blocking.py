@@ -99,11 +99,10 @@ def block(
             f"CREATE OR REPLACE TEMP TABLE bkeys AS SELECT rid, silo_code, {left_expr} AS k, {right_expr} AS k2 "
             f"FROM feats WHERE ({left_expr}) IS NOT NULL"
         )
-        big = con.execute(
-            "SELECT k, count(*) AS n FROM bkeys GROUP BY k HAVING count(*) > ? ORDER BY n DESC", [max_block_size]
-        ).fetchall()
+        con.execute("CREATE OR REPLACE TEMP TABLE bigkeys AS SELECT k, count(*) AS n FROM bkeys GROUP BY k "
+                    "HAVING count(*) > ?", [max_block_size])
+        big = con.execute("SELECT k, n FROM bigkeys ORDER BY n DESC").fetchall()
         if big:
-            con.execute("CREATE OR REPLACE TEMP TABLE bigkeys AS SELECT k FROM bkeys GROUP BY k HAVING count(*) > ?", [max_block_size])
             con.execute("DELETE FROM bkeys WHERE k IN (SELECT k FROM bigkeys) OR k2 IN (SELECT k FROM bigkeys)")
             msg = (f"blocking rule {name!r}: skipped {len(big)} block(s) over {max_block_size} records "
                    f"({sum(n for _, n in big)} records; largest {big[0][0]!r} with {big[0][1]})")
@@ -114,8 +113,7 @@ def block(
                     f"ON a.k = b.k2 AND a.rid <> b.rid {silo_filter}")
         else:
             join = f"SELECT a.rid, b.rid, {idx} FROM bkeys a JOIN bkeys b ON a.k = b.k AND a.rid < b.rid {silo_filter}"
-        con.execute(f"INSERT INTO cand {join}")
-        added = con.execute("SELECT count(*) FROM cand WHERE rule = ?", [idx]).fetchall()[0][0]
+        added = con.execute(f"INSERT INTO cand {join}").fetchall()[0][0]  # an INSERT returns its row count
         stats.append({"rule": name, "pairs": added, "skipped_blocks": len(big),
                       "skipped_records": sum(n for _, n in big), "largest_skipped": big[0][1] if big else 0})
     arrow = con.sql("SELECT l, r, min(rule) AS rule FROM cand GROUP BY l, r ORDER BY l, r").to_arrow_table()
