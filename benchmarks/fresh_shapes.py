@@ -147,49 +147,63 @@ def digits_of_phone(phone: str) -> str:
 def render_legacy(person: dict, silo: str, locale: str, rng: random.Random, seed: int) -> dict:
     """One older department's record of a person: ledger, web shop, call centre or newsletter."""
     given, family = noisy_names(person, rng)
-    facts = lasting_facts(person, seed)
-    if silo == "ledger":
-        form = rng.random()
-        name = f"{family} {given}".upper() if form < 0.5 else f"{family}, {given}".upper()
-        postcode = person["postcode"]
-        if locale == "en_US" and rng.random() < 0.7:
-            postcode = spreadsheet_number(postcode, rng)
-        phone = digits_of_phone(person["landline"])
-        ssn = facts["ssn"] if rng.random() < 0.5 else "XXX-XX-" + facts["ssn"][-4:]
-        born = person["birth_date"]
-        born_text = str((born - date(1899, 12, 30)).days) if rng.random() < 0.5 else born.strftime("%Y%m%d")
-        return {"full_name": name, "address_line": person["street"].upper(), "city": person["city"].upper(),
-                "region": person["state"], "postcode": postcode,
-                "phone": spreadsheet_number(phone, rng) if phone and rng.random() < 0.7 else None,
-                "national_id": ssn if locale == "en_US" and rng.random() < 0.6 else None,
-                "birth_date": born_text if rng.random() < 0.6 else None}
-    if silo == "webshop":
-        if person["married_name"]:
-            family = person["married_name"]
-        if rng.random() < 0.1:
-            given = f"{rng.choice(['Mr', 'Mrs', 'Ms', 'Dr'])} {given}"
-        if rng.random() < 0.2:
-            given, family = given.lower(), family.lower()
-        email = person["email"]
-        user, domain = email.split("@")
-        if domain == "gmail.com" and rng.random() < 0.3:
-            email = f"{user.replace('.', '')}+shop@{domain}" if rng.random() < 0.5 else f"{user}+orders@{domain}"
-        street = person["moved_to"] or person["street"]
-        whole = f"{street}, {person['city']}, {person['state']} {person['postcode']}" if locale == "en_US" \
-            else f"{street}, {person['city']} {person['postcode']}"
-        return {"given_name": given, "family_name": family, "email": email if rng.random() < 0.9 else None,
-                "phone": person["mobile"] if rng.random() < 0.5 else None,
-                "address_line": whole if rng.random() < 0.5 else street,
-                "city": person["city"], "postcode": person["postcode"]}
-    if silo == "callcentre":
-        if person["married_name"]:
-            family = person["married_name"]
-        name = f"{rng.choice(['Mr', 'Mrs', 'Ms'])} {family}" if rng.random() < 0.15 else f"{given} {family}"
-        return {"full_name": name, "phone": rng.choice([person["mobile"], person["landline"]]) if rng.random() < 0.9 else None,
-                "email": person["email"] if rng.random() < 0.4 else None,
-                "birth_date": person["birth_date"].strftime("%B %-d, %Y") if rng.random() < 0.3 else None}
-    return {"given_name": given, "email": person["email"] if rng.random() < 0.9 else f"{given.lower()}{rng.randint(1, 99)}@gmail.com",
-            "postcode": person["postcode"] if rng.random() < 0.5 else None}
+    return _LEGACY[silo](person, given, family, locale, rng, seed)
+
+
+def _ledger(person: dict, given: str, family: str, locale: str, rng: random.Random, seed: int) -> dict:
+    """Names upper-case and surname first; ZIP, phone and birth date mangled by a spreadsheet; SSNs."""
+    name = f"{family} {given}".upper() if rng.random() < 0.5 else f"{family}, {given}".upper()
+    postcode = person["postcode"]
+    if locale == "en_US" and rng.random() < 0.7:
+        postcode = spreadsheet_number(postcode, rng)
+    phone = digits_of_phone(person["landline"])
+    ssn = lasting_facts(person, seed)["ssn"]
+    ssn = ssn if rng.random() < 0.5 else "XXX-XX-" + ssn[-4:]
+    born = person["birth_date"]
+    born_text = str((born - date(1899, 12, 30)).days) if rng.random() < 0.5 else born.strftime("%Y%m%d")
+    return {"full_name": name, "address_line": person["street"].upper(), "city": person["city"].upper(),
+            "region": person["state"], "postcode": postcode,
+            "phone": spreadsheet_number(phone, rng) if phone and rng.random() < 0.7 else None,
+            "national_id": ssn if locale == "en_US" and rng.random() < 0.6 else None,
+            "birth_date": born_text if rng.random() < 0.6 else None}
+
+
+def _webshop(person: dict, given: str, family: str, locale: str, rng: random.Random, seed: int) -> dict:
+    """Titles in the first-name box, lower-case names, Gmail tags, the whole address in the street box."""
+    family = person["married_name"] or family
+    if rng.random() < 0.1:
+        given = f"{rng.choice(['Mr', 'Mrs', 'Ms', 'Dr'])} {given}"
+    if rng.random() < 0.2:
+        given, family = given.lower(), family.lower()
+    email = person["email"]
+    user, domain = email.split("@")
+    if domain == "gmail.com" and rng.random() < 0.3:
+        email = f"{user.replace('.', '')}+shop@{domain}" if rng.random() < 0.5 else f"{user}+orders@{domain}"
+    street = person["moved_to"] or person["street"]
+    state = f", {person['state']}" if locale == "en_US" else ""
+    whole = f"{street}, {person['city']}{state} {person['postcode']}"
+    return {"given_name": given, "family_name": family, "email": email if rng.random() < 0.9 else None,
+            "phone": person["mobile"] if rng.random() < 0.5 else None,
+            "address_line": whole if rng.random() < 0.5 else street,
+            "city": person["city"], "postcode": person["postcode"]}
+
+
+def _callcentre(person: dict, given: str, family: str, locale: str, rng: random.Random, seed: int) -> dict:
+    """'Mrs Smith' at times, a phone, sometimes an email, birth dates written out."""
+    family = person["married_name"] or family
+    name = f"{rng.choice(['Mr', 'Mrs', 'Ms'])} {family}" if rng.random() < 0.15 else f"{given} {family}"
+    return {"full_name": name, "phone": rng.choice([person["mobile"], person["landline"]]) if rng.random() < 0.9 else None,
+            "email": person["email"] if rng.random() < 0.4 else None,
+            "birth_date": person["birth_date"].strftime("%B %-d, %Y") if rng.random() < 0.3 else None}
+
+
+def _newsletter(person: dict, given: str, family: str, locale: str, rng: random.Random, seed: int) -> dict:
+    """A first name and an email (at times another one), sometimes a postcode."""
+    email = person["email"] if rng.random() < 0.9 else f"{given.lower()}{rng.randint(1, 99)}@gmail.com"
+    return {"given_name": given, "email": email, "postcode": person["postcode"] if rng.random() < 0.5 else None}
+
+
+_LEGACY = {"ledger": _ledger, "webshop": _webshop, "callcentre": _callcentre, "newsletter": _newsletter}
 
 
 LAYOUTS = {  # departments, the share of people each holds, and the one that holds some people twice
