@@ -27,7 +27,7 @@ def names(count: int, surname_first: bool) -> list[str]:
         ("SMITH J", 1),  # an initial last is the given name's
         ("John Kowalski", -1),
         ("J. Kowalski", -1),
-        ("Mr John Kowalski Jr", -1),  # titles and suffixes do not vote
+        ("Mr John Kowalski Jr", -1),  # titles and suffixes are set aside
         ("Todd Ashley", 0),  # both words are given names: cannot tell
         ("Aiams Shelri", 0),  # neither is known
         ("KOWALSKI, JOHN", 0),  # the comma states the order
