@@ -190,6 +190,7 @@ def test_emails_display_form(raw, expected):
         ("1984", None),
         ("March 1984", None),
         ("03/1984", None),
+        ("March 7", None),  # no year: not 7 March 1900
         ("7th March 1984", dt.date(1984, 3, 7)),
     ],
 )
@@ -206,6 +207,8 @@ def test_birth_dates(raw, expected):
         ("03/07/1984", "US", dt.date(1984, 3, 7)),
         ("03/07/1984", "Canada", dt.date(1984, 3, 7)),
         ("31/12/1984", "US", dt.date(1984, 12, 31)),  # no 31st month anywhere
+        ("3/7/84", "United Kingdom", dt.date(1984, 7, 3)),  # a two-digit year too (read by dateutil)
+        ("3/7/84", "US", dt.date(1984, 3, 7)),
         ("12/31/1984", "GB", dt.date(1984, 12, 31)),
         ("1984-07-03", "GB", dt.date(1984, 7, 3)),
     ],
