@@ -19,6 +19,11 @@ FEATURE_COLUMNS = [
 # legal forms and filler words dropped from a company's name before comparing ('ACME Corp.' is
 # 'Acme Corporation'); names.py uses the same list to tell an organisation from a person
 _COMPANY_FILLER = "|".join(sorted(ORGANISATION_ENDINGS | {"the", "co", "and", "sa", "se", "kg", "ab", "oy", "as"}))
+# what an employer box holds for people without an employer: a status shared by millions, no evidence
+_NO_EMPLOYER = ", ".join(f"'{k}'" for k in sorted({
+    "self employed", "selfemployed", "retired", "unemployed", "not employed", "student", "homemaker", "housewife",
+    "house wife", "disabled", "none", "n a", "na", "unknown", "freelance",
+}))
 
 
 _FEATURE_SQL = r"""
@@ -66,7 +71,7 @@ SELECT
     coalesce(nullif(regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).num || ' '
                     || regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).word, ' '),
              nullif(num_last.num || ' ' || num_last.word, ' ')) AS addr_key,
-    postcode, city, region, company_key
+    postcode, city, region, CASE WHEN company_key NOT IN ({no_employer}) THEN company_key END AS company_key
 FROM (
     -- the number after the street name, as continental Europe writes it ('hauptstrasse 5', 'via
     -- roma 10 apt 3'): the house number of a line that starts with a letter and holds no other
@@ -74,7 +79,7 @@ FROM (
     FROM mail
 )
 ORDER BY rid
-""".replace("{filler}", _COMPANY_FILLER)
+""".replace("{filler}", _COMPANY_FILLER).replace("{no_employer}", _NO_EMPLOYER)
 
 
 def build_features(records: pd.DataFrame) -> pd.DataFrame:

@@ -330,6 +330,8 @@ def company_level(a: str | None, b: str | None) -> int:
         ("Acme", "Acme Widgets", "token_set>=90"),  # one name's words within the other's
         ("Acme Widgets", "Globex Widgets", "different"),
         ("Acme", None, None),  # missing: no evidence either way
+        ("Self-employed", "self employed", None),  # a status shared by millions, not an employer
+        ("Retired", "RETIRED", None),
     ],
 )
 def test_company_levels(a, b, level):
