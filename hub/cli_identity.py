@@ -144,19 +144,13 @@ def resolve_command(
 
 def _print_conventions(habits) -> None:
     """The silos whose values were read by their habit rather than one by one (conventions.py)."""
-    found = {
-        "whole names surname first": habits.surname_first,
-        "given and family boxes swapped": habits.swapped_boxes,
-        "dates day first": habits.day_first,
-        "dates month first": habits.month_first,
-    }
-    if not any(found.values()):
+    if not habits.silos():
         return
     table = Table(title="Silo habits (read from each silo's own values)")
     table.add_column("silo")
     table.add_column("read as")
-    for silo in sorted(set().union(*found.values())):
-        table.add_row(silo, ", ".join(habit for habit, silos in found.items() if silo in silos))
+    for silo in habits.silos():
+        table.add_row(silo, ", ".join(habits.habits_of(silo)))
     console.print(table)
 
 

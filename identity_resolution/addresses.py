@@ -231,15 +231,15 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
     (a postcode, or the record's own city): the boxes win, the line fills the gaps. A line that ends
     in its record's city and nothing else ('5 Elm Rd, Springfield') loses the city."""
     line = line.astype("object")
-    with_comma = line.notna() & line.astype("string").str.contains(",", regex=False).fillna(False)
-    street, town, state, code = _parts(map_distinct(line.where(with_comma, None), parse_one_line))
+    with_comma = (line.notna() & line.astype("string").str.contains(",", regex=False).fillna(False)).to_numpy()
+    street, town, state, code = _parsed_parts(line.where(with_comma, None))
     boxes = [box.astype("object").to_numpy() for box in (city, region, postcode)]
     blank = pd.isna(boxes[0]) & pd.isna(boxes[2])
-    own_town = np.array([isinstance(t, str) and isinstance(c, str) and t.lower() == c.lower()
-                         for t, c in zip(town, boxes[0])], dtype=bool)
-    one_line = with_comma.to_numpy() & (blank | pd.notna(code) | own_town)
+    one_line = with_comma & (blank | pd.notna(code))
+    ask = np.flatnonzero(with_comma & ~one_line & pd.notna(town) & pd.notna(boxes[0]))  # the town found is the city's?
+    one_line[ask] = [t.lower() == c.lower() for t, c in zip(town[ask], boxes[0][ask])]
     street_src = np.where(one_line, street, line.to_numpy())
-    _drop_own_town(street_src, with_comma.to_numpy() & ~one_line & pd.notna(boxes[0]), boxes[0])
+    _drop_own_town(street_src, with_comma & ~one_line & pd.notna(boxes[0]), boxes[0])
     city_src, region_src, post_src = (np.where(one_line & pd.isna(box), part, box) for box, part in zip(boxes, (town, state, code)))
     street_src, city_src, region_src, post_src = (pd.Series(a, index=line.index, dtype="object")
                                                   for a in (street_src, city_src, region_src, post_src))
@@ -263,11 +263,12 @@ def _drop_own_town(street: np.ndarray, rows: np.ndarray, city: np.ndarray) -> No
             street[i] = head
 
 
-def _parts(parsed: pd.Series) -> tuple[np.ndarray, ...]:
-    """Street, city, region and postcode arrays from parse_one_line's tuples (None where no line)."""
-    empty = (None, None, None, None)
-    rows = [t if isinstance(t, tuple) else empty for t in parsed.to_numpy(dtype=object)]
-    return tuple(np.array([r[i] for r in rows], dtype=object) for i in range(4))
+def _parsed_parts(lines: pd.Series) -> tuple[np.ndarray, ...]:
+    """Street, city, region and postcode arrays (None where no line): parse_one_line once per
+    distinct line, each part spread back to the rows by the lines' codes."""
+    codes, uniques = pd.factorize(lines)
+    parsed = [parse_one_line(u) for u in uniques] + [(None, None, None, None)]  # code -1 (no line) -> the last
+    return tuple(np.array([p[i] for p in parsed], dtype=object)[codes] for i in range(4))
 
 
 def _display_city(text: str) -> str | None:

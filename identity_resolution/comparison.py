@@ -572,8 +572,6 @@ def compare_companies(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> n
     """Exact key (legal forms dropped: 'ACME Corp.' is 'Acme Corporation') / the words of one within
     the other's ('Acme' and 'Acme Widgets') / different."""
     (c,), uniq = rc.codes("company_key")
-    if not len(uniq):  # no record has a company (most person-to-person data): nothing to compare
-        return np.full(len(left), MISSING, dtype=np.int8)
     cl, cr = c[left], c[right]
     sim = pair_scores(cl, cr, uniq, fuzz.token_set_ratio)
     return _levels((cl < 0) | (cr < 0), [sim >= 90, _equal(cl, cr)])

@@ -44,11 +44,21 @@ class SiloConventions:
     day_first: frozenset[str] = frozenset()
     month_first: frozenset[str] = frozenset()
 
+    def habits_of(self, silo: str) -> list[str]:
+        """How one silo's values are read, in words ([] for a silo without a clear habit)."""
+        return [words for attr, words in _HABITS if silo in getattr(self, attr)]
+
+    def silos(self) -> list[str]:
+        """The silos with at least one habit, sorted."""
+        return sorted(set().union(*(getattr(self, attr) for attr, _ in _HABITS)))
+
     def of(self, silo: str) -> str:
         """One silo's conventions in a few words (part of the staging fingerprints' salt)."""
-        flags = [("surname-first", self.surname_first), ("swapped-boxes", self.swapped_boxes),
-                 ("day-first", self.day_first), ("month-first", self.month_first)]
-        return "|".join(name for name, silos in flags if silo in silos) or "-"
+        return "|".join(self.habits_of(silo)) or "-"
+
+
+_HABITS = (("surname_first", "whole names surname first"), ("swapped_boxes", "given and family boxes swapped"),
+           ("day_first", "dates day first"), ("month_first", "dates month first"))
 
 
 def read_conventions(records: pd.DataFrame) -> SiloConventions:

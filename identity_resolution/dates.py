@@ -37,6 +37,11 @@ _DAY_FIRST_FORMATS = [(p, {"%m/%d/%Y": "%d/%m/%Y", "%d/%m/%Y": "%m/%d/%Y", "%m-%
                       for p, f in _FORMATS]
 
 
+def reads_day_first(regions: pd.Series) -> np.ndarray:
+    """Per record: does its country (or the default region) read '03/07/1984' day first?"""
+    return ~regions.isin(MONTH_FIRST_REGIONS).to_numpy()
+
+
 def parse_birth_dates(raw: pd.Series, today: dt.date | None = None, regions: pd.Series | None = None,
                       day_first: np.ndarray | None = None) -> pd.Series:
     """datetime64 series of plausible birth dates (NaT for junk, future or pre-1900 values).
@@ -46,7 +51,7 @@ def parse_birth_dates(raw: pd.Series, today: dt.date | None = None, regions: pd.
     text = raw.astype("string").str.strip().str.replace(",", "", regex=False)
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     if day_first is None:
-        day_first = ~regions.isin(MONTH_FIRST_REGIONS).to_numpy() if regions is not None else np.zeros(len(raw), dtype=bool)
+        day_first = reads_day_first(regions) if regions is not None else np.zeros(len(raw), dtype=bool)
     groups = ((~day_first, _FORMATS, False), (day_first, _DAY_FIRST_FORMATS, True))
     for group, formats, _ in groups:
         if group.any():

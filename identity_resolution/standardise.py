@@ -7,7 +7,7 @@ import pandas as pd
 from identity_resolution.addresses import normalise_country, standardise_addresses
 from identity_resolution.emails import clean_emails
 from identity_resolution.conventions import SiloConventions, read_conventions
-from identity_resolution.dates import MONTH_FIRST_REGIONS, parse_birth_dates
+from identity_resolution.dates import parse_birth_dates, reads_day_first
 from identity_resolution.names import organisation_name, standardise_names
 from identity_resolution.national_ids import resolve_hash_key, standardise_national_ids
 from identity_resolution.parallel import in_row_chunks, worker_count
@@ -100,7 +100,7 @@ def _company_or_organisation(col: dict[str, pd.Series], out: pd.DataFrame) -> pd
 def _reads_day_first(silo: pd.Series, regions: pd.Series, conventions: SiloConventions) -> np.ndarray:
     """Per record: read '03/07/1984' day first? Its silo's habit where the silo has a clear one, else
     the custom of the record's country (or the default region)."""
-    by_region = ~regions.isin(MONTH_FIRST_REGIONS).to_numpy()
+    by_region = reads_day_first(regions)
     return (by_region & ~silo.isin(conventions.month_first).to_numpy()) | silo.isin(conventions.day_first).to_numpy()
 
 
