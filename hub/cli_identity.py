@@ -15,24 +15,41 @@ app = typer.Typer(no_args_is_help=True)
 console = Console(stderr=True)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Parquet or CSV (by extension) with every column as text; a clear error for anything else."""
+def read_table(path: Path, country: str | None = None) -> pd.DataFrame:
+    """Parquet or CSV (by extension) with every column as text; a clear error for anything else.
+    A CSV in another encoding than UTF-8 (a Windows code page, UTF-16) is read in the one its bytes
+    show, preferring `country`'s code page (sources/encoding.py)."""
     if not path.exists():
         raise typer.BadParameter(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
     if suffix in (".csv", ".txt"):
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=_delimiter(path),
-                           encoding="utf-8-sig")
+        return _read_csv(path, country)
     raise typer.BadParameter(f"{path}: expected a .parquet or .csv file, got {suffix or 'no extension'!r}")
 
 
-def _delimiter(path: Path) -> str:
+def _read_csv(path: Path, country: str | None) -> pd.DataFrame:
+    from sources.encoding import UndecodableFileError, describe_decode_error, detect_encoding
+
+    try:
+        encoding = detect_encoding(lambda: path.open("rb"), str(path), country)
+    except UndecodableFileError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if encoding != "utf-8-sig":
+        console.print(f"[yellow]{path}: not UTF-8, read as {encoding}[/]")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=_delimiter(path, encoding),
+                           encoding=encoding)
+    except UnicodeDecodeError as exc:
+        raise typer.BadParameter(describe_decode_error(exc, str(path), encoding)) from None
+
+
+def _delimiter(path: Path, encoding: str) -> str:
     """Comma, semicolon (spreadsheets in much of Europe), tab or pipe, as the header line shows."""
     import csv
 
-    with path.open(encoding="utf-8-sig", errors="replace") as f:
+    with path.open(encoding=encoding, errors="replace") as f:
         header = f.readline()
     try:
         return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
@@ -42,6 +59,27 @@ def _delimiter(path: Path) -> str:
 
 MATCH_COLUMNS = ("given_name", "family_name", "full_name", "email", "phone", "address_line", "postcode",
                  "birth_date", "national_id")
+
+
+def with_canonical_names(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns named for a canonical field in another spelling ('First Name', 'E-mail', 'ZIP',
+    'Date of Birth', 'SSN', 'Source Record ID') renamed to it and said so; whole names only, the
+    same list `hub silos new` guesses a mapping from; a canonical column already there wins."""
+    from sources.starter import GUESSES, column_key
+
+    spellings = {**{n: f for f, names in GUESSES.items() for n in names},
+                 **{column_key(f): f for f in (*GUESSES, "silo", "source_record_id")}}
+    renames: dict[str, str] = {}
+    for column in df.columns:
+        field = spellings.get(column_key(str(column)))
+        if field and column != field and field not in df.columns and field not in renames.values():
+            renames[column] = field
+    if renames:
+        table = Table("column in the file", "read as", title="Columns named another way")
+        for column, field in renames.items():
+            table.add_row(str(column), field)
+        console.print(table)
+    return df.rename(columns=renames)
 
 
 def require_match_columns(df: pd.DataFrame, path: Path) -> None:
@@ -95,7 +133,7 @@ def resolve_command(
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("reading", total=1.0)
         t = time.perf_counter()
-        raw = read_table(input)
+        raw = with_canonical_names(read_table(input, region))
         require_match_columns(raw, input)
         raw = with_record_keys(raw, input)
         timings["read"] = time.perf_counter() - t

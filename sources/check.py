@@ -11,7 +11,7 @@ import pyarrow as pa
 from sources.config import SiloConfig
 from sources.dlt_sources import build_source, normalise
 from sources.mapping import MappedRecords, map_records
-from sources.errors import SiloSyncError
+from sources.errors import SiloSyncError, root_cause
 from sources.sync import _hint, check_file_roots, redact
 
 SAMPLE_ROWS = 5
@@ -49,7 +49,7 @@ def check_silo(silo: SiloConfig, sample_rows: int = SAMPLE_ROWS) -> CheckReport:
         try:
             frame = _to_frame(list(resource))
         except Exception as exc:  # the silo is unreachable, refuses us, or its data cannot be read
-            root = _root(exc)
+            root = root_cause(exc)
             report.problems.append(redact(silo, f"silo {silo.name}: cannot read table {name}: "
                                                 f"{type(root).__name__}: {str(root).strip()[:300]}") + _hint(root))
             continue
@@ -95,7 +95,3 @@ def _to_frame(items: list[Any]) -> pd.DataFrame:
     return frame.rename(columns=lambda c: normalise(str(c)))
 
 
-def _root(exc: BaseException) -> BaseException:
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__
-    return exc

@@ -157,7 +157,7 @@ class SqlSpec(_Strict):
 
 class CsvOptions(_Strict):
     delimiter: str = ","
-    encoding: str = "utf-8"
+    encoding: str = "auto"  # UTF-8 when the file is, else what its bytes show (sources/encoding.py)
     header: bool = True
     column_names: list[str] | None = None
     quotechar: str = '"'

@@ -18,6 +18,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention  # noqa: E
 from dlt.sources import DltResource, DltSource  # noqa: E402
 
 from sources.config import FileTable, SiloConfig, SqlTable  # noqa: E402
+from sources.encoding import AUTO, UndecodableFileError, describe_decode_error, detect_encoding  # noqa: E402
 from sources.errors import SiloConfigError  # noqa: E402
 
 NAMING = NamingConvention()
@@ -226,7 +227,7 @@ def _file_resources(silo: SiloConfig, full: bool, sample: bool) -> Iterator[DltR
         )
         if sample:
             listing.add_limit(1)
-        reader = dlt.transformer(name=table.name)(_file_reader(table))
+        reader = dlt.transformer(name=table.name)(_file_reader(table, silo.country))
         resource = (listing | reader).with_name(table.name)
         resource.apply_hints(primary_key=silo.table_primary_key(table.name), write_disposition="merge")
         yield resource
@@ -236,26 +237,43 @@ def _bucket_url(path: str) -> str:
     return path if "://" in path else os.path.abspath(os.path.expanduser(path))
 
 
-def _file_reader(table: FileTable) -> Callable[[Any], Iterator[Any]]:
+def _file_reader(table: FileTable, country: str | None) -> Callable[[Any], Iterator[Any]]:
     def read_files(items: list) -> Iterator[Any]:
         for item in items:
+            encoding = _csv_encoding(item, table, country)
             with item.open() as handle:
-                for frame in _read_frames(handle, table):
+                for frame in _read_frames(handle, table, encoding, item["file_name"]):
                     yield _with_file_name(frame, item["file_name"])
 
     return read_files
 
 
-def _read_frames(handle: Any, table: FileTable) -> Iterator[Any]:
+def _csv_encoding(item: Any, table: FileTable, country: str | None) -> str | None:
+    """The silo file's csv.encoding, or for `auto` the one the file's bytes show."""
+    if table.format != "csv":
+        return None
+    if table.csv.encoding != AUTO:
+        return table.csv.encoding
+    encoding = detect_encoding(item.open, item["file_name"], country)
+    if encoding != "utf-8-sig":
+        logging.getLogger(__name__).warning("%s/%s: not UTF-8, read as %s (csv.encoding in the silo file fixes it)",
+                                            table.name, item["file_name"], encoding)
+    return encoding
+
+
+def _read_frames(handle: Any, table: FileTable, encoding: str | None, file_name: str) -> Iterator[Any]:
     """Read one file in chunks; CSV/Excel values are read as text (zip codes, phones keep leading
     zeros); every other format is made text by `as_text`."""
     if table.format == "csv":
         opts = table.csv
-        yield from pd.read_csv(
-            handle, sep=opts.delimiter, encoding=opts.encoding, quotechar=opts.quotechar,
-            header=0 if opts.header else None, names=opts.column_names, skiprows=opts.skip_rows,
-            dtype=str, keep_default_na=False, na_values=[""], chunksize=50_000,
-        )
+        try:
+            yield from pd.read_csv(
+                handle, sep=opts.delimiter, encoding=encoding, quotechar=opts.quotechar,
+                header=0 if opts.header else None, names=opts.column_names, skiprows=opts.skip_rows,
+                dtype=str, keep_default_na=False, na_values=[""], chunksize=50_000,
+            )
+        except UnicodeDecodeError as exc:
+            raise UndecodableFileError(describe_decode_error(exc, f"{table.name}/{file_name}", encoding)) from None
     elif table.format == "jsonl":
         yield from pd.read_json(handle, lines=True, dtype=False, chunksize=50_000)
     elif table.format == "parquet":

@@ -21,3 +21,14 @@ class SchemaDriftError(SiloSyncError):
     def __init__(self, message: str, silo: str, table: str, column: str):
         super().__init__(message, silo, table)
         self.column = column
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The exception the chain started from, as a traceback shows it: through `raise ... from`,
+    and through implicit context unless suppressed (`from None`) or only a generator's
+    StopIteration, which says nothing of what went wrong."""
+    while True:
+        nxt = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if nxt is None or isinstance(nxt, (StopIteration, GeneratorExit)):
+            return exc
+        exc = nxt

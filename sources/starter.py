@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 
+from sources.encoding import detect_encoding
+
 # canonical field -> column names that usually hold it (compared after lower-casing, no separators)
 GUESSES = {
     "email": ("email", "emailaddress", "mail"),
@@ -21,17 +23,18 @@ GUESSES = {
     "national_id": ("ssn", "nationalid", "taxid", "sin"),
     "company": ("company", "companyname", "organisation", "organization", "employer"),
 }
+NOT_TEXT = ("parquet", "xlsx", "xls")
 CURSOR_NAMES = ("updated_at", "updatedat", "modified_at", "modifiedat", "last_modified", "lastmodified",
                 "last_updated", "updated", "modified", "changed_at")
 
 
-def _key(column: str) -> str:
+def column_key(column: str) -> str:
     return re.sub(r"[^a-z0-9]", "", column.lower())
 
 
 def guess_mapping(columns: list[str]) -> dict[str, str]:
     """canonical field -> column, for columns whose name says what they hold."""
-    by_key = {_key(c): c for c in columns}
+    by_key = {column_key(c): c for c in columns}
     found: dict[str, str] = {}
     for field, names in GUESSES.items():
         exact = [by_key[n] for n in names if n in by_key]
@@ -46,8 +49,8 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
 
 
 def guess_cursor(columns: list[str]) -> str | None:
-    keys = {_key(c): c for c in columns}
-    return next((keys[_key(n)] for n in CURSOR_NAMES if _key(n) in keys), None)
+    keys = {column_key(c): c for c in columns}
+    return next((keys[column_key(n)] for n in CURSOR_NAMES if column_key(n) in keys), None)
 
 
 def introspect_sql(url: str, table: str, schema: str | None = None) -> tuple[list[str], list[str]]:
@@ -104,7 +107,7 @@ mapping:                         # canonical field: source column (see docs/silo
 def guess_primary_key(sample) -> list[str]:
     """An id-like column whose sample values are all present and distinct."""
     for column in sample.columns:
-        key = _key(str(column))
+        key = column_key(str(column))
         if (key == "id" or key.endswith("id") or key.endswith("no")) and sample[column].notna().all() \
                 and sample[column].is_unique:
             return [str(column)]
@@ -121,6 +124,7 @@ def introspect_files(path: str, glob: str):
     if not matches:
         return None
     suffix = matches[0].rsplit(".", 1)[-1].lower()
+    encoding = detect_encoding(lambda: fs.open(matches[0], "rb"), matches[0]) if suffix not in NOT_TEXT else None
     with fs.open(matches[0], "rb") as handle:
         if suffix in ("jsonl", "ndjson"):
             return pd.read_json(handle, lines=True, nrows=200, dtype=False)
@@ -128,7 +132,7 @@ def introspect_files(path: str, glob: str):
             return pd.read_parquet(handle).head(200)
         if suffix in ("xlsx", "xls"):
             return pd.read_excel(handle, nrows=200, dtype=str)
-        return pd.read_csv(handle, nrows=200, dtype=str, sep=None, engine="python")  # sniff the delimiter
+        return pd.read_csv(handle, nrows=200, dtype=str, sep=None, engine="python", encoding=encoding)  # sniff the delimiter
 
 
 def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> str:
@@ -156,7 +160,7 @@ files:
       path: {path or "${" + name.upper() + "_DIR}"}
       glob: "{glob}"                # the format follows the extension; else add `format:`
       primary_key: {", ".join(pk) if pk else "id              # TODO: the column that identifies a row"}
-      csv: {{delimiter: ",", encoding: utf-8, header: true}}
+      csv: {{delimiter: ",", encoding: auto, header: true}}
 sensor: {{enabled: true, minimum_interval_seconds: 60}}
 mapping:                           # canonical field: source column (see docs/silos.md)
 {_mapping_lines(mapping)}  # name: {{column: customer_name, form: last_first_comma}}   # or first_last, last_first, free

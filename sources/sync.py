@@ -22,7 +22,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed  # noqa: E402
 
 from sources.config import SiloConfig, require_env  # noqa: E402
 from sources.dlt_sources import ColumnObserver, build_source, normalise  # noqa: E402
-from sources.errors import SchemaDriftError, SiloConfigError, SiloSyncError  # noqa: E402
+from sources.errors import SchemaDriftError, SiloConfigError, SiloSyncError, root_cause  # noqa: E402
 
 REFRESH_DELETED = "_deleted_by_refresh"  # read_raw flag: row absent from the latest full refresh
 
@@ -273,10 +273,7 @@ def _new_columns(silo: SiloConfig, observer: ColumnObserver, known: dict[str, se
 
 def _failure_message(silo: SiloConfig, exc: Exception) -> str:
     """Name the silo, the step, the table and the root cause; never include a secret from the file."""
-    chain = [exc]
-    while chain[-1].__cause__ is not None or chain[-1].__context__ is not None:
-        chain.append(chain[-1].__cause__ or chain[-1].__context__)
-    root = chain[-1]
+    root = root_cause(exc)
     if isinstance(root, SiloConfigError):
         return str(root)
     table = failed_table(exc)

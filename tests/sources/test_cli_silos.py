@@ -103,3 +103,14 @@ def test_new_files_starter_reads_the_first_file(demo_dir, tmp_path):
         "given_name": "first_name", "family_name": "last_name", "email": "email", "phone": "phone",
         "address_line": "ship_street", "city": "ship_city", "region": "ship_state", "postcode": "ship_zip",
         "source_updated_at": "updated_at"}
+
+
+def test_new_files_starter_reads_a_windows_export(tmp_path):
+    drop, folder = tmp_path / "drop", tmp_path / "silos"
+    drop.mkdir()
+    (drop / "export.csv").write_bytes("Kunden-Nr;Vorname;Nachname;E-Mail\n1;Jürgen;Weiß;jw@x.de\n".encode("cp1252"))
+    result = runner.invoke(app, ["new", "files", "shop", "--path", str(drop), "--glob", "*.csv", "--silos", str(folder)])
+    assert result.exit_code == 0, result.output
+    table = load_silo(folder / "shop.yaml").files.tables[0]
+    assert table.csv.encoding == "auto" and "Kunden-Nr" in (folder / "shop.yaml").read_text()
+    assert load_silo(folder / "shop.yaml").mapping.columns()["email"] == "E-Mail"

@@ -153,6 +153,44 @@ def test_jsonl_and_excel_tables_with_csv_options(tmp_path, hub_paths):
     assert "Müller" in set(mapped.records["family_name"])
 
 
+def windows_export_silo(tmp_path, encoding_line: str = ""):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "export.csv").write_bytes("id,first,last\n1,Hélène,Lefèvre\n2,François,Müller\n".encode("cp1252"))
+    path = tmp_path / "shop.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        name: shop
+        kind: files
+        country: FR
+        files:
+          tables:
+            - name: people
+              path: {drop}
+              glob: "*.csv"
+              primary_key: id
+              {encoding_line}
+        mapping: {{source_record_id: id, given_name: first, family_name: last}}
+        """))
+    return load_silo(path)
+
+
+def test_a_windows_code_page_export_is_read_in_its_encoding(tmp_path, hub_paths):
+    warehouse, pipes = hub_paths
+    silo = windows_export_silo(tmp_path)
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"people": 2}
+    mapped = map_records(silo, raw_of(silo, warehouse)).records
+    assert sorted(mapped["family_name"]) == ["Lefèvre", "Müller"] and "François" in set(mapped["given_name"])
+
+
+def test_a_wrong_explicit_encoding_names_the_file_and_the_setting(tmp_path, hub_paths):
+    from sources import SiloSyncError
+
+    warehouse, pipes = hub_paths
+    silo = windows_export_silo(tmp_path, "csv: {encoding: utf-8}")
+    with pytest.raises(SiloSyncError, match=r"people/export.csv: not readable as utf-8 \(byte 0xe9\).*csv.encoding"):
+        sync_silo(silo, warehouse, pipes)
+
+
 def test_missing_folder_env_fails_only_that_silo(tmp_path, hub_paths, monkeypatch):
     warehouse, pipes = hub_paths
     monkeypatch.delenv("HUB_DEMO_DIR", raising=False)
