@@ -230,7 +230,7 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
     city or postcode boxes are filled too (forms that copy them), as long as its tail is an address's
     (a postcode, or the record's own city): the boxes win, the line fills the gaps. A line that ends
     in its record's city and nothing else ('5 Elm Rd, Springfield') loses the city."""
-    line = line.astype("object")
+    line = _joined_lines(line.astype("object"))
     with_comma = (line.notna() & line.astype("string").str.contains(",", regex=False).fillna(False)).to_numpy()
     street, town, state, code = _parsed_parts(line.where(with_comma, None))
     boxes = [box.astype("object").to_numpy() for box in (city, region, postcode)]
@@ -253,6 +253,18 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
         },
         index=line.index,
     )
+
+
+def _joined_lines(line: pd.Series) -> pd.Series:
+    """An address typed over several lines of a text box ('12 Oak St\\nApt 4\\nSpringfield, IL
+    62704') is one line with commas between them (arrow's regex kernels: a million lines in ms)."""
+    text = line.astype("string[pyarrow]")
+    broken = text.str.contains("[\r\n]", regex=True).fillna(False).to_numpy()
+    if not broken.any():
+        return line
+    line = line.copy()
+    line[broken] = text[broken].str.replace(r"[,\s]*[\r\n]+[,\s]*", ", ", regex=True).str.strip(", ").to_numpy(dtype=object)
+    return line
 
 
 def _drop_own_town(street: np.ndarray, rows: np.ndarray, city: np.ndarray) -> None:

@@ -192,14 +192,17 @@ def _tokens(text: str) -> list[str]:
 def _looks_surname_first(raw_tokens: list[str]) -> bool:
     """'SMITH John' (upper-case first token) or 'Smith John' (only the last token is a given name we
     know of: 'Carol Martin' and 'Thomas Martin' keep their order, Martin being a given name too).
-    A one-letter first token is an initial ('L. Thomas'), never a family name."""
+    A one-letter first token is an initial ('L. Thomas'), never a family name; initials after a word
+    that is no given name follow a family name ('Smith J', 'SMITH J R'; 'John S' keeps its order)."""
     first, last = raw_tokens[0], raw_tokens[-1]
     if len(first) < 2:
         return False
     if first.isupper() and not last.isupper():
         return True
     given = plausible_given_names()
-    return len(raw_tokens) == 2 and last.lower() in given and first.lower() not in given
+    if first.lower() in given:
+        return False
+    return all(len(t) == 1 for t in raw_tokens[1:]) or (len(raw_tokens) == 2 and last.lower() in given)
 
 
 def _split_family(tokens: list[str]) -> tuple[list[str], list[str]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 from typer.testing import CliRunner
@@ -84,10 +85,27 @@ def test_resolve_reads_semicolon_csv_with_a_byte_order_mark(tmp_path, monkeypatc
     assert xref["silo"].tolist() == ["crm", "erp"] and xref["source_record_id"].tolist() == ["1", "7"]
 
 
+def test_resolve_reads_a_windows_export_with_its_own_column_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    # what Excel on a French Windows machine saves: cp1252, headers as people write them
+    (tmp_path / "export.csv").write_bytes(
+        "Silo;Source Record ID;First Name;Last Name;E-mail;Date of Birth\n"
+        "crm;1;Hélène;Lefèvre;h.lefevre@acme.fr;03/07/1984\n"
+        "erp;7;Helene;Lefevre;;03/07/1984\n"
+        "erp;8;Hélène;Lefèvre;;04/07/1984\n".encode("cp1252"))
+    result = runner.invoke(app, ["resolve", "export.csv", "--out", "x.parquet", "--region", "FR"])
+    assert result.exit_code == 0, result.output
+    assert "read as cp1252" in result.output and re.search(r"First Name\s*│\s*given_name", result.output)
+    xref = pd.read_parquet("x.parquet")
+    assert xref["source_record_id"].tolist() == ["1", "7", "8"]
+    assert xref["customer_id"].iloc[0] == xref["customer_id"].iloc[1] != xref["customer_id"].iloc[2]
+
+
 def test_resolve_refuses_input_with_nothing_to_match_on(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
-    (tmp_path / "wrong.csv").write_text("customer|mail\n1|anna.berg@acme.io\n")
+    (tmp_path / "wrong.csv").write_text("customer|notes\n1|anna.berg@acme.io\n")
     result = runner.invoke(app, ["resolve", "wrong.csv", "--out", "x.parquet"])
     assert result.exit_code == 2
     assert "none of the columns" in result.output and "customer" in result.output

@@ -75,6 +75,10 @@ def one(**raw) -> dict:
         ({"full_name": "Mrs Smith"}, None, "Smith"),
         ({"full_name": "Dr. Adams"}, None, "Adams"),
         ({"full_name": "Sister Mary"}, "Mary", None),  # a title that goes with a given name
+        # initials after a word that is no given name follow a family name, as ledgers write them
+        ({"full_name": "SMITH J"}, "J", "Smith"),
+        ({"full_name": "Nguyen T. H."}, "T", "Nguyen"),
+        ({"full_name": "John S"}, "John", "S"),  # a given name and a family initial keep their order
     ],
 )
 def test_names(raw, given, family):
@@ -235,6 +239,10 @@ def test_ambiguous_birth_dates_are_read_the_way_the_records_country_writes_them(
         ("Damrak 1, 1012 LG Amsterdam", "Damrak 1", "Amsterdam", None, "1012 LG"),
         ("ul. Marszałkowska 10, 00-950 Warszawa", "Ul Marszalkowska 10", "Warszawa", None, "00-950"),
         ("Suite 200, 1234 Main Street", "Suite 200 1234 Main St", None, None, None),  # a unit and a street
+        # typed over several lines of a text box
+        ("123 Main Street\nApt 4B\nBoston, MA 02134", "123 Main St Apt 4b", "Boston", "MA", "02134"),
+        ("Flat 2\r\n10 High Street\r\nLondon\r\nSW1A 1AA", "Flat 2 10 High St", "London", None, "SW1A 1AA"),
+        ("Hauptstraße 5,\n10115 Berlin\n", "Hauptstrasse 5", "Berlin", None, "10115"),
     ],
 )
 def test_one_line_addresses(raw, street, city, region, postcode):
