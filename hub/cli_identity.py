@@ -91,6 +91,19 @@ def require_match_columns(df: pd.DataFrame, path: Path) -> None:
                                  f"(found: {found})")
 
 
+def require_unique_keys(df: pd.DataFrame, path: Path) -> None:
+    """Refuse two rows with one (silo, source_record_id) before any work: the output has one row per
+    record key, so which row a customer id belongs to could not be told."""
+    keys = df["silo"].astype(str) + ":" + df["source_record_id"].astype(str)
+    repeated = keys[keys.duplicated(keep=False)]
+    if len(repeated):
+        rows = repeated.groupby(repeated, sort=False).groups
+        examples = "; ".join(f"{key} (data rows {', '.join(str(i + 1) for i in list(at)[:3])})"
+                             for key, at in list(rows.items())[:3])
+        raise typer.BadParameter(f"{path}: {len(rows)} (silo, source_record_id) keys appear more than once, "
+                                 f"e.g. {examples}; make each record's key unique or drop the repeats")
+
+
 def with_record_keys(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Fill `silo` from the file stem and `source_record_id` from the row number when absent."""
     df = df.copy()
@@ -136,6 +149,7 @@ def resolve_command(
         raw = with_canonical_names(read_table(input, region))
         require_match_columns(raw, input)
         raw = with_record_keys(raw, input)
+        require_unique_keys(raw, input)
         timings["read"] = time.perf_counter() - t
         bar.update(task, description="standardising", completed=0.05)
         t = time.perf_counter()

@@ -102,6 +102,18 @@ def test_resolve_reads_a_windows_export_with_its_own_column_names(tmp_path, monk
     assert xref["customer_id"].iloc[0] == xref["customer_id"].iloc[1] != xref["customer_id"].iloc[2]
 
 
+def test_resolve_refuses_repeated_record_keys_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    pd.DataFrame({"silo": ["crm", "erp", "erp", "erp"], "source_record_id": [1, 2, 2, 2],
+                  "given_name": ["Ann"] * 4, "family_name": ["Lee"] * 4}).to_parquet("twice.parquet")
+    result = runner.invoke(app, ["resolve", "twice.parquet", "--out", "x.parquet"])
+    assert result.exit_code == 2
+    said = re.sub(r"[\s│]+", " ", result.output)  # the error box wraps and borders its lines
+    assert "1 (silo, source_record_id) keys appear more than once, e.g. erp:2 (data rows 2, 3, 4)" in said
+    assert not (tmp_path / "x.parquet").exists()
+
+
 def test_resolve_refuses_input_with_nothing_to_match_on(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
