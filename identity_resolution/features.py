@@ -103,7 +103,7 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
     try:
         # Arrow in and out: strings cross without a Python object per value; at scale each text
         # column comes back dictionary-encoded (a categorical: repeated strings stored once)
-        con.register("recs", pa.Table.from_pandas(frame, preserve_index=False))
+        con.register("recs", _typed(pa.Table.from_pandas(frame, preserve_index=False)))
         table = con.sql(_FEATURE_SQL).to_arrow_table()
     finally:
         con.close()
@@ -152,6 +152,15 @@ def _add_given_from_email(f: pd.DataFrame, categorical: bool) -> None:
         column = f[name].astype(object)
         column[asked] = column[asked].where(values.isna(), values)
         f[name] = column.astype("category") if categorical else column
+
+
+def _typed(table: pa.Table) -> pa.Table:
+    """A column no record fills (every email a placeholder, no company anywhere) arrives as Arrow's
+    null type; as text, the feature query and the categoricals treat it like any other."""
+    for i, column in enumerate(table.columns):
+        if pa.types.is_null(column.type):
+            table = table.set_column(i, table.field(i).name, column.cast(pa.string()))
+    return table
 
 
 def _column(values: pa.ChunkedArray, categorical: bool) -> pd.Series:

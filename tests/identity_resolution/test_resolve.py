@@ -179,3 +179,18 @@ def test_records_without_any_name_resolve_one_row_each():
     xref = resolve(standardise_records(raw, hash_key=b"k")).xref
     assert sorted(xref["source_record_id"]) == ["1", "2", "3"]
     assert xref["customer_id"].notna().all()
+
+
+def test_a_column_no_record_fills_is_no_error_at_scale(monkeypatch):
+    """Every email a store's placeholder (junk, so none left): at the size where features become
+    categoricals, the empty column arrived as Arrow's null type and broke them."""
+    from identity_resolution import features
+
+    monkeypatch.setattr(features, "CATEGORICAL_FROM", 4)
+    raw = pd.DataFrame({"silo": "pos", "source_record_id": [str(i) for i in range(6)],
+                        "full_name": ["Ann Lee", "Ann Lee", "Bo Ek", "Bo Ek", "Cy Roe", "Di Poe"],
+                        "email": "test@test.com", "postcode": ["02134", "02134", "10001", "10001", "60601", "60601"]})
+    staged = standardise_records(raw, hash_key=b"k")
+    assert staged["email"].isna().all()
+    xref = resolve(staged).xref.set_index("source_record_id")["customer_id"]
+    assert xref["0"] == xref["1"] and xref["2"] == xref["3"] and len(set(xref)) == 4
