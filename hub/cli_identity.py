@@ -41,6 +41,10 @@ def _read_csv(path: Path, country: str | None) -> pd.DataFrame:
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=_delimiter(path, encoding),
                            encoding=encoding)
+    except pd.errors.EmptyDataError:
+        raise typer.BadParameter(f"{path}: the file is empty (not even a header line)") from None
+    except pd.errors.ParserError as exc:
+        raise typer.BadParameter(f"{path}: not readable as CSV: {exc}") from None
     except UnicodeDecodeError as exc:
         raise typer.BadParameter(describe_decode_error(exc, str(path), encoding)) from None
 

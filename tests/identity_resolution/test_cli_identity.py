@@ -5,6 +5,7 @@ import json
 import re
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from hub.cli_identity import app
@@ -112,6 +113,18 @@ def test_resolve_refuses_repeated_record_keys_before_any_work(tmp_path, monkeypa
     said = re.sub(r"[\s│]+", " ", result.output)  # the error box wraps and borders its lines
     assert "1 (silo, source_record_id) keys appear more than once, e.g. erp:2 (data rows 2, 3, 4)" in said
     assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.parametrize("content, said", [
+    ("", "empty.csv: the file is empty (not even a header line)"),
+    ("silo,source_record_id,full_name\na,1,Ann Lee\na,2,Bo Ek,extra,more\n",
+     "empty.csv: not readable as CSV: Error tokenizing data. C error: Expected 3 fields in line 3, saw 5"),
+])
+def test_resolve_names_an_empty_or_malformed_csv(tmp_path, monkeypatch, content, said):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.csv").write_text(content)
+    result = runner.invoke(app, ["resolve", "empty.csv", "--out", "x.parquet"])
+    assert result.exit_code == 2 and said in re.sub(r"[\s│]+", " ", result.output)
 
 
 def test_resolve_refuses_input_with_nothing_to_match_on(tmp_path, monkeypatch):
