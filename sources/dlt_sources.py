@@ -19,7 +19,7 @@ from dlt.sources import DltResource, DltSource  # noqa: E402
 
 from sources.config import FileTable, SiloConfig, SqlTable  # noqa: E402
 from sources.encoding import AUTO, UndecodableFileError, describe_decode_error, detect_encoding  # noqa: E402
-from sources.errors import SiloConfigError  # noqa: E402
+from sources.errors import MalformedFileError, SiloConfigError  # noqa: E402
 
 NAMING = NamingConvention()
 
@@ -274,6 +274,10 @@ def _read_frames(handle: Any, table: FileTable, encoding: str | None, file_name:
             )
         except UnicodeDecodeError as exc:
             raise UndecodableFileError(describe_decode_error(exc, f"{table.name}/{file_name}", encoding)) from None
+        except pd.errors.ParserError as exc:
+            detail = str(exc).strip().replace("Error tokenizing data. C error: ", "")
+            raise MalformedFileError(f"{table.name}/{file_name}: {detail} (a field holding the delimiter needs "
+                                     "quotes; check csv.delimiter and csv.quotechar)") from None
     elif table.format == "jsonl":
         yield from pd.read_json(handle, lines=True, dtype=False, chunksize=50_000)
     elif table.format == "parquet":

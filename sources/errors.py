@@ -15,6 +15,10 @@ class SiloSyncError(Exception):
         self.table = table
 
 
+class MalformedFileError(ValueError):
+    """A silo file that cannot be parsed in its format (a CSV line with more fields than the header)."""
+
+
 class SchemaDriftError(SiloSyncError):
     """A column the silo's mapping relies on has disappeared from the source."""
 

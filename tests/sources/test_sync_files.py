@@ -153,10 +153,13 @@ def test_jsonl_and_excel_tables_with_csv_options(tmp_path, hub_paths):
     assert "Müller" in set(mapped.records["family_name"])
 
 
-def windows_export_silo(tmp_path, encoding_line: str = ""):
+WINDOWS_EXPORT = "id,first,last\n1,Hélène,Lefèvre\n2,François,Müller\n".encode("cp1252")
+
+
+def csv_drop_silo(tmp_path, content: bytes = WINDOWS_EXPORT, encoding_line: str = ""):
     drop = tmp_path / "drop"
     drop.mkdir()
-    (drop / "export.csv").write_bytes("id,first,last\n1,Hélène,Lefèvre\n2,François,Müller\n".encode("cp1252"))
+    (drop / "export.csv").write_bytes(content)
     path = tmp_path / "shop.yaml"
     path.write_text(textwrap.dedent(f"""\
         name: shop
@@ -176,7 +179,7 @@ def windows_export_silo(tmp_path, encoding_line: str = ""):
 
 def test_a_windows_code_page_export_is_read_in_its_encoding(tmp_path, hub_paths):
     warehouse, pipes = hub_paths
-    silo = windows_export_silo(tmp_path)
+    silo = csv_drop_silo(tmp_path)
     assert sync_silo(silo, warehouse, pipes).rows_loaded == {"people": 2}
     mapped = map_records(silo, raw_of(silo, warehouse)).records
     assert sorted(mapped["family_name"]) == ["Lefèvre", "Müller"] and "François" in set(mapped["given_name"])
@@ -186,9 +189,21 @@ def test_a_wrong_explicit_encoding_names_the_file_and_the_setting(tmp_path, hub_
     from sources import SiloSyncError
 
     warehouse, pipes = hub_paths
-    silo = windows_export_silo(tmp_path, "csv: {encoding: utf-8}")
+    silo = csv_drop_silo(tmp_path, encoding_line="csv: {encoding: utf-8}")
     with pytest.raises(SiloSyncError, match=r"people/export.csv: not readable as utf-8 \(byte 0xe9\).*csv.encoding"):
         sync_silo(silo, warehouse, pipes)
+
+
+def test_a_malformed_line_names_the_file_and_the_line_and_loads_nothing(tmp_path, hub_paths):
+    from sources import SiloSyncError
+
+    warehouse, pipes = hub_paths
+    silo = csv_drop_silo(tmp_path, b"id,first,last\n1,Ann,Lee\n2,Bo,Ek,Jr\n")
+    with pytest.raises(SiloSyncError, match=r"people/export.csv: Expected 3 fields in line 3, saw 4"):
+        sync_silo(silo, warehouse, pipes)
+    with duckdb.connect(str(warehouse)) as con:
+        assert not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_shop' "
+                               "AND table_name = 'people'").fetchone()[0]
 
 
 def test_missing_folder_env_fails_only_that_silo(tmp_path, hub_paths, monkeypatch):
