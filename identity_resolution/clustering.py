@@ -6,10 +6,17 @@ differ by more than two digit edits (and are not a day/month swap), and cannot-l
 A conflicting pair may share a cluster only when the pair itself scored above the threshold — its own
 score already weighed the disagreement — never because a chain of other links joins them.
 Must-link decisions are applied first and never undone.
+
+Then a cluster held together against the evidence of its own pairs is split (`_split_weakly_held`):
+its groups are joined again, strongest first, only while the scored pairs between two groups say on
+balance that they are one person (summed log-odds above zero). One link above the threshold is
+enough for union–find; a names-only record bridging two namesakes, each with their own email and
+phone, is such a link, and the pairs between the namesakes' records say otherwise.
 """
 from __future__ import annotations
 
 import hashlib
+import heapq
 from dataclasses import dataclass
 from typing import Callable
 
@@ -18,6 +25,12 @@ import pandas as pd
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from identity_resolution.names import nickname_related
+
+# A pair's odds against a match count at most as a one-in-twenty pair's (-3 in log-odds) when a
+# cluster is split: Fellegi-Sunter odds against are overconfident where several fields repeat one
+# disagreement, and one such pair must not outvote several links (measured: -2 to -4 alike).
+DISAGREEMENT_FLOOR = -3.0
+MUST_LINK_ODDS = 1e6  # a decision no pair outweighs
 
 
 @dataclass
@@ -176,6 +189,8 @@ def cluster(
     if suspect.any():
         labels, rejected = _careful_union(n, el, er, ew, ep, probability, left, right, threshold, override_probability,
                                           evidence, must, cannot_arr, suspect, labels)
+    labels, outweighed = _split_weakly_held(labels, left, right, probability, must, threshold)
+    rejected += outweighed
     best = np.zeros(n)
     same = labels[el] == labels[er]
     np.maximum.at(best, el[same], ep[same])
@@ -189,6 +204,69 @@ def cluster(
         record_probability=best,
         rejected=pd.DataFrame(rejected, columns=["l", "r", "match_probability", "reason"]),
     )
+
+
+def _split_weakly_held(labels: np.ndarray, left: np.ndarray, right: np.ndarray, probability: np.ndarray,
+                       must: np.ndarray, threshold: float) -> tuple[np.ndarray, list[tuple]]:
+    """Labels with each cluster of three or more records that holds a pair scored below one half
+    re-joined by sum linkage, one cluster at a time (clusters whose pairs all lean to a match would
+    join whole again: left as they are), and the above-threshold pairs that ended up apart, for
+    review ('outweighed')."""
+    inside = labels[left] == labels[right]
+    sizes = np.bincount(labels, minlength=len(labels))
+    weak = np.zeros(len(labels), dtype=bool)
+    weak[labels[left[inside & (probability < 0.5)]]] = True
+    weak &= sizes >= 3  # two records are held by the one link above the threshold
+    pick = np.flatnonzero(inside & weak[labels[left]])
+    if not len(pick):
+        return labels, []
+    pl, pr, pp = left[pick], right[pick], probability[pick]
+    odds = np.maximum(np.log(np.clip(pp, 1e-12, 1.0)) - np.log(np.clip(1.0 - pp, 1e-12, 1.0)), DISAGREEMENT_FLOOR)
+    kept = must[weak[labels[must[:, 0]]]] if len(must) else must
+    sl, sr = np.concatenate([pl, kept[:, 0]]), np.concatenate([pr, kept[:, 1]])
+    so = np.concatenate([odds, np.full(len(kept), MUST_LINK_ODDS)])
+    order = np.argsort(labels[sl], kind="stable")
+    sl, sr, so = sl[order], sr[order], so[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(labels[sl]) != 0])
+    labels = labels.copy()
+    for lo, hi in zip(starts.tolist(), np.r_[starts[1:], len(sl)].tolist()):
+        groups = _sum_linkage(sl[lo:hi], sr[lo:hi], so[lo:hi])
+        if len(groups) > 1:
+            for members in groups:
+                labels[members] = min(members)
+    apart = (pp >= threshold) & (labels[pl] != labels[pr])
+    return labels, list(zip(pl[apart].tolist(), pr[apart].tolist(), pp[apart].tolist(), ["outweighed"] * int(apart.sum())))
+
+
+def _sum_linkage(left: np.ndarray, right: np.ndarray, odds: np.ndarray) -> list[list[int]]:
+    """Agglomerate records from singletons: always join the two groups whose pairs' summed log-odds
+    is the highest, while it is above zero. Returns the groups (lists of record positions)."""
+    links: dict[int, dict[int, float]] = {}
+    for a, b, w in zip(left.tolist(), right.tolist(), odds.tolist()):
+        for x, y in ((a, b), (b, a)):
+            row = links.setdefault(x, {})
+            row[y] = row.get(y, 0.0) + w
+    heap = [(-w, a, b) for a, row in links.items() for b, w in row.items() if a < b and w > 0]
+    heapq.heapify(heap)
+    groups = {a: [a] for a in links}
+    while heap:
+        neg, a, b = heapq.heappop(heap)
+        if a not in groups or b not in groups or links[a].get(b) != -neg:
+            continue  # a group since merged, or a sum since changed: a stale entry
+        if len(links[a]) < len(links[b]):
+            a, b = b, a
+        groups[a] += groups.pop(b)
+        row = links[a]
+        row.pop(b, None)
+        for c, w in links.pop(b).items():
+            if c == a:
+                continue
+            total = row.get(c, 0.0) + w
+            row[c] = links[c][a] = total
+            links[c].pop(b, None)
+            if total > 0:
+                heapq.heappush(heap, (-total, min(a, c), max(a, c)))
+    return list(groups.values())
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -82,3 +82,35 @@ def test_clearly_different_given_names_do_not_chain_but_names_filed_swapped_do()
     # a husband filed swapped ('Smith John') still is not his wife Mary Smith
     res = run([(0, 1, 0.99), (1, 2, 0.95)], 3, **_with_names(["smith", None, "mary"], ["john", "smith", "smith"]))
     assert not same(res, 0, 2)
+
+
+def test_a_bridge_between_namesakes_is_outweighed_by_the_pairs_between_them():
+    # 0-1 one Christopher Smith (email and phone agree), 2-3 another; 4 has only the name and links to
+    # both above the threshold; every pair between the two men scored as different people
+    edges = [(0, 1, 0.999), (2, 3, 0.999), (1, 4, 0.93), (2, 4, 0.92)]
+    edges += [(a, b, 0.05) for a in (0, 1) for b in (2, 3)]
+    res = run(edges, 5)
+    assert same(res, 0, 1) and same(res, 2, 3) and not same(res, 0, 2)
+    assert same(res, 1, 4)  # the bridge joins the man it links to more strongly
+    assert res.rejected.values.tolist() == [[2, 4, 0.92, "outweighed"]]
+    assert res.record_probability[2] == 0.999 and res.record_probability[4] == 0.93
+
+
+def test_one_disagreeing_pair_does_not_split_a_person_held_by_links():
+    # a person who moved: the old and new address records disagree, both link to the email record
+    res = run([(0, 1, 0.99), (1, 2, 0.99), (0, 2, 0.2)], 3)
+    assert same(res, 0, 1) and same(res, 1, 2) and res.rejected.empty
+
+
+def test_a_pairs_odds_against_count_at_most_as_one_in_twenty():
+    # odds of a million to one against (several fields repeating one slip) do not outvote two links
+    res = run([(0, 1, 0.99), (1, 2, 0.99), (0, 2, 1e-6)], 3)
+    assert same(res, 0, 2)
+    # ... but three pairs scored one in twenty outweigh one link
+    res = run([(0, 1, 0.99), (2, 3, 0.99), (1, 2, 0.95), (0, 2, 0.05), (1, 3, 0.05), (0, 3, 0.05)], 4)
+    assert not same(res, 1, 2)
+
+
+def test_a_must_link_is_never_split():
+    res = run([(0, 1, 0.001), (1, 2, 0.99)], 3, must_link=[(0, 1)])
+    assert same(res, 0, 1) and same(res, 1, 2)
