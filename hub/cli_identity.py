@@ -78,12 +78,13 @@ def with_canonical_names(df: pd.DataFrame) -> pd.DataFrame:
         field = spellings.get(column_key(str(column)))
         if field and column != field and field not in df.columns and field not in renames.values():
             renames[column] = field
-    if renames:
-        table = Table("column in the file", "read as", title="Columns named another way")
-        for column, field in renames.items():
-            table.add_row(str(column), field)
-        console.print(table)
-    return df.rename(columns=renames)
+    if not renames:
+        return df
+    table = Table("column in the file", "read as", title="Columns named another way")
+    for column, field in renames.items():
+        table.add_row(str(column), field)
+    console.print(table)
+    return df.rename(columns=renames, copy=False)  # a million rows' columns need not be copied to be renamed
 
 
 def require_match_columns(df: pd.DataFrame, path: Path) -> None:

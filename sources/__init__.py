@@ -11,16 +11,24 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 # arrival by it, and full-refresh delete detection compares it with the latest load.
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 
-from sources.config import SiloConfig, load_silo, load_silos, load_valid_silos, require_env  # noqa: E402
-from sources.errors import SchemaDriftError, SiloConfigError, SiloSyncError  # noqa: E402
-from sources.dlt_sources import build_source, normalise  # noqa: E402
-from sources.sync import SyncReport, make_pipeline, read_raw, sync_silo  # noqa: E402
-from sources.mapping import MappedRecords, map_records  # noqa: E402
-from sources.check import CheckReport, check_silo  # noqa: E402
+# Imported on first use (PEP 562): `hub resolve` reads a file's encoding and its column names from
+# here, and must not pay for dlt (its import, ~60 MB, landing after a million records are read, also
+# pinned memory those records' strings would have returned).
+_EXPORTS = {
+    "sources.config": ("SiloConfig", "load_silo", "load_silos", "load_valid_silos", "require_env"),
+    "sources.errors": ("SchemaDriftError", "SiloConfigError", "SiloSyncError"),
+    "sources.dlt_sources": ("build_source", "normalise"),
+    "sources.sync": ("SyncReport", "make_pipeline", "read_raw", "sync_silo"),
+    "sources.mapping": ("MappedRecords", "map_records"),
+    "sources.check": ("CheckReport", "check_silo"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = list(_HOME)
 
-__all__ = [
-    "SiloConfig", "load_silo", "load_silos", "load_valid_silos", "require_env",
-    "SiloConfigError", "SiloSyncError", "SchemaDriftError",
-    "build_source", "normalise", "make_pipeline", "sync_silo", "read_raw", "SyncReport",
-    "map_records", "MappedRecords", "check_silo", "CheckReport",
-]
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'sources' has no attribute {name!r}")

@@ -174,3 +174,18 @@ def test_resolve_says_which_silos_were_read_by_their_habit(tmp_path, monkeypatch
     assert "Silo habits" in result.output
     habit_rows = [line for line in result.output.splitlines() if "│" in line and "first" in line]
     assert len(habit_rows) == 1 and "ledger" in habit_rows[0] and "whole names surname first" in habit_rows[0]
+
+
+def test_reading_input_does_not_import_dlt(tmp_path):
+    """`hub resolve` borrows the silo layer's encoding and column-name helpers; dlt (its import
+    landing after a million records are read pinned 0.4 GiB of their strings) stays out."""
+    import subprocess
+    import sys
+
+    (tmp_path / "in.csv").write_text("First Name,Email\nAnn,ann@acme.io\n")
+    code = ("import sys; from pathlib import Path; from hub.cli_identity import read_table, with_canonical_names; "
+            f"df = with_canonical_names(read_table(Path({str(tmp_path / 'in.csv')!r}))); "
+            "assert list(df.columns) == ['given_name', 'email'], df.columns; "
+            "assert 'dlt' not in sys.modules, 'dlt imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
