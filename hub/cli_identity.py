@@ -127,7 +127,7 @@ def resolve_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: silo, source_record_id, customer_id, match_probability."),
     model: Path | None = typer.Option(None, "--model", help="Use this trained model JSON instead of training."),
     save_model: Path | None = typer.Option(None, "--save-model", help="Write the trained model JSON here."),
-    threshold: float | None = typer.Option(None, "--threshold", help="Match probability threshold (default 0.7)."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Match probability threshold (default 0.5)."),
     region: str = typer.Option("US", "--region", help="Default region for phone numbers without a country code."),
     pairs_out: Path | None = typer.Option(None, "--pairs-out", help="Also write the scored pairs (Parquet)."),
     labels_file: Path | None = typer.Option(

@@ -8,10 +8,11 @@ score already weighed the disagreement — never because a chain of other links 
 Must-link decisions are applied first and never undone.
 
 Then a cluster held together against the evidence of its own pairs is split (`_split_weakly_held`):
-its groups are joined again, strongest first, only while the scored pairs between two groups say on
-balance that they are one person (summed log-odds above zero). One link above the threshold is
-enough for union–find; a names-only record bridging two namesakes, each with their own email and
-phone, is such a link, and the pairs between the namesakes' records say otherwise.
+its groups are joined again, strongest first, only while the scored pairs between two groups clear
+the threshold on balance (summed log-odds at least the threshold's; at the default 0.5, zero: more
+likely one person than two). One link above the threshold is enough for union–find; a names-only
+record bridging two namesakes, each with their own email and phone, is such a link, and the pairs
+between the namesakes' records say otherwise.
 """
 from __future__ import annotations
 
@@ -208,20 +209,21 @@ def cluster(
 
 def _split_weakly_held(labels: np.ndarray, left: np.ndarray, right: np.ndarray, probability: np.ndarray,
                        must: np.ndarray, threshold: float) -> tuple[np.ndarray, list[tuple]]:
-    """Labels with each cluster of three or more records that holds a pair scored below one half
-    re-joined by sum linkage, one cluster at a time (clusters whose pairs all lean to a match would
-    join whole again: left as they are), and the above-threshold pairs that ended up apart, for
-    review ('outweighed')."""
+    """Labels with each cluster of three or more records that holds a pair scored below the
+    threshold re-joined by sum linkage, one cluster at a time (clusters whose pairs all clear it
+    would join whole again: left as they are), and the above-threshold pairs that ended up apart,
+    for review ('outweighed')."""
     inside = labels[left] == labels[right]
     sizes = np.bincount(labels, minlength=len(labels))
     weak = np.zeros(len(labels), dtype=bool)
-    weak[labels[left[inside & (probability < 0.5)]]] = True
+    weak[labels[left[inside & (probability < threshold)]]] = True
     weak &= sizes >= 3  # two records are held by the one link above the threshold
     pick = np.flatnonzero(inside & weak[labels[left]])
     if not len(pick):
         return labels, []
     pl, pr, pp = left[pick], right[pick], probability[pick]
-    odds = np.maximum(np.log(np.clip(pp, 1e-12, 1.0)) - np.log(np.clip(1.0 - pp, 1e-12, 1.0)), DISAGREEMENT_FLOOR)
+    odds = np.maximum(_log_odds(pp), DISAGREEMENT_FLOOR)
+    bar = float(_log_odds(np.array([threshold]))[0])
     kept = must[weak[labels[must[:, 0]]]] if len(must) else must
     sl, sr = np.concatenate([pl, kept[:, 0]]), np.concatenate([pr, kept[:, 1]])
     so = np.concatenate([odds, np.full(len(kept), MUST_LINK_ODDS)])
@@ -230,7 +232,7 @@ def _split_weakly_held(labels: np.ndarray, left: np.ndarray, right: np.ndarray, 
     starts = np.flatnonzero(np.r_[True, np.diff(labels[sl]) != 0])
     labels = labels.copy()
     for lo, hi in zip(starts.tolist(), np.r_[starts[1:], len(sl)].tolist()):
-        groups = _sum_linkage(sl[lo:hi], sr[lo:hi], so[lo:hi])
+        groups = _sum_linkage(sl[lo:hi], sr[lo:hi], so[lo:hi], bar)
         if len(groups) > 1:
             for members in groups:
                 labels[members] = min(members)
@@ -238,15 +240,19 @@ def _split_weakly_held(labels: np.ndarray, left: np.ndarray, right: np.ndarray, 
     return labels, list(zip(pl[apart].tolist(), pr[apart].tolist(), pp[apart].tolist(), ["outweighed"] * int(apart.sum())))
 
 
-def _sum_linkage(left: np.ndarray, right: np.ndarray, odds: np.ndarray) -> list[list[int]]:
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(p, 1e-12, 1.0)) - np.log(np.clip(1.0 - p, 1e-12, 1.0))
+
+
+def _sum_linkage(left: np.ndarray, right: np.ndarray, odds: np.ndarray, bar: float) -> list[list[int]]:
     """Agglomerate records from singletons: always join the two groups whose pairs' summed log-odds
-    is the highest, while it is above zero. Returns the groups (lists of record positions)."""
+    is the highest, while it is at least `bar`. Returns the groups (lists of record positions)."""
     links: dict[int, dict[int, float]] = {}
     for a, b, w in zip(left.tolist(), right.tolist(), odds.tolist()):
         for x, y in ((a, b), (b, a)):
             row = links.setdefault(x, {})
             row[y] = row.get(y, 0.0) + w
-    heap = [(-w, a, b) for a, row in links.items() for b, w in row.items() if a < b and w > 0]
+    heap = [(-w, a, b) for a, row in links.items() for b, w in row.items() if a < b and w >= bar]
     heapq.heapify(heap)
     groups = {a: [a] for a in links}
     while heap:
@@ -264,7 +270,7 @@ def _sum_linkage(left: np.ndarray, right: np.ndarray, odds: np.ndarray) -> list[
             total = row.get(c, 0.0) + w
             row[c] = links[c][a] = total
             links[c].pop(b, None)
-            if total > 0:
+            if total >= bar:
                 heapq.heappush(heap, (-total, min(a, c), max(a, c)))
     return list(groups.values())
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 @dataclass
 class ResolverConfig:
-    match_threshold: float = 0.7  # pairs at or above this probability link records into one customer
-    review_threshold: float = 0.5  # pairs in [review, match) go to human review
+    match_threshold: float = 0.5  # pairs at or above this probability link records into one customer
+    review_threshold: float = 0.3  # pairs in [review, match) go to human review
     # two records with conflicting national id / birth date share a cluster only if their own pair
     # scored at least this (a chain of other links is never enough)
     conflict_override_probability: float = 0.5

@@ -6,14 +6,14 @@ import numpy as np
 from identity_resolution.clustering import cluster
 
 
-def run(edges, n, nid=None, dob=None, **kw):
+def run(edges, n, nid=None, dob=None, threshold=0.9, **kw):
     left = np.array([e[0] for e in edges], dtype=np.int64)
     right = np.array([e[1] for e in edges], dtype=np.int64)
     prob = np.array([e[2] for e in edges], dtype=np.float64)
     weight = np.log2(prob / (1 - prob + 1e-12))
     nid = np.array(nid if nid is not None else [None] * n, dtype=object)
     dob = np.array(dob if dob is not None else [None] * n, dtype=object)
-    return cluster(n, left, right, weight, prob, 0.9, nid, dob, **kw)
+    return cluster(n, left, right, weight, prob, threshold, nid, dob, **kw)
 
 
 def same(result, a, b) -> bool:
@@ -104,11 +104,19 @@ def test_one_disagreeing_pair_does_not_split_a_person_held_by_links():
 
 def test_a_pairs_odds_against_count_at_most_as_one_in_twenty():
     # odds of a million to one against (several fields repeating one slip) do not outvote two links
-    res = run([(0, 1, 0.99), (1, 2, 0.99), (0, 2, 1e-6)], 3)
+    res = run([(0, 1, 0.99), (1, 2, 0.99), (0, 2, 1e-6)], 3, threshold=0.5)
     assert same(res, 0, 2)
     # ... but three pairs scored one in twenty outweigh one link
-    res = run([(0, 1, 0.99), (2, 3, 0.99), (1, 2, 0.95), (0, 2, 0.05), (1, 3, 0.05), (0, 3, 0.05)], 4)
+    res = run([(0, 1, 0.99), (2, 3, 0.99), (1, 2, 0.95), (0, 2, 0.05), (1, 3, 0.05), (0, 3, 0.05)], 4, threshold=0.5)
     assert not same(res, 1, 2)
+
+
+def test_groups_must_clear_the_threshold_on_balance():
+    # two links and one pair against: 4.6 - 3 = 1.6 in log-odds, enough for 0.5 (0), not for 0.9 (2.2)
+    edges = [(0, 1, 0.99), (1, 2, 0.99), (0, 2, 1e-6)]
+    assert same(run(edges, 3, threshold=0.5), 0, 2)
+    strict = run(edges, 3, threshold=0.9)
+    assert same(strict, 0, 1) and not same(strict, 1, 2) and strict.rejected["reason"].tolist() == ["outweighed"]
 
 
 def test_a_must_link_is_never_split():
