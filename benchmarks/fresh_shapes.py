@@ -16,8 +16,12 @@ Gmail dots and +tags, the whole address in the street box with city and postcode
 a call centre (a title and family name only, a phone, sometimes an email, birth dates written out)
 and a newsletter list (first name, email, sometimes a postcode).
 
+`--layouts visits` renders them through a till and a service desk that type the customer in at every
+visit (1 to 12 records per person): the name as heard, at times an email, a phone or a postcode, so
+a name-only visit meets every namesake.
+
 Run: /work/venv/bin/python benchmarks/fresh_shapes.py [--people 20000] [--locales en_US en_GB]
-[--layouts tidy legacy]
+[--layouts tidy legacy visits]
 """
 from __future__ import annotations
 
@@ -210,21 +214,53 @@ LAYOUTS = {  # departments, the share of people each holds, and the one that hol
     "tidy": ((("crm", 0.6), ("billing", 0.5), ("support", 0.3)), "crm"),
     "legacy": ((("ledger", 0.6), ("webshop", 0.5), ("callcentre", 0.35), ("newsletter", 0.3)), "ledger"),
 }
+VISITS = ("till", "tickets")  # `--layouts visits`: departments that type the customer in at every visit
+
+
+def visit_silos(rng: random.Random) -> list[str]:
+    """One record per visit to a till or a service desk: 1 to 12 visits, most people few."""
+    return [rng.choice(VISITS) for _ in range(min(12, 1 + int(rng.expovariate(0.4))))]
+
+
+def render_visit(person: dict, rng: random.Random) -> dict:
+    """What a cashier or a help-desk agent types at one visit: the name as heard, at times an email
+    (sometimes mistyped), a phone (the mobile or the home landline) or a postcode."""
+    given, family = noisy_names(person, rng)
+    email = person["email"] if rng.random() < 0.5 else None
+    if email and rng.random() < 0.05:
+        email = typo(email, rng)
+    phone = (person["mobile"] if rng.random() < 0.7 else person["landline"]) if rng.random() < 0.5 else None
+    return {"full_name": f"{family.upper()}, {given}" if rng.random() < 0.3 else f"{given} {family}",
+            "email": email, "phone": phone, "postcode": person["postcode"] if rng.random() < 0.4 else None}
+
+
+def _silos_of(layouts: str, rng: random.Random) -> list[str]:
+    if layouts == "visits":
+        return visit_silos(rng)
+    shares, twice = LAYOUTS[layouts]
+    silos = [s for s, p in shares if rng.random() < p] or [twice]
+    if rng.random() < 0.05:
+        silos.append(twice)  # entered twice
+    return silos
+
+
+def _render(layouts: str, person: dict, silo: str, locale: str, rng: random.Random, seed: int) -> dict:
+    if layouts == "tidy":
+        return render(person, silo, locale, rng)
+    if layouts == "visits":
+        return render_visit(person, rng)
+    return render_legacy(person, silo, locale, rng, seed)
 
 
 def make_population(people: int, locale: str = "en_US", seed: int = 1,
                     layouts: str = "tidy") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(records, truth): canonical raw records of the layouts' silos and the person behind each."""
     rng = random.Random(seed + 1)
-    shares, twice = LAYOUTS[layouts]
     records, truth = [], []
     for person in draw_people(people, locale, seed):
-        silos = [s for s, p in shares if rng.random() < p] or [twice]
-        if rng.random() < 0.05:
-            silos.append(twice)  # entered twice
-        for silo in silos:
+        for silo in _silos_of(layouts, rng):
             rid = f"{silo[0]}{len(records)}"
-            record = render(person, silo, locale, rng) if layouts == "tidy" else render_legacy(person, silo, locale, rng, seed)
+            record = _render(layouts, person, silo, locale, rng, seed)
             records.append({"silo": silo, "source_record_id": rid, **record})
             truth.append({"silo": silo, "source_record_id": rid, "person_id": person["person_id"]})
     return pd.DataFrame(records), pd.DataFrame(truth)
@@ -250,7 +286,7 @@ def main() -> None:
     ap.add_argument("--people", type=int, default=20_000)
     ap.add_argument("--locales", nargs="+", default=["en_US", "en_GB"], choices=sorted(REGION))
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--layouts", nargs="+", default=["tidy"], choices=sorted(LAYOUTS))
+    ap.add_argument("--layouts", nargs="+", default=["tidy"], choices=sorted([*LAYOUTS, "visits"]))
     args = ap.parse_args()
     table = Table(title=f"hub resolve on an independent Faker population ({args.people:,} people per locale)")
     for col in ["layouts", "locale", "records", "seconds", "pair P", "pair R", "pair F1", "B3 F1"]:

@@ -52,3 +52,14 @@ def test_a_shared_employer_is_learned_as_evidence():
     model = resolve(standardise_records(records, default_region="US", hash_key=b"k")).model
     m_exact, u_exact = model.m["company"][-1], model.u["company"][-1]
     assert m_exact > 0.8 and u_exact < 0.1  # one person keeps one employer; strangers seldom share one
+
+
+def test_a_customer_typed_in_at_every_visit_is_one_customer():
+    records, truth = make_population(400, "en_US", seed=2, layouts="visits")
+    assert truth.groupby("person_id").size().max() >= 10  # loyal customers, a record per visit
+    staged = standardise_records(records, default_region="US", hash_key=b"k")
+    metrics = evaluate(resolve(staged).xref, truth)
+    # measured at seeds 1-3: precision 0.989-0.996, recall 0.969-0.973, B-cubed 0.985-0.989
+    assert metrics["pairwise_precision"] >= 0.97
+    assert metrics["pairwise_recall"] >= 0.95
+    assert metrics["bcubed_f1"] >= 0.97
