@@ -16,7 +16,7 @@ console = Console(stderr=True)
 
 
 def read_table(path: Path, country: str | None = None) -> pd.DataFrame:
-    """Parquet or CSV (by extension) with every column as text; a clear error for anything else.
+    """Parquet, CSV or Excel (by extension) with every column as text; a clear error for anything else.
     A CSV in another encoding than UTF-8 (a Windows code page, UTF-16) is read in the one its bytes
     show, preferring `country`'s code page (sources/encoding.py)."""
     if not path.exists():
@@ -26,7 +26,12 @@ def read_table(path: Path, country: str | None = None) -> pd.DataFrame:
         return pd.read_parquet(path)
     if suffix in (".csv", ".txt"):
         return _read_csv(path, country)
-    raise typer.BadParameter(f"{path}: expected a .parquet or .csv file, got {suffix or 'no extension'!r}")
+    if suffix == ".xlsx":  # what a department e-mails: its first sheet, every cell as text
+        try:
+            return pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""])
+        except Exception as exc:  # openpyxl's errors for a file that is no workbook vary by damage
+            raise typer.BadParameter(f"{path}: not readable as an Excel workbook: {exc}") from None
+    raise typer.BadParameter(f"{path}: expected a .parquet, .csv or .xlsx file, got {suffix or 'no extension'!r}")
 
 
 def _read_csv(path: Path, country: str | None) -> pd.DataFrame:
@@ -123,7 +128,7 @@ def with_record_keys(df: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 @app.command("resolve")
 def resolve_command(
-    input: Path = typer.Argument(..., help="Parquet or CSV with canonical columns (raw values)."),
+    input: Path = typer.Argument(..., help="Parquet, CSV or Excel (.xlsx) with canonical columns (raw values)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: silo, source_record_id, customer_id, match_probability."),
     model: Path | None = typer.Option(None, "--model", help="Use this trained model JSON instead of training."),
     save_model: Path | None = typer.Option(None, "--save-model", help="Write the trained model JSON here."),

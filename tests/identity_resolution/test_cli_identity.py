@@ -49,10 +49,35 @@ def test_resolve_reuses_a_model_and_fills_missing_keys(synthetic, tmp_path, monk
 
 def test_resolve_rejects_unknown_file_types(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.json").write_text("[]")
+    result = runner.invoke(app, ["resolve", "x.json", "--out", "o.parquet"])
+    assert result.exit_code != 0
+    assert ".parquet, .csv or .xlsx" in result.output
     (tmp_path / "x.xlsx").write_text("nope")
     result = runner.invoke(app, ["resolve", "x.xlsx", "--out", "o.parquet"])
-    assert result.exit_code != 0
-    assert "parquet or .csv" in result.output
+    assert result.exit_code == 2 and "not readable as an Excel workbook" in result.output
+
+
+def test_resolve_reads_an_excel_workbook_with_numbers_and_dates_in_cells(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    # cells typed the spreadsheet way: a ZIP as a number (leading zero lost), a date as a date
+    pd.DataFrame({"Silo": ["crm", "erp", "erp"], "Source Record ID": [1, 7, 8],
+                  "First Name": ["Anna", "Anna", "Bea"], "Last Name": ["Berg", "Berg", "Berg"],
+                  "ZIP": [2134, 2134, 2134],
+                  "Date of Birth": pd.to_datetime(["1984-03-07", "1984-03-07", "1990-11-02"])}).to_excel(
+        "export.xlsx", index=False)
+    result = runner.invoke(app, ["resolve", "export.xlsx", "--out", "x.parquet"])
+    assert result.exit_code == 0, result.output
+    xref = pd.read_parquet("x.parquet").set_index("source_record_id")["customer_id"]
+    assert xref["1"] == xref["7"] != xref["8"]
+    from pathlib import Path
+
+    from hub.cli_identity import read_table, with_canonical_names
+    from identity_resolution import standardise_records
+
+    staged = standardise_records(with_canonical_names(read_table(Path("export.xlsx"))), hash_key=b"k")
+    assert staged["postcode"].tolist() == ["02134"] * 3 and str(staged["birth_date"].iloc[0]) == "1984-03-07"
 
 
 def _write(frame: pd.DataFrame, name: str) -> str:
