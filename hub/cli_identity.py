@@ -104,11 +104,11 @@ def require_match_columns(df: pd.DataFrame, path: Path) -> None:
 def require_unique_keys(df: pd.DataFrame, path: Path) -> None:
     """Refuse two rows with one (silo, source_record_id) before any work: the output has one row per
     record key, so which row a customer id belongs to could not be told."""
-    keys = df["silo"].astype(str) + ":" + df["source_record_id"].astype(str)
-    repeated = keys[keys.duplicated(keep=False)]
-    if len(repeated):
-        rows = repeated.groupby(repeated, sort=False).groups
-        examples = "; ".join(f"{key} (data rows {', '.join(str(i + 1) for i in list(at)[:3])})"
+    from identity_resolution.resolver import repeated_keys
+
+    rows = repeated_keys(df)
+    if rows:
+        examples = "; ".join(f"{key.replace('|', ':', 1)} (data rows {', '.join(str(i + 1) for i in at[:3])})"
                              for key, at in list(rows.items())[:3])
         raise typer.BadParameter(f"{path}: {len(rows)} (silo, source_record_id) keys appear more than once, "
                                  f"e.g. {examples}; make each record's key unique or drop the repeats")

@@ -231,7 +231,7 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
     (a postcode, or the record's own city): the boxes win, the line fills the gaps. A line that ends
     in its record's city and nothing else ('5 Elm Rd, Springfield') loses the city."""
     line = _joined_lines(line.astype("object"))
-    with_comma = (line.notna() & line.astype("string").str.contains(",", regex=False).fillna(False)).to_numpy()
+    with_comma = line.astype("string[pyarrow]").str.contains(",", regex=False).fillna(False).to_numpy(dtype=bool)
     street, town, state, code = _parsed_parts(line.where(with_comma, None))
     boxes = [box.astype("object").to_numpy() for box in (city, region, postcode)]
     blank = pd.isna(boxes[0]) & pd.isna(boxes[2])

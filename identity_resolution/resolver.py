@@ -95,11 +95,21 @@ def _active(records: pd.DataFrame) -> pd.DataFrame:
     # only the columns the resolver reads: a million-record frame is copied once, narrowly
     keep = [c for c in RESOLVER_COLUMNS if c in records.columns]
     out = records[keep].reset_index(drop=True)
-    keys = out["silo"].astype(str) + "|" + out["source_record_id"].astype(str)
-    dupes = keys[keys.duplicated()]
-    if len(dupes):
-        raise ValueError(f"resolve(): {len(dupes)} duplicate (silo, source_record_id) keys, e.g. {dupes.iloc[0]!r}")
+    repeated = repeated_keys(out)
+    if repeated:
+        extra = sum(len(rows) - 1 for rows in repeated.values())
+        raise ValueError(f"resolve(): {extra} duplicate (silo, source_record_id) keys, e.g. {next(iter(repeated))!r}")
     return out
+
+
+def repeated_keys(records: pd.DataFrame) -> dict[str, list[int]]:
+    """'silo|source_record_id' -> the row positions holding it, for each key on more than one row."""
+    keys = (records["silo"].astype(str) + "|" + records["source_record_id"].astype(str)).to_numpy(dtype=object)
+    codes = pd.factorize(keys)[0]
+    rows: dict[str, list[int]] = {}
+    for i in np.flatnonzero(np.bincount(codes)[codes] > 1).tolist():
+        rows.setdefault(keys[i], []).append(i)
+    return rows
 
 
 def add_closure_pairs(model, features, config, n, scored, rule_names, codes: RecordCodes | None = None):
