@@ -26,7 +26,10 @@ _USER_NAME = re.compile(r"^[A-Za-z._]+\d+[A-Za-z]*$")
 _SPELT_USER_NAME = re.compile(r"^([A-Za-z]{2,})[._]([A-Za-z]{2,})\d*$")
 _NOT_LETTERS = re.compile(r"[^a-z]")
 _SPACES = re.compile(r"\s+")
-_TOKEN_BREAKS = re.compile(r"[\s.]+")
+_TOKEN_BREAKS = re.compile(r"[\s.,]+")
+# a clerk's note beside the name ('John Smith (deceased)', '[old account]') and a maiden name
+# ('Mary Smith née Jones'): neither is the name the other departments know
+_NOTES = re.compile(r"\([^)]*\)?|\[[^\]]*\]?|\s+n[eé]e\s+\S+", re.IGNORECASE)
 _PLACEHOLDER_BREAKS = re.compile(r"[\s\-]+")
 
 
@@ -156,7 +159,7 @@ def _clean(text: str | None) -> str | None:
         return f"{spelt.group(1)} {spelt.group(2)}"
     if _USER_NAME.match(stripped):
         return None
-    text = _NOT_NAME.sub(" ", fold(text))
+    text = _NOT_NAME.sub(" ", fold(_NOTES.sub(" ", text)))
     text = _SPACES.sub(" ", text).strip(" ,.-'")
     return text or None
 

@@ -79,6 +79,13 @@ def one(**raw) -> dict:
         ({"full_name": "SMITH J"}, "J", "Smith"),
         ({"full_name": "Nguyen T. H."}, "T", "Nguyen"),
         ({"full_name": "John S"}, "John", "S"),  # a given name and a family initial keep their order
+        # a clerk's note beside the name and a maiden name are not the name
+        ({"full_name": "John Smith (deceased)"}, "John", "Smith"),
+        ({"full_name": "Robert (Bob) Smith"}, "Robert", "Smith"),
+        ({"given_name": "Mary", "family_name": "Smith [old account]"}, "Mary", "Smith"),
+        ({"full_name": "Elizabeth Smith née Jones"}, "Elizabeth", "Smith"),
+        ({"full_name": "John Nee"}, "John", "Nee"),  # Nee the surname stays
+        ({"full_name": "Smith, John, III"}, "John", "Smith"),
     ],
 )
 def test_names(raw, given, family):
