@@ -40,18 +40,35 @@ class Retries(_Strict):
     backoff_seconds: float = Field(30.0, ge=0)
 
 
+# Fields whose parts are read together when a silo splits them over several columns ('street_1',
+# 'street_2'; 'first', 'middle'); the other fields take the first filled column ('mobile', 'home_phone').
+JOINED_FIELDS = frozenset({"name", "given_name", "family_name", "full_name", "address", "address_line", "company"})
+
+
 class FieldMap(_Strict):
-    """Where one canonical field comes from: a source column, or a constant `value`."""
+    """Where one canonical field comes from: a source column, several columns, or a constant `value`."""
     column: str | None = None
+    columns: list[str] | None = Field(None, min_length=1)
     value: Any = None
     form: str | None = None
     formats: list[str] | None = None
+    combine: Literal["join", "first"] | None = None  # for `columns`; the default depends on the field
 
     @model_validator(mode="after")
     def _one_source(self) -> "FieldMap":
-        if (self.column is None) == (self.value is None):
-            raise ValueError("give exactly one of `column:` (a source column) or `value:` (a constant)")
+        if sum(x is not None for x in (self.column, self.columns, self.value)) != 1:
+            raise ValueError("give exactly one of `column:` (a source column), `columns:` (several) or `value:` (a constant)")
+        if self.combine is not None and self.columns is None:
+            raise ValueError("`combine:` goes with `columns:`")
         return self
+
+    def source_columns(self) -> list[str]:
+        """The source columns this field reads ([] for a constant)."""
+        return self.columns or ([self.column] if self.column is not None else [])
+
+    def combine_for(self, field: str) -> str:
+        """How several columns make one value: 'join' (with spaces) or 'first' (the first filled)."""
+        return self.combine or ("join" if field in JOINED_FIELDS else "first")
 
 
 class Mapping(_Strict):
@@ -90,9 +107,9 @@ class Mapping(_Strict):
     def items(self) -> list[tuple[str, FieldMap]]:
         return [(k, v) for k, v in self if v is not None]
 
-    def columns(self) -> dict[str, str]:
-        """Mapped field -> source column, for the fields read from a column."""
-        return {k: v.column for k, v in self.items() if v.column is not None}
+    def columns(self) -> dict[str, list[str]]:
+        """Mapped field -> its source columns, for the fields read from columns."""
+        return {k: v.source_columns() for k, v in self.items() if v.source_columns()}
 
 
 class Fact(_Strict):
@@ -322,8 +339,8 @@ class SiloConfig(_Strict):
         return list(spec.primary_key or self.primary_key or [])
 
     def record_id_columns(self) -> list[str]:
-        if self.mapping.source_record_id is not None and self.mapping.source_record_id.column:
-            return [self.mapping.source_record_id.column]
+        if self.mapping.source_record_id is not None and self.mapping.source_record_id.source_columns():
+            return self.mapping.source_record_id.source_columns()
         return self.primary_key or self.table_primary_key(self.tables()[0])
 
     def default_cursor(self) -> str | None:
@@ -340,7 +357,7 @@ class SiloConfig(_Strict):
 
     def mapped_columns(self) -> list[str]:
         """Every source column the mapping, facts and delete flag read (the drift check's list)."""
-        cols = list(self.mapping.columns().values()) + [f.column for f in self.facts]
+        cols = [c for used in self.mapping.columns().values() for c in used] + [f.column for f in self.facts]
         if self.deletes is not None and self.deletes.mode == "flag" and self.deletes.column:
             cols.append(self.deletes.column)
         cols += [c for c in self.record_id_columns() if c not in cols]

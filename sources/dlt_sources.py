@@ -114,7 +114,7 @@ def build_source(silo: SiloConfig, observer: ColumnObserver | None = None,
 
 def _updated_column(silo: SiloConfig) -> str | None:
     spec = silo.mapping.source_updated_at
-    return spec.column if spec is not None and spec.column else silo.default_cursor()
+    return spec.source_columns()[0] if spec is not None and spec.source_columns() else silo.default_cursor()
 
 
 def as_text(item: Any) -> Any:

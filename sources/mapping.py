@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sources.config import DATE_FIELDS, Fact, SiloConfig
+from sources.config import DATE_FIELDS, Fact, FieldMap, SiloConfig
 from sources.dlt_sources import normalise
 from sources.parsing import as_text, parse_bools, parse_dates, parse_numbers, split_address, split_name
 from sources.sync import REFRESH_DELETED
@@ -58,6 +58,23 @@ def _column(raw: pd.DataFrame, column: str) -> pd.Series:
     for variant in [c for c in raw.columns if c.startswith(f"{name}__v_")]:
         values = values.astype(object).where(values.notna(), raw[variant].astype(object))
     return values
+
+
+def _field_values(raw: pd.DataFrame, spec: FieldMap, field: str) -> pd.Series:
+    """One canonical field's source values: its column, its several columns joined with spaces or the
+    first filled of them (`combine`), or its constant."""
+    if spec.value is not None:
+        return pd.Series(spec.value, index=raw.index)
+    if spec.column is not None:
+        return _column(raw, spec.column)
+    parts = [as_text(_column(raw, c)) for c in spec.columns]
+    if spec.combine_for(field) == "first":
+        return pd.concat(parts, axis=1).bfill(axis=1).iloc[:, 0].astype(object)
+    joined = parts[0]
+    for part in parts[1:]:
+        glued = joined.fillna("") + " " + part.fillna("")
+        joined = glued.where(joined.notna() & part.notna(), joined.where(joined.notna(), part))
+    return joined
 
 
 def _quoted(values: pd.Series, mask: pd.Series) -> pd.Series:
@@ -109,11 +126,12 @@ def _map_plain_fields(silo: SiloConfig, raw: pd.DataFrame, out: pd.DataFrame, pr
     for field, spec in silo.mapping.items():
         if field in ("name", "address", "source_record_id"):
             continue
-        values = pd.Series(spec.value, index=raw.index) if spec.column is None else _column(raw, spec.column)
+        values = _field_values(raw, spec, field)
         if field in DATE_FIELDS:
             parsed, unreadable = parse_dates(values, spec.formats)
             shown = f" (formats {', '.join(spec.formats)})" if spec.formats else ""
-            problems.add(unreadable, f"column {spec.column}: value " + _quoted(values, unreadable) + f" is not a date{shown}")
+            source = "/".join(spec.source_columns()) or "value"
+            problems.add(unreadable, f"column {source}: value " + _quoted(values, unreadable) + f" is not a date{shown}")
             if field == "birth_date":
                 out[field] = parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
             else:
@@ -128,13 +146,13 @@ def _map_plain_fields(silo: SiloConfig, raw: pd.DataFrame, out: pd.DataFrame, pr
 def _map_name_and_address(silo: SiloConfig, raw: pd.DataFrame, out: pd.DataFrame) -> None:
     name, address = silo.mapping.name, silo.mapping.address
     if name is not None:
-        parts = split_name(as_text(_column(raw, name.column)), name.form)
+        parts = split_name(as_text(_field_values(raw, name, "name")), name.form)
         for col in parts.columns:
             # explicit given_name/family_name mappings win over the split
             if silo.mapping.__dict__.get(col) is None:
                 out[col] = parts[col]
     if address is not None:
-        parts = split_address(as_text(_column(raw, address.column)), address.form)
+        parts = split_address(as_text(_field_values(raw, address, "address")), address.form)
         for col in parts.columns:
             if silo.mapping.__dict__.get(col) is None:
                 out[col] = parts[col]

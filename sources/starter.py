@@ -2,6 +2,7 @@
 the table (columns, primary key, a likely cursor, and a guessed mapping to review)."""
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -24,6 +25,7 @@ GUESSES = {
     "company": ("company", "companyname", "organisation", "organization", "employer"),
 }
 NOT_TEXT = ("parquet", "xlsx", "xls")
+YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "none"})  # YAML 1.1 reads them as such
 CURSOR_NAMES = ("updated_at", "updatedat", "modified_at", "modifiedat", "last_modified", "lastmodified",
                 "last_updated", "updated", "modified", "changed_at")
 
@@ -48,6 +50,26 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
     return found
 
 
+# more columns a field may be spread over: a second address line, other phone numbers and emails
+# ('Mobile', 'Home Phone'; 'Email 2'); the starter maps them with `columns:` (docs/silos.md)
+MORE_COLUMNS = {
+    "address_line": lambda key: key.endswith(("address2", "addressline2", "street2", "streetline2", "addr2")),
+    "phone": lambda key: re.sub(r"\d+$", "", key) == "tel" or re.sub(r"\d+$", "", key).endswith(("phone", "mobile", "cell")),
+    "email": lambda key: re.sub(r"\d+$", "", key).endswith(("email", "emailaddress")),
+}
+
+
+def guess_starter_mapping(columns: list[str]) -> dict[str, str | list[str]]:
+    """guess_mapping, plus the further columns of a field spread over several (listed after the first)."""
+    mapping: dict[str, str | list[str]] = dict(guess_mapping(columns))
+    for field, more in MORE_COLUMNS.items():
+        first = mapping.get(field)
+        extra = [c for c in columns if first and c not in mapping.values() and more(column_key(c))]
+        if extra:
+            mapping[field] = [first, *extra]
+    return mapping
+
+
 def guess_cursor(columns: list[str]) -> str | None:
     keys = {column_key(c): c for c in columns}
     return next((keys[column_key(n)] for n in CURSOR_NAMES if column_key(n) in keys), None)
@@ -67,10 +89,23 @@ def introspect_sql(url: str, table: str, schema: str | None = None) -> tuple[lis
     return columns, list(pk)
 
 
-def _mapping_lines(mapping: dict[str, str], indent: str = "  ") -> str:
+def _yaml_text(text: str) -> str:
+    """A column name as YAML reads it back: quoted unless plain ('No', 'On' and '#' would not be)."""
+    plain = re.fullmatch(r"[A-Za-z_][\w \-]*", text) and text.lower() not in YAML_WORDS and text == text.strip()
+    return text if plain else json.dumps(text)
+
+
+def _yaml_columns(columns: str | list[str]) -> str:
+    if isinstance(columns, str):
+        return _yaml_text(columns)
+    return "[" + ", ".join(_yaml_text(c) for c in columns) + "]"
+
+
+def _mapping_lines(mapping: dict[str, str | list[str]], indent: str = "  ") -> str:
     if not mapping:
         return f"{indent}email: email   # TODO: the column holding e-mail\n{indent}# name: {{column: name_column, form: first_last}}\n"
-    return "".join(f"{indent}{field}: {column}\n" for field, column in mapping.items())
+    return "".join(f"{indent}{field}: {_yaml_columns(column) if isinstance(column, str) else '{columns: ' + _yaml_columns(column) + '}'}\n"
+                   for field, column in mapping.items())
 
 
 def sql_starter(name: str, url_env: str, table: str | None = None, schema: str | None = None) -> str:
@@ -93,13 +128,13 @@ sql:
   url: ${{{url_env}}}              # secret: set {url_env} in the environment, never here
 {f"  schema: {schema}" + chr(10) if schema else ""}  tables:
     - name: {table}
-      primary_key: {", ".join(pk) if pk else "id   # TODO: the column that identifies a row"}
-      {f"cursor: {cursor}            # incremental: only rows changed since the last sync" if cursor else "# cursor: updated_at   # a column that grows when a row changes (incremental loads)"}
+      primary_key: {_yaml_columns(pk if len(pk) > 1 else pk[0]) if pk else "id   # TODO: the column that identifies a row"}
+      {f"cursor: {_yaml_text(cursor)}            # incremental: only rows changed since the last sync" if cursor else "# cursor: updated_at   # a column that grows when a row changes (incremental loads)"}
     # - name: active_customers     # or a custom SELECT, loaded as table `active_customers`
     #   query: SELECT * FROM customers WHERE active
     #   primary_key: id
 mapping:                         # canonical field: source column (see docs/silos.md)
-{_mapping_lines(guess_mapping(columns))}facts: []                        # e.g. - {{name: balance, column: balance, type: number, agg: sum}}
+{_mapping_lines(guess_starter_mapping(columns))}facts: []                        # e.g. - {{name: balance, column: balance, type: number, agg: sum}}
 # deletes: {{column: is_deleted, value: true}}   # or {{mode: full_refresh}}
 """
 
@@ -139,7 +174,7 @@ def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> st
     sample = introspect_files(path, glob) if path and "${" not in path else None
     columns = [str(c) for c in sample.columns] if sample is not None else []
     pk = guess_primary_key(sample) if sample is not None else []
-    mapping = guess_mapping(columns)
+    mapping = guess_starter_mapping(columns)
     cursor = guess_cursor(columns)
     if cursor and "source_updated_at" not in mapping:
         mapping["source_updated_at"] = cursor
@@ -159,7 +194,7 @@ files:
     - name: customers
       path: {path or "${" + name.upper() + "_DIR}"}
       glob: "{glob}"                # the format follows the extension; else add `format:`
-      primary_key: {", ".join(pk) if pk else "id              # TODO: the column that identifies a row"}
+      primary_key: {_yaml_columns(pk if len(pk) > 1 else pk[0]) if pk else "id              # TODO: the column that identifies a row"}
       csv: {{delimiter: ",", encoding: auto, header: true}}
 sensor: {{enabled: true, minimum_interval_seconds: 60}}
 mapping:                           # canonical field: source column (see docs/silos.md)

@@ -248,7 +248,7 @@ def _check_mapped_columns(silo: SiloConfig, observer: ColumnObserver, known: dic
 
 
 def _used_by(silo: SiloConfig, column: str) -> str:
-    uses = [f"mapping.{k}" for k, c in silo.mapping.columns().items() if c == column]
+    uses = [f"mapping.{k}" for k, used in silo.mapping.columns().items() if column in used]
     uses += [f"facts.{f.name}" for f in silo.facts if f.column == column]
     if silo.deletes is not None and silo.deletes.column == column:
         uses.append("deletes.column")

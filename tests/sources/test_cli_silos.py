@@ -68,28 +68,41 @@ def test_check_reports_ok_sample_and_problems(demo_dir, tmp_path, monkeypatch):
     assert result.exit_code == 2 and "credit.yaml, line" in result.output and "malformed YAML" in result.output
 
 
-def test_new_sql_starter_is_introspected_and_valid(tmp_path, monkeypatch):
+def sql_starter_of(tmp_path, monkeypatch, create_table: str, table: str):
+    """`hub silos new sql erp` introspecting a SQLite table made by `create_table`: (database, silo folder)."""
     db = tmp_path / "erp.sqlite"
-    engine = sa.create_engine(f"sqlite:///{db}")
-    with engine.begin() as con:
-        con.execute(sa.text("CREATE TABLE clients (client_no TEXT PRIMARY KEY, FirstName TEXT, LastName TEXT, "
-                            "EMail TEXT, zip TEXT, LastModified TEXT)"))
+    with sa.create_engine(f"sqlite:///{db}").begin() as con:
+        con.execute(sa.text(create_table))
     monkeypatch.setenv("ERP_DB_URL", f"sqlite:///{db}")
     folder = tmp_path / "silos"
-    result = runner.invoke(app, ["new", "sql", "erp", "--url-env", "ERP_DB_URL", "--table", "clients",
+    result = runner.invoke(app, ["new", "sql", "erp", "--url-env", "ERP_DB_URL", "--table", table,
                                  "--silos", str(folder)])
     assert result.exit_code == 0, result.output
+    return db, folder
+
+
+def test_new_sql_starter_is_introspected_and_valid(tmp_path, monkeypatch):
+    db, folder = sql_starter_of(tmp_path, monkeypatch, "CREATE TABLE clients (client_no TEXT PRIMARY KEY, FirstName TEXT, "
+                                "LastName TEXT, EMail TEXT, zip TEXT, LastModified TEXT)", "clients")
     text = (folder / "erp.yaml").read_text()
     assert "${ERP_DB_URL}" in text and str(db) not in text  # the secret stays in the environment
     silo = load_silo(folder / "erp.yaml")
     assert silo.sql.tables[0].primary_key == ["client_no"] and silo.sql.tables[0].cursor == "LastModified"
-    assert silo.mapping.columns() == {"email": "EMail", "given_name": "FirstName", "family_name": "LastName",
-                                      "postcode": "zip"}
+    assert silo.mapping.columns() == {"email": ["EMail"], "given_name": ["FirstName"], "family_name": ["LastName"],
+                                      "postcode": ["zip"]}
     for kind in ("files", "rest"):
         assert runner.invoke(app, ["new", kind, f"x_{kind}", "--silos", str(folder)]).exit_code == 0
         assert load_silo(folder / f"x_{kind}.yaml").kind == kind
     again = runner.invoke(app, ["new", "sql", "erp", "--silos", str(folder)])
     assert again.exit_code == 2 and "--force" in again.output
+
+
+def test_new_sql_starter_keeps_a_composite_key_and_quotes_odd_column_names(tmp_path, monkeypatch):
+    _, folder = sql_starter_of(tmp_path, monkeypatch, 'CREATE TABLE accounts (branch TEXT, "No" TEXT, "E-mail #" TEXT, '
+                               'Mobile TEXT, "Tel 2" TEXT, PRIMARY KEY (branch, "No"))', "accounts")
+    silo = load_silo(folder / "erp.yaml")
+    assert silo.sql.tables[0].primary_key == ["branch", "No"]  # not one column named 'branch, No'; 'No' not false
+    assert silo.mapping.columns() == {"email": ["E-mail #"], "phone": ["Mobile", "Tel 2"]}
 
 
 def test_new_files_starter_reads_the_first_file(demo_dir, tmp_path):
@@ -100,9 +113,25 @@ def test_new_files_starter_reads_the_first_file(demo_dir, tmp_path):
     silo = load_silo(folder / "shop.yaml")
     assert silo.files.tables[0].primary_key == ["customer_id"]
     assert silo.mapping.columns() == {
-        "given_name": "first_name", "family_name": "last_name", "email": "email", "phone": "phone",
-        "address_line": "ship_street", "city": "ship_city", "region": "ship_state", "postcode": "ship_zip",
-        "source_updated_at": "updated_at"}
+        "given_name": ["first_name"], "family_name": ["last_name"], "email": ["email"], "phone": ["phone"],
+        "address_line": ["ship_street"], "city": ["ship_city"], "region": ["ship_state"], "postcode": ["ship_zip"],
+        "source_updated_at": ["updated_at"]}
+
+
+def test_new_files_starter_maps_a_field_spread_over_several_columns(tmp_path):
+    drop, folder = tmp_path / "drop", tmp_path / "silos"
+    drop.mkdir()
+    (drop / "contacts.csv").write_text("Contact ID,First Name,Last Name,Address 1,Address 2,Billing Address,Mobile,"
+                                       "Home Phone,Email,Email 2,No\n7,Ann,Lee,12 Oak St,Apt 4,,555,556,a@x.com,,1\n")
+    result = runner.invoke(app, ["new", "files", "crm", "--path", str(drop), "--glob", "*.csv", "--silos", str(folder)])
+    assert result.exit_code == 0, result.output
+    silo = load_silo(folder / "crm.yaml")
+    assert silo.files.tables[0].primary_key == ["Contact ID"]
+    columns = silo.mapping.columns()
+    assert columns["address_line"] == ["Address 1", "Address 2"]  # a billing address is another address, not a line
+    assert columns["phone"] == ["Mobile", "Home Phone"] and columns["email"] == ["Email", "Email 2"]
+    assert silo.mapping.address_line.combine_for("address_line") == "join"
+    assert silo.mapping.phone.combine_for("phone") == "first"
 
 
 def test_new_files_starter_reads_a_windows_export(tmp_path):
@@ -113,4 +142,4 @@ def test_new_files_starter_reads_a_windows_export(tmp_path):
     assert result.exit_code == 0, result.output
     table = load_silo(folder / "shop.yaml").files.tables[0]
     assert table.csv.encoding == "auto" and "Kunden-Nr" in (folder / "shop.yaml").read_text()
-    assert load_silo(folder / "shop.yaml").mapping.columns()["email"] == "E-Mail"
+    assert load_silo(folder / "shop.yaml").mapping.columns()["email"] == ["E-Mail"]

@@ -97,6 +97,10 @@ def test_missing_env_variable_is_reported_with_line_and_fix(tmp_path, monkeypatc
     (GOOD + "sql: {url: \"sqlite://\", tables: [{name: t}]}\n", ["kind is files", "remove it"]),
     ("- just\n- a list\n", ["must be a mapping"]),
     (GOOD + "mapping2: {}\n", ["line 12", "unknown field 'mapping2'"]),
+    (GOOD + "  phone: {column: mobile, columns: [home]}\n", ["line 12", "field mapping.phone", "exactly one of"]),
+    (GOOD + "  phone: {columns: []}\n", ["line 12", "field mapping.phone.columns", "at least 1"]),
+    (GOOD + "  phone: {column: mobile, combine: first}\n", ["line 12", "`combine:` goes with `columns:`"]),
+    (GOOD + "  phone: {columns: [a, b], combine: concat}\n", ["line 12", "mapping.phone.combine", "'join' or 'first'"]),
 ])
 def test_bad_files_name_file_line_field_and_fix(tmp_path, text, expected):
     path = tmp_path / "bad.yaml"

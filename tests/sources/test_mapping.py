@@ -133,6 +133,40 @@ def test_name_forms_constants_and_composite_ids(tmp_path):
     assert rec.loc[2, ["given_name", "family_name", "full_name"]].tolist() == ["Carla", "Griffin", "Carla Griffin"]
 
 
+def test_a_field_split_over_several_columns(tmp_path):
+    silo = silo_from(tmp_path, """\
+        name: crm
+        kind: files
+        files: {tables: [{name: people, path: /tmp, glob: "*.csv", primary_key: [branch, num]}]}
+        mapping:
+          source_record_id: {columns: [branch, num]}
+          given_name: {columns: [First, Middle]}
+          family_name: Last
+          address_line: {columns: [Street 1, Street 2]}
+          phone: {columns: [Mobile, Home Phone, Work Phone]}
+          email: {columns: [Email, Email 2], combine: first}
+          source_updated_at: {columns: [modified, created]}
+        """)
+    raw = pd.DataFrame({"branch": ["N", "S", "S"], "num": ["1", "2", "3"], "first": ["John", "Mary", None],
+                        "middle": ["Q.", None, None], "last": ["Public", "Smith", "Doe"],
+                        "street_1": ["12 Oak St", "9 Elm Ave", None], "street_2": ["Apt 4", "  ", None],
+                        "mobile": [None, "(217) 555-0101", None], "home_phone": ["(217) 555-0199", "(217) 555-0102", None],
+                        "work_phone": ["x", None, None], "email": [" ", "m@x.com", None], "email_2": ["j@x.com", "n@x.com", None],
+                        "modified": [None, "2024-05-01", "garbage"], "created": ["2020-01-01", "2019-01-01", "2018-01-01"],
+                        "_table": "people", "_dlt_load_id": "1"})
+    out = map_records(silo, raw)
+    rec = out.records.set_index("source_record_id")
+    assert rec.index.tolist() == ["N|1", "S|2"]  # the composite id; S|3's modified date is unreadable
+    assert rec["given_name"].tolist() == ["John Q.", "Mary"]  # joined; the resolver drops the middle initial
+    assert rec["address_line"].tolist() == ["12 Oak St Apt 4", "9 Elm Ave"]  # a blank second line adds nothing
+    assert rec["phone"].tolist() == ["(217) 555-0199", "(217) 555-0101"]  # the first filled, in the listed order
+    assert rec["email"].tolist() == ["j@x.com", "m@x.com"]
+    assert rec["source_updated_at"].dt.strftime("%Y-%m-%d").tolist() == ["2020-01-01", "2024-05-01"]
+    assert out.rejected["source_record_id"].tolist() == ["S|3"]
+    assert "column modified/created: value 'garbage' is not a date" in out.rejected["reason"].item()
+    assert silo.mapped_columns()[:5] == ["branch", "num", "First", "Middle", "Last"]
+
+
 def test_last_first_and_free_forms(tmp_path):
     text = SILO.replace("form: last_first_comma", "form: last_first")
     silo = silo_from(tmp_path, text)

@@ -95,6 +95,35 @@ def test_mapped_column_disappearing_fails_and_leaves_raw_untouched(demo_dir, hub
     assert set(raw_of(silo, warehouse)["first_name"]) == {"Changed"}
 
 
+def test_a_field_over_several_columns_loads_and_each_column_is_watched(tmp_path, hub_paths):
+    warehouse, pipes = hub_paths
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    export = drop / "contacts.csv"
+    export.write_text("ID,First,Last,Address 1,Address 2,Mobile,Home Phone\n"
+                      "1,Ann,Lee,12 Oak St,Apt 4,,(217) 555-0199\n2,Bo,Ray,9 Elm Ave,,(217) 555-0101,(217) 555-0102\n")
+    path = tmp_path / "crm.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        name: crm
+        kind: files
+        files: {{tables: [{{name: contacts, path: {drop}, glob: "*.csv", primary_key: ID}}]}}
+        mapping:
+          given_name: First
+          family_name: Last
+          address_line: {{columns: [Address 1, Address 2]}}
+          phone: {{columns: [Mobile, Home Phone]}}
+        """))
+    silo = load_silo(path)
+    sync_silo(silo, warehouse, pipes)
+    rec = map_records(silo, raw_of(silo, warehouse)).records.set_index("source_record_id")
+    assert rec.loc["1", ["address_line", "phone"]].tolist() == ["12 Oak St Apt 4", "(217) 555-0199"]
+    assert rec.loc["2", ["address_line", "phone"]].tolist() == ["9 Elm Ave", "(217) 555-0101"]
+    export.write_text("ID,First,Last,Address 1,Mobile,Home Phone\n1,Ann,Lee,12 Oak St,,(217) 555-0199\n")
+    touch_later(export)
+    with pytest.raises(SchemaDriftError, match=r"table contacts no longer has column 'Address 2'.*mapping\.address_line"):
+        sync_silo(silo, warehouse, pipes)
+
+
 def test_misspelled_mapped_column_fails_on_first_sync(demo_dir, hub_paths, tmp_path):
     warehouse, pipes = hub_paths
     text = (demo_silo("sales").path.read_text()).replace("email: email", "email: e_mail_address")
