@@ -38,8 +38,9 @@ FILE_COLUMN = "_source_file"  # added to file rows so lineage can name the file 
 
 
 def normalise(name: str) -> str:
-    """A source column name as dlt stores it (snake_case naming convention)."""
-    return NAMING.normalize_identifier(name)
+    """A source column name as dlt stores it (snake_case naming convention); a nested field's path
+    keeps its `__` ('address__line1' is the column dlt flattens {"address": {"line1": ...}} into)."""
+    return NAMING.normalize_path(name)
 
 
 class ColumnObserver:

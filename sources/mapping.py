@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sources.config import DATE_FIELDS, Fact, FieldMap, SiloConfig
-from sources.dlt_sources import normalise
+from sources.dlt_sources import NAMING, normalise
 from sources.parsing import as_text, parse_bools, parse_dates, parse_numbers, split_address, split_name
 from sources.sync import REFRESH_DELETED
 
@@ -52,6 +52,8 @@ class _Problems:
 def _column(raw: pd.DataFrame, column: str) -> pd.Series:
     """A silo column by its source name (dlt normalised it); absent (never non-null) reads as empty."""
     name = normalise(column)
+    if name not in raw.columns:  # a flat column whose own name holds '__' ('ship__zip') is one identifier
+        name = NAMING.normalize_identifier(column)
     values = raw[name] if name in raw.columns else pd.Series(None, index=raw.index, dtype=object)
     # when a column's type changes in the silo, dlt keeps the odd values in a variant column
     # (`balance__v_text`); read them too, so they are mapped or rejected, never silently lost

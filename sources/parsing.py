@@ -99,7 +99,8 @@ def split_address(text: pd.Series, form: str) -> pd.DataFrame:
 
 
 def parse_dates(values: pd.Series, formats: list[str] | None) -> tuple[pd.Series, pd.Series]:
-    """Datetimes (naive UTC) from listed strftime formats, else ISO 8601 / free forms.
+    """Datetimes (naive UTC) from listed strftime formats, else ISO 8601 / free forms / Unix time.
+    A format may also be `epoch` (seconds since 1970) or `epoch_ms` (milliseconds).
 
     Returns (parsed, unreadable) where unreadable marks non-blank values no format matched.
     """
@@ -111,14 +112,25 @@ def parse_dates(values: pd.Series, formats: list[str] | None) -> tuple[pd.Series
     present = text.notna()
     if not present.any():
         return parsed, pd.Series(False, index=values.index)
-    candidates = formats or ["ISO8601", "mixed"]
+    candidates = formats or ["ISO8601", "mixed", *EPOCHS]
     for fmt in candidates:
         todo = present & parsed.isna()
         if not todo.any():
             break
-        got = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True)
+        got = _from_epoch(text[todo], fmt) if fmt in EPOCHS else pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True)
         parsed.loc[todo] = got.dt.tz_localize(None)
     return parsed, present & parsed.isna()
+
+
+# Unix time as APIs send it (Stripe's `created: 1680000000`, JavaScript's milliseconds): the format
+# name, its unit, and the digits it takes, so a spreadsheet's day number (45000) is never read as one
+EPOCHS = {"epoch": ("s", r"-?\d{9,10}(?:\.\d+)?"), "epoch_ms": ("ms", r"-?\d{12,13}")}
+
+
+def _from_epoch(text: pd.Series, fmt: str) -> pd.Series:
+    unit, digits = EPOCHS[fmt]
+    number = pd.to_numeric(text.where(text.str.fullmatch(digits).fillna(False).astype(bool)), errors="coerce")
+    return pd.to_datetime(number, unit=unit, errors="coerce", utc=True)
 
 
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -97,6 +97,45 @@ def test_auth_kinds_pagination_and_incremental_param(tmp_path, hub_paths, monkey
     assert leaks == []
 
 
+def test_a_payments_api_shape_nested_address_lines_and_unix_times(tmp_path, hub_paths, monkeypatch):
+    # the way payment and CRM APIs send a customer: the address an object with two street lines,
+    # times as seconds since 1970, the birth date in milliseconds
+    warehouse, pipes = hub_paths
+    monkeypatch.setenv("DESK_TOKEN", TOKEN)
+    people = [{"id": f"cus_{i}", "name": name, "email": f"p{i}@x.com", "updated_at": "2024-04-01T00:00:00Z",
+               "created": 1680000000 + i, "dob_ms": -315619200000,
+               "address": {"line1": "12 Oak St", "line2": line2, "city": "Springfield", "postal_code": "62704"}}
+              for i, (name, line2) in enumerate([("Ann Lee", "Apt 4"), ("Bo Ray", None)], start=1)]
+    with SupportApi(people) as api:
+        path = tmp_path / "pay.yaml"
+        path.write_text(textwrap.dedent(f"""\
+            name: pay
+            kind: rest
+            rest:
+              base_url: {api.url}
+              auth: {{type: bearer, token: '${{DESK_TOKEN}}'}}
+              paginator: {{type: json_link, next_url_path: links.next}}
+              endpoints: [{{name: customers, path: /api/v1/requesters, data_selector: data, primary_key: id}}]
+            mapping:
+              name: {{column: name, form: first_last}}
+              email: email
+              address_line: {{columns: [address__line1, address__line2]}}
+              city: address__city
+              postcode: address__postal_code
+              birth_date: dob_ms
+              source_updated_at: created
+            """))
+        silo = load_silo(path)
+        assert sync_silo(silo, warehouse, pipes).rows_loaded == {"customers": 2}
+    mapped = map_records(silo, raw_of(silo, warehouse))
+    assert mapped.rejected.empty
+    rec = mapped.records.set_index("source_record_id")
+    assert rec.loc["cus_1", ["address_line", "city", "postcode"]].tolist() == ["12 Oak St Apt 4", "Springfield", "62704"]
+    assert rec.loc["cus_2", "address_line"] == "12 Oak St"
+    assert rec.loc["cus_1", "birth_date"] == "1960-01-01"
+    assert str(rec.loc["cus_2", "source_updated_at"]) == "2023-03-28 10:40:02"
+
+
 def test_wrong_token_fails_clearly_without_printing_it(tmp_path, hub_paths, monkeypatch):
     warehouse, pipes = hub_paths
     monkeypatch.setenv("DESK_TOKEN", "wrong-secret-token")
