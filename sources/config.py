@@ -244,7 +244,8 @@ class RestAuth(_Strict):
 class RestIncremental(_Strict):
     param: str  # query parameter sent with the last seen value, e.g. updated_since
     cursor_path: str  # field of each record holding its update time
-    initial_value: str = "1970-01-01T00:00:00Z"
+    # the first sync's lower bound, typed as the cursor is: a timestamp, or 0 for Unix time
+    initial_value: str | int | float = "1970-01-01T00:00:00Z"
 
 
 class RestEndpoint(_Strict):

@@ -112,7 +112,9 @@ class SupportApi:
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
                 page = int(q.get("page", q.get("cursor", 1)))  # an opaque cursor is the page number here
                 per_page = int(q.get("per_page", q.get("limit", 3)))
-                rows = [r for r in api.records if r["updated_at"] >= q.get("updated_since", "")]
+                since = q.get("updated_since", "")
+                rows = [r for r in api.records if (r["updated_at"] >= float(since or 0) if isinstance(r["updated_at"], int)
+                                                   else r["updated_at"] >= since)]
                 pages = max(1, -(-len(rows) // per_page))
                 start = int(q["offset"]) if "offset" in q else (page - 1) * per_page
                 chunk = rows[start: start + per_page]

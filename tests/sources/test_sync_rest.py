@@ -102,8 +102,8 @@ def test_a_payments_api_shape_nested_address_lines_and_unix_times(tmp_path, hub_
     # times as seconds since 1970, the birth date in milliseconds
     warehouse, pipes = hub_paths
     monkeypatch.setenv("DESK_TOKEN", TOKEN)
-    people = [{"id": f"cus_{i}", "name": name, "email": f"p{i}@x.com", "updated_at": "2024-04-01T00:00:00Z",
-               "created": 1680000000 + i, "dob_ms": -315619200000,
+    people = [{"id": f"cus_{i}", "name": name, "email": f"p{i}@x.com", "updated_at": 1680000000 + i,
+               "dob_ms": -315619200000,
                "address": {"line1": "12 Oak St", "line2": line2, "city": "Springfield", "postal_code": "62704"}}
               for i, (name, line2) in enumerate([("Ann Lee", "Apt 4"), ("Bo Ray", None)], start=1)]
     with SupportApi(people) as api:
@@ -115,7 +115,12 @@ def test_a_payments_api_shape_nested_address_lines_and_unix_times(tmp_path, hub_
               base_url: {api.url}
               auth: {{type: bearer, token: '${{DESK_TOKEN}}'}}
               paginator: {{type: json_link, next_url_path: links.next}}
-              endpoints: [{{name: customers, path: /api/v1/requesters, data_selector: data, primary_key: id}}]
+              endpoints:
+                - name: customers
+                  path: /api/v1/requesters
+                  data_selector: data
+                  primary_key: id
+                  incremental: {{param: updated_since, cursor_path: updated_at, initial_value: 0}}
             mapping:
               name: {{column: name, form: first_last}}
               email: email
@@ -123,10 +128,14 @@ def test_a_payments_api_shape_nested_address_lines_and_unix_times(tmp_path, hub_
               city: address__city
               postcode: address__postal_code
               birth_date: dob_ms
-              source_updated_at: created
+              source_updated_at: updated_at
             """))
         silo = load_silo(path)
         assert sync_silo(silo, warehouse, pipes).rows_loaded == {"customers": 2}
+        api.records.append({**people[0], "id": "cus_3", "updated_at": 1690000000})
+        api.requests.clear()
+        assert sync_silo(silo, warehouse, pipes).rows_loaded == {"customers": 1}  # only what changed since
+        assert "updated_since=1680000002" in api.requests[0]
     mapped = map_records(silo, raw_of(silo, warehouse))
     assert mapped.rejected.empty
     rec = mapped.records.set_index("source_record_id")
