@@ -181,17 +181,20 @@ class CsvOptions(_Strict):
     skip_rows: int = Field(0, ge=0)
 
 
-FILE_SUFFIXES = {"csv": "csv", "tsv": "csv", "txt": "csv", "jsonl": "jsonl", "ndjson": "jsonl",
+FILE_SUFFIXES = {"csv": "csv", "tsv": "csv", "txt": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "json",
                  "parquet": "parquet", "xlsx": "excel", "xls": "excel"}
 
 
 class FileTable(_Strict):
     name: str
     path: str  # a local folder or any fsspec URL (s3://, gs://, file://)
-    format: Literal["csv", "jsonl", "parquet", "excel"] | None = None  # before glob: glob checks it
+    format: Literal["csv", "jsonl", "json", "parquet", "excel"] | None = None  # before glob: glob checks it
     glob: str = "*"
     csv: CsvOptions = CsvOptions()
     sheet: str | int = 0
+    # a JSON document's records: dotted path to their list ('data', 'export.customers'); by default
+    # the document itself when it is a list, else its one list of objects
+    data_selector: str | None = None
     primary_key: list[str] | None = None
 
     @field_validator("primary_key", mode="before")
@@ -204,7 +207,7 @@ class FileTable(_Strict):
     def _format_known(cls, glob: str, info: Any) -> str:
         if info.data.get("format") is None and _suffix(glob) not in FILE_SUFFIXES:
             raise ValueError(f"cannot tell the file format from glob {glob!r}; add `format:` "
-                             "(csv, jsonl, parquet or excel)")
+                             "(csv, jsonl, json, parquet or excel)")
         return glob
 
     @model_validator(mode="after")

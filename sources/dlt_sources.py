@@ -3,6 +3,7 @@ rest_api sources. Building touches neither the network nor the files: Dagster bu
 source when it imports the code location, and a silo that is down must not break the others."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections import defaultdict
@@ -280,7 +281,13 @@ def _read_frames(handle: Any, table: FileTable, encoding: str | None, file_name:
             raise MalformedFileError(f"{table.name}/{file_name}: {detail} (a field holding the delimiter needs "
                                      "quotes; check csv.delimiter and csv.quotechar)") from None
     elif table.format == "jsonl":
-        yield from pd.read_json(handle, lines=True, dtype=False, chunksize=50_000)
+        for chunk in pd.read_json(handle, lines=True, dtype=False, chunksize=50_000):
+            yield flattened(chunk.to_dict("records"))
+    elif table.format == "json":
+        rows = json_records(json_document(handle, f"{table.name}/{file_name}"), table.data_selector,
+                            f"{table.name}/{file_name}")
+        for start in range(0, len(rows), 50_000):
+            yield flattened(rows[start:start + 50_000])
     elif table.format == "parquet":
         import pyarrow.parquet as pq
 
@@ -288,6 +295,37 @@ def _read_frames(handle: Any, table: FileTable, encoding: str | None, file_name:
             yield pa.Table.from_batches([batch])
     else:
         yield pd.read_excel(handle, sheet_name=table.sheet, dtype=str)
+
+
+def flattened(rows: list[dict]) -> pd.DataFrame:
+    """Records with nested objects flattened one level into parent__child columns, as dlt does for APIs."""
+    return pd.json_normalize(rows, sep="__", max_level=1)
+
+
+def json_document(handle: Any, where: str) -> Any:
+    try:
+        return json.load(handle)
+    except ValueError as exc:  # JSONDecodeError, or bytes in no Unicode encoding
+        raise MalformedFileError(f"{where}: not a JSON document: {exc}") from None
+
+
+def json_records(document: Any, selector: str | None, where: str) -> list[dict]:
+    """The records of a JSON document: at the dotted `selector`, else the document itself when it is
+    a list, else its one list of objects ({"customers": [...], "count": 2})."""
+    found = document
+    for key in selector.split(".") if selector else []:
+        if not isinstance(found, dict) or key not in found:
+            raise MalformedFileError(f"{where}: no {selector!r} in the document (data_selector in the silo file)")
+        found = found[key]
+    if selector is None and isinstance(document, dict):
+        lists = [k for k, v in document.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
+        if len(lists) != 1:
+            raise MalformedFileError(f"{where}: cannot tell which list holds the records (lists of objects: "
+                                     f"{', '.join(lists) or 'none'}); set data_selector in the silo file")
+        found = document[lists[0]]
+    if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
+        raise MalformedFileError(f"{where}: the records are not a list of objects; check data_selector in the silo file")
+    return found
 
 
 def _with_file_name(frame: Any, name: str) -> Any:

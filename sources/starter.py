@@ -38,12 +38,16 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
     """canonical field -> column, for columns whose name says what they hold."""
     by_key = {column_key(c): c for c in columns}
     found: dict[str, str] = {}
+    # whole names first, for every field: 'full_name' is the whole name before it is a '…lname'
     for field, names in GUESSES.items():
-        exact = [by_key[n] for n in names if n in by_key]
+        exact = [by_key[n] for n in names if n in by_key and by_key[n] not in found.values()]
+        if exact:
+            found[field] = exact[0]
+    for field, names in GUESSES.items():
         # "ship_city", "home_zip": a known name at the end; short names only whole, but "zip"
         suffix = [c for n in names if len(n) >= 4 or n == "zip" for k, c in by_key.items() if k.endswith(n)]
-        chosen = [c for c in exact + suffix if c not in found.values()]
-        if chosen:
+        chosen = [c for c in suffix if c not in found.values()]
+        if chosen and field not in found:
             found[field] = chosen[0]
     if "given_name" in found and "family_name" in found:
         found.pop("full_name", None)
@@ -161,8 +165,12 @@ def introspect_files(path: str, glob: str):
     suffix = matches[0].rsplit(".", 1)[-1].lower()
     encoding = detect_encoding(lambda: fs.open(matches[0], "rb"), matches[0]) if suffix not in NOT_TEXT else None
     with fs.open(matches[0], "rb") as handle:
-        if suffix in ("jsonl", "ndjson"):
-            return pd.read_json(handle, lines=True, nrows=200, dtype=False)
+        if suffix in ("jsonl", "ndjson", "json"):
+            from sources.dlt_sources import flattened, json_document, json_records
+
+            if suffix == "json":
+                return flattened(json_records(json_document(handle, matches[0]), None, matches[0])[:200])
+            return flattened(pd.read_json(handle, lines=True, nrows=200, dtype=False).to_dict("records"))
         if suffix == "parquet":
             return pd.read_parquet(handle).head(200)
         if suffix in ("xlsx", "xls"):

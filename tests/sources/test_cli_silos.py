@@ -118,14 +118,20 @@ def test_new_files_starter_reads_the_first_file(demo_dir, tmp_path):
         "source_updated_at": ["updated_at"]}
 
 
-def test_new_files_starter_maps_a_field_spread_over_several_columns(tmp_path):
+def files_starter_of(tmp_path, file_name: str, content: bytes):
+    """`hub silos new files crm` introspecting a folder holding one file: (silo, its file's text)."""
     drop, folder = tmp_path / "drop", tmp_path / "silos"
     drop.mkdir()
-    (drop / "contacts.csv").write_text("Contact ID,First Name,Last Name,Address 1,Address 2,Billing Address,Mobile,"
-                                       "Home Phone,Email,Email 2,No\n7,Ann,Lee,12 Oak St,Apt 4,,555,556,a@x.com,,1\n")
-    result = runner.invoke(app, ["new", "files", "crm", "--path", str(drop), "--glob", "*.csv", "--silos", str(folder)])
+    (drop / file_name).write_bytes(content)
+    glob = "*." + file_name.rsplit(".", 1)[-1]
+    result = runner.invoke(app, ["new", "files", "crm", "--path", str(drop), "--glob", glob, "--silos", str(folder)])
     assert result.exit_code == 0, result.output
-    silo = load_silo(folder / "crm.yaml")
+    return load_silo(folder / "crm.yaml"), (folder / "crm.yaml").read_text()
+
+
+def test_new_files_starter_maps_a_field_spread_over_several_columns(tmp_path):
+    silo, _ = files_starter_of(tmp_path, "contacts.csv", b"Contact ID,First Name,Last Name,Address 1,Address 2,Billing "
+                               b"Address,Mobile,Home Phone,Email,Email 2,No\n7,Ann,Lee,12 Oak St,Apt 4,,555,556,a@x.com,,1\n")
     assert silo.files.tables[0].primary_key == ["Contact ID"]
     columns = silo.mapping.columns()
     assert columns["address_line"] == ["Address 1", "Address 2"]  # a billing address is another address, not a line
@@ -134,12 +140,15 @@ def test_new_files_starter_maps_a_field_spread_over_several_columns(tmp_path):
     assert silo.mapping.phone.combine_for("phone") == "first"
 
 
+def test_new_files_starter_reads_a_json_export_with_nested_records(tmp_path):
+    silo, _ = files_starter_of(tmp_path, "export.json", b'{"count": 1, "customers": [{"customer_id": "7", "full_name": '
+                               b'"Ann Lee", "contact": {"email": "a@x.com", "mobile": "555"}}]}')
+    assert silo.files.tables[0].format == "json" and silo.files.tables[0].primary_key == ["customer_id"]
+    assert silo.mapping.columns() == {"email": ["contact__email"], "phone": ["contact__mobile"], "full_name": ["full_name"]}
+
+
 def test_new_files_starter_reads_a_windows_export(tmp_path):
-    drop, folder = tmp_path / "drop", tmp_path / "silos"
-    drop.mkdir()
-    (drop / "export.csv").write_bytes("Kunden-Nr;Vorname;Nachname;E-Mail\n1;Jürgen;Weiß;jw@x.de\n".encode("cp1252"))
-    result = runner.invoke(app, ["new", "files", "shop", "--path", str(drop), "--glob", "*.csv", "--silos", str(folder)])
-    assert result.exit_code == 0, result.output
-    table = load_silo(folder / "shop.yaml").files.tables[0]
-    assert table.csv.encoding == "auto" and "Kunden-Nr" in (folder / "shop.yaml").read_text()
-    assert load_silo(folder / "shop.yaml").mapping.columns()["email"] == ["E-Mail"]
+    silo, text = files_starter_of(tmp_path, "export.csv", "Kunden-Nr;Vorname;Nachname;E-Mail\n1;Jürgen;Weiß;jw@x.de\n"
+                                  .encode("cp1252"))
+    assert silo.files.tables[0].csv.encoding == "auto" and "Kunden-Nr" in text
+    assert silo.mapping.columns()["email"] == ["E-Mail"]

@@ -1,7 +1,9 @@
 """File silos end to end: CSV/Parquet/JSONL/Excel drops, only new or changed files, merges, drift."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import textwrap
 import time
 
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 from silo_fixtures import demo_silo, write_sales
 
-from sources import SchemaDriftError, load_silo, map_records, read_raw, sync_silo
+from sources import SchemaDriftError, SiloSyncError, load_silo, map_records, read_raw, sync_silo
 
 
 def raw_of(silo, warehouse) -> pd.DataFrame:
@@ -180,6 +182,60 @@ def test_jsonl_and_excel_tables_with_csv_options(tmp_path, hub_paths):
     mapped = map_records(silo, raw_of(silo, warehouse))
     assert sorted(mapped.records["source_record_id"]) == ["legacy:4", "people:1", "people:2", "sheet:3"]
     assert "Müller" in set(mapped.records["family_name"])
+
+
+def test_json_documents_and_nested_records(tmp_path, hub_paths):
+    # an export as one JSON document ({"customers": [...]}) and JSON Lines with nested objects:
+    # nested fields flatten into parent__child columns, as for an API
+    warehouse, pipes = hub_paths
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "export.json").write_text(json.dumps({"exported": "2024-05-01", "count": 2, "customers": [
+        {"id": 1, "name": "Ann Lee", "contact": {"email": "a@x.com", "phone": "(217) 555-0101"}},
+        {"id": 2, "name": "Bo Ray", "contact": {"email": "b@x.com"}}]}))
+    (drop / "more.jsonl").write_text(json.dumps({"id": 3, "name": "Cy Doe", "contact": {"email": "c@x.com"}}) + "\n")
+    path = tmp_path / "crm.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        name: crm
+        kind: files
+        primary_key: id
+        files:
+          tables:
+            - {{name: export, path: {drop}, glob: "*.json"}}
+            - {{name: stream, path: {drop}, glob: "*.jsonl"}}
+        mapping:
+          name: {{column: name, form: first_last}}
+          email: contact__email
+          phone: contact__phone
+        """))
+    silo = load_silo(path)
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"export": 2, "stream": 1}
+    rec = map_records(silo, raw_of(silo, warehouse)).records.set_index("source_record_id")
+    assert rec["email"].to_dict() == {"export:1": "a@x.com", "export:2": "b@x.com", "stream:3": "c@x.com"}
+    assert rec.loc["export:1", "phone"] == "(217) 555-0101"
+    (drop / "export.json").write_text('{"customers": [{"id": 1,}]}')
+    touch_later(drop / "export.json")
+    with pytest.raises(SiloSyncError, match=r"export/export.json: not a JSON document: .*line 1"):
+        sync_silo(silo, warehouse, pipes)
+
+
+@pytest.mark.parametrize("document, selector, expected", [
+    ([{"id": 1}], None, [{"id": 1}]),
+    ({"data": {"items": [{"id": 1}]}}, "data.items", [{"id": 1}]),
+    ({"a": [{"id": 1}], "b": [{"id": 2}]}, None, "cannot tell which list holds the records (lists of objects: a, b)"),
+    ({"data": {"items": []}}, "data.rows", "no 'data.rows' in the document"),
+    ({"data": [1, 2]}, "data", "not a list of objects"),
+])
+def test_json_records_are_found_or_the_file_is_named(document, selector, expected):
+    from sources.dlt_sources import json_records
+    from sources.errors import MalformedFileError
+
+    if isinstance(expected, str):
+        with pytest.raises(MalformedFileError, match=re.escape(expected)) as err:
+            json_records(document, selector, "t/f.json")
+        assert str(err.value).startswith("t/f.json: ")
+    else:
+        assert json_records(document, selector, "t/f.json") == expected
 
 
 WINDOWS_EXPORT = "id,first,last\n1,Hélène,Lefèvre\n2,François,Müller\n".encode("cp1252")
