@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections import defaultdict
 from typing import Any, Callable, Iterator
 
@@ -103,7 +104,7 @@ def build_source(silo: SiloConfig, observer: ColumnObserver | None = None,
     if updated and not silo.missing_env:
         for resource in resources:
             # two versions of a row in one load (e.g. in two dropped files): the newest one is kept
-            resource.apply_hints(columns={normalise(updated): {"name": normalise(updated), "dedup_sort": "desc"}})
+            resource.apply_hints(columns={updated: {"name": updated, "dedup_sort": "desc"}})
     if observer is not None:
         for resource in resources:
             resource.add_map(observer.watch(resource.name))
@@ -167,13 +168,18 @@ def _sql_resources(silo: SiloConfig, full: bool, sample: bool) -> Iterator[DltRe
         else:
             resource = sql_table(
                 credentials=url, table=table.name, schema=spec.schema_, defer_table_reflect=True,
-                incremental=dlt.sources.incremental(cursor) if cursor else None,
+                incremental=dlt.sources.incremental(cursor_path(cursor)) if cursor else None,
                 write_disposition="merge", primary_key=pk, chunk_size=spec.chunk_size,
                 # SQLite columns may mix types; pandas keeps them as objects until they become text.
                 backend="pandas" if url.startswith("sqlite") else "pyarrow", reflection_level="minimal",
                 table_adapter_callback=_read_sqlite_values_as_text if url.startswith("sqlite") else None,
             )
         yield resource.add_limit(SAMPLE_ROWS, count_rows=True) if sample else resource
+
+
+def cursor_path(column: str) -> str:
+    """A cursor column as dlt's incremental takes it: a JSONPath, so 'Last Changed' is quoted."""
+    return column if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", column) else json.dumps(column)
 
 
 def _read_sqlite_values_as_text(table: Any) -> None:
@@ -206,7 +212,7 @@ def _query_resource(url: str, table: SqlTable, pk: list[str], cursor: str | None
             engine.dispose()
 
     if cursor:
-        def rows(updated=dlt.sources.incremental(cursor)) -> Iterator[list[dict]]:  # noqa: B008
+        def rows(updated=dlt.sources.incremental(cursor_path(cursor))) -> Iterator[list[dict]]:  # noqa: B008
             yield from run(updated.last_value)
     else:
         def rows() -> Iterator[list[dict]]:

@@ -136,6 +136,47 @@ def test_server_incremental_update_delete_and_drift(server, hub_paths):
     assert report.rows_loaded == {name: 1} and report.new_columns == {name: ["loyalty_tier"]}
 
 
+@pytest.mark.parametrize("url, quote", [(PG_URL, '"'), (MARIA_URL, "`")])
+def test_table_and_cursor_named_with_spaces(url, quote, tmp_path, hub_paths, monkeypatch):
+    # an ERP's own names: 'Customer Master', 'Last Changed' (a JSONPath to dlt unless quoted), 'Phone 1'
+    warehouse, pipes = hub_paths
+    table = f"Customer Master {uuid.uuid4().hex[:6]}"
+    q = lambda name: f"{quote}{name}{quote}"  # noqa: E731
+    engine = sa.create_engine(url)
+    with engine.begin() as con:
+        con.execute(sa.text(f"CREATE TABLE {q(table)} ({q('Cust No')} INTEGER PRIMARY KEY, {q('Customer Name')} "
+                            f"VARCHAR(50), {q('Phone 1')} VARCHAR(20), {q('Phone 2')} VARCHAR(20), "
+                            f"{q('Date Of Birth')} DATE, {q('Last Changed')} TIMESTAMP NULL)"))
+        con.execute(sa.text(f"INSERT INTO {q(table)} VALUES (1, 'SMITH, JOHN', NULL, '555-0101', '1980-02-03', "
+                            "'2024-01-01 10:00:00'), (2, 'Doe, Jane', '555-0202', NULL, NULL, '2024-01-02 10:00:00')"))
+    monkeypatch.setenv("ERP_DB_URL", url)
+    path = tmp_path / "erp.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        name: erp
+        kind: sql
+        sql: {{url: "${{ERP_DB_URL}}", tables: [{{name: {table}, primary_key: Cust No, cursor: Last Changed}}]}}
+        mapping:
+          name: {{column: Customer Name, form: last_first_comma}}
+          phone: {{columns: [Phone 1, Phone 2]}}
+          birth_date: Date Of Birth
+        """))
+    try:
+        silo = load_silo(path)
+        assert sync_silo(silo, warehouse, pipes).total_rows == 2
+        with engine.begin() as con:
+            con.execute(sa.text(f"UPDATE {q(table)} SET {q('Phone 1')} = '555-0303', {q('Last Changed')} = "
+                                f"'2024-02-01 00:00:00' WHERE {q('Cust No')} = 1"))
+        assert sync_silo(silo, warehouse, pipes).total_rows == 1  # only the changed row, by the quoted cursor
+        rec = map_records(silo, raw_of(silo, warehouse)).records.set_index("source_record_id")
+        assert rec["phone"].to_dict() == {"1": "555-0303", "2": "555-0202"}
+        assert rec.loc["1", ["given_name", "family_name", "birth_date"]].tolist() == ["JOHN", "SMITH", "1980-02-03"]
+        assert str(rec.loc["1", "source_updated_at"]) == "2024-02-01 00:00:00"
+    finally:
+        with engine.begin() as con:
+            con.execute(sa.text(f"DROP TABLE IF EXISTS {q(table)}"))
+        engine.dispose()
+
+
 def test_server_check_reports_columns_and_sample(server):
     engine, qualified, table, path = server
     report = check_silo(load_silo(path))
