@@ -35,6 +35,7 @@ def read_table(path: Path, country: str | None = None) -> pd.DataFrame:
 
 
 def _read_csv(path: Path, country: str | None) -> pd.DataFrame:
+    from sources.csv_layout import csv_layout, head_lines
     from sources.encoding import UndecodableFileError, describe_decode_error, detect_encoding
 
     try:
@@ -43,8 +44,10 @@ def _read_csv(path: Path, country: str | None) -> pd.DataFrame:
         raise typer.BadParameter(str(exc)) from None
     if encoding != "utf-8-sig":
         console.print(f"[yellow]{path}: not UTF-8, read as {encoding}[/]")
+    with path.open("rb") as handle:
+        delimiter, skip = csv_layout(head_lines(handle, encoding), None, '"', True, None)
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=_delimiter(path, encoding),
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=delimiter, skiprows=skip,
                            encoding=encoding)
     except pd.errors.EmptyDataError:
         raise typer.BadParameter(f"{path}: the file is empty (not even a header line)") from None
@@ -52,18 +55,6 @@ def _read_csv(path: Path, country: str | None) -> pd.DataFrame:
         raise typer.BadParameter(f"{path}: not readable as CSV: {exc}") from None
     except UnicodeDecodeError as exc:
         raise typer.BadParameter(describe_decode_error(exc, str(path), encoding)) from None
-
-
-def _delimiter(path: Path, encoding: str) -> str:
-    """Comma, semicolon (spreadsheets in much of Europe), tab or pipe, as the header line shows."""
-    import csv
-
-    with path.open(encoding=encoding, errors="replace") as f:
-        header = f.readline()
-    try:
-        return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
 
 
 MATCH_COLUMNS = ("given_name", "family_name", "full_name", "email", "phone", "address_line", "postcode",

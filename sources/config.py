@@ -173,12 +173,12 @@ class SqlSpec(_Strict):
 
 
 class CsvOptions(_Strict):
-    delimiter: str = ","
+    delimiter: str | None = None  # None: read from the file (comma, semicolon, tab or pipe; csv_layout.py)
     encoding: str = "auto"  # UTF-8 when the file is, else what its bytes show (sources/encoding.py)
     header: bool = True
     column_names: list[str] | None = None
     quotechar: str = '"'
-    skip_rows: int = Field(0, ge=0)
+    skip_rows: int | None = Field(None, ge=0)  # None: a report's title lines above the header are skipped
 
 
 FILE_SUFFIXES = {"csv": "csv", "tsv": "csv", "txt": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "json",

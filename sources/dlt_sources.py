@@ -20,6 +20,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention  # noqa: E
 from dlt.sources import DltResource, DltSource  # noqa: E402
 
 from sources.config import FileTable, SiloConfig, SqlTable  # noqa: E402
+from sources.csv_layout import csv_layout, head_lines, sheet_rows, title_rows  # noqa: E402
 from sources.encoding import AUTO, UndecodableFileError, describe_decode_error, detect_encoding  # noqa: E402
 from sources.errors import MalformedFileError, SiloConfigError  # noqa: E402
 
@@ -250,7 +251,7 @@ def _file_reader(table: FileTable, country: str | None) -> Callable[[Any], Itera
         for item in items:
             encoding = _csv_encoding(item, table, country)
             with item.open() as handle:
-                for frame in _read_frames(handle, table, encoding, item["file_name"]):
+                for frame in read_frames(handle, table, encoding, item["file_name"]):
                     yield _with_file_name(frame, item["file_name"])
 
     return read_files
@@ -269,15 +270,17 @@ def _csv_encoding(item: Any, table: FileTable, country: str | None) -> str | Non
     return encoding
 
 
-def _read_frames(handle: Any, table: FileTable, encoding: str | None, file_name: str) -> Iterator[Any]:
+def read_frames(handle: Any, table: FileTable, encoding: str | None, file_name: str) -> Iterator[Any]:
     """Read one file in chunks; CSV/Excel values are read as text (zip codes, phones keep leading
     zeros); every other format is made text by `as_text`."""
     if table.format == "csv":
         opts = table.csv
+        delimiter, skip = csv_layout(head_lines(handle, encoding), opts.delimiter, opts.quotechar, opts.header,
+                                     opts.skip_rows)
         try:
             yield from pd.read_csv(
-                handle, sep=opts.delimiter, encoding=encoding, quotechar=opts.quotechar,
-                header=0 if opts.header else None, names=opts.column_names, skiprows=opts.skip_rows,
+                handle, sep=delimiter, encoding=encoding, quotechar=opts.quotechar,
+                header=0 if opts.header else None, names=opts.column_names, skiprows=skip,
                 dtype=str, keep_default_na=False, na_values=[""], chunksize=50_000,
             )
         except UnicodeDecodeError as exc:
@@ -300,7 +303,12 @@ def _read_frames(handle: Any, table: FileTable, encoding: str | None, file_name:
         for batch in pq.ParquetFile(handle).iter_batches(batch_size=50_000):
             yield pa.Table.from_batches([batch])
     else:
-        yield pd.read_excel(handle, sheet_name=table.sheet, dtype=str)
+        skip = table.csv.skip_rows
+        if skip is None:
+            skip = title_rows(sheet_rows(pd.read_excel(handle, sheet_name=table.sheet, header=None, nrows=30, dtype=str)
+                                         .to_numpy().tolist()))
+            handle.seek(0)
+        yield pd.read_excel(handle, sheet_name=table.sheet, dtype=str, skiprows=skip)
 
 
 def flattened(rows: list[dict]) -> pd.DataFrame:

@@ -164,18 +164,15 @@ def introspect_files(path: str, glob: str):
         return None
     suffix = matches[0].rsplit(".", 1)[-1].lower()
     encoding = detect_encoding(lambda: fs.open(matches[0], "rb"), matches[0]) if suffix not in NOT_TEXT else None
-    with fs.open(matches[0], "rb") as handle:
-        if suffix in ("jsonl", "ndjson", "json"):
-            from sources.dlt_sources import flattened, json_document, json_records
+    from sources.config import FILE_SUFFIXES, FileTable
+    from sources.dlt_sources import read_frames
 
-            if suffix == "json":
-                return flattened(json_records(json_document(handle, matches[0]), None, matches[0])[:200])
-            return flattened(pd.read_json(handle, lines=True, nrows=200, dtype=False).to_dict("records"))
-        if suffix == "parquet":
-            return pd.read_parquet(handle).head(200)
-        if suffix in ("xlsx", "xls"):
-            return pd.read_excel(handle, nrows=200, dtype=str)
-        return pd.read_csv(handle, nrows=200, dtype=str, sep=None, engine="python", encoding=encoding)  # sniff the delimiter
+    table = FileTable(name="sample", path=path, glob=glob, format=FILE_SUFFIXES.get(suffix, "csv"))
+    with fs.open(matches[0], "rb") as handle:
+        first = next(read_frames(handle, table, encoding, matches[0]), None)
+    if first is None:
+        return pd.DataFrame()
+    return (first if isinstance(first, pd.DataFrame) else first.to_pandas()).head(200)
 
 
 def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> str:
@@ -203,7 +200,7 @@ files:
       path: {path or "${" + name.upper() + "_DIR}"}
       glob: "{glob}"                # the format follows the extension; else add `format:`
       primary_key: {_yaml_columns(pk if len(pk) > 1 else pk[0]) if pk else "id              # TODO: the column that identifies a row"}
-      csv: {{delimiter: ",", encoding: auto, header: true}}
+      csv: {{encoding: auto, header: true}}   # delimiter, encoding and title lines above the header: read from each file
 sensor: {{enabled: true, minimum_interval_seconds: 60}}
 mapping:                           # canonical field: source column (see docs/silos.md)
 {_mapping_lines(mapping)}  # name: {{column: customer_name, form: last_first_comma}}   # or first_last, last_first, free

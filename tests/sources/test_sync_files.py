@@ -26,6 +26,13 @@ def touch_later(path):
     os.utime(path, (later, later))
 
 
+def silo_file(tmp_path, text: str):
+    """A silo file written from `text` (dedented) into tmp_path and loaded."""
+    path = tmp_path / "silo.yaml"
+    path.write_text(textwrap.dedent(text))
+    return load_silo(path)
+
+
 def test_csv_drop_is_incremental_by_file_and_merges_updates(demo_dir, hub_paths):
     warehouse, pipes = hub_paths
     silo = demo_silo("sales")
@@ -104,8 +111,7 @@ def test_a_field_over_several_columns_loads_and_each_column_is_watched(tmp_path,
     export = drop / "contacts.csv"
     export.write_text("ID,First,Last,Address 1,Address 2,Mobile,Home Phone\n"
                       "1,Ann,Lee,12 Oak St,Apt 4,,(217) 555-0199\n2,Bo,Ray,9 Elm Ave,,(217) 555-0101,(217) 555-0102\n")
-    path = tmp_path / "crm.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    silo = silo_file(tmp_path, f"""\
         name: crm
         kind: files
         files: {{tables: [{{name: contacts, path: {drop}, glob: "*.csv", primary_key: ID}}]}}
@@ -114,8 +120,7 @@ def test_a_field_over_several_columns_loads_and_each_column_is_watched(tmp_path,
           family_name: Last
           address_line: {{columns: [Address 1, Address 2]}}
           phone: {{columns: [Mobile, Home Phone]}}
-        """))
-    silo = load_silo(path)
+        """)
     sync_silo(silo, warehouse, pipes)
     rec = map_records(silo, raw_of(silo, warehouse)).records.set_index("source_record_id")
     assert rec.loc["1", ["address_line", "phone"]].tolist() == ["12 Oak St Apt 4", "(217) 555-0199"]
@@ -158,8 +163,7 @@ def test_jsonl_and_excel_tables_with_csv_options(tmp_path, hub_paths):
     pd.DataFrame({"id": ["3"], "mail": ["c@x.com"], "who": ["Cy Doe"], "seen": ["2024-01-03"]}).to_excel(
         drop / "more.xlsx", index=False)
     (drop / "legacy.txt").write_bytes("4;d@x.com;Zoë Müller;2024-01-04\n".encode("latin-1"))
-    path = tmp_path / "mixed.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    silo = silo_file(tmp_path, f"""\
         name: mixed
         kind: files
         primary_key: id
@@ -175,8 +179,7 @@ def test_jsonl_and_excel_tables_with_csv_options(tmp_path, hub_paths):
           email: mail
           name: {{column: who, form: first_last}}
           source_updated_at: seen
-        """))
-    silo = load_silo(path)
+        """)
     report = sync_silo(silo, warehouse, pipes)
     assert report.rows_loaded == {"people": 2, "sheet": 1, "legacy": 1}
     mapped = map_records(silo, raw_of(silo, warehouse))
@@ -194,8 +197,7 @@ def test_json_documents_and_nested_records(tmp_path, hub_paths):
         {"id": 1, "name": "Ann Lee", "contact": {"email": "a@x.com", "phone": "(217) 555-0101"}},
         {"id": 2, "name": "Bo Ray", "contact": {"email": "b@x.com"}}]}))
     (drop / "more.jsonl").write_text(json.dumps({"id": 3, "name": "Cy Doe", "contact": {"email": "c@x.com"}}) + "\n")
-    path = tmp_path / "crm.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    silo = silo_file(tmp_path, f"""\
         name: crm
         kind: files
         primary_key: id
@@ -207,8 +209,7 @@ def test_json_documents_and_nested_records(tmp_path, hub_paths):
           name: {{column: name, form: first_last}}
           email: contact__email
           phone: contact__phone
-        """))
-    silo = load_silo(path)
+        """)
     assert sync_silo(silo, warehouse, pipes).rows_loaded == {"export": 2, "stream": 1}
     rec = map_records(silo, raw_of(silo, warehouse)).records.set_index("source_record_id")
     assert rec["email"].to_dict() == {"export:1": "a@x.com", "export:2": "b@x.com", "stream:3": "c@x.com"}
@@ -236,6 +237,43 @@ def test_json_records_are_found_or_the_file_is_named(document, selector, expecte
         assert str(err.value).startswith("t/f.json: ")
     else:
         assert json_records(document, selector, "t/f.json") == expected
+
+
+def test_report_exports_with_title_lines_and_their_own_delimiters(tmp_path, hub_paths):
+    # what a department saves from its reporting screen: a title above the header, semicolons (a
+    # European spreadsheet), tabs (.tsv), and the same in a workbook; no delimiter or skip_rows set
+    import openpyxl
+
+    warehouse, pipes = hub_paths
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "report.csv").write_text("Kundenliste\nExport vom 01.05.2024; 10:00\n\nID;Name;E-Mail\n"
+                                     "1;Lee, Ann;a@x.com\n2;Ray, Bo;b@x.com\n")
+    (drop / "more.tsv").write_text("ID\tName\tE-Mail\n3\tCy Doe\tc@x.com\n")
+    book = openpyxl.Workbook()
+    book.active.append(["Customer list"])
+    book.active.append([])
+    book.active.append(["ID", "Name", "E-Mail"])
+    book.active.append(["4", "Di Fox", "d@x.com"])
+    book.save(drop / "sheet.xlsx")
+    silo = silo_file(tmp_path, f"""\
+        name: crm
+        kind: files
+        primary_key: ID
+        files:
+          tables:
+            - {{name: report, path: {drop}, glob: "*.csv"}}
+            - {{name: tsv, path: {drop}, glob: "*.tsv"}}
+            - {{name: sheet, path: {drop}, glob: "*.xlsx"}}
+        mapping:
+          name: {{column: Name, form: free}}
+          email: E-Mail
+        """)
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"report": 2, "tsv": 1, "sheet": 1}
+    rec = map_records(silo, raw_of(silo, warehouse)).records.set_index("source_record_id")
+    assert rec["email"].to_dict() == {"report:1": "a@x.com", "report:2": "b@x.com", "tsv:3": "c@x.com",
+                                      "sheet:4": "d@x.com"}
+    assert rec.loc["report:1", "full_name"] == "Lee, Ann"
 
 
 WINDOWS_EXPORT = "id,first,last\n1,Hélène,Lefèvre\n2,François,Müller\n".encode("cp1252")
