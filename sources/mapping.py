@@ -11,7 +11,8 @@ import pandas as pd
 
 from sources.config import DATE_FIELDS, Fact, FieldMap, SiloConfig
 from sources.dlt_sources import NAMING, normalise
-from sources.parsing import as_text, parse_bools, parse_dates, parse_numbers, split_address, split_name
+from sources.parsing import (as_text, date_order_votes, is_ambiguous_date, parse_bools, parse_dates, parse_numbers, split_address,
+                             split_name)
 from sources.sync import REFRESH_DELETED
 
 RECORD_COLUMNS = [
@@ -136,6 +137,11 @@ def _map_plain_fields(silo: SiloConfig, raw: pd.DataFrame, out: pd.DataFrame, pr
             problems.add(unreadable, f"column {source}: value " + _quoted(values, unreadable) + f" is not a date{shown}")
             if field == "birth_date":
                 out[field] = parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
+                text = as_text(values)
+                if not spec.formats and date_order_votes(text) == (0, 0):
+                    # '03/07/1984' with no value of the column to settle it: passed on as written, for
+                    # the resolver to read by the silo's country and its habit across syncs (conventions.py)
+                    out[field] = out[field].where(~(is_ambiguous_date(text) & parsed.notna()), text)
             else:
                 out[field] = parsed
         else:

@@ -113,13 +113,46 @@ def parse_dates(values: pd.Series, formats: list[str] | None) -> tuple[pd.Series
     if not present.any():
         return parsed, pd.Series(False, index=values.index)
     candidates = formats or ["ISO8601", "mixed", *EPOCHS]
+    day_first = formats is None and reads_day_first(text[present])
     for fmt in candidates:
         todo = present & parsed.isna()
         if not todo.any():
             break
-        got = _from_epoch(text[todo], fmt) if fmt in EPOCHS else pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True)
+        if fmt in EPOCHS:
+            got = _from_epoch(text[todo], fmt)
+        else:
+            got = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True, dayfirst=day_first)
         parsed.loc[todo] = got.dt.tz_localize(None)
     return parsed, present & parsed.isna()
+
+
+# a numeric date whose day and month order the value alone may not tell: 03/07/1984, 07.03.1984
+NUMERIC_DATE = r"^(\d{1,2})([./-])(\d{1,2})[./-]\d{2,4}\b"
+
+
+def date_order_votes(text: pd.Series) -> tuple[int, int]:
+    """(day-first votes, month-first votes) of a column's numeric dates: values only one order can
+    read ('25/03/1984' day first, '03/25/1984' month first); dots ('07.03.1984') are written day
+    first across continental Europe."""
+    parts = text.astype("string").str.extract(NUMERIC_DATE).dropna()
+    if parts.empty:
+        return 0, 0
+    first, second = parts[0].astype(int), parts[2].astype(int)
+    day = int(((first > 12) & (second <= 12)).sum() + (parts[1] == ".").sum())
+    return day, int(((second > 12) & (first <= 12)).sum())
+
+
+def reads_day_first(text: pd.Series) -> bool:
+    day, month = date_order_votes(text)
+    return day > month
+
+
+def is_ambiguous_date(text: pd.Series) -> pd.Series:
+    """Numeric dates with a four-digit year whose day and month could be either way round
+    ('03/07/1984'; not '25/03/1984', not '07.03.1984')."""
+    parts = text.astype("string").str.extract(r"^(\d{1,2})[/-](\d{1,2})[/-]\d{4}$")
+    first, second = pd.to_numeric(parts[0]), pd.to_numeric(parts[1])
+    return ((first <= 12) & (second <= 12) & (first != second)).fillna(False).astype(bool)
 
 
 # Unix time as APIs send it (Stripe's `created: 1680000000`, JavaScript's milliseconds): the format

@@ -5,6 +5,7 @@ import json
 import textwrap
 
 import pandas as pd
+import pytest
 
 from sources import load_silo, map_records
 from sources.mapping import FACT_COLUMNS, RECORD_COLUMNS
@@ -146,6 +147,7 @@ def test_a_field_split_over_several_columns(tmp_path):
           phone: {columns: [Mobile, Home Phone, Work Phone]}
           email: {columns: [Email, Email 2], combine: first}
           source_updated_at: {columns: [modified, created]}
+          birth_date: {columns: [dob_y, dob_m, dob_d], combine: join}
         """)
     raw = pd.DataFrame({"branch": ["N", "S", "S"], "num": ["1", "2", "3"], "first": ["John", "Mary", None],
                         "middle": ["Q.", None, None], "last": ["Public", "Smith", "Doe"],
@@ -153,9 +155,11 @@ def test_a_field_split_over_several_columns(tmp_path):
                         "mobile": [None, "(217) 555-0101", None], "home_phone": ["(217) 555-0199", "(217) 555-0102", None],
                         "work_phone": ["x", None, None], "email": [" ", "m@x.com", None], "email_2": ["j@x.com", "n@x.com", None],
                         "modified": [None, "2024-05-01", "garbage"], "created": ["2020-01-01", "2019-01-01", "2018-01-01"],
+                        "dob_y": ["1984", None, None], "dob_m": ["3", None, None], "dob_d": ["7", None, None],
                         "_table": "people", "_dlt_load_id": "1"})
     out = map_records(silo, raw)
     rec = out.records.set_index("source_record_id")
+    assert rec["birth_date"].tolist() == ["1984-03-07", None]
     assert rec.index.tolist() == ["N|1", "S|2"]  # the composite id; S|3's modified date is unreadable
     assert rec["given_name"].tolist() == ["John Q.", "Mary"]  # joined; the resolver drops the middle initial
     assert rec["address_line"].tolist() == ["12 Oak St Apt 4", "9 Elm Ave"]  # a blank second line adds nothing
@@ -165,6 +169,38 @@ def test_a_field_split_over_several_columns(tmp_path):
     assert out.rejected["source_record_id"].tolist() == ["S|3"]
     assert "column modified/created: value 'garbage' is not a date" in out.rejected["reason"].item()
     assert silo.mapped_columns()[:5] == ["branch", "num", "First", "Middle", "Last"]
+
+
+@pytest.mark.parametrize("dates, country, expected", [
+    # dots: day first, as written across continental Europe
+    (["07.03.1984", "25.12.1990"], "DE", ["1984-03-07", "1990-12-25"]),
+    # one value only day-first can read settles the column ('25/03/1984')
+    (["03/07/1984", "25/03/1984"], "GB", ["1984-07-03", "1984-03-25"]),
+    (["03/07/1984", "03/25/1984"], "US", ["1984-03-07", "1984-03-25"]),
+    # nothing settles it: passed on as written, for the resolver to read by country and habit
+    (["03/07/1984", "1990-12-25"], "GB", ["03/07/1984", "1990-12-25"]),
+])
+def test_numeric_birth_dates_are_read_in_the_columns_order(tmp_path, dates, country, expected):
+    silo = silo_from(tmp_path, f"""\
+        name: crm
+        kind: files
+        country: {country}
+        files: {{tables: [{{name: people, path: /tmp, glob: "*.csv", primary_key: id}}]}}
+        mapping: {{birth_date: dob, source_updated_at: changed}}
+        """)
+    raw = pd.DataFrame({"id": ["1", "2"], "dob": dates, "changed": ["13/01/2024 10:00", "01/02/2024 10:00"],
+                        "_table": "people", "_dlt_load_id": "1"})
+    rec = map_records(silo, raw).records
+    assert rec["birth_date"].tolist() == expected
+    assert rec["source_updated_at"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-13", "2024-02-01"]
+
+
+def test_an_ambiguous_birth_date_passed_on_is_read_by_the_silos_country(tmp_path):
+    from identity_resolution import standardise_records
+
+    records = pd.DataFrame({"silo": ["uk", "us"], "source_record_id": ["1", "2"], "country": ["GB", "US"],
+                            "birth_date": ["03/07/1984", "03/07/1984"]})
+    assert standardise_records(records)["birth_date"].astype(str).tolist() == ["1984-07-03", "1984-03-07"]
 
 
 def test_last_first_and_free_forms(tmp_path):
