@@ -19,7 +19,13 @@ STREET_TYPES = {
     "way": "way", "trail": "trl", "trl": "trl", "alley": "aly", "close": "cl", "grove": "grv",
     "circuit": "cct", "cct": "cct", "expressway": "expy", "freeway": "fwy", "loop": "loop", "path": "path",
     "pike": "pike", "plaza": "plz", "point": "pt", "ridge": "rdg", "row": "row", "run": "run",
+    # continental words written apart ('Berliner Straße', 'Avenida de Mayo', 'Bd Haussmann')
+    "strasse": "st", "avenida": "ave", "avda": "ave", "bd": "blvd",
 }
+# types a street's name follows in French, Spanish and Portuguese ('Avenida de Mayo', 'Bd Haussmann')
+_LEADING_TYPES = frozenset({"avenida", "avda", "av", "avenue", "bd", "boulevard", "blvd"})
+# German and Dutch streets are one word ('Hauptstraße', 'Kalverstraat'), shortened to '-str.'
+_COMPOUND_STREET = re.compile(r"^([a-z]{3,})(?:strasse|straat|str)$")
 DIRECTIONS = {
     "north": "n", "south": "s", "east": "e", "west": "w", "northeast": "ne", "northwest": "nw",
     "southeast": "se", "southwest": "sw", "n": "n", "s": "s", "e": "e", "w": "w", "ne": "ne", "nw": "nw",
@@ -104,10 +110,12 @@ def normalise_street(text: str | None) -> str | None:
             out.append(UNITS[tok])
         elif tok in ORDINALS:
             out.append(ORDINALS[tok])
-        elif tok in STREET_TYPES and i > 0 and not (out and out[-1] in ("apt", "ste")):
+        elif tok in STREET_TYPES and (i > 0 or tok in _LEADING_TYPES) and not (out and out[-1] in ("apt", "ste")):
             out.append(STREET_TYPES[tok])
         elif tok in DIRECTIONS and (i == 1 or i == len(toks) - 1):
             out.append(DIRECTIONS[tok])
+        elif tok.endswith(("str", "strasse", "straat")) and _COMPOUND_STREET.match(tok):
+            out.append(_COMPOUND_STREET.sub(r"\1str", tok))
         else:
             out.append(tok)
     result = " ".join(out).strip()

@@ -241,7 +241,7 @@ def test_ambiguous_birth_dates_are_read_the_way_the_records_country_writes_them(
         ("021 Jones Gateway, Dunnshire B362RG, United Kingdom", "021 Jones Gateway", "Dunnshire", None, "B36 2RG"),
         ("24 Sussex Drive, Ottawa, k1m1m4", "24 Sussex Dr", "Ottawa", None, "K1M 1M4"),
         # continental Europe: postcode before the town, perhaps the country after it
-        ("Hauptstraße 5, 10115 Berlin", "Hauptstrasse 5", "Berlin", None, "10115"),
+        ("Hauptstraße 5, 10115 Berlin", "Hauptstr 5", "Berlin", None, "10115"),
         ("12 rue de la Paix, 75002 Paris, France", "12 Rue De La Paix", "Paris", None, "75002"),
         ("Damrak 1, 1012 LG Amsterdam", "Damrak 1", "Amsterdam", None, "1012 LG"),
         ("ul. Marszałkowska 10, 00-950 Warszawa", "Ul Marszalkowska 10", "Warszawa", None, "00-950"),
@@ -249,7 +249,7 @@ def test_ambiguous_birth_dates_are_read_the_way_the_records_country_writes_them(
         # typed over several lines of a text box
         ("123 Main Street\nApt 4B\nBoston, MA 02134", "123 Main St Apt 4b", "Boston", "MA", "02134"),
         ("Flat 2\r\n10 High Street\r\nLondon\r\nSW1A 1AA", "Flat 2 10 High St", "London", None, "SW1A 1AA"),
-        ("Hauptstraße 5,\n10115 Berlin\n", "Hauptstrasse 5", "Berlin", None, "10115"),
+        ("Hauptstraße 5,\n10115 Berlin\n", "Hauptstr 5", "Berlin", None, "10115"),
     ],
 )
 def test_one_line_addresses(raw, street, city, region, postcode):
@@ -283,6 +283,15 @@ def test_one_line_addresses(raw, street, city, region, postcode):
 def test_a_whole_address_in_the_street_box_beside_filled_boxes(raw, street, city, region, postcode):
     row = one(**raw)
     assert (row["address_line"], row["city"], row["region"], row["postcode"]) == (street, city, region, postcode)
+
+
+@pytest.mark.parametrize("written, shortened", [
+    ("Hauptstraße 5", "Hauptstr. 5"), ("Hauptstrasse 5", "hauptstr 5"), ("Berliner Straße 12", "Berliner Str. 12"),
+    ("Kalverstraat 1", "Kalverstr 1"), ("Avenida de Mayo 1200", "Av. de Mayo 1200"), ("Avenue Foch 3", "Av Foch 3"),
+    ("12 Boulevard Haussmann", "12 Bd Haussmann"),
+])
+def test_continental_street_words_and_their_short_forms_are_one_street(written, shortened):
+    assert one(address_line=written)["address_line"] == one(address_line=shortened)["address_line"]
 
 
 def test_address_parts_are_normalised_separately():
