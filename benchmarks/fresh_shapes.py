@@ -2,7 +2,8 @@
 
 The project's own generator (hub/demo) is what the matcher was tuned against; a matcher can learn a
 generator's habits. This one shares no code with it: Faker names, streets and phone numbers in a
-locale (en_US, en_GB), households (a spouse and children at one address with one landline and
+locale (en_US, en_GB, de_DE, fr_FR: addresses written as each country writes them, 'Hauptstraße 5,
+10115 Berlin'; billing's birth dates '07.03.1984' in Germany, day first in France and Britain), households (a spouse and children at one address with one landline and
 family name, each with their own email and mobile), three departmental layouts (a CRM with one
 name box and a one-line address, billing with split fields and a birth date, support with a name and
 an email only), and the noise departments add: nicknames, typos, upper-case names, surname first,
@@ -20,7 +21,7 @@ and a newsletter list (first name, email, sometimes a postcode).
 visit (1 to 12 records per person): the name as heard, at times an email, a phone or a postcode, so
 a name-only visit meets every namesake.
 
-Run: /work/venv/bin/python benchmarks/fresh_shapes.py [--people 20000] [--locales en_US en_GB]
+Run: /work/venv/bin/python benchmarks/fresh_shapes.py [--people 20000] [--locales en_US en_GB de_DE fr_FR]
 [--layouts tidy legacy visits]
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -51,8 +53,11 @@ NICKNAMES = {
     "Victoria": "Vicky", "Benjamin": "Ben", "Andrew": "Andy", "Catherine": "Cathy", "Kimberly": "Kim",
 }
 DOMAINS = {"en_US": ["gmail.com", "yahoo.com", "outlook.com", "aol.com", "icloud.com"],
-           "en_GB": ["gmail.com", "btinternet.com", "hotmail.co.uk", "yahoo.co.uk", "sky.com"]}
-REGION = {"en_US": "US", "en_GB": "GB"}
+           "en_GB": ["gmail.com", "btinternet.com", "hotmail.co.uk", "yahoo.co.uk", "sky.com"],
+           "de_DE": ["gmail.com", "web.de", "gmx.de", "t-online.de", "yahoo.de"],
+           "fr_FR": ["gmail.com", "orange.fr", "free.fr", "laposte.net", "hotmail.fr"]}
+REGION = {"en_US": "US", "en_GB": "GB", "de_DE": "DE", "fr_FR": "FR"}
+DATE_FORMAT = {"en_US": "%m/%d/%Y", "de_DE": "%d.%m.%Y"}  # how billing writes a birth date; else day/month/year
 HOUSEHOLD_SIZES = ([1, 2, 3, 4], [0.55, 0.28, 0.12, 0.05])
 
 
@@ -68,6 +73,21 @@ def typo(text: str, rng: random.Random) -> str:
     return text[:i] + rng.choice("aeioulnrst") + text[i + 1:]
 
 
+def ascii_user(text: str) -> str:
+    """A name as a mailbox spells it: 'Jürgen Weiß' -> 'jurgen weiss' (plain ASCII names unchanged)."""
+    return unicodedata.normalize("NFKD", text.replace("ß", "ss")).encode("ascii", "ignore").decode().lower()
+
+
+def one_line_address(street: str, person: dict, locale: str) -> str:
+    """An address on one line as the locale writes it: US 'street, city, ST zip', British 'street,
+    town POSTCODE', continental 'street, POSTCODE town'."""
+    if locale == "en_US":
+        return f"{street}, {person['city']}, {person['state']} {person['postcode']}"
+    if locale == "en_GB":
+        return f"{street}, {person['city']} {person['postcode']}"
+    return f"{street}, {person['postcode']} {person['city']}"
+
+
 def draw_people(people: int, locale: str, seed: int) -> list[dict]:
     """People in households: members share family name, address and landline, nothing personal."""
     fake, rng = Faker(locale), random.Random(seed)
@@ -79,9 +99,9 @@ def draw_people(people: int, locale: str, seed: int) -> list[dict]:
                 "state": fake.state_abbr() if locale == "en_US" else None, "landline": fake.phone_number()}
         for member in range(rng.choices(*HOUSEHOLD_SIZES)[0]):
             given = fake.first_name()
-            user = f"{given.lower()}.{family.lower()}".replace(" ", "").replace("'", "")
+            user = f"{ascii_user(given)}.{ascii_user(family)}".replace(" ", "").replace("'", "")
             while user in taken:  # one mailbox, one person
-                user = f"{given.lower()}{family.lower()}{rng.randint(1, 999)}".replace(" ", "").replace("'", "")
+                user = f"{ascii_user(given)}{ascii_user(family)}{rng.randint(1, 999)}".replace(" ", "").replace("'", "")
             taken.add(user)
             out.append({"person_id": len(out), "given": given, "family": family, **home,
                         "email": f"{user}@{rng.choice(DOMAINS[locale])}", "mobile": fake.phone_number(),
@@ -99,8 +119,7 @@ def render(person: dict, silo: str, locale: str, rng: random.Random) -> dict:
             family = person["married_name"]  # the CRM has the new name; the address is unchanged
         form = rng.random()
         name = f"{family.upper()}, {given}" if form < 0.3 else (f"{given} {family}".upper() if form < 0.45 else f"{given} {family}")
-        address = f"{person['street']}, {person['city']}, {person['state']} {person['postcode']}" if locale == "en_US" \
-            else f"{person['street']}, {person['city']} {person['postcode']}"
+        address = one_line_address(person["street"], person, locale)
         return {"full_name": name, "email": person["email"] if rng.random() < 0.85 else None,
                 "phone": person["mobile"] if rng.random() < 0.6 else None,
                 "address_line": address if rng.random() < 0.7 else None}
@@ -109,11 +128,11 @@ def render(person: dict, silo: str, locale: str, rng: random.Random) -> dict:
         if locale == "en_GB" and rng.random() < 0.5:
             postcode = postcode.replace(" ", "").lower()
         street = person["moved_to"] or person["street"]  # billing has the new address
-        date_format = "%m/%d/%Y" if locale == "en_US" else "%d/%m/%Y"
+        date_format = DATE_FORMAT.get(locale, "%d/%m/%Y")
         return {"given_name": given, "family_name": family, "phone": person["landline"] if rng.random() < 0.8 else None,
                 "address_line": street.upper(), "city": person["city"], "region": person["state"], "postcode": postcode,
                 "birth_date": person["birth_date"].strftime(rng.choice([date_format, "%Y-%m-%d"])) if rng.random() < 0.7 else None}
-    email = person["email"] if rng.random() < 0.8 else f"{given[0].lower()}{family.lower()}{rng.randint(10, 99)}@work.example.org"
+    email = person["email"] if rng.random() < 0.8 else f"{ascii_user(given[0])}{ascii_user(family)}{rng.randint(10, 99)}@work.example.org"
     return {"full_name": f"{given} {family}", "email": email}
 
 
@@ -184,8 +203,7 @@ def _webshop(person: dict, given: str, family: str, locale: str, rng: random.Ran
     if domain == "gmail.com" and rng.random() < 0.3:
         email = f"{user.replace('.', '')}+shop@{domain}" if rng.random() < 0.5 else f"{user}+orders@{domain}"
     street = person["moved_to"] or person["street"]
-    state = f", {person['state']}" if locale == "en_US" else ""
-    whole = f"{street}, {person['city']}{state} {person['postcode']}"
+    whole = one_line_address(street, person, locale)
     return {"given_name": given, "family_name": family, "email": email if rng.random() < 0.9 else None,
             "phone": person["mobile"] if rng.random() < 0.5 else None,
             "address_line": whole if rng.random() < 0.5 else street,
@@ -203,7 +221,7 @@ def _callcentre(person: dict, given: str, family: str, locale: str, rng: random.
 
 def _newsletter(person: dict, given: str, family: str, locale: str, rng: random.Random, seed: int) -> dict:
     """A first name and an email (at times another one), sometimes a postcode."""
-    email = person["email"] if rng.random() < 0.9 else f"{given.lower()}{rng.randint(1, 99)}@gmail.com"
+    email = person["email"] if rng.random() < 0.9 else f"{ascii_user(given)}{rng.randint(1, 99)}@gmail.com"
     return {"given_name": given, "email": email, "postcode": person["postcode"] if rng.random() < 0.5 else None}
 
 
