@@ -5,24 +5,30 @@ from __future__ import annotations
 import json
 import os
 import re
+import unicodedata
 
 from sources.encoding import detect_encoding
 
 # canonical field -> column names that usually hold it (compared after lower-casing, no separators)
 GUESSES = {
-    "email": ("email", "emailaddress", "mail"),
-    "phone": ("phone", "phonenumber", "telephone", "tel", "mobile", "cell"),
-    "given_name": ("firstname", "givenname", "forename", "fname"),
-    "family_name": ("lastname", "familyname", "surname", "lname"),
-    "full_name": ("name", "fullname", "customername", "contactname"),
-    "address_line": ("address", "street", "addressline", "address1", "streetaddress"),
-    "city": ("city", "town"),
-    "region": ("state", "region", "province", "county"),
-    "postcode": ("zip", "zipcode", "postcode", "postalcode"),
-    "country": ("country", "countrycode"),
-    "birth_date": ("dob", "birthdate", "dateofbirth"),
+    "email": ("email", "emailaddress", "mail", "courriel", "correo", "correoelectronico"),
+    "phone": ("phone", "phonenumber", "telephone", "tel", "mobile", "cell", "telefon", "telefono", "handy",
+              "mobil", "portable", "telefonnummer"),
+    "given_name": ("firstname", "givenname", "forename", "fname", "vorname", "prenom", "nombre", "voornaam"),
+    "family_name": ("lastname", "familyname", "surname", "lname", "nachname", "familienname", "nom", "apellido",
+                    "apellidos", "cognome", "achternaam"),
+    "full_name": ("name", "fullname", "customername", "contactname", "kundenname", "nomcomplet"),
+    "address_line": ("address", "street", "addressline", "address1", "streetaddress", "strasse", "adresse",
+                     "direccion", "indirizzo", "adres"),
+    "city": ("city", "town", "ort", "stadt", "wohnort", "ville", "ciudad", "citta", "localite", "plaats"),
+    "region": ("state", "region", "province", "county", "bundesland", "provincia"),
+    "postcode": ("zip", "zipcode", "postcode", "postalcode", "plz", "postleitzahl", "codepostal"),
+    "country": ("country", "countrycode", "land", "pays", "pais"),
+    "birth_date": ("dob", "birthdate", "dateofbirth", "born", "birthday", "geburtsdatum", "datedenaissance",
+                   "fechadenacimiento"),
     "national_id": ("ssn", "nationalid", "taxid", "sin"),
-    "company": ("company", "companyname", "organisation", "organization", "employer"),
+    "company": ("company", "companyname", "organisation", "organization", "employer", "firma", "societe",
+                "empresa", "unternehmen"),
 }
 NOT_TEXT = ("parquet", "xlsx", "xls")
 YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "none"})  # YAML 1.1 reads them as such
@@ -31,7 +37,9 @@ CURSOR_NAMES = ("updated_at", "updatedat", "modified_at", "modifiedat", "last_mo
 
 
 def column_key(column: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", column.lower())
+    """A column name compared without case, accents or separators: 'Prénom' -> 'prenom', 'E-Mail' -> 'email'."""
+    folded = unicodedata.normalize("NFKD", column.replace("ß", "ss")).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", folded.lower())
 
 
 def guess_mapping(columns: list[str]) -> dict[str, str]:
@@ -51,6 +59,8 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
             found[field] = chosen[0]
     if "given_name" in found and "family_name" in found:
         found.pop("full_name", None)
+    elif "given_name" in found and "full_name" in found:
+        found["family_name"] = found.pop("full_name")  # 'Vorname' beside 'Name': the name is the family's
     return found
 
 
@@ -58,9 +68,15 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
 # ('Mobile', 'Home Phone'; 'Email 2'); the starter maps them with `columns:` (docs/silos.md)
 MORE_COLUMNS = {
     "address_line": lambda key: key.endswith(("address2", "addressline2", "street2", "streetline2", "addr2")),
-    "phone": lambda key: re.sub(r"\d+$", "", key) == "tel" or re.sub(r"\d+$", "", key).endswith(("phone", "mobile", "cell")),
-    "email": lambda key: re.sub(r"\d+$", "", key).endswith(("email", "emailaddress")),
+    "phone": lambda key: _names_a(key, "phone"),
+    "email": lambda key: _names_a(key, "email"),
 }
+
+
+def _names_a(key: str, field: str) -> bool:
+    """Does a column key, numbered or not ('Phone 2', 'Home Phone', 'Handy'), name one of `field`'s spellings?"""
+    stem = re.sub(r"\d+$", "", key)
+    return stem in GUESSES[field] or stem.endswith(tuple(n for n in GUESSES[field] if len(n) >= 4))
 
 
 def guess_starter_mapping(columns: list[str]) -> dict[str, str | list[str]]:
@@ -185,7 +201,7 @@ def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> st
         mapping["source_updated_at"] = cursor
     listed = f"\n# columns found in the first file: {', '.join(columns)}" if columns else ""
     return f"""\
-# Silo {name}: file drops (CSV, JSON Lines, Parquet or Excel) in a folder or any fsspec URL.{listed}
+# Silo {name}: file drops (CSV, JSON, JSON Lines, Parquet or Excel) in a folder or any fsspec URL.{listed}
 # Only new or changed files are read on each sync; a Dagster sensor notices new files.
 # Review every line, then run `hub silos check {name}`.
 name: {name}

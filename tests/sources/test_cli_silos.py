@@ -147,6 +147,21 @@ def test_new_files_starter_reads_a_json_export_with_nested_records(tmp_path):
     assert silo.mapping.columns() == {"email": ["contact__email"], "phone": ["contact__mobile"], "full_name": ["full_name"]}
 
 
+@pytest.mark.parametrize("header, expected", [
+    ("Kunden-Nr;Vorname;Name;Straße;PLZ;Ort;Telefon;Handy;E-Mail;Geburtsdatum",
+     {"given_name": ["Vorname"], "family_name": ["Name"], "address_line": ["Straße"], "postcode": ["PLZ"],
+      "city": ["Ort"], "phone": ["Telefon", "Handy"], "email": ["E-Mail"], "birth_date": ["Geburtsdatum"]}),
+    ("N° client;Prénom;Nom;Adresse;Code postal;Ville;Téléphone;Courriel;Date de naissance",
+     {"given_name": ["Prénom"], "family_name": ["Nom"], "address_line": ["Adresse"], "postcode": ["Code postal"],
+      "city": ["Ville"], "phone": ["Téléphone"], "email": ["Courriel"], "birth_date": ["Date de naissance"]}),
+])
+def test_new_files_starter_reads_german_and_french_column_names(tmp_path, header, expected):
+    # a report saved from a German or French system: a title line, semicolons, the country's own words
+    content = f"Kundenliste / Liste des clients\n{header}\n7;{';'.join('x' * (header.count(';')))}\n"
+    silo, _ = files_starter_of(tmp_path, "export.csv", content.encode("utf-8"))
+    assert silo.mapping.columns() == expected
+
+
 def test_new_files_starter_reads_a_windows_export(tmp_path):
     silo, text = files_starter_of(tmp_path, "export.csv", "Kunden-Nr;Vorname;Nachname;E-Mail\n1;Jürgen;Weiß;jw@x.de\n"
                                   .encode("cp1252"))
