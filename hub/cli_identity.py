@@ -74,6 +74,10 @@ def with_canonical_names(df: pd.DataFrame) -> pd.DataFrame:
         field = spellings.get(column_key(str(column)))
         if field and column != field and field not in df.columns and field not in renames.values():
             renames[column] = field
+    named = {field: column for column, field in renames.items()}
+    has = set(df.columns) | set(named)
+    if "full_name" in named and "given_name" in has and "family_name" not in has:
+        renames[named["full_name"]] = "family_name"  # 'Vorname' beside 'Name': the name is the family's
     if not renames:
         return df
     table = Table("column in the file", "read as", title="Columns named another way")

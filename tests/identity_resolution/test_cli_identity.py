@@ -128,6 +128,27 @@ def test_resolve_reads_a_windows_export_with_its_own_column_names(tmp_path, monk
     assert xref["customer_id"].iloc[0] == xref["customer_id"].iloc[1] != xref["customer_id"].iloc[2]
 
 
+def test_resolve_reads_a_german_report_with_a_title_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    # a title above the header, semicolons, German column names; 'Name' beside 'Vorname' is the family name
+    (tmp_path / "export.csv").write_text(
+        "Kundenliste vom 01.05.2024\n"
+        "Silo;Kunden-Nr;Vorname;Name;PLZ;Geburtsdatum\n"
+        "crm;1;Jürgen;Weiß;01067;07.03.1984\nerp;7;Jürgen;Weiss;01067;07.03.1984\nerp;8;Jürgen;Weiß;01067;12.11.1990\n")
+    result = runner.invoke(app, ["resolve", "export.csv", "--out", "x.parquet", "--region", "DE"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Name\s*│\s*family_name", result.output)
+    from pathlib import Path
+
+    from hub.cli_identity import read_table, with_canonical_names
+
+    table = with_canonical_names(read_table(Path("export.csv"), "DE"))
+    assert table[["given_name", "family_name"]].iloc[0].tolist() == ["Jürgen", "Weiß"]
+    customer = pd.read_parquet("x.parquet")["customer_id"]
+    assert customer.iloc[0] == customer.iloc[1] != customer.iloc[2]  # a father with his son's name and address
+
+
 def test_resolve_refuses_repeated_record_keys_before_any_work(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
