@@ -14,9 +14,11 @@ from identity_resolution.text import fold, is_junk_text
 
 # nameparser keeps well-curated lists of titles and suffixes; we reuse them and do the split
 # ourselves because its per-call cost is too high for a million names.
-_TITLES = frozenset(t.lower().strip(".") for t in CONSTANTS.titles) | {"mr", "mrs", "ms", "mx", "dr", "miss"}
+_TITLES = frozenset(t.lower().strip(".") for t in CONSTANTS.titles) | {
+    "mr", "mrs", "ms", "mx", "dr", "miss", "herr", "hr", "frau", "fr", "med", "mme", "mlle", "sr", "srta"}
 # a title written before a family name alone ('Mrs Smith'); 'Sister Mary', 'Sir Elton' take a given name
-_TITLED_SURNAME = re.compile(r"(?:mr|mrs|ms|miss|mx|mister|dr|prof|professor)[\s.]+([^\s.]{2,})[\s.]*", re.IGNORECASE)
+_TITLED_SURNAME = re.compile(r"(?:mr|mrs|ms|miss|mx|mister|dr|prof|professor|herr|frau|mme|madame|monsieur|mlle|"
+                             r"sr|senor|senora)[\s.]+([^\s.]{2,})[\s.]*", re.IGNORECASE)
 _SUFFIXES = frozenset(s.lower().strip(".") for s in CONSTANTS.suffix_acronyms | CONSTANTS.suffix_not_acronyms)
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "la", "le", "st", "bin", "ibn", "al", "el", "ter", "ten", "dos", "das"})
 _NOT_NAME = re.compile(r"[^A-Za-z\s\-',.]")
@@ -29,7 +31,15 @@ _SPACES = re.compile(r"\s+")
 _TOKEN_BREAKS = re.compile(r"[\s.,]+")
 # a clerk's note beside the name ('John Smith (deceased)', '[old account]') and a maiden name
 # ('Mary Smith née Jones'): neither is the name the other departments know
-_NOTES = re.compile(r"\([^)]*\)?|\[[^\]]*\]?|\s+n[eé]e\s+\S+", re.IGNORECASE)
+_NOTES = re.compile(
+    r"\([^)]*\)?|\[[^\]]*\]?|\s+n[eé]e\s+\S+"
+    # what follows a spaced dash or slash, or 'c/o': a company, another person ('John Smith - ACME')
+    r"|\s+(?:[-–/]|c/o|attn:?)\s.*$"
+    # a ledger's word on the account ('JOHN SMITH DECEASED', 'DO NOT USE'), an estate, a household
+    r"|\s+(?:deceased|dec'd|do not use|dnu|duplicate|inactive)\s*$|^(?:the\s+)?(?:estate\s+of|late)\s+",
+    re.IGNORECASE)
+# a household's account: 'The Smith Family', 'Smith Household' (a family name, no one's given name)
+_HOUSEHOLD = re.compile(r"(the\s+)?([^\s,]+)\s+(?:family|household)", re.IGNORECASE)
 _PLACEHOLDER_BREAKS = re.compile(r"[\s\-]+")
 
 
@@ -230,6 +240,12 @@ def _titled_surname(text: str) -> str | None:
     return m.group(1) if m and m.group(1).lower() not in _SUFFIXES else None
 
 
+def _household_surname(text: str) -> str | None:
+    """'The Smith Family', 'Smith Household' -> 'Smith' ('Ann Family' is Ann's name)."""
+    m = _HOUSEHOLD.fullmatch(text)
+    return m.group(2) if m and (m.group(1) or m.group(2).lower() not in plausible_given_names()) else None
+
+
 # where people carry two surnames (Spanish: father's then mother's; Portuguese: mother's then father's)
 TWO_SURNAME_REGIONS = frozenset({
     "ES", "MX", "AR", "CO", "CL", "PE", "VE", "EC", "GT", "CU", "BO", "DO", "HN", "PY", "SV", "NI", "CR", "PA",
@@ -257,7 +273,7 @@ def parse_full_name(full: str | None, two_surnames: bool = False,
     text = _clean(full)
     if text is None or _is_organisation(text):
         return None, None
-    titled = _titled_surname(text)
+    titled = _titled_surname(text) or _household_surname(text)
     if titled:
         return None, _pc(titled)
     if "," in text:

@@ -86,6 +86,22 @@ def one(**raw) -> dict:
         ({"full_name": "Elizabeth Smith née Jones"}, "Elizabeth", "Smith"),
         ({"full_name": "John Nee"}, "John", "Nee"),  # Nee the surname stays
         ({"full_name": "Smith, John, III"}, "John", "Smith"),
+        # what a clerk adds after the name: a company, a contact, the account's state, an estate
+        ({"full_name": "John Smith - ACME"}, "John", "Smith"),
+        ({"full_name": "Smith, John - ACME Corp"}, "John", "Smith"),
+        ({"full_name": "John Smith c/o Jane Doe"}, "John", "Smith"),
+        ({"full_name": "John Smith / ACME Inc"}, "John", "Smith"),
+        ({"full_name": "JOHN SMITH DECEASED"}, "John", "Smith"),
+        ({"full_name": "John Smith DO NOT USE"}, "John", "Smith"),
+        ({"full_name": "Estate of John Smith"}, "John", "Smith"),
+        ({"full_name": "Mary Smith-Jones"}, "Mary", "Smith-Jones"),  # a hyphen without spaces joins a name
+        # a household's account is a family name
+        ({"full_name": "The Smith Family"}, None, "Smith"),
+        ({"full_name": "Smith Household"}, None, "Smith"),
+        # titles in other languages
+        ({"full_name": "Herr Schmidt"}, None, "Schmidt"),
+        ({"full_name": "Mme Dupont"}, None, "Dupont"),
+        ({"full_name": "Dr. med. Hans Müller"}, "Hans", "Muller"),
     ],
 )
 def test_names(raw, given, family):
