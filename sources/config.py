@@ -226,17 +226,24 @@ class FilesSpec(_Strict):
 
 
 class RestAuth(_Strict):
-    type: Literal["bearer", "api_key", "http_basic"]
+    type: Literal["bearer", "api_key", "http_basic", "oauth2_client_credentials"]
     token: SecretStr | None = None
     api_key: SecretStr | None = None
     name: str = "X-API-Key"
     location: Literal["header", "query"] = "header"
     username: str | None = None
     password: SecretStr | None = None
+    # OAuth 2 client credentials (machine-to-machine: CRMs, ERPs): a token is fetched from
+    # access_token_url with the client id and secret, and fetched again when it expires
+    access_token_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    access_token_request_data: dict[str, Any] = {}  # e.g. {scope: contacts.read} or {audience: ...}
 
     @model_validator(mode="after")
     def _secret_given(self) -> "RestAuth":
-        needed = {"bearer": ("token",), "api_key": ("api_key",), "http_basic": ("username", "password")}[self.type]
+        needed = {"bearer": ("token",), "api_key": ("api_key",), "http_basic": ("username", "password"),
+                  "oauth2_client_credentials": ("access_token_url", "client_id", "client_secret")}[self.type]
         missing = [f for f in needed if getattr(self, f) is None]
         if missing:
             raise ValueError(f"auth type {self.type} needs {', '.join(missing)} (from an environment "

@@ -384,4 +384,8 @@ def _rest_auth(auth: Any) -> dict[str, Any]:
         return {"type": "bearer", "token": secret(auth.token)}
     if auth.type == "api_key":
         return {"type": "api_key", "name": auth.name, "api_key": secret(auth.api_key), "location": auth.location}
+    if auth.type == "oauth2_client_credentials":
+        return {"type": "oauth2_client_credentials", "access_token_url": auth.access_token_url,
+                "client_id": auth.client_id, "client_secret": secret(auth.client_secret),
+                "access_token_request_data": dict(auth.access_token_request_data)}
     return {"type": "http_basic", "username": auth.username, "password": secret(auth.password)}

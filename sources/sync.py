@@ -316,7 +316,8 @@ def secrets_of(silo: SiloConfig) -> list[str]:
         except Exception:
             pass
     if silo.rest is not None and silo.rest.auth is not None:
-        for secret in (silo.rest.auth.token, silo.rest.auth.api_key, silo.rest.auth.password):
+        auth = silo.rest.auth
+        for secret in (auth.token, auth.api_key, auth.password, auth.client_secret):
             if secret is not None and secret.get_secret_value():
                 found.append(secret.get_secret_value())
     return [s for s in found if len(s) >= 4]

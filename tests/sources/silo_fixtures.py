@@ -94,6 +94,7 @@ class SupportApi:
     def __init__(self, records: list[dict]):
         self.records = records
         self.requests: list[str] = []
+        self.token_requests: list[dict] = []
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -126,6 +127,15 @@ class SupportApi:
                 self._send(200, {"data": chunk, "meta": {"page": page, "total_pages": pages, "total": len(rows),
                                                           "next_cursor": str(page + 1) if page < pages else None},
                                  "links": {"next": nxt}})
+
+            def do_POST(self):  # noqa: N802 - an OAuth 2 token endpoint: client 'hub' with secret TOKEN
+                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+                if urlparse(self.path).path != "/oauth/token" or form.get("grant_type") != ["client_credentials"]:
+                    return self._send(400, {"error": "unsupported_grant_type"})
+                if form.get("client_id") != ["hub"] or form.get("client_secret") != [TOKEN]:
+                    return self._send(401, {"error": "invalid_client"})
+                api.token_requests.append(form)
+                self._send(200, {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600})
 
             def _send(self, code, body):
                 data = json.dumps(body).encode()

@@ -145,6 +145,29 @@ def test_a_payments_api_shape_nested_address_lines_and_unix_times(tmp_path, hub_
     assert str(rec.loc["cus_2", "source_updated_at"]) == "2023-03-28 10:40:02"
 
 
+@pytest.mark.parametrize("secret, works", [(TOKEN, True), ("wrong-client-secret", False)])
+def test_oauth2_client_credentials(tmp_path, hub_paths, monkeypatch, secret, works):
+    # a CRM's machine-to-machine login: the client id and secret buy a token, the token reads the pages
+    warehouse, pipes = hub_paths
+    monkeypatch.setenv("DESK_CLIENT_SECRET", secret)
+    with SupportApi([dict(r) for r in REQUESTERS]) as api:
+        silo = rest_silo(tmp_path, api.url, f"{{type: oauth2_client_credentials, access_token_url: '{api.url}/oauth/token', "
+                         "client_id: hub, client_secret: '${DESK_CLIENT_SECRET}', "
+                         "access_token_request_data: {scope: requesters.read}}",
+                         "{type: json_link, next_url_path: links.next}")
+        if works:
+            assert sync_silo(silo, warehouse, pipes).rows_loaded == {"people": 7}
+            assert len(api.token_requests) == 1 and api.token_requests[0]["scope"] == ["requesters.read"]
+        else:
+            with pytest.raises(SiloSyncError) as err:
+                sync_silo(silo, warehouse, pipes)
+            assert "401" in str(err.value) and "refused the credentials" in str(err.value)
+            assert secret not in str(err.value), str(err.value)
+    if works:  # the client secret is in neither the warehouse nor dlt's state, schemas or traces
+        leaks = [p for p in warehouse.parent.parent.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+        assert leaks == []
+
+
 def test_wrong_token_fails_clearly_without_printing_it(tmp_path, hub_paths, monkeypatch):
     warehouse, pipes = hub_paths
     monkeypatch.setenv("DESK_TOKEN", "wrong-secret-token")
