@@ -95,6 +95,7 @@ class SupportApi:
         self.records = records
         self.requests: list[str] = []
         self.token_requests: list[dict] = []
+        self.throttled = 0  # answer this many next GETs with 429 Too Many Requests
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -103,6 +104,9 @@ class SupportApi:
 
             def do_GET(self):  # noqa: N802
                 api.requests.append(self.path)
+                if api.throttled > 0:  # a rate limit: come back in a second
+                    api.throttled -= 1
+                    return self._send(429, {"error": "too many requests"}, {"Retry-After": "1"})
                 url = urlparse(self.path)
                 basic = "Basic " + base64.b64encode(f"hub:{TOKEN}".encode()).decode()
                 if self.headers.get("Authorization") not in (f"Bearer {TOKEN}", basic) and \
@@ -137,9 +141,11 @@ class SupportApi:
                 api.token_requests.append(form)
                 self._send(200, {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600})
 
-            def _send(self, code, body):
+            def _send(self, code, body, headers=None):
                 data = json.dumps(body).encode()
                 self.send_response(code)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

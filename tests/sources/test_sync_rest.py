@@ -168,6 +168,17 @@ def test_oauth2_client_credentials(tmp_path, hub_paths, monkeypatch, secret, wor
         assert leaks == []
 
 
+def test_a_rate_limited_api_is_waited_for(tmp_path, hub_paths, monkeypatch):
+    warehouse, pipes = hub_paths
+    monkeypatch.setenv("DESK_TOKEN", TOKEN)
+    with SupportApi([dict(r) for r in REQUESTERS]) as api:
+        api.throttled = 2  # '429 Too Many Requests, Retry-After: 1' twice
+        silo = rest_silo(tmp_path, api.url, "{type: bearer, token: '${DESK_TOKEN}'}",
+                         "{type: json_link, next_url_path: links.next}")
+        assert sync_silo(silo, warehouse, pipes).rows_loaded == {"people": 7}
+        assert len(api.requests) == 5  # three pages, two of the asks turned away
+
+
 def test_wrong_token_fails_clearly_without_printing_it(tmp_path, hub_paths, monkeypatch):
     warehouse, pipes = hub_paths
     monkeypatch.setenv("DESK_TOKEN", "wrong-secret-token")
