@@ -110,14 +110,22 @@ def require_unique_keys(df: pd.DataFrame, path: Path) -> None:
 
 
 def with_record_keys(df: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Fill `silo` from the file stem and `source_record_id` from the row number when absent."""
+    """Fill `silo` from the file stem and `source_record_id`, when absent, from an id-like column with
+    a value on every row and no value twice ('Customer No', 'Kunden-Nr'), else from the row number."""
+    from sources.starter import guess_primary_key
+
     df = df.copy()
     if "silo" not in df.columns:
         df["silo"] = path.stem
     else:
         df["silo"] = df["silo"].where(df["silo"].notna(), path.stem)
     if "source_record_id" not in df.columns:
-        df["source_record_id"] = [str(i) for i in range(1, len(df) + 1)]
+        key = guess_primary_key(df)
+        if key:
+            df["source_record_id"] = df[key[0]].astype(str)
+            console.print(f"source_record_id: read from column {key[0]!r}")
+        else:
+            df["source_record_id"] = [str(i) for i in range(1, len(df) + 1)]
     return df
 
 

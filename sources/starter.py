@@ -160,11 +160,13 @@ mapping:                         # canonical field: source column (see docs/silo
 
 
 def guess_primary_key(sample) -> list[str]:
-    """An id-like column whose sample values are all present and distinct."""
+    """An id-like column ('ID', 'Customer No', 'Kunden-Nr', 'N° client') whose sample values are all
+    present and distinct, and that holds no customer field ('Phone No')."""
+    spellings = {name for names in GUESSES.values() for name in names}
     for column in sample.columns:
         key = column_key(str(column))
-        if (key == "id" or key.endswith("id") or key.endswith("no")) and sample[column].notna().all() \
-                and sample[column].is_unique:
+        stem = re.sub(r"(id|no|nr|num)$", "", key)
+        if stem != key and stem not in spellings and sample[column].notna().all() and sample[column].is_unique:
             return [str(column)]
     return []
 

@@ -145,7 +145,10 @@ def test_resolve_reads_a_german_report_with_a_title_line(tmp_path, monkeypatch):
 
     table = with_canonical_names(read_table(Path("export.csv"), "DE"))
     assert table[["given_name", "family_name"]].iloc[0].tolist() == ["Jürgen", "Weiß"]
-    customer = pd.read_parquet("x.parquet")["customer_id"]
+    xref = pd.read_parquet("x.parquet")
+    assert "source_record_id: read from column 'Kunden-Nr'" in result.output
+    assert xref["source_record_id"].tolist() == ["1", "7", "8"]  # the silo's own ids, to join the answer back
+    customer = xref["customer_id"]
     assert customer.iloc[0] == customer.iloc[1] != customer.iloc[2]  # a father with his son's name and address
 
 
