@@ -53,14 +53,15 @@ def clean_emails(raw: pd.Series) -> pd.Series:
     """Lower-cased, trimmed, syntactically valid, non-placeholder emails; others None."""
     # Arrow-backed strings: the string kernels and regular expressions (RE2) run in C++
     s = raw.astype("string[pyarrow]").str.strip().str.lower()
-    s = s.str.replace(r"^mailto:", "", regex=True).str.strip("<>\"' ")
+    # a database array or a JSON list around the addresses ('{a@x.com,b@y.com}', '["a@x.com"]')
+    s = s.str.replace(r"^mailto:", "", regex=True).str.strip("<>\"' []{}")
     # spaces typed around the '@' ('john @ x.com') and a full stop after the address ('... x.com.')
     s = s.str.replace(r"\s*@\s*", "@", regex=True).str.rstrip(".")
     # the first address of a field holding several ('a@x.com; b@y.com') or of a display name
     # ('Jane Doe <jane@x.com>'); other values stay whole ('jane doe@x.com' is invalid, not 'doe@x.com')
     listed = _flag(s.str.contains(r"[;,<]|@.*@", regex=True)).to_numpy()
     if listed.any():  # pandas' extract runs in Python per value: only the few listed values go through it
-        first = s[listed].str.extract(r"([^\s;,<>\"'()\[\]]+@[^\s;,<>\"'()\[\]]+)", expand=False)
+        first = s[listed].str.extract(r"([^\s;,<>\"'()\[\]{}]+@[^\s;,<>\"'()\[\]{}]+)", expand=False)
         found = first.notna().to_numpy()
         s = s.copy()
         s.iloc[np.flatnonzero(listed)[found]] = first[found].to_numpy()

@@ -189,6 +189,10 @@ def test_phone_uses_record_country_before_default_region():
         ("Josée.Lemaître@Orange.fr", "josée.lemaître@orange.fr"),  # letters of any script (RFC 6531)
         ("anna@münchen.de", "anna@münchen.de"),
         ("josé garcía@empresa.es", None),
+        # several addresses as a database array or a JSON list holds them: the first
+        ("{ann@acme.org,bo@acme.org}", "ann@acme.org"),
+        ('["ann@acme.org","bo@acme.org"]', "ann@acme.org"),
+        ("['ann@acme.org']", "ann@acme.org"),
     ],
 )
 def test_emails_display_form(raw, expected):
