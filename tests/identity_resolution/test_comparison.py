@@ -28,6 +28,16 @@ NICKNAME_LEVEL = next(f.levels.index("nickname_or_jw>=0.92") for f in FIELDS if 
         ("nathan", "nathaniel", False),
         ("maddie", "madison", True),
         ("cassie", "cassandra", True),
+        # German, Spanish, Italian and French diminutives
+        ("hans", "johannes", True),
+        ("sepp", "josef", True),
+        ("fritz", "friedrich", True),
+        ("fritz", "frederick", True),
+        ("pepe", "jose", True),
+        ("paco", "francisco", True),
+        ("beppe", "giuseppe", True),
+        ("pierrot", "pierre", True),
+        ("hans", "josef", False),
     ],
 )
 def test_nickname_related(a, b, related):
