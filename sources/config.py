@@ -181,19 +181,19 @@ class CsvOptions(_Strict):
     skip_rows: int | None = Field(None, ge=0)  # None: a report's title lines above the header are skipped
 
 
-FILE_SUFFIXES = {"csv": "csv", "tsv": "csv", "txt": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "json",
+FILE_SUFFIXES = {"csv": "csv", "tsv": "csv", "txt": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "json", "xml": "xml",
                  "parquet": "parquet", "xlsx": "excel", "xls": "excel"}
 
 
 class FileTable(_Strict):
     name: str
     path: str  # a local folder or any fsspec URL (s3://, gs://, file://)
-    format: Literal["csv", "jsonl", "json", "parquet", "excel"] | None = None  # before glob: glob checks it
+    format: Literal["csv", "jsonl", "json", "xml", "parquet", "excel"] | None = None  # before glob: glob checks it
     glob: str = "*"
     csv: CsvOptions = CsvOptions()
     sheet: str | int = 0
-    # a JSON document's records: dotted path to their list ('data', 'export.customers'); by default
-    # the document itself when it is a list, else its one list of objects
+    # a JSON or XML document's records: dotted path to their list ('data', 'export.customers'); by
+    # default the document itself when it is a list, else its one list of objects
     data_selector: str | None = None
     primary_key: list[str] | None = None
 
@@ -207,7 +207,7 @@ class FileTable(_Strict):
     def _format_known(cls, glob: str, info: Any) -> str:
         if info.data.get("format") is None and _suffix(glob) not in FILE_SUFFIXES:
             raise ValueError(f"cannot tell the file format from glob {glob!r}; add `format:` "
-                             "(csv, jsonl, json, parquet or excel)")
+                             "(csv, jsonl, json, xml, parquet or excel)")
         return glob
 
     @model_validator(mode="after")

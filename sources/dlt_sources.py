@@ -292,9 +292,10 @@ def read_frames(handle: Any, table: FileTable, encoding: str | None, file_name: 
     elif table.format == "jsonl":
         for chunk in pd.read_json(handle, lines=True, dtype=False, chunksize=50_000):
             yield flattened(chunk.to_dict("records"))
-    elif table.format == "json":
-        rows = json_records(json_document(handle, f"{table.name}/{file_name}"), table.data_selector,
-                            f"{table.name}/{file_name}")
+    elif table.format in ("json", "xml"):
+        where = f"{table.name}/{file_name}"
+        document = json_document(handle, where) if table.format == "json" else xml_document(handle, where)
+        rows = json_records(document, table.data_selector, where)
         for start in range(0, len(rows), 50_000):
             yield flattened(rows[start:start + 50_000])
     elif table.format == "parquet":
@@ -323,23 +324,52 @@ def json_document(handle: Any, where: str) -> Any:
         raise MalformedFileError(f"{where}: not a JSON document: {exc}") from None
 
 
+def xml_document(handle: Any, where: str) -> Any:
+    """An XML export as nested dicts: elements by name, attributes as plain keys ('<customer id="7">'
+    gives id), an element's text beside attributes as 'text'; a repeated element is a list."""
+    import xml.parsers.expat
+
+    import xmltodict
+
+    try:
+        return xmltodict.parse(handle.read(), attr_prefix="", cdata_key="text")
+    except xml.parsers.expat.ExpatError as exc:
+        raise MalformedFileError(f"{where}: not an XML document: {exc}") from None
+
+
 def json_records(document: Any, selector: str | None, where: str) -> list[dict]:
-    """The records of a JSON document: at the dotted `selector`, else the document itself when it is
-    a list, else its one list of objects ({"customers": [...], "count": 2})."""
+    """The records of a JSON or XML document: at the dotted `selector`, else the document itself when
+    it is a list, else its one list of objects ({"customers": [...], "count": 2}), looked for through
+    wrappers that hold one element and no more than one value of their own (<export date="...">
+    <customers><customer>...); a lone object where the list would be is one record."""
     found = document
     for key in selector.split(".") if selector else []:
         if not isinstance(found, dict) or key not in found:
             raise MalformedFileError(f"{where}: no {selector!r} in the document (data_selector in the silo file)")
         found = found[key]
-    if selector is None and isinstance(document, dict):
-        lists = [k for k, v in document.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
-        if len(lists) != 1:
-            raise MalformedFileError(f"{where}: cannot tell which list holds the records (lists of objects: "
-                                     f"{', '.join(lists) or 'none'}); set data_selector in the silo file")
-        found = document[lists[0]]
+    if selector is None:
+        found = _records_in(document, where)
+    if isinstance(found, dict):
+        found = [found]
     if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
         raise MalformedFileError(f"{where}: the records are not a list of objects; check data_selector in the silo file")
     return found
+
+
+def _records_in(node: Any, where: str, depth: int = 0) -> Any:
+    if not isinstance(node, dict):
+        return node
+    lists = [k for k, v in node.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
+    if len(lists) == 1:
+        return node[lists[0]]
+    nested = [v for v in node.values() if isinstance(v, dict)]
+    scalars = sum(1 for v in node.values() if not isinstance(v, (dict, list)))
+    if not lists and len(nested) == 1 and scalars < 2:
+        return _records_in(nested[0], where, depth + 1)
+    if not lists and depth > 0:
+        return node  # '<customers><customer id="1">...</customer></customers>': one record
+    raise MalformedFileError(f"{where}: cannot tell which list holds the records (lists of objects: "
+                             f"{', '.join(lists) or 'none'}); set data_selector in the silo file")
 
 
 def _with_file_name(frame: Any, name: str) -> Any:

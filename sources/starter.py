@@ -203,7 +203,7 @@ def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> st
         mapping["source_updated_at"] = cursor
     listed = f"\n# columns found in the first file: {', '.join(columns)}" if columns else ""
     return f"""\
-# Silo {name}: file drops (CSV, JSON, JSON Lines, Parquet or Excel) in a folder or any fsspec URL.{listed}
+# Silo {name}: file drops (CSV, JSON, JSON Lines, XML, Parquet or Excel) in a folder or any fsspec URL.{listed}
 # Only new or changed files are read on each sync; a Dagster sensor notices new files.
 # Review every line, then run `hub silos check {name}`.
 name: {name}

@@ -187,8 +187,8 @@ def test_jsonl_and_excel_tables_with_csv_options(tmp_path, hub_paths):
     assert "Müller" in set(mapped.records["family_name"])
 
 
-def test_json_documents_and_nested_records(tmp_path, hub_paths):
-    # an export as one JSON document ({"customers": [...]}) and JSON Lines with nested objects:
+def test_json_and_xml_documents_and_nested_records(tmp_path, hub_paths):
+    # an export as one JSON document ({"customers": [...]}), JSON Lines and XML with nested objects:
     # nested fields flatten into parent__child columns, as for an API
     warehouse, pipes = hub_paths
     drop = tmp_path / "drop"
@@ -197,6 +197,10 @@ def test_json_documents_and_nested_records(tmp_path, hub_paths):
         {"id": 1, "name": "Ann Lee", "contact": {"email": "a@x.com", "phone": "(217) 555-0101"}},
         {"id": 2, "name": "Bo Ray", "contact": {"email": "b@x.com"}}]}))
     (drop / "more.jsonl").write_text(json.dumps({"id": 3, "name": "Cy Doe", "contact": {"email": "c@x.com"}}) + "\n")
+    # an older system's XML export: attributes, a wrapper with a value of its own, nested elements
+    (drop / "legacy.xml").write_text('<?xml version="1.0" encoding="UTF-8"?><export date="2024-05-01"><customers>'
+                                     '<customer id="4"><name>Di Fox</name><contact><email>d@x.com</email></contact>'
+                                     '</customer><customer id="5"><name>Ed Ray</name></customer></customers></export>')
     silo = silo_file(tmp_path, f"""\
         name: crm
         kind: files
@@ -205,18 +209,26 @@ def test_json_documents_and_nested_records(tmp_path, hub_paths):
           tables:
             - {{name: export, path: {drop}, glob: "*.json"}}
             - {{name: stream, path: {drop}, glob: "*.jsonl"}}
+            - {{name: legacy, path: {drop}, glob: "*.xml"}}
         mapping:
           name: {{column: name, form: first_last}}
           email: contact__email
           phone: contact__phone
         """)
-    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"export": 2, "stream": 1}
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"export": 2, "stream": 1, "legacy": 2}
     rec = map_records(silo, raw_of(silo, warehouse)).records.set_index("source_record_id")
-    assert rec["email"].to_dict() == {"export:1": "a@x.com", "export:2": "b@x.com", "stream:3": "c@x.com"}
+    assert rec["email"].dropna().to_dict() == {"export:1": "a@x.com", "export:2": "b@x.com", "stream:3": "c@x.com",
+                                               "legacy:4": "d@x.com"}
+    assert rec.loc["legacy:5", "family_name"] == "Ray"
     assert rec.loc["export:1", "phone"] == "(217) 555-0101"
     (drop / "export.json").write_text('{"customers": [{"id": 1,}]}')
     touch_later(drop / "export.json")
     with pytest.raises(SiloSyncError, match=r"export/export.json: not a JSON document: .*line 1"):
+        sync_silo(silo, warehouse, pipes)
+    (drop / "export.json").unlink()
+    (drop / "legacy.xml").write_text("<customers><customer id='4'><name>Di</name></customers>")
+    touch_later(drop / "legacy.xml")
+    with pytest.raises(SiloSyncError, match=r"legacy/legacy.xml: not an XML document: mismatched tag: line 1"):
         sync_silo(silo, warehouse, pipes)
 
 
