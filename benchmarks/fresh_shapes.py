@@ -132,8 +132,13 @@ def render(person: dict, silo: str, locale: str, rng: random.Random) -> dict:
         return {"given_name": given, "family_name": family, "phone": person["landline"] if rng.random() < 0.8 else None,
                 "address_line": street.upper(), "city": person["city"], "region": person["state"], "postcode": postcode,
                 "birth_date": person["birth_date"].strftime(rng.choice([date_format, "%Y-%m-%d"])) if rng.random() < 0.7 else None}
-    email = person["email"] if rng.random() < 0.8 else f"{ascii_user(given[0])}{ascii_user(family)}{rng.randint(10, 99)}@work.example.org"
+    email = person["email"] if rng.random() < 0.8 else work_email(given, family, rng)
     return {"full_name": f"{given} {family}", "email": email}
+
+
+def work_email(given: str, family: str, rng: random.Random) -> str:
+    """Another address a person gives at work: 'jsmith42@work.example.org'."""
+    return f"{ascii_user(given[0])}{ascii_user(family)}{rng.randint(10, 99)}@work.example.org"
 
 
 def noisy_names(person: dict, rng: random.Random) -> tuple[str, str]:

@@ -57,7 +57,8 @@ class FieldMap(_Strict):
     @model_validator(mode="after")
     def _one_source(self) -> "FieldMap":
         if sum(x is not None for x in (self.column, self.columns, self.value)) != 1:
-            raise ValueError("give exactly one of `column:` (a source column), `columns:` (several) or `value:` (a constant)")
+            raise ValueError("give exactly one of `column:` (a source column), `columns:` (several) or "
+                             "`value:` (a constant)")
         if self.combine is not None and self.columns is None:
             raise ValueError("`combine:` goes with `columns:`")
         return self
@@ -181,8 +182,8 @@ class CsvOptions(_Strict):
     skip_rows: int | None = Field(None, ge=0)  # None: a report's title lines above the header are skipped
 
 
-FILE_SUFFIXES = {"csv": "csv", "tsv": "csv", "txt": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "json", "xml": "xml",
-                 "parquet": "parquet", "xlsx": "excel", "xls": "excel"}
+FILE_SUFFIXES = {"csv": "csv", "tsv": "csv", "txt": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "json",
+                 "xml": "xml", "parquet": "parquet", "xlsx": "excel", "xls": "excel"}
 
 
 class FileTable(_Strict):

@@ -11,8 +11,8 @@ import pandas as pd
 
 from sources.config import DATE_FIELDS, Fact, FieldMap, SiloConfig
 from sources.dlt_sources import NAMING, normalise
-from sources.parsing import (as_text, date_order_votes, is_ambiguous_date, parse_bools, parse_dates, parse_numbers, split_address,
-                             split_name)
+from sources.parsing import (as_text, date_order_votes, is_ambiguous_date, parse_bools, parse_dates, parse_numbers,
+                             split_address, split_name)
 from sources.sync import REFRESH_DELETED
 
 RECORD_COLUMNS = [

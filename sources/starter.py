@@ -31,7 +31,8 @@ GUESSES = {
                 "empresa", "unternehmen"),
 }
 NOT_TEXT = ("parquet", "xlsx", "xls")
-YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "none"})  # YAML 1.1 reads them as such
+# words YAML 1.1 reads as booleans or null: a column named 'No' is written quoted
+YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "none"})
 CURSOR_NAMES = ("updated_at", "updatedat", "modified_at", "modifiedat", "last_modified", "lastmodified",
                 "last_updated", "updated", "modified", "changed_at")
 
@@ -124,8 +125,12 @@ def _yaml_columns(columns: str | list[str]) -> str:
 def _mapping_lines(mapping: dict[str, str | list[str]], indent: str = "  ") -> str:
     if not mapping:
         return f"{indent}email: email   # TODO: the column holding e-mail\n{indent}# name: {{column: name_column, form: first_last}}\n"
-    return "".join(f"{indent}{field}: {_yaml_columns(column) if isinstance(column, str) else '{columns: ' + _yaml_columns(column) + '}'}\n"
-                   for field, column in mapping.items())
+    return "".join(f"{indent}{field}: {_yaml_source(column)}\n" for field, column in mapping.items())
+
+
+def _yaml_source(column: str | list[str]) -> str:
+    """One column as its name; several as {columns: [...]}."""
+    return _yaml_columns(column) if isinstance(column, str) else "{columns: " + _yaml_columns(column) + "}"
 
 
 def sql_starter(name: str, url_env: str, table: str | None = None, schema: str | None = None) -> str:
@@ -160,8 +165,8 @@ mapping:                         # canonical field: source column (see docs/silo
 
 
 def guess_primary_key(sample) -> list[str]:
-    """An id-like column ('ID', 'Customer No', 'Kunden-Nr', 'N° client') whose sample values are all
-    present and distinct, and that holds no customer field ('Phone No')."""
+    """An id-like column ('ID', 'Customer No', 'Kunden-Nr') whose sample values are all present and
+    distinct, and that holds no customer field ('Phone No')."""
     spellings = {name for names in GUESSES.values() for name in names}
     for column in sample.columns:
         key = column_key(str(column))
