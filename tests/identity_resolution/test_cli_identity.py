@@ -111,33 +111,35 @@ def test_resolve_reads_semicolon_csv_with_a_byte_order_mark(tmp_path, monkeypatc
     assert xref["silo"].tolist() == ["crm", "erp"] and xref["source_record_id"].tolist() == ["1", "7"]
 
 
-def test_resolve_reads_a_windows_export_with_its_own_column_names(tmp_path, monkeypatch):
+def resolve_export(tmp_path, monkeypatch, content: bytes, region: str):
+    """`hub resolve export.csv --region REGION` on `content`: (the command's result, the cross-reference)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    (tmp_path / "export.csv").write_bytes(content)
+    result = runner.invoke(app, ["resolve", "export.csv", "--out", "x.parquet", "--region", region])
+    assert result.exit_code == 0, result.output
+    return result, pd.read_parquet("x.parquet")
+
+
+def test_resolve_reads_a_windows_export_with_its_own_column_names(tmp_path, monkeypatch):
     # what Excel on a French Windows machine saves: cp1252, headers as people write them
-    (tmp_path / "export.csv").write_bytes(
+    result, xref = resolve_export(tmp_path, monkeypatch, (
         "Silo;Source Record ID;First Name;Last Name;E-mail;Date of Birth\n"
         "crm;1;Hélène;Lefèvre;h.lefevre@acme.fr;03/07/1984\n"
         "erp;7;Helene;Lefevre;;03/07/1984\n"
-        "erp;8;Hélène;Lefèvre;;04/07/1984\n".encode("cp1252"))
-    result = runner.invoke(app, ["resolve", "export.csv", "--out", "x.parquet", "--region", "FR"])
-    assert result.exit_code == 0, result.output
+        "erp;8;Hélène;Lefèvre;;04/07/1984\n").encode("cp1252"), "FR")
     assert "read as cp1252" in result.output and re.search(r"First Name\s*│\s*given_name", result.output)
-    xref = pd.read_parquet("x.parquet")
     assert xref["source_record_id"].tolist() == ["1", "7", "8"]
     assert xref["customer_id"].iloc[0] == xref["customer_id"].iloc[1] != xref["customer_id"].iloc[2]
 
 
 def test_resolve_reads_a_german_report_with_a_title_line(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
     # a title above the header, semicolons, German column names; 'Name' beside 'Vorname' is the family name
-    (tmp_path / "export.csv").write_text(
+    result, xref = resolve_export(tmp_path, monkeypatch, (
         "Kundenliste vom 01.05.2024\n"
         "Silo;Kunden-Nr;Vorname;Name;PLZ;Geburtsdatum\n"
-        "crm;1;Jürgen;Weiß;01067;07.03.1984\nerp;7;Jürgen;Weiss;01067;07.03.1984\nerp;8;Jürgen;Weiß;01067;12.11.1990\n")
-    result = runner.invoke(app, ["resolve", "export.csv", "--out", "x.parquet", "--region", "DE"])
-    assert result.exit_code == 0, result.output
+        "crm;1;Jürgen;Weiß;01067;07.03.1984\nerp;7;Jürgen;Weiss;01067;07.03.1984\nerp;8;Jürgen;Weiß;01067;12.11.1990\n"
+    ).encode("utf-8"), "DE")
     assert re.search(r"Name\s*│\s*family_name", result.output)
     from pathlib import Path
 
@@ -145,7 +147,6 @@ def test_resolve_reads_a_german_report_with_a_title_line(tmp_path, monkeypatch):
 
     table = with_canonical_names(read_table(Path("export.csv"), "DE"))
     assert table[["given_name", "family_name"]].iloc[0].tolist() == ["Jürgen", "Weiß"]
-    xref = pd.read_parquet("x.parquet")
     assert "source_record_id: read from column 'Kunden-Nr'" in result.output
     assert xref["source_record_id"].tolist() == ["1", "7", "8"]  # the silo's own ids, to join the answer back
     customer = xref["customer_id"]
