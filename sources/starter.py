@@ -6,6 +6,7 @@ import json
 import os
 import re
 import unicodedata
+from collections import Counter
 
 from sources.encoding import detect_encoding
 
@@ -91,13 +92,42 @@ def guess_starter_mapping(columns: list[str]) -> dict[str, str | list[str]]:
     return mapping
 
 
+def guess_country(sample, mapping: dict[str, str | list[str]]) -> str | None:
+    """The country most of a sample's customers show, by their email domains' country codes ('.de',
+    '.co.uk') and their phones' international prefixes ('+49', '0033'): one that half the votes and
+    three at least agree on, else None (a '.com' and a national number say nothing)."""
+    import phonenumbers
+    import pycountry
+
+    votes: Counter[str] = Counter()
+    for column in _as_list(mapping.get("email")):
+        for tld in sample[column].dropna().astype(str).str.extract(r"\.([A-Za-z]{2})\s*$")[0].dropna():
+            code = "GB" if tld.upper() == "UK" else tld.upper()
+            votes[code] += pycountry.countries.get(alpha_2=code) is not None
+    for column in _as_list(mapping.get("phone")):
+        for phone in sample[column].dropna().astype(str):
+            if phone.strip().startswith(("+", "00")):
+                try:
+                    region = phonenumbers.region_code_for_number(phonenumbers.parse(phone.strip().replace("00", "+", 1)))
+                except phonenumbers.NumberParseException:
+                    continue
+                votes[region] += region is not None and region != "ZZ"
+    code, count = votes.most_common(1)[0] if votes else (None, 0)
+    return code if count >= 3 and count >= sum(votes.values()) / 2 else None
+
+
+def _as_list(columns: str | list[str] | None) -> list[str]:
+    return [] if columns is None else [columns] if isinstance(columns, str) else columns
+
+
 def guess_cursor(columns: list[str]) -> str | None:
     keys = {column_key(c): c for c in columns}
     return next((keys[column_key(n)] for n in CURSOR_NAMES if column_key(n) in keys), None)
 
 
-def introspect_sql(url: str, table: str, schema: str | None = None) -> tuple[list[str], list[str]]:
-    """(columns, primary key columns) of a table, read with SQLAlchemy's inspector."""
+def introspect_sql(url: str, table: str, schema: str | None = None):
+    """(columns, primary key columns, the first 200 rows) of a table, read with SQLAlchemy."""
+    import pandas as pd
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
@@ -105,9 +135,12 @@ def introspect_sql(url: str, table: str, schema: str | None = None) -> tuple[lis
         inspector = sa.inspect(engine)
         columns = [c["name"] for c in inspector.get_columns(table, schema=schema)]
         pk = inspector.get_pk_constraint(table, schema=schema).get("constrained_columns") or []
+        with engine.connect() as conn:
+            sample = pd.read_sql(sa.select(sa.Table(table, sa.MetaData(), schema=schema, autoload_with=conn))
+                                 .limit(200), conn)
     finally:
         engine.dispose()
-    return columns, list(pk)
+    return columns, list(pk), sample
 
 
 def _yaml_text(text: str) -> str:
@@ -134,10 +167,11 @@ def _yaml_source(column: str | list[str]) -> str:
 
 
 def sql_starter(name: str, url_env: str, table: str | None = None, schema: str | None = None) -> str:
-    columns, pk, cursor = [], [], None
+    columns, pk, cursor, country = [], [], None, None
     if table and os.environ.get(url_env):
-        columns, pk = introspect_sql(os.environ[url_env], table, schema)
+        columns, pk, sample = introspect_sql(os.environ[url_env], table, schema)
         cursor = guess_cursor(columns)
+        country = guess_country(sample, guess_starter_mapping(columns))
     table = table or "customers"
     listed = f"\n# columns found: {', '.join(columns)}" if columns else ""
     return f"""\
@@ -148,7 +182,7 @@ kind: sql
 description: ""
 schedule: "0 * * * *"            # cron: when Dagster syncs this silo
 retries: {{max_retries: 3, backoff_seconds: 30}}
-country: US                      # default country of this silo's customers (ISO-2)
+{_country_line(country)}
 sql:
   url: ${{{url_env}}}              # secret: set {url_env} in the environment, never here
 {f"  schema: {schema}" + chr(10) if schema else ""}  tables:
@@ -198,11 +232,18 @@ def introspect_files(path: str, glob: str):
     return (first if isinstance(first, pd.DataFrame) else first.to_pandas()).head(200)
 
 
+def _country_line(country: str | None) -> str:
+    if country:
+        return f"country: {country}                      # read from the sample's email domains and phone prefixes"
+    return "country: US                      # TODO: the country of this silo's customers (ISO-2): phones, dates, addresses"
+
+
 def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> str:
     sample = introspect_files(path, glob) if path and "${" not in path else None
     columns = [str(c) for c in sample.columns] if sample is not None else []
     pk = guess_primary_key(sample) if sample is not None else []
     mapping = guess_starter_mapping(columns)
+    country = guess_country(sample, mapping) if sample is not None else None
     cursor = guess_cursor(columns)
     if cursor and "source_updated_at" not in mapping:
         mapping["source_updated_at"] = cursor
@@ -216,7 +257,7 @@ kind: files
 description: ""
 schedule: "0 * * * *"
 retries: {{max_retries: 3, backoff_seconds: 30}}
-country: US
+{_country_line(country)}
 files:
   tables:
     - name: customers

@@ -68,11 +68,13 @@ def test_check_reports_ok_sample_and_problems(demo_dir, tmp_path, monkeypatch):
     assert result.exit_code == 2 and "credit.yaml, line" in result.output and "malformed YAML" in result.output
 
 
-def sql_starter_of(tmp_path, monkeypatch, create_table: str, table: str):
-    """`hub silos new sql erp` introspecting a SQLite table made by `create_table`: (database, silo folder)."""
+def sql_starter_of(tmp_path, monkeypatch, create_table: str, table: str, *inserts: str):
+    """`hub silos new sql erp` introspecting a SQLite table made by `create_table` (and filled by
+    `inserts`): (database, silo folder)."""
     db = tmp_path / "erp.sqlite"
     with sa.create_engine(f"sqlite:///{db}").begin() as con:
-        con.execute(sa.text(create_table))
+        for statement in (create_table, *inserts):
+            con.execute(sa.text(statement))
     monkeypatch.setenv("ERP_DB_URL", f"sqlite:///{db}")
     folder = tmp_path / "silos"
     result = runner.invoke(app, ["new", "sql", "erp", "--url-env", "ERP_DB_URL", "--table", table,
@@ -99,10 +101,13 @@ def test_new_sql_starter_is_introspected_and_valid(tmp_path, monkeypatch):
 
 def test_new_sql_starter_keeps_a_composite_key_and_quotes_odd_column_names(tmp_path, monkeypatch):
     _, folder = sql_starter_of(tmp_path, monkeypatch, 'CREATE TABLE accounts (branch TEXT, "No" TEXT, "E-mail #" TEXT, '
-                               'Mobile TEXT, "Tel 2" TEXT, PRIMARY KEY (branch, "No"))', "accounts")
+                               'Mobile TEXT, "Tel 2" TEXT, PRIMARY KEY (branch, "No"))', "accounts",
+                               "INSERT INTO accounts VALUES ('A', '1', 'a@ziggo.nl', '+31 6 12345678', NULL), "
+                               "('A', '2', 'b@kpn.nl', NULL, NULL), ('B', '1', 'c@xs4all.nl', NULL, NULL)")
     silo = load_silo(folder / "erp.yaml")
     assert silo.sql.tables[0].primary_key == ["branch", "No"]  # not one column named 'branch, No'; 'No' not false
     assert silo.mapping.columns() == {"email": ["E-mail #"], "phone": ["Mobile", "Tel 2"]}
+    assert silo.country == "NL"  # read from the first rows' email domains and phone prefixes
 
 
 def test_new_files_starter_reads_the_first_file(demo_dir, tmp_path):
@@ -160,6 +165,21 @@ def test_new_files_starter_reads_german_and_french_column_names(tmp_path, header
     content = f"Kundenliste / Liste des clients\n{header}\n7;{';'.join('x' * (header.count(';')))}\n"
     silo, _ = files_starter_of(tmp_path, "export.csv", content.encode("utf-8"))
     assert silo.mapping.columns() == expected
+
+
+@pytest.mark.parametrize("rows, country", [
+    # German customers: .de addresses and +49 / 0049 phones, a .com among them
+    (["a@web.de;+49 30 901820", "b@gmx.de;0049 89 123456", "c@gmail.com;030 901821", "d@t-online.de;"], "DE"),
+    (["a@orange.fr;+33 1 42 68 53 00", "b@free.fr;", "c@laposte.net;+33 6 12 48 95 73"], "FR"),
+    (["a@btinternet.co.uk;", "b@sky.co.uk;+44 20 7946 0958", "c@gmail.com;+44 7700 900123"], "GB"),
+    # .com and national numbers say nothing: the default, marked to be checked
+    (["a@gmail.com;(415) 555-2671", "b@yahoo.com;415 555 2672", "c@aol.com;"], None),
+])
+def test_new_files_starter_reads_the_country_from_email_domains_and_phone_prefixes(tmp_path, rows, country):
+    silo, text = files_starter_of(tmp_path, "export.csv", ("id;email;phone\n" + "".join(
+        f"{i};{row}\n" for i, row in enumerate(rows))).encode())
+    assert silo.country == (country or "US")
+    assert ("TODO: the country" in text) is (country is None)
 
 
 def test_new_files_starter_reads_a_windows_export(tmp_path):
