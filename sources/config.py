@@ -424,6 +424,9 @@ def _explain(err: dict, loc: tuple) -> str:
             allowed = ", ".join(("name", "address") + CANONICAL_FIELDS)
             return f"unknown canonical field {loc[-1]!r}; map one of: {allowed}"
         return f"unknown field {loc[-1]!r}; remove it or fix its spelling"
+    if kind == "string_type" and isinstance(err.get("input"), bool):
+        # YAML 1.1 reads a bare no, yes, on, off, true or false as a boolean
+        return f"{msg}; YAML read a bare word as {err['input']} (a column named No, Yes, On or Off): quote it, 'No'"
     return msg.removeprefix("Value error, ")
 
 

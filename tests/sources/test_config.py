@@ -101,6 +101,8 @@ def test_missing_env_variable_is_reported_with_line_and_fix(tmp_path, monkeypatc
     (GOOD + "  phone: {columns: []}\n", ["line 12", "field mapping.phone.columns", "at least 1"]),
     (GOOD + "  phone: {column: mobile, combine: first}\n", ["line 12", "`combine:` goes with `columns:`"]),
     (GOOD + "  phone: {columns: [a, b], combine: concat}\n", ["line 12", "mapping.phone.combine", "'join' or 'first'"]),
+    (GOOD + "  source_record_id: {columns: [branch, no]}\n", ["line 12", "source_record_id.columns.1",
+                                                              "YAML read a bare word as False", "quote it, 'No'"]),
 ])
 def test_bad_files_name_file_line_field_and_fix(tmp_path, text, expected):
     path = tmp_path / "bad.yaml"
