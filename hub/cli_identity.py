@@ -109,6 +109,19 @@ def require_unique_keys(df: pd.DataFrame, path: Path) -> None:
                                  f"e.g. {examples}; make each record's key unique or drop the repeats")
 
 
+def region_of(df: pd.DataFrame) -> str:
+    """The country most records show by their emails' country domains and phones' international
+    prefixes (sources.starter.guess_country over the first thousand of each), else US; said so."""
+    from sources.starter import guess_country
+
+    columns = {c: c for c in ("email", "phone") if c in df.columns}
+    sample = pd.DataFrame({c: df[c].dropna().head(1000).reset_index(drop=True) for c in columns})
+    region = guess_country(sample, columns) if columns else None
+    console.print(f"region: {region} (read from the emails' domains and the phones' prefixes; --region sets it)"
+                  if region else "region: US (the default; --region sets it)")
+    return region or "US"
+
+
 def with_record_keys(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Fill `silo` from the file stem and `source_record_id`, when absent, from an id-like column with
     a value on every row and no value twice ('Customer No', 'Kunden-Nr'), else from the row number."""
@@ -136,7 +149,10 @@ def resolve_command(
     model: Path | None = typer.Option(None, "--model", help="Use this trained model JSON instead of training."),
     save_model: Path | None = typer.Option(None, "--save-model", help="Write the trained model JSON here."),
     threshold: float | None = typer.Option(None, "--threshold", help="Match probability threshold (default 0.5)."),
-    region: str = typer.Option("US", "--region", help="Default region for phone numbers without a country code."),
+    region: str | None = typer.Option(
+        None, "--region", help="Country (ISO-2) of records without one: national phone numbers, numeric dates, "
+                               "code pages. Default: read from the emails' country domains and the phones' "
+                               "international prefixes, else US."),
     pairs_out: Path | None = typer.Option(None, "--pairs-out", help="Also write the scored pairs (Parquet)."),
     labels_file: Path | None = typer.Option(
         None, "--labels", help="Labelled pairs (CSV/Parquet: silo_l, source_record_id_l, silo_r, source_record_id_r, "
@@ -160,6 +176,7 @@ def resolve_command(
         task = bar.add_task("reading", total=1.0)
         t = time.perf_counter()
         raw = with_canonical_names(read_table(input, region))
+        region = region or region_of(raw)
         require_match_columns(raw, input)
         raw = with_record_keys(raw, input)
         require_unique_keys(raw, input)

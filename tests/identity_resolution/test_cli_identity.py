@@ -153,6 +153,31 @@ def test_resolve_reads_a_german_report_with_a_title_line(tmp_path, monkeypatch):
     assert customer.iloc[0] == customer.iloc[1] != customer.iloc[2]  # a father with his son's name and address
 
 
+def test_resolve_reads_the_region_from_the_records_when_not_given(tmp_path, monkeypatch):
+    # a German file and no --region: the .de mailboxes and +49 phones say where national numbers are from
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    pd.DataFrame({"silo": ["crm", "crm", "erp", "erp"], "source_record_id": ["1", "2", "7", "8"],
+                  "full_name": ["Jürgen Weiß", "Anna Berg", "Jürgen Weiss", "Paul Roth"],
+                  "email": ["jw@web.de", "ab@gmx.de", None, "pr@t-online.de"],
+                  "phone": ["+49 30 90182736", "+49 89 52719384", "030 90182736", None]}).to_csv("export.csv", index=False)
+    result = runner.invoke(app, ["resolve", "export.csv", "--out", "x.parquet"])
+    assert result.exit_code == 0, result.output
+    assert "region: DE (read from the emails' domains" in result.output
+    customer = pd.read_parquet("x.parquet").set_index("source_record_id")["customer_id"]
+    assert customer["1"] == customer["7"]
+    from pathlib import Path
+
+    from hub.cli_identity import read_table, region_of
+    from identity_resolution import standardise_records
+
+    raw = read_table(Path("export.csv"))
+    staged = standardise_records(raw, default_region=region_of(raw), hash_key=b"k")
+    assert staged["phone"].iloc[2] == "+493090182736"  # '030 90182736' is a Berlin number, not a broken US one
+    pd.DataFrame({"email": ["a@gmail.com", "b@yahoo.com"], "phone": ["415 555 2671", None]}).to_csv("us.csv", index=False)
+    assert "region: US (the default" in runner.invoke(app, ["resolve", "us.csv", "--out", "u.parquet"]).output
+
+
 def test_resolve_refuses_repeated_record_keys_before_any_work(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
