@@ -92,6 +92,10 @@ def guess_starter_mapping(columns: list[str]) -> dict[str, str | list[str]]:
     return mapping
 
 
+# country domains sold worldwide for their look ('.io', '.co', '.me', '.tv', '.ai'): no country's customers
+VANITY_DOMAINS = frozenset({"io", "co", "me", "tv", "ai", "ly", "fm", "gg", "to", "ws", "cc", "sh", "la"})
+
+
 def guess_country(sample, mapping: dict[str, str | list[str]]) -> str | None:
     """The country most of a sample's customers show, by their email domains' country codes ('.de',
     '.co.uk') and their phones' international prefixes ('+49', '0033'): one that half the votes and
@@ -103,15 +107,17 @@ def guess_country(sample, mapping: dict[str, str | list[str]]) -> str | None:
     for column in _as_list(mapping.get("email")):
         for tld in sample[column].dropna().astype(str).str.extract(r"\.([A-Za-z]{2})\s*$")[0].dropna():
             code = "GB" if tld.upper() == "UK" else tld.upper()
-            votes[code] += pycountry.countries.get(alpha_2=code) is not None
+            if tld.lower() not in VANITY_DOMAINS and pycountry.countries.get(alpha_2=code) is not None:
+                votes[code] += 1
     for column in _as_list(mapping.get("phone")):
-        for phone in sample[column].dropna().astype(str):
-            if phone.strip().startswith(("+", "00")):
+        for phone in sample[column].dropna().astype(str).str.strip():
+            if phone.startswith(("+", "00")):
                 try:
-                    region = phonenumbers.region_code_for_number(phonenumbers.parse(phone.strip().replace("00", "+", 1)))
+                    region = phonenumbers.region_code_for_number(phonenumbers.parse(re.sub(r"^00", "+", phone)))
                 except phonenumbers.NumberParseException:
                     continue
-                votes[region] += region is not None and region != "ZZ"
+                if region and region != "ZZ":
+                    votes[region] += 1
     code, count = votes.most_common(1)[0] if votes else (None, 0)
     return code if count >= 3 and count >= sum(votes.values()) / 2 else None
 

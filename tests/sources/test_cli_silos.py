@@ -174,6 +174,8 @@ def test_new_files_starter_reads_german_and_french_column_names(tmp_path, header
     (["a@btinternet.co.uk;", "b@sky.co.uk;+44 20 7946 0958", "c@gmail.com;+44 7700 900123"], "GB"),
     # .com and national numbers say nothing: the default, marked to be checked
     (["a@gmail.com;(415) 555-2671", "b@yahoo.com;415 555 2672", "c@aol.com;"], None),
+    # a start-up's '.io' and '.co' addresses are no country's; '+49 30 9001 234' keeps its inner '00'
+    (["a@acme.io;+49 30 9001 234", "b@acme.co;+49 30 9001 235", "c@acme.io;+49 30 9001 236"], "DE"),
 ])
 def test_new_files_starter_reads_the_country_from_email_domains_and_phone_prefixes(tmp_path, rows, country):
     silo, text = files_starter_of(tmp_path, "export.csv", ("id;email;phone\n" + "".join(
