@@ -291,13 +291,13 @@ def read_frames(handle: Any, table: FileTable, encoding: str | None, file_name: 
                                      "quotes; check csv.delimiter and csv.quotechar)") from None
     elif table.format == "jsonl":
         for chunk in pd.read_json(handle, lines=True, dtype=False, chunksize=50_000):
-            yield flattened(chunk.to_dict("records"))
+            yield flattened_frame(chunk)
     elif table.format in ("json", "xml"):
         where = f"{table.name}/{file_name}"
         document = json_document(handle, where) if table.format == "json" else xml_document(handle, where)
         rows = json_records(document, table.data_selector, where)
         for start in range(0, len(rows), 50_000):
-            yield flattened(rows[start:start + 50_000])
+            yield flattened_frame(pd.DataFrame.from_records(rows[start:start + 50_000]))
     elif table.format == "parquet":
         import pyarrow.parquet as pq
 
@@ -312,9 +312,21 @@ def read_frames(handle: Any, table: FileTable, encoding: str | None, file_name: 
         yield pd.read_excel(handle, sheet_name=table.sheet, dtype=str, skiprows=skip)
 
 
-def flattened(rows: list[dict]) -> pd.DataFrame:
-    """Records with nested objects flattened one level into parent__child columns, as dlt does for APIs."""
-    return pd.json_normalize(rows, sep="__", max_level=1)
+def flattened_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Records with nested objects flattened one level into parent__child columns, as dlt does for
+    APIs: only the columns holding objects are spread out, and text in the same field stays."""
+    nested = [c for c in frame.columns if frame[c].dtype == object and frame[c].map(type).eq(dict).any()]
+    if not nested:
+        return frame
+    parts = [frame.drop(columns=nested)]
+    for column in nested:
+        is_object = frame[column].map(lambda v: isinstance(v, dict))
+        objects = frame[column].where(is_object, None).map(lambda v: v or {}).tolist()
+        parts.append(pd.json_normalize(objects, max_level=0).add_prefix(f"{column}__").set_axis(frame.index))
+        plain = frame[column].where(~is_object)
+        if plain.notna().any():  # the same field as plain text in other records: kept as it was
+            parts.append(plain.to_frame(column))
+    return pd.concat(parts, axis=1)
 
 
 def json_document(handle: Any, where: str) -> Any:

@@ -83,13 +83,30 @@ def main() -> None:
         (work / "drop").mkdir()
         data.to_csv(work / "drop" / "customers.csv", index=False)
         data.to_parquet(work / "drop" / "customers.parquet", index=False)
+        data.astype(str).to_json(work / "drop" / "customers.jsonl", orient="records", lines=True)
+        write_xml(data.astype(str), work / "drop" / "customers.xml")
         os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
         run("sqlite", "sql", f"sql: {{url: 'sqlite:///{work}/ledger.sqlite', tables: [{{name: ledger, "
                              "primary_key: account_no, cursor: updated_at}]}", work)
         run("csv", "files", f"files: {{tables: [{{name: customers, path: '{work}/drop', glob: '*.csv', "
                             "primary_key: account_no}]}", work)
-        run("parquet", "files", f"files: {{tables: [{{name: customers, path: '{work}/drop', glob: '*.parquet', "
-                                "primary_key: account_no}]}", work)
+        for fmt in ("parquet", "jsonl", "xml"):
+            run(fmt, "files", f"files: {{tables: [{{name: customers, path: '{work}/drop', glob: '*.{fmt}', "
+                              "primary_key: account_no}]}", work)
+
+
+def write_xml(data: pd.DataFrame, path: Path) -> None:
+    """An ERP-style export: <export><customers><customer account_no="..."><customer_name>..."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    fields = [c for c in data.columns if c != "account_no"]
+    with path.open("w", encoding="utf-8") as out:
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n<export><customers>\n')
+        for row in data.itertuples(index=False):
+            values = row._asdict()
+            out.write(f"<customer account_no={quoteattr(values['account_no'])}>"
+                      + "".join(f"<{f}>{escape(values[f])}</{f}>" for f in fields) + "</customer>\n")
+        out.write("</customers></export>\n")
 
 
 if __name__ == "__main__":

@@ -288,6 +288,19 @@ def test_report_exports_with_title_lines_and_their_own_delimiters(tmp_path, hub_
     assert rec.loc["report:1", "full_name"] == "Lee, Ann"
 
 
+def test_json_lines_flatten_only_their_objects_and_keep_text_in_the_same_field():
+    from sources.dlt_sources import flattened_frame
+
+    frame = pd.DataFrame([{"id": 1, "contact": {"email": "a@x.com", "phone": "555"}},
+                          {"id": 2, "contact": "call the office"},  # the field was text in older records
+                          {"id": 3, "contact": None}])
+    flat = flattened_frame(frame)
+    assert flat["contact__email"].tolist()[0] == "a@x.com" and flat["contact__phone"].tolist()[0] == "555"
+    assert flat["contact"].tolist()[1] == "call the office"  # nothing lost
+    plain = pd.DataFrame({"id": [1], "name": ["Ann"]})
+    assert flattened_frame(plain) is plain  # nothing nested: the frame as read
+
+
 WINDOWS_EXPORT = "id,first,last\n1,Hélène,Lefèvre\n2,François,Müller\n".encode("cp1252")
 
 
