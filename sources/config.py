@@ -126,7 +126,8 @@ class Deletes(_Strict):
     """How the silo tells a deleted row: a flag column, or absence on a full refresh."""
     mode: Literal["flag", "full_refresh"] = "flag"
     column: str | None = None
-    value: Any = True
+    value: Any = True  # the flag's value for a deleted row, or a list of them (status: [closed, deleted])
+    filled: bool = False  # deleted when the column holds anything at all (a soft delete's deleted_at)
 
     @model_validator(mode="after")
     def _flag_needs_column(self) -> "Deletes":

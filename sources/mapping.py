@@ -173,10 +173,13 @@ def _deleted(silo: SiloConfig, raw: pd.DataFrame) -> pd.Series:
     if silo.deletes.mode == "full_refresh":
         return raw[REFRESH_DELETED].fillna(False).astype(bool) if REFRESH_DELETED in raw.columns else flag
     values = _column(raw, silo.deletes.column)
+    if silo.deletes.filled:
+        return pd.Series(as_text(values).notna().to_numpy(), index=raw.index)
     if isinstance(silo.deletes.value, bool):
         parsed, _ = parse_bools(values)
         return parsed.eq(1.0 if silo.deletes.value else 0.0)
-    return pd.Series(as_text(values), dtype="string").str.lower().eq(str(silo.deletes.value).lower()).fillna(False).astype(bool)
+    wanted = [str(v).lower() for v in (silo.deletes.value if isinstance(silo.deletes.value, list) else [silo.deletes.value])]
+    return pd.Series(as_text(values), dtype="string").str.lower().isin(wanted).fillna(False).astype(bool)
 
 
 def _facts(silo: SiloConfig, raw: pd.DataFrame, ids: pd.Series, problems: _Problems) -> pd.DataFrame:

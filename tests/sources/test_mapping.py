@@ -203,6 +203,25 @@ def test_an_ambiguous_birth_date_passed_on_is_read_by_the_silos_country(tmp_path
     assert standardise_records(records)["birth_date"].astype(str).tolist() == ["1984-07-03", "1984-03-07"]
 
 
+@pytest.mark.parametrize("deletes, expected", [
+    ("{column: deleted_at, filled: true}", [False, True, True, False]),  # a soft delete's timestamp
+    ("{column: status, value: [closed, Deleted]}", [False, True, False, True]),  # several states, any case
+    ("{column: status, value: closed}", [False, True, False, False]),
+])
+def test_deleted_rows_by_timestamp_or_by_any_of_several_states(tmp_path, deletes, expected):
+    silo = silo_from(tmp_path, f"""\
+        name: crm
+        kind: files
+        files: {{tables: [{{name: people, path: /tmp, glob: "*.csv", primary_key: id}}]}}
+        mapping: {{email: email}}
+        deletes: {deletes}
+        """)
+    raw = pd.DataFrame({"id": ["1", "2", "3", "4"], "email": ["a@acme.org"] * 4,
+                        "deleted_at": [None, "2024-05-01 10:00", "2024-06-01", "  "],
+                        "status": ["active", "CLOSED", None, "deleted"], "_table": "people", "_dlt_load_id": "1"})
+    assert map_records(silo, raw).records["is_deleted"].tolist() == expected
+
+
 def test_last_first_and_free_forms(tmp_path):
     text = SILO.replace("form: last_first_comma", "form: last_first")
     silo = silo_from(tmp_path, text)
