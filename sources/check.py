@@ -65,7 +65,23 @@ def check_silo(silo: SiloConfig, sample_rows: int = SAMPLE_ROWS) -> CheckReport:
     if frames:
         mapped: MappedRecords = map_records(silo, pd.concat(frames, ignore_index=True, sort=False))
         report.sample, report.rejected = mapped.records, mapped.rejected
+        report.notes.extend(_country_notes(silo, mapped.records))
     return report
+
+
+def _country_notes(silo: SiloConfig, records: pd.DataFrame) -> list[str]:
+    """A note when the first rows' email domains and phone prefixes show another country than the
+    file's `country:` (which decides how national phone numbers, numeric dates and addresses are read)."""
+    from sources.starter import guess_country
+
+    if silo.mapping.country is not None or records.empty:
+        return []  # each record names its country
+    shown, declared = guess_country(records, {"email": "email", "phone": "phone"}), silo.country or "US"
+    if shown is None or shown == declared:
+        return []
+    return [f"the first rows' email domains and phone prefixes are {shown}'s, but {silo.display_path()} says "
+            f"country: {declared} (national phone numbers, numeric dates and addresses are read as {declared}'s); "
+            f"set country: {shown} if they are"]
 
 
 def _file_pattern(silo: SiloConfig, table: str) -> str:

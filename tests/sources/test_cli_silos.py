@@ -184,6 +184,20 @@ def test_new_files_starter_reads_the_country_from_email_domains_and_phone_prefix
     assert ("TODO: the country" in text) is (country is None)
 
 
+def test_check_notes_a_country_the_rows_contradict(tmp_path):
+    # a hand-written silo file for a German shop that kept the starter's US
+    silo, _ = files_starter_of(tmp_path, "export.csv", b"id,email,phone\n1,a@web.de,+49 30 901820\n"
+                               b"2,b@gmx.de,030 901821\n3,c@t-online.de,+49 89 123456\n")
+    path = tmp_path / "silos" / "crm.yaml"
+    path.write_text(path.read_text().replace("country: DE", "country: US"))
+    result = runner.invoke(app, ["check", "crm", "--silos", str(tmp_path / "silos")])
+    assert result.exit_code == 0, result.output  # worth knowing, not failing
+    text = " ".join(result.output.split())
+    assert "phone prefixes are DE's" in text and "says country: US" in text and "set country: DE" in text
+    path.write_text(path.read_text().replace("country: US", "country: DE"))
+    assert "phone prefixes are" not in runner.invoke(app, ["check", "crm", "--silos", str(tmp_path / "silos")]).output
+
+
 def test_new_files_starter_reads_a_windows_export(tmp_path):
     silo, text = files_starter_of(tmp_path, "export.csv", "Kunden-Nr;Vorname;Nachname;E-Mail\n1;Jürgen;Weiß;jw@x.de\n"
                                   .encode("cp1252"))
