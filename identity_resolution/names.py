@@ -38,6 +38,11 @@ _NOTES = re.compile(
     # a ledger's word on the account ('JOHN SMITH DECEASED', 'DO NOT USE'), an estate, a household
     r"|\s+(?:deceased|dec'd|do not use|dnu|duplicate|inactive)\s*$|^(?:the\s+)?(?:estate\s+of|late)\s+",
     re.IGNORECASE)
+# a character or a whole word every note above holds: most names hold none, and this test costs a
+# fraction of the pattern's
+_NOTE_CHARS = re.compile(r"[(\[/\-–]")
+_NOTE_WORDS = frozenset({"nee", "née", "attn", "attn:", "deceased", "dec'd", "do", "dnu", "duplicate", "inactive",
+                         "estate", "late"})
 # a household's account: 'The Smith Family', 'Smith Household' (a family name, no one's given name)
 _HOUSEHOLD = re.compile(r"(the\s+)?([^\s,]+)\s+(?:family|household)", re.IGNORECASE)
 _PLACEHOLDER_BREAKS = re.compile(r"[\s\-]+")
@@ -169,7 +174,9 @@ def _clean(text: str | None) -> str | None:
         return f"{spelt.group(1)} {spelt.group(2)}"
     if _USER_NAME.match(stripped):
         return None
-    text = _NOT_NAME.sub(" ", fold(_NOTES.sub(" ", text)))
+    if _NOTE_CHARS.search(text) or not _NOTE_WORDS.isdisjoint(text.lower().split()):
+        text = _NOTES.sub(" ", text)
+    text = _NOT_NAME.sub(" ", fold(text))
     text = _SPACES.sub(" ", text).strip(" ,.-'")
     return text or None
 
@@ -242,6 +249,9 @@ def _titled_surname(text: str) -> str | None:
 
 def _household_surname(text: str) -> str | None:
     """'The Smith Family', 'Smith Household' -> 'Smith' ('Ann Family' is Ann's name)."""
+    lowered = text.lower()
+    if "family" not in lowered and "household" not in lowered:
+        return None
     m = _HOUSEHOLD.fullmatch(text)
     return m.group(2) if m and (m.group(1) or m.group(2).lower() not in plausible_given_names()) else None
 
