@@ -304,12 +304,11 @@ def read_frames(handle: Any, table: FileTable, encoding: str | None, file_name: 
         for batch in pq.ParquetFile(handle).iter_batches(batch_size=50_000):
             yield pa.Table.from_batches([batch])
     else:
+        book = pd.ExcelFile(handle)  # the workbook is read once; its first rows are looked at twice
         skip = table.csv.skip_rows
         if skip is None:
-            skip = title_rows(sheet_rows(pd.read_excel(handle, sheet_name=table.sheet, header=None, nrows=30, dtype=str)
-                                         .to_numpy().tolist()))
-            handle.seek(0)
-        yield pd.read_excel(handle, sheet_name=table.sheet, dtype=str, skiprows=skip)
+            skip = title_rows(sheet_rows(book.parse(table.sheet, header=None, nrows=30, dtype=str).to_numpy().tolist()))
+        yield book.parse(table.sheet, dtype=str, skiprows=skip)
 
 
 def flattened_frame(frame: pd.DataFrame) -> pd.DataFrame:
