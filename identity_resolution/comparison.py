@@ -39,8 +39,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("address", ("different", "token_set>=75", "token_set>=90", "exact")),
     FieldSpec("postcode", ("different", "one_edit", "exact"), "postcode"),
     FieldSpec("city", ("different", "jaro_winkler>=0.88", "exact"), "city"),
-    FieldSpec("family_in_email", ("absent", "contained"), "family"),
+    FieldSpec("family_in_email", ("absent", "initial_after_given", "contained"), "family"),
     FieldSpec("company", ("different", "token_set>=90", "exact"), "company_key"),
+    FieldSpec("area", ("different", "exact"), "area"),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 _ALIKE = 3  # given_name level: nickname or alike spelling
@@ -186,7 +187,7 @@ def compare_names(rc: RecordCodes, left: np.ndarray, right: np.ndarray,
     nickname |= _slip_of_common_name(ga, gb, uniq, not_close & ~nickname, name_counts)
     # an initial against a name with that first letter, in whichever box the right record has it
     # ('S Bernard' typed as 'Bernard S' against 'Seth Bernard')
-    first = _first_letters(uniq)
+    first = rc.memo("first_letters_of_names", lambda: _first_letters(uniq))
     single = np.array([len(v) == 1 for v in uniq.tolist()], dtype=bool)
     both = (ga >= 0) & (gb >= 0)
     initial_match = np.zeros(len(left), dtype=bool)
@@ -437,7 +438,7 @@ def _slip_of_common_name(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, as
     lo, hi = _rarer_and_commoner(cl[ask], cr[ask], uniques, name_counts)
     length = np.fromiter((len(v) for v in uniques.tolist()), dtype=np.int32, count=len(uniques))
     rare = (lo < ESTABLISHED_MIN_RECORDS) | (lo < ESTABLISHED_MIN_RATIO * hi)  # not a name in its own right
-    ask[ask] = (hi >= ESTABLISHED_MIN_RECORDS) & rare & (np.minimum(length[cl[ask]], length[cr[ask]]) >= 4)
+    ask[ask] = (hi >= ESTABLISHED_MIN_RECORDS) & rare & (np.minimum(length[cl[ask]], length[cr[ask]]) >= 2)
     edits = pair_scores(cl, cr, uniques, OSA.distance, wanted=ask, score_cutoff=1)
     return ask & (edits <= 1)
 
@@ -583,11 +584,13 @@ def compare_family_in_email(rc: RecordCodes, left: np.ndarray, right: np.ndarray
     the family names themselves cannot be compared (one side has none), e.g. a ledger entry with a
     full name against a mailing-list entry with a first name and an email address. Not asked when
     the emails agree exactly (that already says everything). Each distinct (family, user name)
-    combination is tested once, in one bulk call."""
+    combination is tested once, in one bulk call. Short of that, a user name of a given name and one
+    letter ('ravenk47') agrees on the initial of the family name ('Raven Key')."""
     (fam,), fam_vals = rc.codes(derive=_family_of_three_letters)
     (usr,), usr_vals = rc.codes("email_user")
     asked = np.zeros(len(left), dtype=bool)
     contained = np.zeros(len(left), dtype=bool)
+    initialled = np.zeros(len(left), dtype=bool)
     for a, b in ((left, right), (right, left)):
         fa, ub = fam[a], usr[b]
         ask = (fa >= 0) & (ub >= 0) & (family_level == MISSING) & (email_level != _EMAIL_EXACT)
@@ -596,8 +599,56 @@ def compare_family_in_email(rc: RecordCodes, left: np.ndarray, right: np.ndarray
             inverse, keys = _distinct_pairs(fa[ask], ub[ask], width)
             hits = np.strings.find(usr_vals[keys % width].astype(_TEXT), fam_vals[keys // width].astype(_TEXT)) >= 0
             contained[ask] |= hits[inverse]
+            initialled |= _given_and_family_initial(rc, a, b, ask & ~contained)
         asked |= ask
-    return _levels(~asked, [contained])
+    return _levels(~asked, [initialled, contained])
+
+
+def _given_and_family_initial(rc: RecordCodes, a: np.ndarray, b: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """Is record b's email user name, in letters, its given name (else a's) followed by the first
+    letter of a's family name? b's own given name is used where it has one, so that the level says
+    only that the family initials agree (the given names have their own comparison): read once per
+    record (`_email_initials`), compared as integers. Records without a given name are tested
+    against a's, each distinct (given, family, user name) triple once."""
+    (g, fam, _), uniq = rc.codes("given", "family", "given_canon")
+    (usr,), users = rc.codes(derive=_letters_of_users)
+    initial = rc.memo("email_initial_after_given", lambda: _email_initials(rc))
+    out = np.zeros(len(a), dtype=bool)
+    at = np.flatnonzero(asked)
+    a, b = a[at], b[at]
+    fa, first = fam[a], rc.memo("first_letters_of_names", lambda: _first_letters(uniq))
+    out[at] = (initial[b] > 0) & (fa >= 0) & (initial[b] == first[fa])
+    ask = (g[b] < 0) & (g[a] >= 0) & (fa >= 0) & (usr[b] >= 0)
+    if ask.any():
+        inverse, distinct = _distinct_triples(g[a][ask], fa[ask], usr[b][ask])
+        text = uniq.astype(_TEXT)
+        spelt = np.strings.add(text[distinct["name"].to_numpy()], np.strings.slice(text[distinct["family"].to_numpy()], 1))
+        out[at[ask]] = (users[distinct["user"].to_numpy()].astype(_TEXT) == spelt)[inverse]
+    return out
+
+
+def _email_initials(rc: RecordCodes) -> np.ndarray:
+    """Per record, the code point of the one letter after the given name where its email user name,
+    in letters, is its given name and that letter ('ravenk47' of Raven: 'k'); 0 otherwise."""
+    (usr,), users = rc.codes(derive=_letters_of_users)
+    (g, _, _), uniq = rc.codes("given", "family", "given_canon")
+    out = np.zeros(len(usr), dtype=np.int32)
+    has = (usr >= 0) & (g >= 0)
+    u, given = users[usr[has]].astype(_TEXT), uniq[g[has]].astype(_TEXT)
+    fits = (np.strings.str_len(u) == np.strings.str_len(given) + 1) & np.strings.startswith(u, given)
+    out[np.flatnonzero(has)[fits]] = _first_letters(np.strings.slice(u[fits], -1, None).astype(object))
+    return out
+
+
+def compare_areas(rc: RecordCodes, left: np.ndarray, right: np.ndarray, postcode_level: np.ndarray,
+                  city_level: np.ndarray) -> np.ndarray:
+    """The state or province each record lives in (`regions.py`: its region box, ZIP code or phone's
+    area code), asked only where neither postcodes nor cities can be compared: a phone against a ZIP
+    code. Where they can, they say more, and the state would count the same place twice."""
+    (c,), _ = rc.codes("area")
+    cl, cr = c[left], c[right]
+    asked = (cl >= 0) & (cr >= 0) & (postcode_level == MISSING) & (city_level == MISSING)
+    return _levels(~asked, [_equal(cl, cr)])
 
 
 def _family_of_three_letters(f: pd.DataFrame) -> pd.Series:
@@ -621,6 +672,7 @@ def _compare(rc: RecordCodes, left: np.ndarray, right: np.ndarray,
              name_counts: Mapping[str, int] | None) -> pd.DataFrame:
     given, family = compare_names(rc, left, right, name_counts)
     email = compare_emails(rc, left, right)
+    postcode, city = compare_one_edit(rc, "postcode", left, right), compare_cities(rc, left, right)
     return pd.DataFrame(
         {
             "gamma_given_name": given,
@@ -630,9 +682,10 @@ def _compare(rc: RecordCodes, left: np.ndarray, right: np.ndarray,
             "gamma_email": email,
             "gamma_phone": compare_one_edit(rc, "phone", left, right),
             "gamma_address": compare_addresses(rc, left, right),
-            "gamma_postcode": compare_one_edit(rc, "postcode", left, right),
-            "gamma_city": compare_cities(rc, left, right),
+            "gamma_postcode": postcode,
+            "gamma_city": city,
             "gamma_family_in_email": compare_family_in_email(rc, left, right, family, email),
             "gamma_company": compare_companies(rc, left, right),
+            "gamma_area": compare_areas(rc, left, right, postcode, city),
         }
     )

@@ -15,7 +15,7 @@ from identity_resolution.standardise import STAGING_COLUMNS
 _SHOWN = {
     "given_name": "given", "family_name": "family", "birth_date": "dob", "national_id": "nid_last4",
     "email": "email_key", "phone": "phone", "address": "addr", "postcode": "postcode", "city": "city",
-    "family_in_email": "email_user", "company": "company_key",
+    "family_in_email": "email_user", "company": "company_key", "area": "area",
 }
 
 

@@ -8,13 +8,14 @@ import pandas as pd
 import pyarrow as pa
 
 from identity_resolution.names import ORGANISATION_ENDINGS, family_from_email, given_from_email, nickname_table
+from identity_resolution.regions import record_areas
 from identity_resolution.text import map_distinct
 
 CATEGORICAL_FROM = 50_000  # records
 FEATURE_COLUMNS = [
     "given", "given_canon", "given_initial", "given_mp", "family", "family_parts", "family_sdx", "family_mp", "email_key",
     "email_user", "email_domain", "email_digits", "phone", "nid_hash", "nid_last4", "nid_partial", "dob", "dob_year", "addr", "addr_num",
-    "addr_key", "postcode", "city", "region", "company_key",
+    "addr_key", "postcode", "city", "region", "area", "company_key",
 ]
 # legal forms and filler words dropped from a company's name before comparing ('ACME Corp.' is
 # 'Acme Corporation'); names.py uses the same list to tell an organisation from a person
@@ -82,9 +83,10 @@ ORDER BY rid
 """.replace("{filler}", _COMPANY_FILLER).replace("{no_employer}", _NO_EMPLOYER)
 
 
-def build_features(records: pd.DataFrame) -> pd.DataFrame:
+def build_features(records: pd.DataFrame, default_region: str = "US") -> pd.DataFrame:
     """One row per record (same order) with the FEATURE_COLUMNS and the record's silo; every value
-    a string or None.
+    a string or None. `default_region` is the country of records that name none (the state a ZIP
+    code or phone number gives, `regions.py`, is read for US and Canadian records only).
 
     String clean-up runs as one DuckDB query (vectorised, multi-threaded); phonetic codes and
     nickname mapping run once per distinct name.
@@ -117,6 +119,7 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
         "given_mp": map_distinct(f["given"], jellyfish.metaphone),
         "family_sdx": map_distinct(f["family"], jellyfish.soundex),
         "family_mp": map_distinct(f["family"], jellyfish.metaphone),
+        "area": record_areas(f["region"], f["postcode"], f["phone"], _countries(r, default_region)),
     }
     for name, values in derived.items():
         f[name] = values.astype("category") if categorical else values
@@ -124,6 +127,13 @@ def build_features(records: pd.DataFrame) -> pd.DataFrame:
     # not a match feature: scoring weighs a pair with the prior of its two silos
     f["silo"] = r["silo"].astype("category" if categorical else object) if "silo" in r.columns else None
     return f[FEATURE_COLUMNS + ["silo"]]
+
+
+def _countries(records: pd.DataFrame, default_region: str) -> pd.Series:
+    """Each record's country (standardised records carry it normalised), the default where none."""
+    if "country" not in records.columns:
+        return pd.Series(default_region.upper(), index=records.index, dtype=object)
+    return records["country"].astype(object).where(records["country"].notna(), default_region.upper())
 
 
 def _with_family_from_email(f: pd.DataFrame, categorical: bool) -> pd.Series:

@@ -385,7 +385,7 @@ def resolve_incremental(
         fresh = live.iloc[changed_pos]
         cap_seeds, sid_of_pos[changed_pos] = cache.replace(
             changed.union(keys[changed_pos]), keys[changed_pos], fresh["silo"].astype(str).to_numpy(dtype=object),
-            fresh["source_record_id"].astype(str).to_numpy(dtype=object), _clean(build_features(fresh)), cap)
+            fresh["source_record_id"].astype(str).to_numpy(dtype=object), _clean(build_features(fresh, config.default_region)), cap)
     pos_of_sid = np.full(cache.sids, -1, dtype=np.int64)
     pos_of_sid[sid_of_pos] = np.arange(len(keys))
     lap("features")

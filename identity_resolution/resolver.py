@@ -203,7 +203,7 @@ def resolve(
     n = len(records)
     labelled = locate(records, labels) if labels is not None else None
     with stages.stage("features"):
-        features = build_features(records)
+        features = build_features(records, config.default_region)
         codes = RecordCodes(features)  # column codes computed once for the three comparisons below
     with stages.stage("blocking"):
         blocked = block(features, records["silo"], max_block_size=config.max_block_size, link_only=config.link_only)

@@ -298,6 +298,31 @@ def test_a_record_without_a_family_name_takes_the_one_its_email_spells():
                        {"full_name": "Johnson, Jenna"}) == (GIVEN_EXACT, 0)
 
 
+FAMILY_IN_EMAIL = next(f for f in FIELDS if f.name == "family_in_email").levels
+
+
+@pytest.mark.parametrize(
+    "left, right, level",
+    [
+        ({"full_name": "Raven Key"}, {"given_name": "Raven", "email": "ravenk47@icloud.com"}, "initial_after_given"),
+        ({"full_name": "Raven Key"}, {"email": "raven.k@icloud.com"}, "initial_after_given"),  # no name box
+        ({"full_name": "Raven Key"}, {"given_name": "Raven", "email": "ravenm47@icloud.com"}, "absent"),
+        # a longer word after the given name is another family name, compared as one (not asked here)
+        ({"full_name": "Raven Key"}, {"given_name": "Raven", "email": "ravenkelly@icloud.com"}, None),
+        ({"full_name": "Raven Key"}, {"given_name": "Raven", "email": "rkey47@icloud.com"}, "contained"),
+        # the record's own given name is read, not the other's: the level is about the family initial
+        ({"full_name": "Raven Key"}, {"given_name": "Robin", "email": "robink@icloud.com"}, "initial_after_given"),
+    ],
+)
+def test_an_email_of_given_name_and_one_letter_agrees_on_the_family_initial(left, right, level):
+    raw = pd.DataFrame([{"silo": "s", "source_record_id": "1", **left}, {"silo": "s", "source_record_id": "2", **right}])
+    features = build_features(standardise_records(raw))
+    for l, r in ((0, 1), (1, 0)):
+        gammas = compare(features, np.array([l]), np.array([r]))
+        found = int(gammas["gamma_family_in_email"].iloc[0])
+        assert (FAMILY_IN_EMAIL[found] if found >= 0 else None) == level
+
+
 def test_an_email_with_accents_is_the_same_mailbox_typed_without_them():
     raw = pd.DataFrame({"silo": ["crm", "support", "billing"], "source_record_id": ["1", "2", "3"],
                         "full_name": ["José García", "Jose Garcia", "José García"],
