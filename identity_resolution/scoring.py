@@ -472,6 +472,7 @@ TRAINING_SESSIONS: tuple[tuple[str, ...], ...] = (
     ("birth_date",),
     ("national_id",),
     ("email",),
+    ("given_name", "postcode"),
 )
 
 
