@@ -9,6 +9,7 @@ import pytest
 
 from hub.demo.generator import generate_canonical
 from identity_resolution import FellegiSunterModel, ResolverConfig, evaluate, explain_pair, resolve, standardise_records
+from identity_resolution.scoring import initial_m
 
 
 def test_every_record_gets_one_customer(synthetic, resolved):
@@ -155,6 +156,15 @@ def test_each_pair_of_silos_is_scored_with_the_prior_it_settled(five_silos):
     bf = pairs[[c for c in pairs.columns if c.startswith("bf_")]].sum(axis=1)
     assert (bf + pair_priors(res.model, pairs)).to_numpy() == pytest.approx(pairs["match_weight"].to_numpy())
     assert FellegiSunterModel.from_json(res.model.to_json()).silo_pair_priors == pytest.approx(priors)
+
+
+def test_every_field_the_silos_hold_has_its_m_learned(five_silos):
+    """No field keeps the starting guess of m: the family name in an email is compared only where one
+    record has no family name, which no session on exact names ever sees (its own session does)."""
+    start = initial_m()
+    model = five_silos[2].model
+    for name in ("given_name", "family_name", "email", "phone", "postcode", "family_in_email", "area"):
+        assert not np.allclose(model.m[name], start[name]), name
 
 
 def test_an_explanation_starts_from_the_prior_of_the_two_silos(five_silos):
