@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sources.config import DATE_FIELDS, Fact, FieldMap, SiloConfig
-from sources.dlt_sources import NAMING, normalise
+from sources.dlt_sources import FILE_COLUMN, NAMING, normalise
 from sources.parsing import (as_text, date_order_votes, is_ambiguous_date, parse_bools, parse_dates, parse_numbers,
                              split_address, split_name)
 from sources.sync import REFRESH_DELETED
@@ -104,6 +104,8 @@ def map_records(silo: SiloConfig, raw: pd.DataFrame) -> MappedRecords:
     if out["country"].isna().all() and silo.country and silo.mapping.country is None:
         out["country"] = silo.country
     out["is_deleted"] = _deleted(silo, raw)
+    lone, reason = _lone_cells(raw)
+    problems.add(lone & ~out["is_deleted"], reason)  # a deletion may name nothing but the record
     facts = _facts(silo, raw, out["source_record_id"], problems)
 
     bad = problems.bad
@@ -112,6 +114,37 @@ def map_records(silo: SiloConfig, raw: pd.DataFrame) -> MappedRecords:
     facts = facts.drop(columns="_row").reset_index(drop=True)
     rejected = _rejected(silo, raw, out["source_record_id"], problems)
     return MappedRecords(records=records, facts=facts, rejected=rejected)
+
+
+# columns the loader adds beside the silo's own
+_LOADER_COLUMNS = ("_dlt_", "_table", FILE_COLUMN, REFRESH_DELETED)
+_LONE_CELL_MIN_COLUMNS = 3
+
+
+def _lone_cells(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Rows of a table of three or more columns with one cell filled: a report's footer or title line
+    ('Total: 2 customers', 'Page 3 of 7') exported with the data, not a customer. Rejected with the
+    reason (and kept), not staged as a customer of its own."""
+    data = [c for c in raw.columns if not c.startswith(_LOADER_COLUMNS)]
+    if len(data) < _LONE_CELL_MIN_COLUMNS:
+        return pd.Series(False, index=raw.index), ""
+    cells = np.zeros(len(raw), dtype=np.int32)
+    for column in data:  # column by column: no copy of the whole table
+        cells += raw[column].notna().to_numpy()
+    few = cells <= 2  # a cell of blanks counts as empty: looked at only on such rows
+    filled = raw.loc[few, data].notna() & raw.loc[few, data].astype(str).apply(lambda c: c.str.strip() != "")
+    one = (filled.sum(axis=1) == 1).to_numpy(dtype=bool)
+    lone = np.zeros(len(raw), dtype=bool)
+    lone[np.flatnonzero(few)[one]] = True
+    lone = pd.Series(lone, index=raw.index)
+    if not lone.any():
+        return lone, ""
+    rows = filled[one]
+    column = rows.idxmax(axis=1)
+    value = pd.Series([raw.at[i, c] for i, c in column.items()], index=column.index)
+    reason = ("only one cell filled (" + value.map(lambda v: repr(str(v)[:60])) + " in column " + column
+              + "): a report's title or footer line, not a customer")
+    return lone, reason.reindex(raw.index)
 
 
 def _record_ids(silo: SiloConfig, raw: pd.DataFrame) -> pd.Series:

@@ -9,6 +9,7 @@ import pytest
 
 from sources import load_silo, map_records
 from sources.mapping import FACT_COLUMNS, RECORD_COLUMNS
+from sources.sync import REFRESH_DELETED
 
 SILO = """\
 name: ledger
@@ -105,6 +106,27 @@ def test_bad_values_reject_the_row_with_reasons_and_nothing_is_lost(tmp_path):
     assert raw_b1["dob"] == "31.12.1984" and "_dlt_load_id" not in raw_b1
     # facts of rejected rows are not published
     assert set(out.facts["source_record_id"]) == {"A1"}
+
+
+def test_a_reports_footer_line_is_rejected_not_staged_as_a_customer(tmp_path):
+    """'Total: 2 customers' under the data, in the id column or another, is kept with its reason."""
+    silo = silo_from(tmp_path)
+    empty = {column: None for column in ROW}
+    raw = raw_frame([ROW, {**ROW, "account_no": "A2"}, {**empty, "account_no": "Total: 2 customers"},
+                     {**empty, "customer_name": "  Page 1 of 1 "}, {**empty, "account_no": "A3", "phone": " "}])
+    out = map_records(silo, raw)
+    assert out.records["source_record_id"].tolist() == ["A1", "A2"]
+    reasons = out.rejected["reason"].tolist()
+    assert len(reasons) == 3 and all("a report's title or footer line" in r for r in reasons)
+    assert "only one cell filled ('Total: 2 customers' in column account_no)" in reasons[0]
+    assert "'  Page 1 of 1 ' in column customer_name" in reasons[1]
+    assert "'A3' in column account_no" in reasons[2]  # a cell of blanks is no second cell
+    # a row a full refresh no longer holds is a deletion, however little of it is left
+    gone = raw_frame([ROW, {**empty, "account_no": "A2"}])
+    gone[REFRESH_DELETED] = [False, True]
+    refreshed = silo_from(tmp_path, SILO.replace("deletes: {column: Deleted, value: true}", "deletes: {mode: full_refresh}"))
+    deleted = map_records(refreshed, gone)
+    assert deleted.records["source_record_id"].tolist() == ["A1", "A2"] and deleted.records["is_deleted"].tolist()[1]
 
 
 def test_name_forms_constants_and_composite_ids(tmp_path):
