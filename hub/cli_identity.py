@@ -26,9 +26,12 @@ def read_table(path: Path, country: str | None = None) -> pd.DataFrame:
         return pd.read_parquet(path)
     if suffix in (".csv", ".txt"):
         return _read_csv(path, country)
-    if suffix == ".xlsx":  # what a department e-mails: its first sheet, every cell as text
+    if suffix == ".xlsx":  # what a department e-mails: its first sheet below any title lines, every cell as text
+        from sources.csv_layout import sheet_title_rows
+
         try:
-            return pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""])
+            book = pd.ExcelFile(path)
+            return book.parse(0, dtype=str, keep_default_na=False, na_values=[""], skiprows=sheet_title_rows(book))
         except Exception as exc:  # openpyxl's errors for a file that is no workbook vary by damage
             raise typer.BadParameter(f"{path}: not readable as an Excel workbook: {exc}") from None
     raise typer.BadParameter(f"{path}: expected a .parquet, .csv or .xlsx file, got {suffix or 'no extension'!r}")

@@ -1,14 +1,14 @@
 """How a departmental CSV export is laid out: its delimiter, and the title lines above its header.
 
 Spreadsheets in much of Europe save CSV with semicolons, some systems with tabs or pipes; a report
-saved as CSV starts with its title ('Customer list', 'Exported 1 May, 2024', a blank line) before the
-header. Both are read from the file's first lines, so a silo file needs neither setting.
+saved as CSV (or Excel) starts with its title ('Customer list', 'Exported 1 May, 2024', a blank line)
+before the header. Both are read from the file's first lines, so a silo file needs neither setting.
 """
 from __future__ import annotations
 
 import csv
 from collections import Counter
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 DELIMITERS = (",", ";", "\t", "|")  # in order of preference where several fit alike
 HEAD_BYTES = 1 << 16
@@ -40,6 +40,11 @@ def sheet_rows(cells: list[list]) -> list[list[str]]:
     """A sheet's first rows as text, each without the empty cells at its end."""
     rows = [["" if c is None or c != c else str(c).strip() for c in row] for row in cells]  # c != c: NaN
     return [row[:max((i + 1 for i, c in enumerate(row) if c), default=0)] for row in rows]
+
+
+def sheet_title_rows(book: Any, sheet: int | str = 0) -> int:
+    """How many title lines stand above the header of a sheet of a loaded workbook (pandas.ExcelFile)."""
+    return title_rows(sheet_rows(book.parse(sheet, header=None, nrows=HEAD_LINES, dtype=str).to_numpy().tolist()))
 
 
 def guess_delimiter(lines: list[str], quotechar: str = '"') -> str:

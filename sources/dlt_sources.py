@@ -20,7 +20,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention  # noqa: E
 from dlt.sources import DltResource, DltSource  # noqa: E402
 
 from sources.config import FileTable, SiloConfig, SqlTable  # noqa: E402
-from sources.csv_layout import csv_layout, head_lines, sheet_rows, title_rows  # noqa: E402
+from sources.csv_layout import csv_layout, head_lines, sheet_title_rows  # noqa: E402
 from sources.encoding import AUTO, UndecodableFileError, describe_decode_error, detect_encoding  # noqa: E402
 from sources.errors import MalformedFileError, SiloConfigError  # noqa: E402
 
@@ -307,7 +307,7 @@ def read_frames(handle: Any, table: FileTable, encoding: str | None, file_name: 
         book = pd.ExcelFile(handle)  # the workbook is read once; its first rows are looked at twice
         skip = table.csv.skip_rows
         if skip is None:
-            skip = title_rows(sheet_rows(book.parse(table.sheet, header=None, nrows=30, dtype=str).to_numpy().tolist()))
+            skip = sheet_title_rows(book, table.sheet)
         yield book.parse(table.sheet, dtype=str, skiprows=skip)
 
 

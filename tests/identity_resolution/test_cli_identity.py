@@ -80,6 +80,20 @@ def test_resolve_reads_an_excel_workbook_with_numbers_and_dates_in_cells(tmp_pat
     assert staged["postcode"].tolist() == ["02134"] * 3 and str(staged["birth_date"].iloc[0]) == "1984-03-07"
 
 
+def test_resolve_skips_the_title_lines_above_an_excel_reports_header(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUB_HASH_KEY", "cli-test-key")
+    rows = [["Customer list"], ["Exported 1 May 2024"], [],
+            ["Silo", "Source Record ID", "First Name", "Last Name", "Email"],
+            ["crm", "1", "Anna", "Berg", "anna.berg@example.org"], ["erp", "7", "Anna", "Berg", "anna.berg@example.org"],
+            ["erp", "8", "Bea", "Holm", "bea.holm@example.org"]]
+    pd.DataFrame(rows).to_excel("report.xlsx", index=False, header=False)
+    result = runner.invoke(app, ["resolve", "report.xlsx", "--out", "x.parquet"])
+    assert result.exit_code == 0, result.output
+    xref = pd.read_parquet("x.parquet").set_index("source_record_id")["customer_id"]
+    assert sorted(xref.index) == ["1", "7", "8"] and xref["1"] == xref["7"] != xref["8"]
+
+
 def _write(frame: pd.DataFrame, name: str) -> str:
     if name.endswith(".csv"):
         frame.to_csv(name, index=False)
