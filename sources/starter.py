@@ -205,15 +205,32 @@ mapping:                         # canonical field: source column (see docs/silo
 
 
 def guess_primary_key(sample) -> list[str]:
-    """An id-like column ('ID', 'Customer No', 'Kunden-Nr') whose sample values are all present and
-    distinct, and that holds no customer field ('Phone No')."""
+    """An id-like column ('ID', 'Customer No', 'Kunden-Nr', 'Kundennummer', 'N° client', 'Client #')
+    whose sample values are all present and distinct, and that holds no customer field ('Phone No')."""
     spellings = {name for names in GUESSES.values() for name in names}
     for column in sample.columns:
-        key = column_key(str(column))
-        stem = re.sub(r"(id|no|nr|num)$", "", key)
-        if stem != key and stem not in spellings and sample[column].notna().all() and sample[column].is_unique:
+        stem = _id_stem(str(column))
+        if stem is not None and stem not in spellings and sample[column].notna().all() and sample[column].is_unique:
             return [str(column)]
     return []
+
+
+_NUMBER_SIGNS = str.maketrans({"°": "o", "º": "o", "#": " no "})  # 'N° client', 'Client #'
+_ID_SUFFIX = re.compile(r"(id|no|nr|num|number|nummer|numero)$")
+# 'No. client', 'Nr. Kunde', 'Numéro de téléphone': a word after, past a linking word
+_ID_PREFIX = re.compile(r"^(?:no|nr|num|numero|number)[^a-z0-9]+(?:(?:de|du|des|of|del|di)[^a-z0-9]+)?(?=[a-z])")
+
+
+def _id_stem(column: str) -> str | None:
+    """What an id-like column name numbers ('customer' of 'Customer No', 'client' of 'N° client'),
+    compared like `column_key`; None for a name that is not id-like."""
+    spaced = unicodedata.normalize("NFKD", column.translate(_NUMBER_SIGNS)).encode("ascii", "ignore").decode().lower()
+    key = column_key(spaced)
+    stem = _ID_SUFFIX.sub("", key)
+    if stem != key:
+        return stem
+    stripped = _ID_PREFIX.sub("", spaced.strip())
+    return column_key(stripped) if stripped != spaced.strip() else None
 
 
 def introspect_files(path: str, glob: str):
