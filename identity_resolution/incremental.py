@@ -141,13 +141,13 @@ class FeatureCache:
 
     @classmethod
     def build(cls, records: pd.DataFrame, features: pd.DataFrame | None = None, pairs: pd.DataFrame | None = None,
-              min_probability: float = 0.01) -> "FeatureCache":
+              min_probability: float = 0.01, default_region: str = "US") -> "FeatureCache":
         """Featurise every live record (what a first incremental run would do anyway); `features`
         (build_features of the live records, same order, e.g. `Resolution.features`) skips that;
         `pairs` (that resolution's `pairs`: every pair scoring at least `min_probability` under the
         model the incremental runs keep) spares them comparing pairs of unchanged records."""
         live = _live(records)
-        features = build_features(live) if features is None else features
+        features = build_features(live, default_region) if features is None else features
         cache = cls.from_frame(pd.concat([live[KEY].reset_index(drop=True), features[FEATURE_COLUMNS].reset_index(drop=True)], axis=1))
         if pairs is not None:
             cache.seed_pairs(pairs, min_probability)
@@ -372,7 +372,7 @@ def resolve_incremental(
         raise ValueError(f"resolve_incremental(): previous_xref maps {_first_duplicate(previous_xref, prev_keys)!r} more than once")
     cap = config.max_block_size
     if cache is None or len(cache) == 0:
-        built = FeatureCache.build(live)
+        built = FeatureCache.build(live, default_region=config.default_region)
         cache = cache if cache is not None else built
         cache.__dict__.update(built.__dict__)
         sid_of_pos = cache.sids_of(keys)

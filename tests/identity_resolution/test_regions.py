@@ -65,3 +65,15 @@ def area_level(left: dict, right: dict) -> str | None:
 )
 def test_the_area_is_compared_where_postcodes_and_cities_cannot_be(left, right, level):
     assert area_level(left, right) == level
+
+
+def test_a_postcode_is_read_as_a_us_zip_code_only_in_a_us_record():
+    """A record naming no country is of the resolver's default region: '10115' is Berlin in a German
+    hub, Manhattan's ZIP code in an American one. The incremental cache reads it the same way."""
+    from identity_resolution.incremental import FeatureCache
+
+    staged = standardise_records(pd.DataFrame({"silo": ["s"], "source_record_id": ["1"], "postcode": ["10115"]}))
+    assert build_features(staged)["area"].tolist() == ["US:NY"]
+    assert build_features(staged, default_region="DE")["area"].tolist() == [None]
+    cached = FeatureCache.build(staged, default_region="DE").features_of(staged)
+    assert cached["area"].tolist() == [None]
