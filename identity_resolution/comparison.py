@@ -429,9 +429,9 @@ def _distinct_names(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: 
 
 def _slip_of_common_name(cl: np.ndarray, cr: np.ndarray, uniques: np.ndarray, asked: np.ndarray,
                          name_counts: Mapping[str, int] | None) -> np.ndarray:
-    """A four-letter given name one slip from an established name, itself not established ('Efik'
-    beside 'Erik', 'Gaey' beside 'Gary'): a typo, though a slip in so short a name is not trusted on
-    spelling alone (Mary/Mark, both established, stay two names)."""
+    """A short given name (two to four letters) one slip from an established name, itself not
+    established ('Efik' beside 'Erik', 'Gaey' beside 'Gary', 'Am' beside 'Pam'): a typo, though a slip
+    in so short a name is not trusted on spelling alone (Mary/Mark, both established, stay two names)."""
     ask = asked & (cl >= 0) & (cr >= 0) & (cl != cr)
     if not name_counts or not ask.any():
         return np.zeros(len(cl), dtype=bool)

@@ -32,14 +32,15 @@ def record_areas(region: pd.Series, postcode: pd.Series, phone: pd.Series, count
     code, then a +1 phone's area code. `country` is the record's country with the default filled in;
     the inputs are the feature columns (upper-cased region and postcode, E.164 phone). Each distinct
     value is read once."""
+    out = np.full(len(region), None, dtype=object)
     country_code, countries = pd.factorize(country)
     region_code, regions = pd.factorize(region)
     boxed = (country_code >= 0) & (region_code >= 0)
-    key = np.where(boxed, country_code.astype(np.int64) * (len(regions) + 1) + region_code, -1)
-    keys, inverse = np.unique(key, return_inverse=True)
-    named = np.array([None if k < 0 else _province_code(f"{countries[k // (len(regions) + 1)]}:{regions[k % (len(regions) + 1)]}")
-                      for k in keys.tolist()], dtype=object)
-    out = named[inverse.ravel()]
+    if boxed.any():  # each distinct (country, region) once, keyed as one integer
+        key = country_code[boxed].astype(np.int64) * len(regions) + region_code[boxed]
+        distinct, inverse = np.unique(key, return_inverse=True)
+        named = [_province_code(countries[k // len(regions)], regions[k % len(regions)]) for k in distinct.tolist()]
+        out[boxed] = np.array(named, dtype=object)[inverse.ravel()]
     need = pd.isna(out) & np.asarray(country == "US")
     out[need] = _per_distinct(postcode[need], _areas_of_zips)
     need = pd.isna(out)
@@ -54,10 +55,9 @@ def _per_distinct(column: pd.Series, read) -> np.ndarray:
     return found[codes]  # code -1 takes the None appended last
 
 
-def _province_code(area: str) -> str:
-    """'CA:ONTARIO' -> 'CA:ON', as the phone's area code says it (US state names are coded already)."""
-    country, _, region = area.partition(":")
-    return f"CA:{CA_PROVINCES.get(region.lower(), region)}" if country == "CA" else area
+def _province_code(country: str, region: str) -> str:
+    """'CA', 'ONTARIO' -> 'CA:ON', as the phone's area code says it (US state names are coded already)."""
+    return f"CA:{CA_PROVINCES.get(region.lower(), region)}" if country == "CA" else f"{country}:{region}"
 
 
 def _areas_of_zips(postcodes: np.ndarray) -> np.ndarray:

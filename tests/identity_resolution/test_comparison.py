@@ -146,6 +146,8 @@ def test_established_names_spelt_alike_are_not_alike(a, b, counts, alike):
     [
         ("Erik", "Efik", {"erik": 300}, True),  # a slip in a short name, far rarer than the name
         ("Gary", "Gaey", {"gary": 800, "gaey": 2}, True),
+        ("Pam", "Am", {"pam": 600, "am": 3}, True),  # the first letter lost
+        ("Pam", "Al", {"pam": 600, "al": 3}, False),  # two slips
         ("Mary", "Mark", {"mary": 500, "mark": 400}, False),  # two established names
         ("Erik", "Efik", {"erik": 3}, False),  # too little data to call either a typo
     ],
