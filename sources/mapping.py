@@ -132,7 +132,8 @@ def _lone_cells(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     for column in data:  # column by column: no copy of the whole table
         cells += raw[column].notna().to_numpy()
     few = cells <= 2  # a cell of blanks counts as empty: looked at only on such rows
-    filled = raw.loc[few, data].notna() & raw.loc[few, data].astype(str).apply(lambda c: c.str.strip() != "")
+    sparse = raw.loc[few, data]
+    filled = sparse.notna() & sparse.astype(str).apply(lambda c: c.str.strip() != "")
     one = (filled.sum(axis=1) == 1).to_numpy(dtype=bool)
     lone = np.zeros(len(raw), dtype=bool)
     lone[np.flatnonzero(few)[one]] = True
