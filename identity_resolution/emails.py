@@ -34,6 +34,15 @@ _REAL_DOMAINS = frozenset({
     "hotmail.fr", "hotmail.de", "hotmail.es", "hotmail.it", "outlook.fr", "outlook.de", "outlook.es",
     "gmail.de", "yahoo.co.in", "yahoo.co.jp", "hotmail.co.jp", "protonmail.com", "proton.me",
 })
+# the first labels of those: 'yahoo' of yahoo.com.au too, a mailbox anyone can have, no employer
+_PROVIDER_NAMES = frozenset(d.split(".")[0] for d in (*_PROVIDERS, *_REAL_DOMAINS)) | {"googlemail", "protonmail"}
+
+
+def is_mail_provider(domain: str) -> bool:
+    """A domain anyone can have a mailbox at (gmail.com, yahoo.co.uk, att.net), not an employer's."""
+    return domain.split(".")[0] in _PROVIDER_NAMES
+
+
 _DOMAIN_TYPOS = {
     **dict.fromkeys(["gmial.com", "gmal.com", "gamil.com", "gnail.com", "gmaill.com", "gmai.com", "gmail.co",
                      "gmail.con", "gmail.cm", "gmail.om", "gmail.comm", "gmailcom"], "gmail.com"),

@@ -374,3 +374,21 @@ def company_level(a: str | None, b: str | None) -> int:
 def test_company_levels(a, b, level):
     spec = next(f for f in FIELDS if f.name == "company")
     assert company_level(a, b) == (spec.levels.index(level) if level else -1)
+
+
+@pytest.mark.parametrize(
+    "company, email, level",
+    [
+        ("UPS", "pam.clark@ups.com", "exact"),  # her employer's own domain names it
+        ("Umbrella Inc", "pam.clark@umbrella-inc.com", "exact"),  # the legal form dropped from the domain too
+        ("Walmart", "pam.clark@ups.com", None),  # no record keeps UPS as a company: no company known there
+        ("Yahoo", "pam.clark@yahoo.com", None),  # a mail provider's domain names no employer
+        ("UPS", "pam.clark@upsfans.org", None),
+    ],
+)
+def test_a_work_email_names_the_company_another_record_keeps(company, email, level):
+    raw = pd.DataFrame({"silo": "s", "source_record_id": ["1", "2"], "full_name": "Pam Clark",
+                        "company": [company, None], "email": [None, email]})
+    gammas = compare(build_features(standardise_records(raw)), np.array([0]), np.array([1]))
+    spec = next(f for f in FIELDS if f.name == "company")
+    assert int(gammas["gamma_company"].iloc[0]) == (spec.levels.index(level) if level else -1)
