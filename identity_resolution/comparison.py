@@ -6,6 +6,7 @@ with `process.cpdist(..., workers=-1)` and the scores broadcast back to the pair
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -15,7 +16,10 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein, Prefix
 
 from identity_resolution import parallel
+from identity_resolution.emails import is_mail_provider
+from identity_resolution.features import COMPANY_FILLER_WORDS
 from identity_resolution.names import nickname_formals, nickname_related, plausible_given_names
+from identity_resolution.text import map_distinct
 
 MISSING = -1
 _TEXT = np.dtypes.StringDType()  # variable-width strings for numpy's string functions (no fixed-width copies)
@@ -49,6 +53,7 @@ _FAMILY_CLOSE = 2  # family_name level: jaro_winkler>=0.92
 _GIVEN_EXACT = 4
 _INITIAL = 1
 _EMAIL_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "email")
+_COMPANY_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "company")
 
 
 def _codes(*columns: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
@@ -575,7 +580,35 @@ def compare_companies(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> n
     (c,), uniq = rc.codes("company_key")
     cl, cr = c[left], c[right]
     sim = pair_scores(cl, cr, uniq, fuzz.token_set_ratio)
-    return _levels((cl < 0) | (cr < 0), [sim >= 90, _equal(cl, cr)])
+    levels = _levels((cl < 0) | (cr < 0), [sim >= 90, _equal(cl, cr)])
+    at_work = _at_employers_domain(rc, left, right, levels == MISSING)
+    return np.where(at_work, np.int8(_COMPANY_EXACT), levels).astype(np.int8)
+
+
+def _at_employers_domain(rc: RecordCodes, left: np.ndarray, right: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """One record keeps a company, the other none but an email at that company's own domain:
+    'pam.clark@ups.com' works at the UPS another department keeps as her employer. The domain's first
+    label without legal forms ('umbrella-inc' is Umbrella) must spell the company; a mail provider's
+    domain names no employer. Compared per pair, so a record's reading never depends on the others."""
+    companies = rc.memo("compact_company", lambda: _compact(rc.frame["company_key"]))
+    employers = rc.memo("email_employer", lambda: _employer_of_domains(rc.frame["email_domain"]))
+    has_company, has_employer = rc.memo("has_company_or_employer", lambda: (pd.notna(companies), pd.notna(employers)))
+    out = np.zeros(len(left), dtype=bool)
+    for a, b in ((left, right), (right, left)):
+        at = np.flatnonzero(asked & has_company[a] & has_employer[b])
+        out[at] |= companies[a[at]] == employers[b[at]]
+    return out
+
+
+def _compact(company_keys: pd.Series) -> np.ndarray:
+    """Company keys without spaces ('wells fargo' -> 'wellsfargo'), as a domain writes them."""
+    return map_distinct(company_keys, lambda k: k.replace(" ", "")).to_numpy(dtype=object)
+
+
+def _employer_of_domains(domains: pd.Series) -> np.ndarray:
+    """The company a work email's domain names ('umbrella-inc.com' -> 'umbrella'); None for a mail provider's."""
+    return map_distinct(domains, lambda d: None if is_mail_provider(d) else "".join(
+        w for w in re.split(r"[^a-z]+", d.split(".")[0]) if w and w not in COMPANY_FILLER_WORDS) or None).to_numpy(dtype=object)
 
 
 def compare_family_in_email(rc: RecordCodes, left: np.ndarray, right: np.ndarray, family_level: np.ndarray,

@@ -1,15 +1,12 @@
 """Match features derived from staging records: the keys blocking joins on and comparison scores."""
 from __future__ import annotations
 
-import re
-
 import duckdb
 import jellyfish
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from identity_resolution.emails import is_mail_provider
 from identity_resolution.names import ORGANISATION_ENDINGS, family_from_email, given_from_email, nickname_table
 from identity_resolution.regions import record_areas
 from identity_resolution.text import map_distinct
@@ -22,8 +19,8 @@ FEATURE_COLUMNS = [
 ]
 # legal forms and filler words dropped from a company's name before comparing ('ACME Corp.' is
 # 'Acme Corporation'); names.py uses the same list to tell an organisation from a person
-_COMPANY_FILLER_WORDS = frozenset(ORGANISATION_ENDINGS | {"the", "co", "and", "sa", "se", "kg", "ab", "oy", "as"})
-_COMPANY_FILLER = "|".join(sorted(_COMPANY_FILLER_WORDS))
+COMPANY_FILLER_WORDS = frozenset(ORGANISATION_ENDINGS | {"the", "co", "and", "sa", "se", "kg", "ab", "oy", "as"})
+_COMPANY_FILLER = "|".join(sorted(COMPANY_FILLER_WORDS))
 # what an employer box holds for people without an employer: a status shared by millions, no evidence
 _NO_EMPLOYER = ", ".join(f"'{k}'" for k in sorted({
     "self employed", "selfemployed", "retired", "unemployed", "not employed", "student", "homemaker", "housewife",
@@ -116,7 +113,6 @@ def build_features(records: pd.DataFrame, default_region: str = "US") -> pd.Data
     categorical = len(r) >= CATEGORICAL_FROM
     f = pd.DataFrame({name: _column(table.column(name), categorical) for name in table.column_names})
     f["family"] = _with_family_from_email(f, categorical)
-    f["company_key"] = _with_company_from_work_email(f, categorical)
     _add_given_from_email(f, categorical)
     nick = nickname_table()
     derived = {
@@ -139,25 +135,6 @@ def _countries(records: pd.DataFrame, default_region: str) -> pd.Series:
     if "country" not in records.columns:
         return pd.Series(default_region.upper(), index=records.index, dtype=object)
     return records["country"].astype(object).where(records["country"].notna(), default_region.upper())
-
-
-def _with_company_from_work_email(f: pd.DataFrame, categorical: bool) -> pd.Series:
-    """A record without a company whose email is at a company's own domain works there: 'pam.clark@ups.com'
-    names UPS, which another department keeps as her employer. The domain's first label, without legal
-    forms ('umbrella-inc' is Umbrella), must spell a company some record names; a mail provider's
-    domain names no employer (an @att.net customer does not work at AT&T)."""
-    company = f["company_key"].astype(object)
-    known = {key.replace(" ", ""): key for key in company.dropna().unique()}
-    asked = company.isna() & f["email_domain"].notna()
-    if not known or not asked.any():
-        return f["company_key"]
-    named = map_distinct(f["email_domain"].astype(object)[asked], lambda d: None if is_mail_provider(d) else known.get(
-        "".join(w for w in re.split(r"[^a-z]+", d.split(".")[0]) if w and w not in _COMPANY_FILLER_WORDS)))
-    if not named.notna().any():
-        return f["company_key"]
-    company = company.copy()
-    company[asked] = named
-    return company.astype("category") if categorical else company
 
 
 def _with_family_from_email(f: pd.DataFrame, categorical: bool) -> pd.Series:

@@ -381,7 +381,7 @@ def test_company_levels(a, b, level):
     [
         ("UPS", "pam.clark@ups.com", "exact"),  # her employer's own domain names it
         ("Umbrella Inc", "pam.clark@umbrella-inc.com", "exact"),  # the legal form dropped from the domain too
-        ("Walmart", "pam.clark@ups.com", None),  # no record keeps UPS as a company: no company known there
+        ("Walmart", "pam.clark@ups.com", None),  # a second job's email: no disagreement read into it
         ("Yahoo", "pam.clark@yahoo.com", None),  # a mail provider's domain names no employer
         ("UPS", "pam.clark@upsfans.org", None),
     ],
