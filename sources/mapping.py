@@ -11,8 +11,8 @@ import pandas as pd
 
 from sources.config import DATE_FIELDS, Fact, FieldMap, SiloConfig
 from sources.dlt_sources import FILE_COLUMN, NAMING, normalise
-from sources.parsing import (as_text, date_order_votes, is_ambiguous_date, parse_bools, parse_dates, parse_numbers,
-                             split_address, split_name)
+from sources.parsing import (as_text, birth_dates, parse_bools, parse_dates, parse_numbers, split_address,
+                             split_name)
 from sources.sync import REFRESH_DELETED
 
 RECORD_COLUMNS = [
@@ -165,19 +165,11 @@ def _map_plain_fields(silo: SiloConfig, raw: pd.DataFrame, out: pd.DataFrame, pr
             continue
         values = _field_values(raw, spec, field)
         if field in DATE_FIELDS:
-            parsed, unreadable = parse_dates(values, spec.formats)
+            parse = birth_dates if field == "birth_date" else parse_dates
+            out[field], unreadable = parse(values, spec.formats)
             shown = f" (formats {', '.join(spec.formats)})" if spec.formats else ""
             source = "/".join(spec.source_columns()) or "value"
             problems.add(unreadable, f"column {source}: value " + _quoted(values, unreadable) + f" is not a date{shown}")
-            if field == "birth_date":
-                out[field] = parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
-                text = as_text(values)
-                if not spec.formats and date_order_votes(text) == (0, 0):
-                    # '03/07/1984' with no value of the column to settle it: passed on as written, for
-                    # the resolver to read by the silo's country and its habit across syncs (conventions.py)
-                    out[field] = out[field].where(~(is_ambiguous_date(text) & parsed.notna()), text)
-            else:
-                out[field] = parsed
         else:
             out[field] = as_text(values)
     if silo.mapping.source_updated_at is None and silo.default_cursor():

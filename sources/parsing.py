@@ -108,12 +108,36 @@ def parse_dates(values: pd.Series, formats: list[str] | None) -> tuple[pd.Series
         parsed = values.dt.tz_convert("UTC").dt.tz_localize(None) if values.dt.tz is not None else values
         return parsed, pd.Series(False, index=values.index)
     text = as_text(values)
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    return _parsed_text(text, formats, formats is None and reads_day_first(text.dropna()))
+
+
+def birth_dates(values: pd.Series, formats: list[str] | None) -> tuple[pd.Series, pd.Series]:
+    """(birth dates as 'YYYY-MM-DD' text, unreadable), parsed as `parse_dates` does; without formats, a
+    '03/07/1984' that no value of the column settles is passed on as written, for the resolver to read
+    by the silo's country and its habit across syncs (conventions.py)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed, unreadable = parse_dates(values, formats)
+        return _iso(parsed), unreadable
+    text = as_text(values)
+    day, month = date_order_votes(text)
+    parsed, unreadable = _parsed_text(text, formats, formats is None and day > month)
+    out = _iso(parsed)
+    if not formats and (day, month) == (0, 0):
+        out = out.where(~(is_ambiguous_date(text) & parsed.notna()), text)
+    return out, unreadable
+
+
+def _iso(parsed: pd.Series) -> pd.Series:
+    return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
+
+
+def _parsed_text(text: pd.Series, formats: list[str] | None, day_first: bool) -> tuple[pd.Series, pd.Series]:
+    """parse_dates over values already made text."""
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     present = text.notna()
     if not present.any():
-        return parsed, pd.Series(False, index=values.index)
+        return parsed, pd.Series(False, index=text.index)
     candidates = formats or ["ISO8601", "mixed", *EPOCHS]
-    day_first = formats is None and reads_day_first(text[present])
     for fmt in candidates:
         todo = present & parsed.isna()
         if not todo.any():

@@ -40,8 +40,12 @@ CURSOR_NAMES = ("updated_at", "updatedat", "modified_at", "modifiedat", "last_mo
 
 def column_key(column: str) -> str:
     """A column name compared without case, accents or separators: 'Prénom' -> 'prenom', 'E-Mail' -> 'email'."""
-    folded = unicodedata.normalize("NFKD", column.replace("ß", "ss")).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]", "", folded.lower())
+    return re.sub(r"[^a-z0-9]", "", _folded(column))
+
+
+def _folded(text: str) -> str:
+    """Lower case in ASCII letters, accents and 'ß' written out ('Straße-Nr.' -> 'strasse-nr.')."""
+    return unicodedata.normalize("NFKD", text.replace("ß", "ss")).encode("ascii", "ignore").decode().lower()
 
 
 def guess_mapping(columns: list[str]) -> dict[str, str]:
@@ -224,7 +228,7 @@ _ID_PREFIX = re.compile(r"^(?:no|nr|num|numero|number)[^a-z0-9]+(?:(?:de|du|des|
 def _id_stem(column: str) -> str | None:
     """What an id-like column name numbers ('customer' of 'Customer No', 'client' of 'N° client'),
     compared like `column_key`; None for a name that is not id-like."""
-    spaced = unicodedata.normalize("NFKD", column.translate(_NUMBER_SIGNS)).encode("ascii", "ignore").decode().lower()
+    spaced = _folded(column.translate(_NUMBER_SIGNS))
     key = column_key(spaced)
     stem = _ID_SUFFIX.sub("", key)
     if stem != key:
