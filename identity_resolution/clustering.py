@@ -2,7 +2,8 @@
 would put two records with conflicting strong evidence in one cluster.
 
 Strong evidence: national ids whose last four digits differ by two or more edits, birth dates that
-differ by more than two digit edits (and are not a day/month swap), and cannot-link decisions.
+differ by more than two digit edits (and are not a day/month swap), different generational suffixes
+('Jr.' and 'Sr.'), and cannot-link decisions.
 A conflicting pair may share a cluster only when the pair itself scored above the threshold — its own
 score already weighed the disagreement — never because a chain of other links joins them.
 Must-link decisions are applied first and never undone.
@@ -42,10 +43,20 @@ class ClusterResult:
 
 
 def _dob_conflict(a: str, b: str) -> bool:
+    """Birth dates (YYYYMMDD) more than two slips apart, not a day/month swap; a year alone (from an
+    email) against another year or date: a different year."""
     if a == b:
         return False
+    if len(a) == 4 or len(b) == 4:
+        return a[:4] != b[:4]
     swapped = b[:4] + b[6:8] + b[4:6]
     return a != swapped and Levenshtein.distance(a, b) > 2
+
+
+def _generation_conflict(a: str, b: str) -> bool:
+    """Different generational suffixes ('jr' and 'sr', 'iii'); 'Jr.' and 'II' are both written for a
+    second of one name."""
+    return a != b and {a, b} != {"jr", "ii"}
 
 
 def _nid_conflict(a: str, b: str) -> bool:
@@ -161,6 +172,7 @@ def cluster(
     override_probability: float | None = None,
     given: np.ndarray | None = None,
     family: np.ndarray | None = None,
+    generation: np.ndarray | None = None,
 ) -> ClusterResult:
     """Cluster n records from candidate pairs (positions left/right) scored `weight`/`probability`.
 
@@ -168,13 +180,16 @@ def cluster(
     `override_probability` (default: the match threshold). With `given` (first given names, lower
     case), clearly different given names count as conflicting evidence too — used where the data
     shows that matches almost always share a given name, to stop household chains; with `family`
-    too, names filed swapped are no such conflict (see `_names_conflict`)."""
+    too, names filed swapped are no such conflict (see `_names_conflict`). `generation`: each record's
+    generational suffix ('jr', 'sr', 'iii' or None; a father and his namesake son)."""
     keep = probability >= threshold
     el, er, ew, ep = left[keep], right[keep], weight[keep], probability[keep]
     must = np.asarray(must_link, dtype=np.int64).reshape(-1, 2)
     cannot_arr = np.asarray(cannot_link, dtype=np.int64).reshape(-1, 2)
     evidence = {"national_id": (np.asarray(nid_last4, dtype=object), _nid_conflict),
                 "birth_date": (np.asarray(dob, dtype=object), _dob_conflict)}
+    if generation is not None:
+        evidence["generation"] = (np.asarray(generation, dtype=object), _generation_conflict)
     if given is not None:
         first = pd.Series(given, dtype=object)
         last = pd.Series(family if family is not None else [None] * len(first), dtype=object).fillna("")
@@ -346,7 +361,7 @@ def customer_ids(labels: np.ndarray, silo: pd.Series, source_record_id: pd.Serie
 
 def closure_pairs(
     n: int, left: np.ndarray, right: np.ndarray, probability: np.ndarray, threshold: float,
-    nid_last4: np.ndarray, dob: np.ndarray, max_component: int = 40,
+    nid_last4: np.ndarray, dob: np.ndarray, max_component: int = 40, generation: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Record pairs inside tentative clusters that hold strong-evidence values which might conflict
     but were never compared (blocking did not pair them). Scoring them lets the conflict rule judge
@@ -358,11 +373,12 @@ def closure_pairs(
     keep = probability >= threshold
     graph = coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (left[keep], right[keep])), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
-    frame = pd.DataFrame({"comp": comp, "nid": nid_last4, "dob": dob})
+    frame = pd.DataFrame({"comp": comp, "nid": nid_last4, "dob": dob,
+                          "generation": generation if generation is not None else None})
     sizes = frame.groupby("comp")["comp"].transform("size")
     frame = frame[(sizes > 1) & (sizes <= max_component)]
-    varied = frame.groupby("comp").agg(nids=("nid", "nunique"), dobs=("dob", "nunique"))
-    suspect = varied.index[(varied["nids"] > 1) | (varied["dobs"] > 1)]
+    suspect = frame.groupby("comp")[["nid", "dob", "generation"]].nunique().gt(1).any(axis=1)
+    suspect = suspect.index[suspect.to_numpy()]
     sub = frame[frame["comp"].isin(suspect)]
     if sub.empty:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)

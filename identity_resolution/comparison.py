@@ -46,6 +46,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("family_in_email", ("absent", "initial_after_given", "contained"), "family"),
     FieldSpec("company", ("different", "token_set>=90", "exact"), "company_key"),
     FieldSpec("area", ("different", "exact"), "area"),
+    FieldSpec("generation", ("different", "same")),
+    FieldSpec("email_birth_year", ("different", "same")),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 _ALIKE = 3  # given_name level: nickname or alike spelling
@@ -627,6 +629,7 @@ def compare_family_in_email(rc: RecordCodes, left: np.ndarray, right: np.ndarray
     for a, b in ((left, right), (right, left)):
         fa, ub = fam[a], usr[b]
         ask = (fa >= 0) & (ub >= 0) & (family_level == MISSING) & (email_level != _EMAIL_EXACT)
+        ask[ask] = ~_user_only_given_name(rc, a[ask], b[ask])
         if ask.any():
             width = np.int64(len(usr_vals))
             inverse, keys = _distinct_pairs(fa[ask], ub[ask], width)
@@ -635,6 +638,27 @@ def compare_family_in_email(rc: RecordCodes, left: np.ndarray, right: np.ndarray
             initialled |= _given_and_family_initial(rc, a, b, ask & ~contained)
         asked |= ask
     return _levels(~asked, [initialled, contained])
+
+
+def _user_only_given_name(rc: RecordCodes, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Is b's email user name, in letters, a given name alone ('rachel13'): b's own (or its formal
+    form: 'nicole34' of Nikki), else a's where b has none? Such a name spells no family name, so
+    none can be missing from it."""
+    (usr,), users = rc.codes(derive=_letters_of_users)
+    (g, _, canon), uniq = rc.codes("given", "family", "given_canon")
+    own = rc.memo("email_user_is_own_given", lambda: _spells(usr, users, g, uniq) | _spells(usr, users, canon, uniq))
+    out = own[b]
+    borrowed = ~out & (g[b] < 0) & (g[a] >= 0)
+    out[borrowed] = _spells(usr[b[borrowed]], users, g[a[borrowed]], uniq)
+    return out
+
+
+def _spells(usr: np.ndarray, users: np.ndarray, names: np.ndarray, uniq: np.ndarray) -> np.ndarray:
+    """Per position: user-name letters (codes into `users`) equal to the name (codes into `uniq`)."""
+    out = np.zeros(len(usr), dtype=bool)
+    both = (usr >= 0) & (names >= 0)
+    out[both] = users[usr[both]].astype(_TEXT) == uniq[names[both]].astype(_TEXT)
+    return out
 
 
 def _given_and_family_initial(rc: RecordCodes, a: np.ndarray, b: np.ndarray, asked: np.ndarray) -> np.ndarray:
@@ -684,6 +708,27 @@ def compare_areas(rc: RecordCodes, left: np.ndarray, right: np.ndarray, postcode
     return _levels(~asked, [_equal(cl, cr)])
 
 
+def compare_generations(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Generational suffixes ('Jr.', 'Sr.', 'III'), where both names carry one: a father and the son
+    named after him share a name, an address and often a phone, and differ here."""
+    (c,), _ = rc.codes("generation")
+    cl, cr = c[left], c[right]
+    return _levels((cl < 0) | (cr < 0), [_equal(cl, cr)])
+
+
+def compare_email_birth_years(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """A year in one record's email user name ('johnsmith1984') against the other's year of birth;
+    two emails naming different years disagree too (their agreement is the email comparison's own)."""
+    (year, born), _ = rc.codes("email_year", "dob_year")
+    agree = np.zeros(len(left), dtype=bool)
+    differ = (year[left] >= 0) & (year[right] >= 0) & (year[left] != year[right])
+    for a, b in ((left, right), (right, left)):
+        known = (year[a] >= 0) & (born[b] >= 0)
+        agree |= known & (year[a] == born[b])
+        differ |= known & (year[a] != born[b])
+    return _levels(~(agree | differ), [agree & ~differ])
+
+
 def _family_of_three_letters(f: pd.DataFrame) -> pd.Series:
     return f["family"].where(f["family"].str.len() >= 3, None)
 
@@ -720,5 +765,7 @@ def _compare(rc: RecordCodes, left: np.ndarray, right: np.ndarray,
             "gamma_family_in_email": compare_family_in_email(rc, left, right, family, email),
             "gamma_company": compare_companies(rc, left, right),
             "gamma_area": compare_areas(rc, left, right, postcode, city),
+            "gamma_generation": compare_generations(rc, left, right),
+            "gamma_email_birth_year": compare_email_birth_years(rc, left, right),
         }
     )

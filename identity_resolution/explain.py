@@ -16,6 +16,7 @@ _SHOWN = {
     "given_name": "given", "family_name": "family", "birth_date": "dob", "national_id": "nid_last4",
     "email": "email_key", "phone": "phone", "address": "addr", "postcode": "postcode", "city": "city",
     "family_in_email": "email_user", "company": "company_key", "area": "area",
+    "generation": "generation", "email_birth_year": "email_year",
 }
 
 

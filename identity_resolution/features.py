@@ -15,7 +15,7 @@ CATEGORICAL_FROM = 50_000  # records
 FEATURE_COLUMNS = [
     "given", "given_canon", "given_initial", "given_mp", "family", "family_parts", "family_sdx", "family_mp", "email_key",
     "email_user", "email_domain", "email_digits", "phone", "nid_hash", "nid_last4", "nid_partial", "dob", "dob_year", "addr", "addr_num",
-    "addr_key", "postcode", "city", "region", "area", "company_key",
+    "addr_key", "postcode", "city", "region", "area", "company_key", "generation", "email_year",
 ]
 # legal forms and filler words dropped from a company's name before comparing ('ACME Corp.' is
 # 'Acme Corporation'); names.py uses the same list to tell an organisation from a person
@@ -49,6 +49,10 @@ WITH base AS (
         nullif(upper(trim(region)), '') AS region,
         nullif(trim(regexp_replace(regexp_replace(regexp_replace(replace(strip_accents(lower(company)), '.', ''), '[^a-z0-9\s]', ' ', 'g'),
             '\b(?:{filler})\b', ' ', 'g'), '\s+', ' ', 'g')), '') AS company_key,
+        -- a generational suffix the raw name carries after a word ('John Smith Jr.', 'SMITH JR, JOHN';
+        -- not Spanish 'Sr. García', a title): father and son share every other part of a name
+        regexp_extract(lower(coalesce(name_raw, full_name)), '[a-z.][\s,]+(jr|sr|ii|iii|iv|junior|senior|2nd|3rd|4th)\.?(?:[\s,]|$)', 1)
+            AS suffix_word,
         rid
     FROM recs
 ), mail AS (
@@ -73,7 +77,11 @@ SELECT
     coalesce(nullif(regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).num || ' '
                     || regexp_extract(addr, '^(\d+[a-z]?)\s+(?:[nsew]\s+)?([a-z]+)', ['num', 'word']).word, ' '),
              nullif(num_last.num || ' ' || num_last.word, ' ')) AS addr_key,
-    postcode, city, region, CASE WHEN company_key NOT IN ({no_employer}) THEN company_key END AS company_key
+    postcode, city, region, CASE WHEN company_key NOT IN ({no_employer}) THEN company_key END AS company_key,
+    CASE suffix_word WHEN '' THEN NULL WHEN 'junior' THEN 'jr' WHEN 'senior' THEN 'sr' WHEN '2nd' THEN 'ii'
+        WHEN '3rd' THEN 'iii' WHEN '4th' THEN 'iv' ELSE suffix_word END AS generation,
+    -- a year of birth a user name may carry ('johnsmith1984'): four digits alone, 1920-2019
+    nullif(regexp_extract(local_part, '(?:^|[^0-9])((?:19[2-9]|20[01])[0-9])(?:[^0-9]|$)', 1), '') AS email_year
 FROM (
     -- the number after the street name, as continental Europe writes it ('hauptstrasse 5', 'via
     -- roma 10 apt 3'): the house number of a line that starts with a letter and holds no other
@@ -94,8 +102,8 @@ def build_features(records: pd.DataFrame, default_region: str = "US") -> pd.Data
     """
     r = records.reset_index(drop=True)
     cols = {}
-    for name in ("given_name", "family_name", "email", "phone", "national_id_hash", "national_id_last4",
-                 "address_line", "postcode", "city", "region", "company"):
+    for name in ("given_name", "family_name", "full_name", "name_raw", "email", "phone", "national_id_hash",
+                 "national_id_last4", "address_line", "postcode", "city", "region", "company"):
         cols[name] = r[name].astype("object").where(r[name].notna(), None) if name in r.columns else pd.Series([None] * len(r), dtype="object")
     frame = pd.DataFrame(cols)
     frame["national_id_is_partial"] = (r["national_id_is_partial"].astype("boolean").fillna(False).astype(bool)

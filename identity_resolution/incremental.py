@@ -52,7 +52,8 @@ from identity_resolution.comparison import compare
 from identity_resolution.config import ResolverConfig
 from identity_resolution.features import FEATURE_COLUMNS, as_objects, build_features
 from identity_resolution.pair_memory import PairMemory
-from identity_resolution.resolver import Resolution, _constraint_positions, add_closure_pairs, _pairs_frame, _review_frame, _score, as_bool
+from identity_resolution.resolver import (Resolution, _constraint_positions, _pairs_frame, _review_frame, _score,
+                                          add_closure_pairs, as_bool, strong_evidence)
 from identity_resolution.scoring import FellegiSunterModel, given_name_counts
 
 log = logging.getLogger(__name__)
@@ -578,14 +579,14 @@ def _recluster(live, feats, members, pl, pr, prule, gammas, weight, prob, model,
     sg = gammas[inside].iloc[order].reset_index(drop=True)
     sw, sp = weight[inside][order], prob[inside][order]
     sub = live.iloc[members].reset_index(drop=True)
-    nid4, dob = as_objects(feats["nid_last4"]), as_objects(feats["dob"])
+    nid4, born, generation = strong_evidence(feats, model)
     sl, sr, sg, sw, sp, srule, rule_names = add_closure_pairs(
         model, feats, config, len(sub), (sl, sr, sg, sw, sp, srule), BLOCKING_RULES)
     must, cannot = _constraint_positions(sub, constraints)
-    result = cluster(len(sub), sl, sr, sw, sp, config.match_threshold, nid4, dob, must_link=must, cannot_link=cannot,
+    result = cluster(len(sub), sl, sr, sw, sp, config.match_threshold, nid4, born, must_link=must, cannot_link=cannot,
                      override_probability=config.conflict_override_probability,
                      given=as_objects(feats["given"]) if model.household_cap_bits is not None else None,
-                     family=as_objects(feats["family"]))
+                     family=as_objects(feats["family"]), generation=generation)
     return result, sub, (sl, sr, sg, sw, sp, srule, rule_names)
 
 

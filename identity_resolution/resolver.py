@@ -19,6 +19,7 @@ from identity_resolution.features import as_objects, build_features, random_pair
 from identity_resolution.labels import LabelledPairs, check_labels, fit_m_with_labels, locate
 from identity_resolution.scoring import (
     FellegiSunterModel,
+    email_years_trusted,
     estimate_u,
     given_name_counts,
     u_city_given_postcode,
@@ -38,7 +39,7 @@ Progress = Callable[[str, float], None]
 RESOLVER_COLUMNS = [
     "silo", "source_record_id", "given_name", "family_name", "email", "phone", "national_id_hash",
     "national_id_last4", "national_id_is_partial", "birth_date", "address_line", "postcode", "city", "region",
-    "company",
+    "country", "company", "name_raw",
 ]
 CONSTRAINT_COLUMNS = ["silo_l", "source_record_id_l", "silo_r", "source_record_id_r", "decision"]
 
@@ -119,8 +120,8 @@ def add_closure_pairs(model, features, config, n, scored, rule_names, codes: Rec
     `scored` is (left, right, gammas, weight, prob, rule); returns it extended, plus the rule names.
     `codes`: the features' RecordCodes, when an earlier comparison of this frame made them."""
     left, right, gammas, weight, prob, rule = scored
-    nid4, dob = as_objects(features["nid_last4"]), as_objects(features["dob"])
-    extra_l, extra_r = closure_pairs(n, left, right, prob, config.match_threshold, nid4, dob)
+    nid4, born, generation = strong_evidence(features, model)
+    extra_l, extra_r = closure_pairs(n, left, right, prob, config.match_threshold, nid4, born, generation=generation)
     if not len(extra_l):
         return left, right, gammas, weight, prob, rule, list(rule_names)
     extra_g = compare(codes or features, extra_l, extra_r, given_name_counts(model.tf_tables))
@@ -130,6 +131,16 @@ def add_closure_pairs(model, features, config, n, scored, rule_names, codes: Rec
             pd.concat([gammas, extra_g], ignore_index=True),
             np.concatenate([weight, extra_w]), np.concatenate([prob, extra_p]),
             np.concatenate([rule, np.full(len(extra_l), len(rule_names) - 1, dtype=np.int8)]), rule_names)
+
+
+def strong_evidence(features: pd.DataFrame, model: FellegiSunterModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per record, what the clusterer will not see contradicted inside one cluster: the national id's
+    last four digits, the birth date (else the year of birth the email names, where the model trusts
+    such years: `email_years_trusted`) and the generational suffix."""
+    born = features["dob"].astype(object)
+    if email_years_trusted(model.m):
+        born = born.where(born.notna(), features["email_year"].astype(object))
+    return as_objects(features["nid_last4"]), as_objects(born), as_objects(features["generation"])
 
 
 def _constraint_positions(records: pd.DataFrame, constraints: pd.DataFrame | None) -> tuple[list, list]:
@@ -205,6 +216,7 @@ def resolve(
     with stages.stage("features"):
         features = build_features(records, config.default_region)
         codes = RecordCodes(features)  # column codes computed once for the three comparisons below
+        records = records[["silo", "source_record_id"]]  # the features say the rest; free a million rows
     with stages.stage("blocking"):
         blocked = block(features, records["silo"], max_block_size=config.max_block_size, link_only=config.link_only)
         left, right = blocked.left, blocked.right
@@ -228,15 +240,15 @@ def resolve(
         if config.save_model_path:
             model.to_json(config.save_model_path)
     with stages.stage("clustering"):
-        nid4, dob = as_objects(features["nid_last4"]), as_objects(features["dob"])
+        nid4, born, generation = strong_evidence(features, model)
         left, right, gammas, weight, prob, rule, rule_names = add_closure_pairs(
             model, features, config, n, (left, right, gammas, weight, prob, blocked.rule), blocked.rule_names, codes)
         del codes  # the last comparison of the run: a million records' codes need not outlive it
         must, cannot = _constraint_positions(records, constraints)
-        result = cluster(n, left, right, weight, prob, config.match_threshold, nid4, dob,
+        result = cluster(n, left, right, weight, prob, config.match_threshold, nid4, born,
                          must_link=must, cannot_link=cannot, override_probability=config.conflict_override_probability,
                          given=as_objects(features["given"]) if model.household_cap_bits is not None else None,
-                         family=as_objects(features["family"]))
+                         family=as_objects(features["family"]), generation=generation)
     with stages.stage("output"):
         xref = pd.DataFrame({
             "silo": records["silo"].to_numpy(),

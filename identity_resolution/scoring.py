@@ -17,6 +17,7 @@ from identity_resolution.comparison import FIELDS, MISSING, FieldSpec
 
 _EPS = 1e-9
 HOUSEHOLD_CAP_BITS = -4.0
+BIRTH_DATE_MAX_M = 0.01  # the birth-date guard holds where no more matches than this differ on it
 MOVE_FIELDS = ("postcode", "city")  # their disagreement is no evidence beyond a different street address
 MAILBOX_OUTLIVES = ("family_name", "phone", "address")  # changes a shared personal email address survives
 
@@ -165,7 +166,7 @@ class FellegiSunterModel:
         if len(gammas) and self.household_cap_bits is not None:
             cap = np.where(household_pattern(gammas), self.household_cap_bits, cap)
         if len(gammas) and self.birth_date_cap_bits is not None:
-            cap = np.where(birth_date_pattern(gammas), np.minimum(cap, self.birth_date_cap_bits), cap)
+            cap = np.where(birth_date_pattern(gammas, email_years_trusted(self.m)), np.minimum(cap, self.birth_date_cap_bits), cap)
         return cap
 
     def score(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None,
@@ -314,10 +315,21 @@ def household_pattern(gammas: pd.DataFrame) -> np.ndarray:
     return given_differs & ~_personal_agreement(g)
 
 
-def birth_date_pattern(gammas: pd.DataFrame) -> np.ndarray:
-    """Birth dates clearly different and no agreement on email or national id: a namesake relative
-    (Sr./Jr.) sharing the household's name, address and phone."""
-    return (gammas["gamma_birth_date"].to_numpy() == 0) & ~_personal_agreement(gammas)
+def birth_date_pattern(gammas: pd.DataFrame, email_years: bool = False) -> np.ndarray:
+    """Birth dates clearly different (or the generational suffixes, 'Jr.' and 'Sr.'; with
+    `email_years`, a year of birth an email names) and no agreement on email or national id: a
+    namesake relative sharing the household's name, address and phone."""
+    differs = gammas["gamma_birth_date"].to_numpy() == 0
+    for column in ("gamma_generation", "gamma_email_birth_year")[:2 if email_years else 1]:
+        if column in gammas.columns:  # training sees only the fields it trains
+            differs |= gammas[column].to_numpy() == 0
+    return differs & ~_personal_agreement(gammas)
+
+
+def email_years_trusted(m: dict[str, np.ndarray], max_m: float = BIRTH_DATE_MAX_M) -> bool:
+    """Does a year in a user name ('johnsmith1984') say the year of birth? Where matches almost never
+    disagree on it: elsewhere it may be a year of graduation or of sign-up."""
+    return "email_birth_year" in m and float(m["email_birth_year"][0]) <= max_m
 
 
 def _personal_agreement(g: pd.DataFrame) -> np.ndarray:
@@ -495,7 +507,7 @@ def train_em(
     min_informative: int = 2,
     household_guard: bool = True,
     household_max_m: float = 0.05,
-    birth_date_max_m: float = 0.01,
+    birth_date_max_m: float = BIRTH_DATE_MAX_M,
 ) -> FellegiSunterModel:
     """m by EM in training sessions (averaged, weighted by expected matches with the field present),
     then the share of matches among candidates by EM with m and u fixed.
@@ -549,7 +561,7 @@ def train_em(
     if guard_on:
         guarded |= household_pattern(pattern_frame)
     if dob_guard_on:
-        guarded |= birth_date_pattern(pattern_frame)
+        guarded |= birth_date_pattern(pattern_frame, email_years_trusted(learned, birth_date_max_m))
     # The share of matches among the candidates, with u of the *candidates'* non-matches learned
     # alongside: blocking made non-matches agree on names, which random-pair u calls near impossible,
     # so with u fixed EM counted namesakes as matches (3x the true matches at 100k, 9x at 1M records)

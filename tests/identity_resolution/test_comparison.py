@@ -314,6 +314,11 @@ FAMILY_IN_EMAIL = next(f for f in FIELDS if f.name == "family_in_email").levels
         ({"full_name": "Raven Key"}, {"given_name": "Raven", "email": "rkey47@icloud.com"}, "contained"),
         # the record's own given name is read, not the other's: the level is about the family initial
         ({"full_name": "Raven Key"}, {"given_name": "Robin", "email": "robink@icloud.com"}, "initial_after_given"),
+        # a user name of a given name alone spells no family name: none is missing from it
+        ({"full_name": "Rachel Bush"}, {"given_name": "Rachel", "email": "rachel13@gmail.com"}, None),
+        ({"full_name": "Rachel Bush"}, {"email": "rachel13@gmail.com"}, None),  # the other's given name
+        ({"full_name": "Nicole Scott"}, {"given_name": "Nikki", "email": "nicole34@icloud.com"}, None),  # formal form
+        ({"full_name": "Rachel Bush"}, {"given_name": "Rachel", "email": "rwood13@gmail.com"}, "absent"),
     ],
 )
 def test_an_email_of_given_name_and_one_letter_agrees_on_the_family_initial(left, right, level):

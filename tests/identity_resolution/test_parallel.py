@@ -47,7 +47,7 @@ def test_comparing_pairs_in_forked_spans_equals_the_serial_result(monkeypatch):
     from identity_resolution.comparison import compare
     from identity_resolution.features import build_features
 
-    records, _ = generate_canonical(800, 3)
+    records, _ = generate_canonical(3000, 3)  # enough people for two Jr./Sr. records to meet
     staged = standardise_records(records, hash_key=b"k", workers=1)
     features = build_features(staged)
     pairs = block(features, staged["silo"])

@@ -27,6 +27,8 @@ TRUE_M = {
     "family_in_email": [0.3, 0.1, 0.6],
     "company": [0.25, 0.05, 0.70],
     "area": [0.15, 0.85],
+    "generation": [0.02, 0.98],
+    "email_birth_year": [0.03, 0.97],
 }
 TRUE_U = {
     "given_name": [0.95, 0.01, 0.01, 0.01, 0.02],
@@ -41,6 +43,8 @@ TRUE_U = {
     "family_in_email": [0.96, 0.03, 0.01],
     "company": [0.9, 0.02, 0.08],
     "area": [0.94, 0.06],
+    "generation": [0.6, 0.4],
+    "email_birth_year": [0.97, 0.03],
 }
 
 
