@@ -52,6 +52,8 @@ FIELDS: tuple[FieldSpec, ...] = (
 FIELD_NAMES = tuple(f.name for f in FIELDS)
 _ALIKE = 3  # given_name level: nickname or alike spelling
 _FAMILY_CLOSE = 2  # family_name level: jaro_winkler>=0.92
+_FAMILY_EXACT = 3
+_UMLAUT_E = re.compile(r"(?<=[aou])e")  # German ä ö ü written out as ae oe ue
 _GIVEN_EXACT = 4
 _INITIAL = 1
 _EMAIL_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "email")
@@ -225,7 +227,16 @@ def compare_names(rc: RecordCodes, left: np.ndarray, right: np.ndarray,
     # López', 'Beethoven' and 'van Beethoven'): written in full in one department, shortened in another
     among = _family_among_parts(rc, left, right, fa, fb, uniq, ~swap & (family >= 0) & (family < _FAMILY_CLOSE))
     family = np.where(among, np.int8(_FAMILY_CLOSE), family)
+    # a written-out umlaut is always close by Jaro-Winkler: only close pairs are tested
+    umlaut = _distinct_pair_test(fa, fb, uniq, ~lone & (family >= 1) & (family < _FAMILY_EXACT), _umlaut_written_out)
+    family = np.where(umlaut, np.int8(_FAMILY_EXACT), family)
     return given, family
+
+
+def _umlaut_written_out(a: str, b: str) -> bool:
+    """'mueller' and 'muller' (Müller with its umlaut written out, and folded away): one name. An 'e'
+    after a, o or u is dropped from both before they are compared."""
+    return _UMLAUT_E.sub("", a) == _UMLAUT_E.sub("", b)
 
 
 def _family_among_parts(rc: RecordCodes, left: np.ndarray, right: np.ndarray, fa: np.ndarray, fb: np.ndarray,

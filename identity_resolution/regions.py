@@ -26,6 +26,8 @@ CA_PROVINCES = {
     "nunavut": "NU", "yukon": "YT",
 }
 
+_PROVINCE_CODES = frozenset(CA_PROVINCES.values())
+
 
 def record_areas(region: pd.Series, postcode: pd.Series, phone: pd.Series, country: pd.Series) -> pd.Series:
     """'COUNTRY:REGION' per record (None where nothing tells): the region box first, then a US ZIP
@@ -56,8 +58,13 @@ def _per_distinct(column: pd.Series, read) -> np.ndarray:
 
 
 def _province_code(country: str, region: str) -> str:
-    """'CA', 'ONTARIO' -> 'CA:ON', as the phone's area code says it (US state names are coded already)."""
-    return f"CA:{CA_PROVINCES.get(region.lower(), region)}" if country == "CA" else f"{country}:{region}"
+    """'CA', 'ONTARIO' -> 'CA:ON', as the phone's area code says it (US state names are coded already).
+    A Canadian province in a record whose country is the US (most often only the hub's default) is
+    in Canada: no US state shares a province's name or code."""
+    province = CA_PROVINCES.get(region.lower(), region if region in _PROVINCE_CODES else None)
+    if country == "CA" or (country == "US" and province is not None):
+        return f"CA:{province or region}"
+    return f"{country}:{region}"
 
 
 def _areas_of_zips(postcodes: np.ndarray) -> np.ndarray:

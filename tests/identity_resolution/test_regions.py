@@ -23,6 +23,9 @@ AREA = next(f for f in FIELDS if f.name == "area").levels
         (None, None, "+17572535233", "US", "US:VA"),
         (None, None, "+14165550123", "CA", "CA:ON"),  # Toronto
         ("ONTARIO", None, None, "CA", "CA:ON"),  # a province written out, as the phone says it
+        ("ONTARIO", None, None, "US", "CA:ON"),  # a US hub's default country: the province says Canada
+        ("QC", "H2X 1Y4", None, "US", "CA:QC"),
+        ("WA", None, None, "US", "US:WA"),
         ("NY", "23457", "+17572535233", "US", "US:NY"),  # the box wins
         (None, "10115", None, "DE", None),  # a Berlin postcode is no US ZIP code
         (None, None, "+4930901820", "DE", None),  # only North American area codes are read
