@@ -373,8 +373,7 @@ def closure_pairs(
     keep = probability >= threshold
     graph = coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (left[keep], right[keep])), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
-    frame = pd.DataFrame({"comp": comp, "nid": nid_last4, "dob": dob,
-                          "generation": generation if generation is not None else None})
+    frame = pd.DataFrame({"comp": comp, "nid": nid_last4, "dob": dob, "generation": generation})
     sizes = frame.groupby("comp")["comp"].transform("size")
     frame = frame[(sizes > 1) & (sizes <= max_component)]
     suspect = frame.groupby("comp")[["nid", "dob", "generation"]].nunique().gt(1).any(axis=1)

@@ -631,7 +631,8 @@ def compare_family_in_email(rc: RecordCodes, left: np.ndarray, right: np.ndarray
     full name against a mailing-list entry with a first name and an email address. Not asked when
     the emails agree exactly (that already says everything). Each distinct (family, user name)
     combination is tested once, in one bulk call. Short of that, a user name of a given name and one
-    letter ('ravenk47') agrees on the initial of the family name ('Raven Key')."""
+    letter ('ravenk47') agrees on the initial of the family name ('Raven Key'). A user name of a given
+    name alone ('rachel13') spells no family name and is not asked."""
     (fam,), fam_vals = rc.codes(derive=_family_of_three_letters)
     (usr,), usr_vals = rc.codes("email_user")
     asked = np.zeros(len(left), dtype=bool)

@@ -51,7 +51,7 @@ WITH base AS (
             '\b(?:{filler})\b', ' ', 'g'), '\s+', ' ', 'g')), '') AS company_key,
         -- a generational suffix the raw name carries after a word ('John Smith Jr.', 'SMITH JR, JOHN';
         -- not Spanish 'Sr. García', a title): father and son share every other part of a name
-        regexp_extract(lower(coalesce(name_raw, full_name)), '[a-z.][\s,]+(jr|sr|ii|iii|iv|junior|senior|2nd|3rd|4th)\.?(?:[\s,]|$)', 1)
+        regexp_extract(lower(coalesce(name_raw, full_name)), '[^\s,][\s,]+(jr|sr|ii|iii|iv|junior|senior|2nd|3rd|4th)\.?(?:[\s,]|$)', 1)
             AS suffix_word,
         rid
     FROM recs

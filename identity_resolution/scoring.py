@@ -166,7 +166,8 @@ class FellegiSunterModel:
         if len(gammas) and self.household_cap_bits is not None:
             cap = np.where(household_pattern(gammas), self.household_cap_bits, cap)
         if len(gammas) and self.birth_date_cap_bits is not None:
-            cap = np.where(birth_date_pattern(gammas, email_years_trusted(self.m)), np.minimum(cap, self.birth_date_cap_bits), cap)
+            namesake_relative = birth_date_pattern(gammas, email_years_trusted(self.m))
+            cap = np.where(namesake_relative, np.minimum(cap, self.birth_date_cap_bits), cap)
         return cap
 
     def score(self, gammas: pd.DataFrame, tf_bits: dict[str, np.ndarray] | None = None,
@@ -320,7 +321,7 @@ def birth_date_pattern(gammas: pd.DataFrame, email_years: bool = False) -> np.nd
     `email_years`, a year of birth an email names) and no agreement on email or national id: a
     namesake relative sharing the household's name, address and phone."""
     differs = gammas["gamma_birth_date"].to_numpy() == 0
-    for column in ("gamma_generation", "gamma_email_birth_year")[:2 if email_years else 1]:
+    for column in ["gamma_generation"] + (["gamma_email_birth_year"] if email_years else []):
         if column in gammas.columns:  # training sees only the fields it trains
             differs |= gammas[column].to_numpy() == 0
     return differs & ~_personal_agreement(gammas)

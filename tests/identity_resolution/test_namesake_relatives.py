@@ -28,6 +28,7 @@ def features_of(*records: dict) -> pd.DataFrame:
         ({"given_name": "John", "family_name": "Smith III"}, "iii"),
         ({"full_name": "Robert Lee 2nd"}, "ii"),
         ({"full_name": "Frank Miller Junior"}, "jr"),
+        ({"full_name": "Jean Dupré Jr."}, "jr"),  # after a letter with an accent
         ({"full_name": "Sr. Juan García"}, None),  # Spanish for Mr: a title before the name
         ({"full_name": "Jerry Ritter"}, None),
     ],
