@@ -79,6 +79,7 @@ _POSTCODE_FIRST = re.compile(
 )
 _SPLIT_POSTCODE = re.compile(rf"^(?:{_UK_POSTCODE}|{_CA_POSTCODE})$", re.IGNORECASE)
 _UNIT_ABBR_DISPLAY = {"apt": "Apt", "ste": "Ste", "rm": "Rm", "fl": "Fl"}
+_LEADING_UNITS = frozenset(UNITS) - {"no"}  # 'No 12 High St' is house number 12, not a flat
 _PO_BOX = re.compile(r"\b(?:p\s*\.?\s*o\s*\.?|post\s+office)\s*box\b")
 _HOUSE_LETTER = re.compile(r"^(\d+)\s+([a-df-mo-rt-vx-z])(?=\s)")  # any letter but n, s, e, w
 _HASH_UNIT = re.compile(r"#\s*(\w)")
@@ -104,6 +105,8 @@ def normalise_street(text: str | None) -> str | None:
     if _HOUSE_LETTER.match(t):  # a failed match costs less than a sub that finds nothing
         t = _HOUSE_LETTER.sub(r"\1\2", t)  # '12 B Baker St' is house 12B ('12 N Main St' keeps its N)
     toks = t.split()
+    if len(toks) >= 3 and toks[0] in _LEADING_UNITS and toks[2][0].isdigit():
+        toks = toks[2:] + toks[:2]  # 'Flat 3, 12 High Street' is 12 High Street, Flat 3: one form for both
     out: list[str] = []
     for i, tok in enumerate(toks):
         if tok in UNITS and i > 0:

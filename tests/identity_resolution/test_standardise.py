@@ -176,6 +176,8 @@ def test_phone_uses_record_country_before_default_region():
         ("someone@example.com", None),
         ("anna.berg@acme.io; a.berg@gmail.com", "anna.berg@acme.io"),  # several in one field: the first
         ("Anna Berg <Anna.Berg@Acme.io>", "anna.berg@acme.io"),
+        ("anna.berg@acme.io (work)", "anna.berg@acme.io"),  # a note after the address
+        ("anna.berg@acme.io  home", "anna.berg@acme.io"),
         ("anna berg@acme.io", None),  # not 'berg@acme.io', which may be someone else
         ("anna.berg @ acme.io", "anna.berg@acme.io"),  # spaces around the '@'
         ("anna.berg@acme.io.", "anna.berg@acme.io"),  # the full stop that ends a sentence
@@ -257,7 +259,7 @@ def test_ambiguous_birth_dates_are_read_the_way_the_records_country_writes_them(
         ("24 KELLEY AVE #1014, LOS ANGELES, CA 90038", "24 Kelley Ave Apt 1014", "Los Angeles", "CA", "90038"),
         ("3191 North Dixon Street", "3191 N Dixon St", None, None, None),
         # British and Canadian: town and postcode, no region
-        ("Flat 2, 10 Downing Street, London SW1A 2AA", "Flat 2 10 Downing St", "London", None, "SW1A 2AA"),
+        ("Flat 2, 10 Downing Street, London SW1A 2AA", "10 Downing St Apt 2", "London", None, "SW1A 2AA"),
         ("021 Jones Gateway, Dunnshire B362RG, United Kingdom", "021 Jones Gateway", "Dunnshire", None, "B36 2RG"),
         ("24 Sussex Drive, Ottawa, k1m1m4", "24 Sussex Dr", "Ottawa", None, "K1M 1M4"),
         # continental Europe: postcode before the town, perhaps the country after it
@@ -265,10 +267,10 @@ def test_ambiguous_birth_dates_are_read_the_way_the_records_country_writes_them(
         ("12 rue de la Paix, 75002 Paris, France", "12 Rue De La Paix", "Paris", None, "75002"),
         ("Damrak 1, 1012 LG Amsterdam", "Damrak 1", "Amsterdam", None, "1012 LG"),
         ("ul. Marszałkowska 10, 00-950 Warszawa", "Ul Marszalkowska 10", "Warszawa", None, "00-950"),
-        ("Suite 200, 1234 Main Street", "Suite 200 1234 Main St", None, None, None),  # a unit and a street
+        ("Suite 200, 1234 Main Street", "1234 Main St Ste 200", None, None, None),  # the unit after the street, as usual
         # typed over several lines of a text box
         ("123 Main Street\nApt 4B\nBoston, MA 02134", "123 Main St Apt 4b", "Boston", "MA", "02134"),
-        ("Flat 2\r\n10 High Street\r\nLondon\r\nSW1A 1AA", "Flat 2 10 High St", "London", None, "SW1A 1AA"),
+        ("Flat 2\r\n10 High Street\r\nLondon\r\nSW1A 1AA", "10 High St Apt 2", "London", None, "SW1A 1AA"),
         ("Hauptstraße 5,\n10115 Berlin\n", "Hauptstr 5", "Berlin", None, "10115"),
     ],
 )
@@ -292,8 +294,8 @@ def test_one_line_addresses(raw, street, city, region, postcode):
          "MA", "02139"),
         # a line whose tail is no address's stays whole: a flat and a street, a district
         (dict(address_line="Flat 3, 12 High Street, Islington", city="London", postcode="N1 2AB"),
-         "Flat 3 12 High St Islington", "London", None, "N1 2AB"),
-        (dict(address_line="Apt 4B, 12 Main Street", city="Boston", postcode="02134"), "Apt 4b 12 Main St", "Boston", None,
+         "12 High St Islington Apt 3", "London", None, "N1 2AB"),
+        (dict(address_line="Apt 4B, 12 Main Street", city="Boston", postcode="02134"), "12 Main St Apt 4b", "Boston", None,
          "02134"),
         (dict(address_line="5 Elm Rd, Springfield", city="SPRINGFIELD"), "5 Elm Rd", "Springfield", None, None),
         (dict(address_line="5 Elm Rd, Springfield", city="Shelbyville"), "5 Elm Rd Springfield", "Shelbyville", None,
@@ -312,6 +314,18 @@ def test_a_whole_address_in_the_street_box_beside_filled_boxes(raw, street, city
 ])
 def test_continental_street_words_and_their_short_forms_are_one_street(written, shortened):
     assert one(address_line=written)["address_line"] == one(address_line=shortened)["address_line"]
+
+
+@pytest.mark.parametrize("before, after", [
+    ("Flat 3, 12 High Street", "12 High Street, Flat 3"), ("Apt 4B 12 Oak St", "12 Oak Street Apt. 4B"),
+    ("#4B 12 Oak St", "12 Oak St #4B"), ("Unit 7, 3 Mill Lane", "3 Mill Ln Flat 7"),
+])
+def test_a_flat_written_before_the_street_is_the_flat_written_after_it(before, after):
+    assert one(address_line=before)["address_line"] == one(address_line=after)["address_line"]
+
+
+def test_a_house_number_after_no_stays_the_house_number():
+    assert one(address_line="No 12 High Street")["address_line"] == "No 12 High St"
 
 
 def test_address_parts_are_normalised_separately():
