@@ -242,6 +242,9 @@ def test_birth_dates(raw, expected):
         ("31/12/1984", "US", dt.date(1984, 12, 31)),  # no 31st month anywhere
         ("3/7/84", "United Kingdom", dt.date(1984, 7, 3)),  # a two-digit year too (read by dateutil)
         ("3/7/84", "US", dt.date(1984, 3, 7)),
+        ("07.03.84", "US", dt.date(1984, 3, 7)),  # dots: day first, wherever the record is from
+        ("07.03.1984", "US", dt.date(1984, 3, 7)),
+        ("01.02.65", "DE", dt.date(1965, 2, 1)),  # a birth year of the last century
         ("12/31/1984", "GB", dt.date(1984, 12, 31)),
         ("1984-07-03", "GB", dt.date(1984, 7, 3)),
     ],
