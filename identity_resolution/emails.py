@@ -69,7 +69,7 @@ def clean_emails(raw: pd.Series) -> pd.Series:
     # the first address of a field holding several ('a@x.com; b@y.com'), of a display name ('Jane
     # Doe <jane@x.com>') or before a note ('jane@x.com (work)'); other values stay whole ('jane
     # doe@x.com' is invalid, not 'doe@x.com')
-    listed = _flag(s.str.contains(r"[;,<]|@.*@|@\S+\s", regex=True)).to_numpy()
+    listed = _flag(s.str.contains(r"[;,<]|@.*@|^[^\s@]+@\S+\s", regex=True)).to_numpy()
     if listed.any():  # pandas' extract runs in Python per value: only the few listed values go through it
         first = s[listed].str.extract(r"([^\s;,<>\"'()\[\]{}]+@[^\s;,<>\"'()\[\]{}]+)", expand=False)
         found = first.notna().to_numpy()

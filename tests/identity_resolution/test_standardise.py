@@ -178,6 +178,7 @@ def test_phone_uses_record_country_before_default_region():
         ("Anna Berg <Anna.Berg@Acme.io>", "anna.berg@acme.io"),
         ("anna.berg@acme.io (work)", "anna.berg@acme.io"),  # a note after the address
         ("anna.berg@acme.io  home", "anna.berg@acme.io"),
+        ("anna berg@acme.io (work)", None),
         ("anna berg@acme.io", None),  # not 'berg@acme.io', which may be someone else
         ("anna.berg @ acme.io", "anna.berg@acme.io"),  # spaces around the '@'
         ("anna.berg@acme.io.", "anna.berg@acme.io"),  # the full stop that ends a sentence
