@@ -6,7 +6,8 @@ on the first accented name. A file is read as UTF-8 when every byte of it decode
 mark is dropped); otherwise charset-normalizer reads a sample that holds the first bytes that are
 not UTF-8. A few accented names are too little for it to tell one code page from another (it reads
 'Besançon' written in cp1252 as cp1250, where the 'è' of 'Lefèvre' is a 'č'), so among the code
-pages the sample fits equally well, the one Windows uses for the silo's country wins.
+pages the sample fits equally well, the one Windows uses for the silo's country wins; encodings no
+department writes (ISO 8859-14, HP Roman-8) are only taken where nothing else fits.
 """
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ WINDOWS_CODE_PAGES = {  # country -> the code page of its language's Windows, wh
     **dict.fromkeys(["LT", "LV", "EE"], "cp1257"),
 }
 CLEAN_ENOUGH = 0.01  # charset-normalizer's "chaos" (share of odd characters) a fit may exceed the best by
+# what departmental systems and spreadsheets write; charset-normalizer also offers rare ones that read
+# a small sample a shade cleaner (ISO 8859-14, Celtic, reads the 'N°' of a cp1252 'N° client' as 'NḞ')
+IN_USE = frozenset({
+    "utf_8", "utf_16", "utf_16_le", "utf_16_be", "utf_32", "ascii", "mac_roman", "koi8_r", "koi8_u",
+    "cp437", "cp850", "cp852", "cp866", "cp874", "cp932", "cp936", "cp949", "cp950", "big5", "gb2312", "gbk",
+    "gb18030", "shift_jis", "euc_jp", "euc_kr", "iso2022_jp",
+    *(f"cp125{i}" for i in range(9)), *(f"iso8859_{i}" for i in (1, 2, 5, 7, 9, 15)),
+})
 
 
 class UndecodableFileError(ValueError):
@@ -76,6 +85,7 @@ def _guess(sample: bytes, name: str, preferred: str) -> str:
     from charset_normalizer import from_bytes
 
     fits = list(from_bytes(sample))
+    fits = [fit for fit in fits if fit.encoding in IN_USE] or fits
     if not fits:
         raise UndecodableFileError(f"{name}: not UTF-8 and no other text encoding fits; set the file's "
                                    "encoding (csv.encoding in the silo file)")

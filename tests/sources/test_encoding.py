@@ -50,6 +50,16 @@ def test_the_country_decides_between_code_pages_that_fit_alike():
     assert data.decode(detect_encoding(opener(data), "x.csv", "CZ")) == "id,name\n1,Lefčvre\n"
 
 
+def test_an_encoding_no_department_writes_does_not_win_on_a_small_sample():
+    """charset-normalizer reads these two rows a shade more cleanly as ISO 8859-14 (Celtic), where
+    the 0xb0 of 'N°' is 'Ḟ'."""
+    text = ("N° client;Nom;Prénom;Téléphone;Courriel;Date de naissance;Adresse;Code postal;Ville\r\n"
+            "1001;Dupré;Jean;06 71 84 29 53;jean.dupre@orange.fr;07/03/1984;12 rue de la Paix;75002;Paris\r\n"
+            "1002;Martin;Claire;01 42 68 53 00;claire.martin@free.fr;15/11/1979;3 avenue Foch;75116;Paris\r\n")
+    data = text.encode("cp1252")
+    assert data.decode(detect_encoding(opener(data), "clients.csv", None)) == text
+
+
 def test_bytes_that_are_no_text_are_refused_by_name():
     noise = bytes(range(256)) * 50
     with pytest.raises(UndecodableFileError, match="blob.csv: not UTF-8"):
