@@ -156,7 +156,7 @@ def introspect_sql(url: str, table: str, schema: str | None = None):
 def _yaml_text(text: str) -> str:
     """A column name as YAML reads it back: quoted unless plain ('No', 'On' and '#' would not be)."""
     plain = re.fullmatch(r"[A-Za-z_][\w \-]*", text) and text.lower() not in YAML_WORDS and text == text.strip()
-    return text if plain else json.dumps(text)
+    return text if plain else json.dumps(text, ensure_ascii=False)  # 'N° client' as written, not 'N\u00b0 client'
 
 
 def _yaml_columns(columns: str | list[str]) -> str:

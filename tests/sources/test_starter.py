@@ -4,7 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sources.starter import guess_primary_key
+import yaml
+
+from sources.starter import _yaml_columns, guess_primary_key
 
 
 @pytest.mark.parametrize("column", ["ID", "Customer No", "Kunden-Nr", "Kundennummer", "N° client", "Nº client",
@@ -24,3 +26,10 @@ def test_an_id_like_column_with_distinct_values_is_the_key(column):
 ])
 def test_no_key_is_guessed_from_a_column_that_does_not_identify(column, values):
     assert guess_primary_key(pd.DataFrame({"Name": ["Ann", "Bea", "Cy"], column: values})) == []
+
+
+@pytest.mark.parametrize("column", ["N° client", "No", "Client #", "Prénom", "Kunden-Nr."])
+def test_a_column_name_is_written_as_a_person_reads_it_and_yaml_reads_it_back(column):
+    written = _yaml_columns(column)
+    assert yaml.safe_load(f"key: {written}") == {"key": column}
+    assert "\\u" not in written
