@@ -619,9 +619,16 @@ def _compact(company_keys: pd.Series) -> np.ndarray:
 
 
 def _employer_of_domains(domains: pd.Series) -> np.ndarray:
-    """The company a work email's domain names ('umbrella-inc.com' -> 'umbrella'); None for a mail provider's."""
-    return map_distinct(domains, lambda d: None if is_mail_provider(d) else "".join(
-        w for w in re.split(r"[^a-z]+", d.split(".")[0]) if w and w not in COMPANY_FILLER_WORDS) or None).to_numpy(dtype=object)
+    """The company each work email's domain names, each distinct domain read once."""
+    return map_distinct(domains, _employer_of_domain).to_numpy(dtype=object)
+
+
+def _employer_of_domain(domain: str) -> str | None:
+    """'umbrella-inc.com' -> 'umbrella' (the first label without legal forms); None for a mail provider's."""
+    if is_mail_provider(domain):
+        return None
+    words = re.split(r"[^a-z]+", domain.split(".")[0])
+    return "".join(w for w in words if w and w not in COMPANY_FILLER_WORDS) or None
 
 
 def compare_family_in_email(rc: RecordCodes, left: np.ndarray, right: np.ndarray, family_level: np.ndarray,
@@ -714,16 +721,15 @@ def compare_areas(rc: RecordCodes, left: np.ndarray, right: np.ndarray, postcode
     """The state or province each record lives in (`regions.py`: its region box, ZIP code or phone's
     area code), asked only where neither postcodes nor cities can be compared: a phone against a ZIP
     code. Where they can, they say more, and the state would count the same place twice."""
-    (c,), _ = rc.codes("area")
-    cl, cr = c[left], c[right]
-    asked = (cl >= 0) & (cr >= 0) & (postcode_level == MISSING) & (city_level == MISSING)
-    return _levels(~asked, [_equal(cl, cr)])
+    levels = compare_equal(rc, "area", left, right)
+    return np.where((postcode_level == MISSING) & (city_level == MISSING), levels, np.int8(MISSING)).astype(np.int8)
 
 
-def compare_generations(rc: RecordCodes, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Generational suffixes ('Jr.', 'Sr.', 'III'), where both names carry one: a father and the son
-    named after him share a name, an address and often a phone, and differ here."""
-    (c,), _ = rc.codes("generation")
+def compare_equal(rc: RecordCodes, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Different / equal, where both records have a value: the generational suffix ('Jr.', 'Sr.',
+    'III': a father and the son named after him share a name, an address and often a phone, and
+    differ here), the state a record lives in."""
+    (c,), _ = rc.codes(column)
     cl, cr = c[left], c[right]
     return _levels((cl < 0) | (cr < 0), [_equal(cl, cr)])
 
@@ -777,7 +783,7 @@ def _compare(rc: RecordCodes, left: np.ndarray, right: np.ndarray,
             "gamma_family_in_email": compare_family_in_email(rc, left, right, family, email),
             "gamma_company": compare_companies(rc, left, right),
             "gamma_area": compare_areas(rc, left, right, postcode, city),
-            "gamma_generation": compare_generations(rc, left, right),
+            "gamma_generation": compare_equal(rc, "generation", left, right),
             "gamma_email_birth_year": compare_email_birth_years(rc, left, right),
         }
     )

@@ -51,7 +51,7 @@ WITH base AS (
             '\b(?:{filler})\b', ' ', 'g'), '\s+', ' ', 'g')), '') AS company_key,
         -- a generational suffix the raw name carries after a word ('John Smith Jr.', 'SMITH JR, JOHN';
         -- not Spanish 'Sr. García', a title): father and son share every other part of a name
-        regexp_extract(lower(coalesce(name_raw, full_name)), '[^\s,][\s,]+(jr|sr|ii|iii|iv|junior|senior|2nd|3rd|4th)\.?(?:[\s,]|$)', 1)
+        regexp_extract(lower(name_raw), '[^\s,][\s,]+(jr|sr|ii|iii|iv|junior|senior|2nd|3rd|4th)\.?(?:[\s,]|$)', 1)
             AS suffix_word,
         rid
     FROM recs
@@ -102,7 +102,7 @@ def build_features(records: pd.DataFrame, default_region: str = "US") -> pd.Data
     """
     r = records.reset_index(drop=True)
     cols = {}
-    for name in ("given_name", "family_name", "full_name", "name_raw", "email", "phone", "national_id_hash",
+    for name in ("given_name", "family_name", "name_raw", "email", "phone", "national_id_hash",
                  "national_id_last4", "address_line", "postcode", "city", "region", "company"):
         cols[name] = r[name].astype("object").where(r[name].notna(), None) if name in r.columns else pd.Series([None] * len(r), dtype="object")
     frame = pd.DataFrame(cols)

@@ -579,9 +579,9 @@ def _recluster(live, feats, members, pl, pr, prule, gammas, weight, prob, model,
     sg = gammas[inside].iloc[order].reset_index(drop=True)
     sw, sp = weight[inside][order], prob[inside][order]
     sub = live.iloc[members].reset_index(drop=True)
-    nid4, born, generation = strong_evidence(feats, model)
+    nid4, born, generation = evidence = strong_evidence(feats, model)
     sl, sr, sg, sw, sp, srule, rule_names = add_closure_pairs(
-        model, feats, config, len(sub), (sl, sr, sg, sw, sp, srule), BLOCKING_RULES)
+        model, feats, config, len(sub), (sl, sr, sg, sw, sp, srule), BLOCKING_RULES, evidence)
     must, cannot = _constraint_positions(sub, constraints)
     result = cluster(len(sub), sl, sr, sw, sp, config.match_threshold, nid4, born, must_link=must, cannot_link=cannot,
                      override_probability=config.conflict_override_probability,

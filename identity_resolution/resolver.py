@@ -113,14 +113,15 @@ def repeated_keys(records: pd.DataFrame) -> dict[str, list[int]]:
     return rows
 
 
-def add_closure_pairs(model, features, config, n, scored, rule_names, codes: RecordCodes | None = None):
+def add_closure_pairs(model, features, config, n, scored, rule_names, evidence, codes: RecordCodes | None = None):
     """Score the never-compared pairs inside tentative clusters that hold conflicting strong evidence,
     so the clusterer judges every conflicting pair on its own score ("cluster closure").
 
     `scored` is (left, right, gammas, weight, prob, rule); returns it extended, plus the rule names.
+    `evidence`: `strong_evidence(features, model)`, which the clusterer reads too.
     `codes`: the features' RecordCodes, when an earlier comparison of this frame made them."""
     left, right, gammas, weight, prob, rule = scored
-    nid4, born, generation = strong_evidence(features, model)
+    nid4, born, generation = evidence
     extra_l, extra_r = closure_pairs(n, left, right, prob, config.match_threshold, nid4, born, generation=generation)
     if not len(extra_l):
         return left, right, gammas, weight, prob, rule, list(rule_names)
@@ -240,9 +241,10 @@ def resolve(
         if config.save_model_path:
             model.to_json(config.save_model_path)
     with stages.stage("clustering"):
-        nid4, born, generation = strong_evidence(features, model)
+        nid4, born, generation = evidence = strong_evidence(features, model)
         left, right, gammas, weight, prob, rule, rule_names = add_closure_pairs(
-            model, features, config, n, (left, right, gammas, weight, prob, blocked.rule), blocked.rule_names, codes)
+            model, features, config, n, (left, right, gammas, weight, prob, blocked.rule), blocked.rule_names, evidence,
+            codes)
         del codes  # the last comparison of the run: a million records' codes need not outlive it
         must, cannot = _constraint_positions(records, constraints)
         result = cluster(n, left, right, weight, prob, config.match_threshold, nid4, born,
