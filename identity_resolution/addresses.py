@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pycountry
 
-from identity_resolution.text import fold, is_junk_text, map_distinct
+from identity_resolution.text import accents_restored, fold, is_junk_text, map_distinct
 
 STREET_TYPES = {
     "street": "st", "str": "st", "st": "st", "avenue": "ave", "av": "ave", "ave": "ave", "road": "rd",
@@ -255,10 +255,11 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
     street_src, city_src, region_src, post_src = (pd.Series(a, index=line.index, dtype="object")
                                                   for a in (street_src, city_src, region_src, post_src))
     street_norm = map_distinct(street_src, normalise_street)
+    # shown with the accents the record wrote ('München', 'Rue de l'Église'); keyed without them
     return pd.DataFrame(
         {
-            "address_line": map_distinct(street_norm, display_street),
-            "city": map_distinct(city_src, _display_city),
+            "address_line": accents_restored(map_distinct(street_norm, display_street), street_src, line),
+            "city": accents_restored(map_distinct(city_src, _display_city), city_src, line),
             "region": map_distinct(region_src, normalise_region),
             "postcode": restore_zip_zero(map_distinct(post_src, normalise_postcode), country),
         },

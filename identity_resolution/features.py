@@ -54,7 +54,9 @@ WITH base AS (
         regexp_extract(lower(name_raw), '[^\s,][\s,]+(jr|sr|ii|iii|iv|junior|senior|2nd|3rd|4th)\.?(?:[\s,]|$)', 1)
             AS suffix_word,
         rid
-    FROM recs
+    -- staging shows names and places with their accents ('García', 'München'); the keys are without
+    FROM (SELECT * REPLACE (strip_accents(given_name) AS given_name, strip_accents(family_name) AS family_name,
+                            strip_accents(address_line) AS address_line, strip_accents(city) AS city) FROM recs)
 ), mail AS (
     SELECT *,
         regexp_replace(split_part(email, '@', 1), '\+.*$', '') AS local_part,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from nameparser.config import CONSTANTS
 
-from identity_resolution.text import fold, is_junk_text
+from identity_resolution.text import accents_restored, fold, is_junk_text
 
 # nameparser keeps well-curated lists of titles and suffixes; we reuse them and do the split
 # ourselves because its per-call cost is too high for a million names.
@@ -353,6 +353,7 @@ def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series,
     (each record's country, else the default region): whole names from TWO_SURNAME_REGIONS keep a
     first surname written before the last. `surname_first` (per record: its silo writes names that way,
     conventions.py) reads whole names without a comma surname first (see parse_full_name).
+    Names are read with accents folded and shown with those the record wrote (`text.with_accents_of`).
     """
     from identity_resolution.text import map_distinct
 
@@ -386,6 +387,8 @@ def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series,
     placeholder = map_distinct(full_out, is_placeholder_name).eq(True)
     if placeholder.any():  # 'Guest', 'Cash Customer', 'Test Test', 'John Doe': no person to match
         g, f, full_out = (col.where(~placeholder, None) for col in (g, f, full_out))
+    # shown with the accents the record wrote ('José García'); parsed and matched without them
+    g, f, full_out = (accents_restored(col, given, family, full) for col in (g, f, full_out))
     return pd.DataFrame({"given_name": g, "family_name": f, "full_name": full_out}, index=given.index)
 
 

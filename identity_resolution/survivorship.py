@@ -6,7 +6,7 @@ line, city, region, postcode, country). Each attribute has one rule:
 
 - `source_trust`: the value from the most trusted silo (the `silo_trust` order);
 - `most_recent`: the value from the most recently updated record;
-- `most_complete`: the value with most fields filled, then the longest;
+- `most_complete`: the value with most fields filled, then the longest, then the one with accents;
 - `most_frequent`: the value most records of the customer agree on.
 
 Ties always fall back to silo trust, then recency, then the smallest (silo, source_record_id), so
@@ -197,10 +197,12 @@ def _rule_order(rule: Rule, columns: tuple[str, ...]) -> str:
     tie_breaks = "trust_rank, source_updated_at DESC NULLS LAST, silo, source_record_id"
     filled = " + ".join(f"({_q(c)} IS NOT NULL)::INT" for c in columns)
     length = " + ".join(f"coalesce(length({_q(c)}::VARCHAR), 0)" for c in columns)
+    # 'García' over the 'Garcia' a silo without accents holds: the same name, written more fully
+    accented = " + ".join(f"coalesce(({_q(c)}::VARCHAR <> strip_accents({_q(c)}::VARCHAR))::INT, 0)" for c in columns)
     primary = {
         "source_trust": "",
         "most_recent": "source_updated_at DESC NULLS LAST, ",
-        "most_complete": f"({filled}) DESC, ({length}) DESC, ",
+        "most_complete": f"({filled}) DESC, ({length}) DESC, ({accented}) DESC, ",
         "most_frequent": "value_frequency DESC, ",
     }[rule]
     return primary + tie_breaks

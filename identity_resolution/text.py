@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Callable
 
 import numpy as np
@@ -110,3 +111,59 @@ def map_distinct(series: pd.Series, fn: Callable[[str], object]) -> pd.Series:
         mapped[i] = fn(value)
     out[mask] = mapped[codes]
     return out
+
+
+_LETTER_RUN = re.compile(r"[^\W\d_]+")  # a word's letters, any script
+_ASCII_LETTER_RUN = re.compile(r"[A-Za-z]+")
+
+
+def without_marks(text: str) -> str:
+    """Accent marks taken off their letters ('García' -> 'Garcia'); letters that are no ASCII letter
+    with a mark stay ('Straße', 'Łódź'). DuckDB's strip_accents does the same."""
+    return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
+
+
+def with_accents_of(clean: str, raw: str) -> str:
+    """`clean`, a value the standardiser folded to ASCII, with each word as `raw` wrote it where only
+    accent marks tell the two apart ('Jose Garcia' from 'GARCÍA, José' is 'José García'): the letters
+    as typed, the case as cleaned. Words folded otherwise ('ß' to 'ss', Cyrillic to Latin) stay
+    folded, so taking the marks off the result always gives `clean` back: the match keys do that."""
+    accented: dict[str, str] = {}
+    for word in _LETTER_RUN.findall(unicodedata.normalize("NFC", raw)):
+        if not word.isascii():
+            plain, written = without_marks(word), word.lower()
+            if plain.isascii() and len(written) == len(plain):  # 'İ' lower-cases to two characters
+                accented.setdefault(plain.lower(), written)
+    if not accented:
+        return clean
+    return _ASCII_LETTER_RUN.sub(lambda m: _cased_like(accented.get(m.group().lower()), m.group()), clean)
+
+
+def _cased_like(written: str | None, like: str) -> str:
+    if written is None:
+        return like
+    return "".join(w.upper() if c.isupper() else w for w, c in zip(written, like))
+
+
+def accents_restored(clean: pd.Series, *raw: pd.Series) -> pd.Series:
+    """`with_accents_of` per record, its raw values joined as `raw`; only records whose raw values
+    hold a letter outside ASCII are read (once per distinct pair), every other value is returned as is."""
+    rows = clean.notna().to_numpy() & _any_non_ascii(*raw)
+    if not rows.any():
+        return clean
+    texts = [part.to_numpy(dtype=object)[rows] for part in raw]
+    keys = [value + "\x1f" + " ".join(v for v in values if isinstance(v, str))
+            for value, *values in zip(clean.to_numpy(dtype=object)[rows], *texts)]
+    out = clean.astype(object).copy()
+    out.iloc[np.flatnonzero(rows)] = map_distinct(pd.Series(keys, dtype=object),
+                                                  lambda k: with_accents_of(*k.split("\x1f", 1))).to_numpy()
+    return out
+
+
+def _any_non_ascii(*columns: pd.Series) -> np.ndarray:
+    """Per row: does any of the columns hold a string with a character outside ASCII?"""
+    found = np.zeros(len(columns[0]), dtype=bool)
+    for column in columns:
+        values = column.to_numpy(dtype=object)
+        found |= np.fromiter((isinstance(v, str) and not v.isascii() for v in values), dtype=bool, count=len(values))
+    return found

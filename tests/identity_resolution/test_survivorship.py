@@ -117,6 +117,14 @@ def test_most_complete_prefers_more_fields_then_longer(one_customer):
     assert (row["address_line"], row["region"]) == ("1 Oak St", "IL")
 
 
+def test_most_complete_prefers_the_name_written_with_its_accents():
+    # the trusted ledger lost the accents; the sales record kept them: the same name, written more fully
+    rows = [record("credit", "c", "2025-01-01", given_name="Jose", family_name="Garcia", full_name="Jose Garcia"),
+            record("sales", "s", "2024-01-01", given_name="José", family_name="García", full_name="José García")]
+    records, xref = frames(rows, {("credit", "c"): "C1", ("sales", "s"): "C1"})
+    assert golden_row(records, xref)["full_name"] == "José García"
+
+
 def test_trust_order_is_configurable(one_customer):
     rules = SurvivorshipRules.from_dict({"silo_trust": ["support", "credit"],
                                          "attributes": {"birth_date": "source_trust", "email": "source_trust"}})
