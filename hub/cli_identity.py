@@ -66,15 +66,16 @@ MATCH_COLUMNS = ("given_name", "family_name", "full_name", "email", "phone", "ad
 
 def with_canonical_names(df: pd.DataFrame) -> pd.DataFrame:
     """Columns named for a canonical field in another spelling ('First Name', 'E-mail', 'ZIP',
-    'Date of Birth', 'SSN', 'Source Record ID') renamed to it and said so; whole names only, the
-    same list `hub silos new` guesses a mapping from; a canonical column already there wins."""
-    from sources.starter import GUESSES, column_key
+    'Date of Birth', 'SSN', 'Source Record ID', a database's 'CUST_FIRST_NM' or 'ZIP_CD') renamed to it
+    and said so; whole names only (read as `sources.starter.field_key` reads them), the same list
+    `hub silos new` guesses a mapping from; a canonical column already there wins."""
+    from sources.starter import GUESSES, field_key
 
     spellings = {**{n: f for f, names in GUESSES.items() for n in names},
-                 **{column_key(f): f for f in (*GUESSES, "silo", "source_record_id")}}
+                 **{field_key(f): f for f in (*GUESSES, "silo", "source_record_id")}}
     renames: dict[str, str] = {}
     for column in df.columns:
-        field = spellings.get(column_key(str(column)))
+        field = spellings.get(field_key(str(column)))
         if field and column != field and field not in df.columns and field not in renames.values():
             renames[column] = field
     named = {field: column for column, field in renames.items()}

@@ -12,18 +12,18 @@ from sources.encoding import detect_encoding
 
 # canonical field -> column names that usually hold it (compared after lower-casing, no separators)
 GUESSES = {
-    "email": ("email", "emailaddress", "mail", "courriel", "correo", "correoelectronico"),
+    "email": ("email", "emailaddress", "mail", "courriel", "correo", "correoelectronico", "smtpaddress"),
     "phone": ("phone", "phonenumber", "telephone", "tel", "mobile", "cell", "telefon", "telefono", "handy",
-              "mobil", "portable", "telefonnummer"),
+              "mobil", "portable", "telefonnummer", "telf"),
     "given_name": ("firstname", "givenname", "forename", "fname", "vorname", "prenom", "nombre", "voornaam"),
     "family_name": ("lastname", "familyname", "surname", "lname", "nachname", "familienname", "nom", "apellido",
                     "apellidos", "cognome", "achternaam"),
     "full_name": ("name", "fullname", "customername", "contactname", "kundenname", "nomcomplet"),
     "address_line": ("address", "street", "addressline", "address1", "streetaddress", "strasse", "adresse",
-                     "direccion", "indirizzo", "adres"),
+                     "direccion", "indirizzo", "adres", "stras"),
     "city": ("city", "town", "ort", "stadt", "wohnort", "ville", "ciudad", "citta", "localite", "plaats"),
-    "region": ("state", "region", "province", "county", "bundesland", "provincia"),
-    "postcode": ("zip", "zipcode", "postcode", "postalcode", "plz", "postleitzahl", "codepostal"),
+    "region": ("state", "region", "province", "county", "bundesland", "provincia", "st", "regio"),
+    "postcode": ("zip", "zipcode", "postcode", "postalcode", "plz", "postleitzahl", "codepostal", "pstlz"),
     "country": ("country", "countrycode", "land", "pays", "pais"),
     "birth_date": ("dob", "birthdate", "dateofbirth", "born", "birthday", "geburtsdatum", "datedenaissance",
                    "fechadenacimiento"),
@@ -31,11 +31,14 @@ GUESSES = {
     "company": ("company", "companyname", "organisation", "organization", "employer", "firma", "societe",
                 "empresa", "unternehmen"),
 }
+_SPELLINGS = frozenset(name for names in GUESSES.values() for name in names)
+_LONG_SPELLINGS = tuple(sorted(name for name in _SPELLINGS if len(name) >= 4))  # those read at a name's end too
 NOT_TEXT = ("parquet", "xlsx", "xls")
 # words YAML 1.1 reads as booleans or null: a column named 'No' is written quoted
 YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "none"})
-CURSOR_NAMES = ("updated_at", "updatedat", "modified_at", "modifiedat", "last_modified", "lastmodified",
-                "last_updated", "updated", "modified", "changed_at")
+CURSOR_NAMES = ("updated_at", "modified_at", "last_modified", "last_updated", "updated", "modified", "changed_at",
+                "last_changed", "modified_on", "modifiedon", "updatedon", "date_updated", "date_modified", "SystemModstamp")
+_TIME_WORDS = ("at", "on", "ts", "timestamp", "date", "time", "datetime", "dttm")  # 'LAST_UPD_TS', 'LastModifiedDate'
 
 
 def column_key(column: str) -> str:
@@ -48,9 +51,39 @@ def _folded(text: str) -> str:
     return unicodedata.normalize("NFKD", text.replace("ß", "ss")).encode("ascii", "ignore").decode().lower()
 
 
+# the short forms database columns are named with ('CUST_FIRST_NM', 'ZIP_CD', 'BIRTH_DT', 'EMAIL_ADDR')
+ABBREVIATIONS = {
+    "nm": "name", "nme": "name", "fst": "first", "frst": "first", "lst": "last", "addr": "address", "adr": "address",
+    "ln": "line", "cd": "code", "nbr": "number", "num": "number", "no": "number", "dt": "date", "brth": "birth",
+    "ph": "phone", "phn": "phone", "eml": "email", "mob": "mobile", "cntry": "country", "ctry": "country",
+    "pstl": "postal", "post": "postal", "cust": "customer", "clnt": "client", "str": "street",
+    "upd": "updated", "mod": "modified", "chg": "changed",
+}
+# a word that ends a column's name without saying more than the rest ('City Name', 'State Code')
+_GENERIC_ENDINGS = ("name", "code", "number", "text", "txt", "value", "desc")
+_WORD_BREAKS = re.compile(r"[^a-z0-9]+|(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
+
+
+def field_key(column: str) -> str:
+    """A column name as the field guesses read it: `column_key` with camel case and digits split off,
+    database short forms written out, a first '1' dropped ('address1_line1', 'ADDR_LINE_1' and
+    'Address Line 1' are 'addressline'; a '2' stays: the starter lists it after the first) and a
+    generic last word dropped where the rest names a field ('CITY_NM' is 'city', 'STATE_CD' 'state')."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", column)  # 'MailingPostalCode', 'emailAddress'
+    words = [ABBREVIATIONS.get(w, w) for w in _WORD_BREAKS.split(_folded(spaced)) if w and w not in ("1", "01")]
+    key = "".join(words)
+    if len(words) > 1 and words[-1] in _GENERIC_ENDINGS:
+        rest = key[: -len(words[-1])]
+        if rest in _SPELLINGS or rest.endswith(_LONG_SPELLINGS):  # 'Default Address Province Code'
+            return rest
+    return key
+
+
 def guess_mapping(columns: list[str]) -> dict[str, str]:
     """canonical field -> column, for columns whose name says what they hold."""
-    by_key = {column_key(c): c for c in columns}
+    by_key: dict[str, str] = {}
+    for column in columns:  # 'Phone' and 'Phone 1' read alike: the first in the file is the field's column
+        by_key.setdefault(field_key(column), column)
     found: dict[str, str] = {}
     # whole names first, for every field: 'full_name' is the whole name before it is a '…lname'
     for field, names in GUESSES.items():
@@ -73,7 +106,10 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
 # more columns a field may be spread over: a second address line, other phone numbers and emails
 # ('Mobile', 'Home Phone'; 'Email 2'); the starter maps them with `columns:` (docs/silos.md)
 MORE_COLUMNS = {
-    "address_line": lambda key: key.endswith(("address2", "addressline2", "street2", "streetline2", "addr2")),
+    # a second line, or the house number a German or Dutch export keeps in a box of its own
+    "address_line": lambda key: (key.endswith(("address2", "addressline2", "street2", "streetline2", "addr2"))
+                                 and not _names_a(key, "email"))  # 'emailaddress2' is an email
+    or key in ("hausnummer", "hausnr", "housenumber", "streetnumber", "huisnummer", "numerocivico"),
     "phone": lambda key: _names_a(key, "phone"),
     "email": lambda key: _names_a(key, "email"),
 }
@@ -90,9 +126,11 @@ def guess_starter_mapping(columns: list[str]) -> dict[str, str | list[str]]:
     mapping: dict[str, str | list[str]] = dict(guess_mapping(columns))
     for field, more in MORE_COLUMNS.items():
         first = mapping.get(field)
-        extra = [c for c in columns if first and c not in mapping.values() and more(column_key(c))]
+        extra = [c for c in columns if first and c not in mapping.values() and more(field_key(c))]
         if extra:
             mapping[field] = [first, *extra]
+    if isinstance(mapping.get("address_line"), list):  # joined as the file orders them: 'Hauptstraße' '5', '12' 'Oak St'
+        mapping["address_line"] = sorted(mapping["address_line"], key=columns.index)
     return mapping
 
 
@@ -131,8 +169,18 @@ def _as_list(columns: str | list[str] | None) -> list[str]:
 
 
 def guess_cursor(columns: list[str]) -> str | None:
-    keys = {column_key(c): c for c in columns}
-    return next((keys[column_key(n)] for n in CURSOR_NAMES if column_key(n) in keys), None)
+    """A column that grows when a row changes ('updated_at', 'LastModifiedDate', 'LAST_UPD_TS'), or None."""
+    keys: dict[str, str] = {}
+    for column in columns:
+        keys.setdefault(_cursor_key(column), column)
+    return next((keys[_cursor_key(n)] for n in CURSOR_NAMES if _cursor_key(n) in keys), None)
+
+
+def _cursor_key(column: str) -> str:
+    """`field_key` without a last word that says only 'a time' ('at', 'ts', 'date')."""
+    key = field_key(column)
+    ending = next((w for w in _TIME_WORDS if key.endswith(w) and len(key) > len(w)), None)
+    return key[: -len(ending)] if ending and key[: -len(ending)].endswith(("updated", "modified", "changed")) else key
 
 
 def introspect_sql(url: str, table: str, schema: str | None = None):

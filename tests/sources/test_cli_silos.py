@@ -203,3 +203,49 @@ def test_new_files_starter_reads_a_windows_export(tmp_path):
                                   .encode("cp1252"))
     assert silo.files.tables[0].csv.encoding == "auto" and "Kunden-Nr" in text
     assert silo.mapping.columns()["email"] == ["E-Mail"]
+
+
+def test_new_sql_starter_maps_a_mainframe_style_table_on_postgres_and_it_syncs(tmp_path, hub_paths, monkeypatch):
+    """A DB2-style customer table (CUST_FIRST_NM, ADDR_LINE_1, ZIP_CD, LAST_UPD_TS) on the real PostgreSQL
+    server: the starter maps it without a hand edit, and the sync reads each field from it."""
+    import uuid
+
+    import duckdb
+
+    from sources import map_records, read_raw, sync_silo
+
+    url, schema = "postgresql+psycopg2://postgres@127.0.0.1:5432/test", f"legacy_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(url)
+    with engine.begin() as con:
+        con.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        con.execute(sa.text(
+            f'CREATE TABLE "{schema}".cust_mstr (CUST_NO INTEGER PRIMARY KEY, CUST_FIRST_NM VARCHAR(30), '
+            "CUST_LAST_NM VARCHAR(30), ADDR_LINE_1 VARCHAR(60), ADDR_LINE_2 VARCHAR(60), CITY_NM VARCHAR(30), "
+            "STATE_CD CHAR(2), ZIP_CD CHAR(5), PHONE_NBR VARCHAR(20), EMAIL_ADDR VARCHAR(80), BIRTH_DT DATE, "
+            "LAST_UPD_TS TIMESTAMP)"))
+        con.execute(sa.text(
+            f'INSERT INTO "{schema}".cust_mstr VALUES (1001, \'ANN\', \'LEE\', \'12 OAK ST\', \'APT 4\', \'SPRINGFIELD\', '
+            "'IL', '62704', '217-555-0101', 'ANN.LEE@EXAMPLE.COM', '1984-03-07', '2024-01-01 09:00:00')"))
+    try:
+        monkeypatch.setenv("LEGACY_DB_URL", url)
+        folder = tmp_path / "silos"
+        result = runner.invoke(app, ["new", "sql", "legacy", "--url-env", "LEGACY_DB_URL", "--table", "cust_mstr",
+                                     "--schema", schema, "--silos", str(folder)])
+        assert result.exit_code == 0, result.output
+        silo = load_silo(folder / "legacy.yaml")
+        # PostgreSQL folds unquoted names to lower case: the starter reads them all the same
+        assert silo.sql.tables[0].primary_key == ["cust_no"] and silo.sql.tables[0].cursor == "last_upd_ts"
+        assert silo.mapping.columns() == {
+            "given_name": ["cust_first_nm"], "family_name": ["cust_last_nm"], "email": ["email_addr"],
+            "phone": ["phone_nbr"], "address_line": ["addr_line_1", "addr_line_2"], "city": ["city_nm"],
+            "region": ["state_cd"], "postcode": ["zip_cd"], "birth_date": ["birth_dt"]}
+        warehouse, pipes = hub_paths
+        assert sync_silo(silo, warehouse, pipes).rows_loaded == {"cust_mstr": 1}
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            record = map_records(silo, read_raw(silo, con)).records.iloc[0]
+        assert (record["source_record_id"], record["given_name"], record["address_line"], record["postcode"],
+                str(record["birth_date"])[:10]) == ("1001", "ANN", "12 OAK ST APT 4", "62704", "1984-03-07")
+    finally:
+        with engine.begin() as con:
+            con.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
