@@ -183,16 +183,43 @@ class CsvOptions(_Strict):
     skip_rows: int | None = Field(None, ge=0)  # None: a report's title lines above the header are skipped
 
 
+class FixedWidthColumn(_Strict):
+    """One field of a fixed-width record, as record layouts document it: 1-based start and width."""
+    name: str = Field(min_length=1)
+    start: int = Field(ge=1)
+    width: int = Field(ge=1)
+
+
+class FixedWidthOptions(_Strict):
+    columns: list[FixedWidthColumn] | None = Field(None, min_length=1)  # None: read from each file's header
+
+    @field_validator("columns")
+    @classmethod
+    def _apart(cls, columns: list[FixedWidthColumn] | None) -> list[FixedWidthColumn] | None:
+        """Fields neither share a name nor overlap ('last_name' 9-28 and 'first_name' 20-29 would)."""
+        names = [c.name for c in columns or []]
+        if len(set(names)) != len(names):
+            raise ValueError(f"field names repeat: {sorted({n for n in names if names.count(n) > 1})}")
+        ordered = sorted(columns or [], key=lambda c: c.start)
+        for a, b in zip(ordered, ordered[1:]):
+            if a.start + a.width > b.start:
+                raise ValueError(f"fields {a.name!r} (characters {a.start}-{a.start + a.width - 1}) and {b.name!r} "
+                                 f"(from {b.start}) overlap")
+        return columns
+
+
 FILE_SUFFIXES = {"csv": "csv", "tsv": "csv", "txt": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "json",
-                 "xml": "xml", "parquet": "parquet", "xlsx": "excel", "xls": "excel"}
+                 "xml": "xml", "parquet": "parquet", "xlsx": "excel", "xls": "excel", "fwf": "fixed_width"}
+FILE_FORMATS = ("csv", "jsonl", "json", "xml", "parquet", "excel", "fixed_width")
 
 
 class FileTable(_Strict):
     name: str
     path: str  # a local folder or any fsspec URL (s3://, gs://, file://)
-    format: Literal["csv", "jsonl", "json", "xml", "parquet", "excel"] | None = None  # before glob: glob checks it
+    format: Literal["csv", "jsonl", "json", "xml", "parquet", "excel", "fixed_width"] | None = None  # before glob: glob checks it
     glob: str = "*"
-    csv: CsvOptions = CsvOptions()
+    csv: CsvOptions = CsvOptions()  # encoding, header and skip_rows apply to fixed-width text too
+    fixed_width: FixedWidthOptions = FixedWidthOptions()
     sheet: str | int = 0
     # a JSON or XML document's records: dotted path to their list ('data', 'export.customers'); by
     # default the document itself when it is a list, else its one list of objects
@@ -209,7 +236,7 @@ class FileTable(_Strict):
     def _format_known(cls, glob: str, info: Any) -> str:
         if info.data.get("format") is None and _suffix(glob) not in FILE_SUFFIXES:
             raise ValueError(f"cannot tell the file format from glob {glob!r}; add `format:` "
-                             "(csv, jsonl, json, xml, parquet or excel)")
+                             f"({', '.join(FILE_FORMATS)})")
         return glob
 
     @model_validator(mode="after")

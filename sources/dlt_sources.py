@@ -23,6 +23,7 @@ from sources.config import FileTable, SiloConfig, SqlTable  # noqa: E402
 from sources.csv_layout import csv_layout, head_lines, sheet_title_rows  # noqa: E402
 from sources.encoding import AUTO, UndecodableFileError, describe_decode_error, detect_encoding  # noqa: E402
 from sources.errors import MalformedFileError, SiloConfigError  # noqa: E402
+from sources.fixed_width import read_fixed_width  # noqa: E402
 
 NAMING = NamingConvention()
 
@@ -259,7 +260,7 @@ def _file_reader(table: FileTable, country: str | None) -> Callable[[Any], Itera
 
 def _csv_encoding(item: Any, table: FileTable, country: str | None) -> str | None:
     """The silo file's csv.encoding, or for `auto` the one the file's bytes show."""
-    if table.format != "csv":
+    if table.format not in ("csv", "fixed_width"):
         return None
     if table.csv.encoding != AUTO:
         return table.csv.encoding
@@ -271,8 +272,8 @@ def _csv_encoding(item: Any, table: FileTable, country: str | None) -> str | Non
 
 
 def read_frames(handle: Any, table: FileTable, encoding: str | None, file_name: str) -> Iterator[Any]:
-    """Read one file in chunks; CSV/Excel values are read as text (zip codes, phones keep leading
-    zeros); every other format is made text by `as_text`."""
+    """Read one file in chunks; CSV, fixed-width and Excel values are read as text (zip codes, phones
+    keep leading zeros); every other format is made text by `as_text`."""
     if table.format == "csv":
         opts = table.csv
         delimiter, skip = csv_layout(head_lines(handle, encoding), opts.delimiter, opts.quotechar, opts.header,
@@ -289,6 +290,9 @@ def read_frames(handle: Any, table: FileTable, encoding: str | None, file_name: 
             detail = str(exc).strip().replace("Error tokenizing data. C error: ", "")
             raise MalformedFileError(f"{table.name}/{file_name}: {detail} (a field holding the delimiter needs "
                                      "quotes; check csv.delimiter and csv.quotechar)") from None
+    elif table.format == "fixed_width":
+        yield from read_fixed_width(handle, table.fixed_width.columns, encoding, table.csv.header,
+                                    table.csv.skip_rows or 0, f"{table.name}/{file_name}")
     elif table.format == "jsonl":
         for chunk in pd.read_json(handle, lines=True, dtype=False, chunksize=50_000):
             yield flattened_frame(chunk)

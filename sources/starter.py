@@ -9,6 +9,7 @@ import unicodedata
 from collections import Counter
 
 from sources.encoding import detect_encoding
+from sources.fixed_width import infer_columns, looks_fixed_width
 
 # canonical field -> column names that usually hold it (compared after lower-casing, no separators)
 GUESSES = {
@@ -286,25 +287,34 @@ def _id_stem(column: str) -> str | None:
 
 
 def introspect_files(path: str, glob: str):
-    """The first rows of the first file matching glob under path (any fsspec URL), or None."""
+    """(the first rows of the first file matching glob under path (any fsspec URL), its fixed-width
+    layout where it is such a file, else None), or (None, None) where no file matches."""
     import fsspec
     import pandas as pd
 
     fs, root = fsspec.core.url_to_fs(path)
     matches = sorted(fs.glob(f"{root.rstrip('/')}/{glob}"))
     if not matches:
-        return None
+        return None, None
     suffix = matches[0].rsplit(".", 1)[-1].lower()
     encoding = detect_encoding(lambda: fs.open(matches[0], "rb"), matches[0]) if suffix not in NOT_TEXT else None
     from sources.config import FILE_SUFFIXES, FileTable
+    from sources.csv_layout import head_lines
     from sources.dlt_sources import read_frames
 
-    table = FileTable(name="sample", path=path, glob=glob, format=FILE_SUFFIXES.get(suffix, "csv"))
+    file_format, layout = FILE_SUFFIXES.get(suffix, "csv"), None
+    if file_format in ("csv", "fixed_width"):  # a '.txt' or '.dat' drop may be a mainframe's fixed-width records
+        with fs.open(matches[0], "rb") as handle:
+            lines = head_lines(handle, encoding)
+        if file_format == "fixed_width" or looks_fixed_width(lines):
+            file_format, layout = "fixed_width", infer_columns(lines)
+    table = FileTable(name="sample", path=path, glob=glob, format=file_format,
+                      fixed_width={"columns": layout} if layout else {})
     with fs.open(matches[0], "rb") as handle:
         first = next(read_frames(handle, table, encoding, matches[0]), None)
     if first is None:
-        return pd.DataFrame()
-    return (first if isinstance(first, pd.DataFrame) else first.to_pandas()).head(200)
+        return pd.DataFrame(), layout
+    return (first if isinstance(first, pd.DataFrame) else first.to_pandas()).head(200), layout
 
 
 def _country_line(country: str | None) -> str:
@@ -314,7 +324,7 @@ def _country_line(country: str | None) -> str:
 
 
 def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> str:
-    sample = introspect_files(path, glob) if path and "${" not in path else None
+    sample, layout = introspect_files(path, glob) if path and "${" not in path else (None, None)
     columns = [str(c) for c in sample.columns] if sample is not None else []
     pk = guess_primary_key(sample) if sample is not None else []
     mapping = guess_starter_mapping(columns)
@@ -324,7 +334,7 @@ def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> st
         mapping["source_updated_at"] = cursor
     listed = f"\n# columns found in the first file: {', '.join(columns)}" if columns else ""
     return f"""\
-# Silo {name}: file drops (CSV, JSON, JSON Lines, XML, Parquet or Excel) in a folder or any fsspec URL.{listed}
+# Silo {name}: file drops (CSV, fixed-width text, JSON, JSON Lines, XML, Parquet or Excel) in a folder or any fsspec URL.{listed}
 # Only new or changed files are read on each sync; a Dagster sensor notices new files.
 # Review every line, then run `hub silos check {name}`.
 name: {name}
@@ -339,14 +349,25 @@ files:
       path: {path or "${" + name.upper() + "_DIR}"}
       glob: "{glob}"                # the format follows the extension; else add `format:`
       primary_key: {_yaml_columns(pk if len(pk) > 1 else pk[0]) if pk else "id              # TODO: the column that identifies a row"}
-      csv: {{encoding: auto, header: true}}   # delimiter, encoding and title lines above the header: read from each file
-sensor: {{enabled: true, minimum_interval_seconds: 60}}
+      csv: {{encoding: auto, header: true}}   # {"encoding and header line" if layout else "delimiter, encoding and title lines above the header"}: read from each file
+{_fixed_width_lines(layout)}sensor: {{enabled: true, minimum_interval_seconds: 60}}
 mapping:                           # canonical field: source column (see docs/silos.md)
 {_mapping_lines(mapping)}  # name: {{column: customer_name, form: last_first_comma}}   # or first_last, last_first, free
   # address: {{column: address, form: one_line}}              # "12 Oak St, Springfield, IL 62704"
   # birth_date: {{column: dob, formats: ["%Y-%m-%d", "%m/%d/%Y"]}}
 facts: []                          # e.g. - {{name: balance, column: balance, type: number, agg: sum}}
 """
+
+
+def _fixed_width_lines(layout: list[dict] | None) -> str:
+    """The fixed-width layout read from the header, written out for the person who knows the record layout."""
+    if not layout:
+        return ""
+    fields = "".join(f"          - {{name: {_yaml_text(c['name'])}, start: {c['start']}, width: {c['width']}}}\n"
+                     for c in layout)
+    return ("      format: fixed_width            # no delimiter: each field at a fixed position\n"
+            "      fixed_width:                   # read from the header line: check it against the record layout\n"
+            f"        columns:\n{fields}")
 
 
 def rest_starter(name: str, base_url: str | None = None) -> str:
