@@ -17,9 +17,15 @@ from identity_resolution.text import accents_restored, fold, is_junk_text
 _TITLES = frozenset(t.lower().strip(".") for t in CONSTANTS.titles) | {
     "mr", "mrs", "ms", "mx", "dr", "miss", "herr", "hr", "frau", "fr", "med", "mme", "mlle", "sr", "srta"}
 # a title written before a family name alone ('Mrs Smith'); 'Sister Mary', 'Sir Elton' take a given name
-_TITLED_SURNAME = re.compile(r"(?:mr|mrs|ms|miss|mx|mister|dr|prof|professor|herr|frau|mme|madame|monsieur|mlle|"
-                             r"sr|senor|senora)[\s.]+([^\s.]{2,})[\s.]*", re.IGNORECASE)
+_TITLE_WORDS = r"(?:mr|mrs|ms|miss|mx|mister|dr|prof|professor|herr|frau|mme|madame|monsieur|mlle|sr|senor|senora)"
+# ... or two, a joint account's ('Mr and Mrs Smith'; '&' is gone by then: 'Mr Mrs Smith')
+_TITLED_SURNAME = re.compile(rf"{_TITLE_WORDS}(?:[\s.]+(?:(?:and|und|et|y)[\s.]+)?{_TITLE_WORDS})?[\s.]+([^\s.]{{2,}})[\s.]*",
+                             re.IGNORECASE)
 _SUFFIXES = frozenset(s.lower().strip(".") for s in CONSTANTS.suffix_acronyms | CONSTANTS.suffix_not_acronyms)
+# a title a ledger writes after the name ('SMITH JOHN MR', 'JONES M MRS'); only these, as many titles
+# are family names too (King, Major, Bishop)
+_COURTESY_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "mstr"})
+_TITLE_JOINERS = frozenset({"and", "und", "et", "y"})
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "la", "le", "st", "bin", "ibn", "al", "el", "ter", "ten", "dos", "das"})
 _NOT_NAME = re.compile(r"[^A-Za-z\s\-',.]")
 # one word of letters and digits ('jyoung8', 'mary1984'): a user name typed into the name box
@@ -202,16 +208,22 @@ def _is_organisation(text: str) -> bool:
 
 def _tokens(text: str) -> list[str]:
     toks = [t for t in _TOKEN_BREAKS.split(text) if t]  # split on dots too, so no token holds one
-    while toks and toks[0].lower() in _TITLES and len(toks) > 1:
+    while len(toks) > 1 and (toks[0].lower() in _TITLES or _joins_titles(toks)):
         toks = toks[1:]
-    while toks and toks[-1].lower() in _SUFFIXES and len(toks) > 1:
+    while len(toks) > 1 and (toks[-1].lower() in _SUFFIXES or toks[-1].lower() in _COURTESY_TITLES):
         toks = toks[:-1]
     return toks
 
 
+def _joins_titles(toks: list[str]) -> bool:
+    """'and' between two titles of a joint account ('Mr and Mrs John Smith'; '&' is gone by now)."""
+    return toks[0].lower() in _TITLE_JOINERS and len(toks) > 2 and toks[1].lower() in _TITLES
+
+
 def _looks_surname_first(raw_tokens: list[str]) -> bool:
-    """'SMITH John' (upper-case first token) or 'Smith John' (only the last token is a given name we
-    know of: 'Carol Martin' and 'Thomas Martin' keep their order, Martin being a given name too).
+    """'SMITH John' (upper-case first token), 'Smith John' (only the last token is a given name we
+    know of: 'Carol Martin' and 'Thomas Martin' keep their order, Martin being a given name too) or
+    'SMITH JOHN A' (a given name and an initial after a word that is no given name).
     A one-letter first token is an initial ('L. Thomas'), never a family name; initials after a word
     that is no given name follow a family name ('Smith J', 'SMITH J R'; 'John S' keeps its order)."""
     first, last = raw_tokens[0], raw_tokens[-1]
@@ -222,7 +234,10 @@ def _looks_surname_first(raw_tokens: list[str]) -> bool:
     given = plausible_given_names()
     if first.lower() in given:
         return False
-    return all(len(t) == 1 for t in raw_tokens[1:]) or (len(raw_tokens) == 2 and last.lower() in given)
+    # 'SMITH JOHN A': a record system's 'last first middle-initial'; 'John A Smith' keeps its initial inside
+    trailing_initial = len(raw_tokens) >= 3 and len(last) == 1 and raw_tokens[-2].lower() in given
+    return (all(len(t) == 1 for t in raw_tokens[1:]) or (len(raw_tokens) == 2 and last.lower() in given)
+            or trailing_initial)
 
 
 def _split_family(tokens: list[str]) -> tuple[list[str], list[str]]:
@@ -302,7 +317,8 @@ def parse_full_name(full: str | None, two_surnames: bool = False,
         family_toks, given_toks = _split_family_first(toks)
         return _pc(given_toks[0]), _pc(" ".join(family_toks))
     if _looks_surname_first(toks):
-        return _pc(toks[1]), _pc(toks[0])
+        family_toks, given_toks = _split_family_first(toks)
+        return _pc(given_toks[0]), _pc(" ".join(family_toks))
     given_toks, family_toks = _split_family(toks)
     while two_surnames and len(given_toks) > 1 and _is_surname_word(given_toks[-1]):
         family_toks.insert(0, given_toks.pop())

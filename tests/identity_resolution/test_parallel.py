@@ -29,8 +29,9 @@ def _tagged(chunk: pd.DataFrame) -> pd.DataFrame:
 def test_chunks_run_here_and_in_forked_workers_and_come_back_in_order():
     out = parallel.in_row_chunks(pd.DataFrame({"row": range(9)}), _tagged, 3)
     assert out["row"].tolist() == list(range(9))
-    pids = out["pid"].drop_duplicates().tolist()
-    assert len(pids) == 3 and pids[0] == os.getpid()  # the first chunk here, the others in two forks
+    pids = out["pid"].tolist()
+    # the first chunk here, the others in forked workers (one idle worker may take both: they are tiny)
+    assert pids[:3] == [os.getpid()] * 3 and os.getpid() not in pids[3:]
 
 
 def test_small_frames_stay_in_this_process_and_the_worker_setting_is_checked(monkeypatch):

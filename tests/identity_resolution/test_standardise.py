@@ -102,6 +102,15 @@ def one(**raw) -> dict:
         ({"full_name": "Herr Schmidt"}, None, "Schmidt"),
         ({"full_name": "Mme Dupont"}, None, "Dupont"),
         ({"full_name": "Dr. med. Hans Müller"}, "Hans", "Müller"),
+        # a joint account's titles; a ledger's 'LAST FIRST INITIAL' and a title written after the name
+        ({"full_name": "Mr and Mrs John Smith"}, "John", "Smith"),
+        ({"full_name": "Mr. & Mrs. Smith"}, None, "Smith"),
+        ({"full_name": "SMITH JOHN A"}, "John", "Smith"),
+        ({"full_name": "VAN DER BERG ANNA M"}, "Anna", "Van der Berg"),
+        ({"full_name": "SMITH JOHN MR"}, "John", "Smith"),
+        ({"full_name": "JONES M MRS"}, "M", "Jones"),
+        ({"full_name": "John A Smith"}, "John", "Smith"),  # an initial inside keeps the order
+        ({"full_name": "John King"}, "John", "King"),  # a title that is a family name too is kept
     ],
 )
 def test_names(raw, given, family):
