@@ -82,6 +82,7 @@ _UNIT_ABBR_DISPLAY = {"apt": "Apt", "ste": "Ste", "rm": "Rm", "fl": "Fl"}
 _LEADING_UNITS = frozenset(UNITS) - {"no"}  # 'No 12 High St' is house number 12, not a flat
 _PO_BOX = re.compile(r"\b(?:p\s*\.?\s*o\s*\.?|post\s+office)\s*box\b")
 _HOUSE_LETTER = re.compile(r"^(\d+)\s+([a-df-mo-rt-vx-z])(?=\s)")  # any letter but n, s, e, w
+_LAST_HOUSE_LETTER = re.compile(r"(\d+)\s+([a-df-mo-rt-vx-z])$")
 _HASH_UNIT = re.compile(r"#\s*(\w)")
 _DIRECTION_ABBRS = frozenset(DIRECTIONS.values())
 _SPACES = re.compile(r"\s+")
@@ -104,6 +105,8 @@ def normalise_street(text: str | None) -> str | None:
     t = t.replace(".", " ").replace(",", " ").replace(";", " ")
     if _HOUSE_LETTER.match(t):  # a failed match costs less than a sub that finds nothing
         t = _HOUSE_LETTER.sub(r"\1\2", t)  # '12 B Baker St' is house 12B ('12 N Main St' keeps its N)
+    elif t[-2:-1] == " " and _LAST_HOUSE_LETTER.search(t):
+        t = _LAST_HOUSE_LETTER.sub(r"\1\2", t)  # 'Hauptstr. 5 a' is house 5a, as 'Hauptstr. 5a' ('Hwy 9 W' keeps its W)
     toks = t.split()
     if len(toks) >= 3 and toks[0] in _LEADING_UNITS and toks[2][0].isdigit():
         toks = toks[2:] + toks[:2]  # 'Flat 3, 12 High Street' is 12 High Street, Flat 3: one form for both
@@ -144,6 +147,8 @@ def _display_word(tok: str) -> str:
 def parse_one_line(line: str) -> tuple[str | None, str | None, str | None, str | None]:
     """'12 Oak St Apt 4, Springfield, IL 62704' -> (street, city, region, postcode); parts not found are None."""
     text = fold(line).strip()
+    if "," not in text:
+        return parse_comma_free_line(text) or (text or None, None, None, None)
     m = _TAIL.match(text)
     if m and not m.group("postcode").isdigit() and not _is_region(m.group("region")):
         m = None  # 'Ottawa, K1M 1M4': a town before a Canadian postcode, not a province
@@ -163,6 +168,49 @@ def parse_one_line(line: str) -> tuple[str | None, str | None, str | None, str |
     if len(parts) >= 3:
         return ", ".join(parts[:-2]), parts[-2], normalise_region(parts[-1]), None
     return text or None, None, None, None
+
+
+# 'street town ST 12345' without commas, as older systems print an address on one line: a US state
+# or Canadian province code before its ZIP or postal code (checked against the codes: 'OAK ST' is none)
+_COMMA_FREE_TAIL = re.compile(
+    r"^(?P<rest>(?:\d|p\.?\s?o\.?\s+box\s).*?)\s+(?P<region>[A-Za-z]{2})\.?\s+"
+    r"(?P<postcode>\d{5}(?:-\d{4})?|[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d)$", re.IGNORECASE)
+_CA_PROVINCES = frozenset({"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"})
+_US_STATE_CODES = frozenset(US_STATES.values()) | {"PR", "GU", "VI", "AS", "MP"}
+
+
+def parse_comma_free_line(line: str) -> tuple[str, str, str, str] | None:
+    """'12 Oak Street Springfield IL 62704' -> (street, city, region, postcode), the street ending at
+    its first street type after the name, with any direction and unit after it ('123 Main St Ste 400
+    New York NY 10001'); None where the line is not so shaped or the street's end cannot be told."""
+    m = _COMMA_FREE_TAIL.match(fold(line).strip())
+    if not m:
+        return None
+    region, postcode = m.group("region").upper(), m.group("postcode")
+    if region not in (_US_STATE_CODES if postcode[:5].isdigit() else _CA_PROVINCES):
+        return None
+    split = _street_and_town(m.group("rest").split())
+    return (*split, region, postcode) if split else None
+
+
+def _street_and_town(words: list[str]) -> tuple[str, str] | None:
+    """The words of 'number name type [direction] [unit] town' (or 'PO Box 12 town') cut after the street's part."""
+    box = _PO_BOX.match(" ".join(words).lower())
+    if box:
+        boxed = len(box.group().split())
+        end = boxed + 1 if boxed < len(words) and words[boxed].isdigit() else None
+    else:
+        end = next((i + 1 for i in range(2, len(words)) if words[i].lower().strip(".") in STREET_TYPES), None)
+    if end is None:
+        return None
+    if end < len(words) and words[end].lower().strip(".") in DIRECTIONS:
+        end += 1
+    if end + 1 < len(words) and (words[end].lower().strip(".") in UNITS or words[end].startswith("#")):
+        end += 1 if words[end].startswith("#") and len(words[end]) > 1 else 2
+    town = words[end:]
+    if not town or any(ch.isdigit() for word in town for ch in word):
+        return None
+    return " ".join(words[:end]), " ".join(town)
 
 
 def _is_town(text: str) -> bool:
@@ -242,7 +290,12 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
     (a postcode, or the record's own city): the boxes win, the line fills the gaps. A line that ends
     in its record's city and nothing else ('5 Elm Rd, Springfield') loses the city."""
     line = _joined_lines(line.astype("object"))
-    with_comma = line.astype("string[pyarrow]").str.contains(",", regex=False).fillna(False).to_numpy(dtype=bool)
+    text = line.astype("string[pyarrow]")
+    with_comma = text.str.contains(",", regex=False).fillna(False).to_numpy(dtype=bool)
+    # a line without commas is read only where it ends in a state or province and its code
+    comma_free = ~with_comma & text.str.contains(r"\s[A-Za-z]{2}\.?\s+[\dA-Za-z]{3} ?[\dA-Za-z]{2,3}(?:-\d{4})?$",
+                                                 regex=True).fillna(False).to_numpy(dtype=bool)
+    with_comma |= comma_free
     street, town, state, code = _parsed_parts(line.where(with_comma, None))
     boxes = [box.astype("object").to_numpy() for box in (city, region, postcode)]
     blank = pd.isna(boxes[0]) & pd.isna(boxes[2])

@@ -285,6 +285,20 @@ def test_ambiguous_birth_dates_are_read_the_way_the_records_country_writes_them(
         ("123 Main Street\nApt 4B\nBoston, MA 02134", "123 Main St Apt 4b", "Boston", "MA", "02134"),
         ("Flat 2\r\n10 High Street\r\nLondon\r\nSW1A 1AA", "10 High St Apt 2", "London", None, "SW1A 1AA"),
         ("Hauptstraße 5,\n10115 Berlin\n", "Hauptstr 5", "Berlin", None, "10115"),
+        # printed on one line without commas: the street ends at its type (and direction, and unit)
+        ("12 OAK STREET SPRINGFIELD IL 62704", "12 Oak St", "Springfield", "IL", "62704"),
+        ("123 Main St Suite 400 New York NY 10001", "123 Main St Ste 400", "New York", "NY", "10001"),
+        ("1600 Pennsylvania Ave NW Washington DC 20500", "1600 Pennsylvania Ave NW", "Washington", "DC", "20500"),
+        ("12 Main Street Suite 5 St Louis MO 63101", "12 Main St Ste 5", "St Louis", "MO", "63101"),
+        ("12 St Marks Pl Brooklyn NY 11201", "12 St Marks Pl", "Brooklyn", "NY", "11201"),
+        ("P.O. Box 12 Springfield IL 62704", "Po Box 12", "Springfield", "IL", "62704"),
+        ("123 Queen St W Toronto ON M5H 2M9", "123 Queen St W", "Toronto", "ON", "M5H 2M9"),
+        # ... and left whole where the street's end or the state cannot be told
+        ("100 Avenue of the Americas New York NY 10013", "100 Ave Of The Americas New York Ny 10013", None, None, None),
+        ("12 Oak St Springfield XY 62704", "12 Oak St Springfield Xy 62704", None, None, None),
+        # a house letter after a space is the letter of the house number
+        ("Hauptstr. 5 a, 10115 Berlin", "Hauptstr 5a", "Berlin", None, "10115"),
+        ("Hwy 9 W", "Hwy 9 W", None, None, None),  # ... a direction is no house letter
     ],
 )
 def test_one_line_addresses(raw, street, city, region, postcode):
