@@ -23,15 +23,23 @@ def to_e164(raw: str, region: str) -> str | None:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
+        number = None
+    if number is None or not phonenumbers.is_possible_number(number):
+        number = _first_number_in(raw, region)  # 'H: 415-555-2671 W: 415-555-9999'
+        if number is None:
+            return None
     national = str(number.national_number)
     if national in _JUNK_NATIONAL or is_repeated_digits(national[-7:]) or _fictional_nanp(number):
         return None
     if not (phonenumbers.is_valid_number(number) or _plausible_nanp(number)):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _first_number_in(text: str, region: str):
+    """The first valid number phonenumbers' matcher finds in a field holding words or several numbers
+    beside it (labels such as 'H:' and 'W:' a clerk typed), else None."""
+    return next((match.number for match in phonenumbers.PhoneNumberMatcher(text, region)), None)
 
 
 def _plausible_nanp(number) -> bool:

@@ -146,6 +146,10 @@ def test_names_keep_raw_only_when_it_differs():
         ("874-486-3722", "+18744863722"),
         ("(874)486-3722x10123", "+18744863722"),
         ("001-874-486-3722", "+18744863722"),
+        # labels and words a clerk typed beside the numbers: the first number found
+        ("H: 415-555-2671 W: 415-555-9999", "+14155552671"),
+        ("call after 5pm 415 555 2671", "+14155552671"),
+        ("555-2671", None),  # no area code: no number to compare
     ],
 )
 def test_phones(raw, expected):
