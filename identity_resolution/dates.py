@@ -1,4 +1,5 @@
-"""Birth dates from mixed formats: vectorised for the common shapes, dateutil for the rest."""
+"""Birth dates from mixed formats: vectorised for the common shapes, dateutil for the rest (with the
+month names of the usual European languages)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -93,6 +94,31 @@ def _parse_shapes(text: pd.Series, out: pd.Series, todo: pd.Series, formats: lis
         todo &= out.isna()
 
 
+# month names as German, French, Spanish, Italian, Dutch and Portuguese records write them, beside
+# dateutil's English ones ('7. März 1984', '7 mars 1984', '7 de marzo de 1984'), with and without accents
+_MONTH_NAMES = (
+    "januar jänner janv janvier enero ene gennaio gen januari janeiro",
+    "februar feb févr fevr février fevrier febrero febbraio februari fevereiro fev",
+    "märz maerz marz mär mrz mars marzo mrt maart março marco",
+    "avr avril abr abril aprile",
+    "mai mayo maggio mag mei maio",
+    "juni juin junio giugno giu junho",
+    "juli juil juillet julio luglio lug julho",
+    "aug août aout agosto ago augustus",
+    "sept septembre septiembre setiembre settembre set setembro",
+    "okt oktober octobre octubre ottobre ott outubro out",
+    "novembre noviembre novembro",
+    "dez dezember déc décembre decembre diciembre dic dicembre dezembro",
+)
+
+
+class _ParserInfo(dateutil_parser.parserinfo):
+    MONTHS = [(*english, *more.split()) for english, more in zip(dateutil_parser.parserinfo.MONTHS, _MONTH_NAMES)]
+    JUMP = [*dateutil_parser.parserinfo.JUMP, "de", "del", "le", "der", "den"]  # '7 de marzo de 1984'
+
+
+_PARSER_INFO = _ParserInfo()
+
 # two defaults that differ in year, month and day: a text read the same with either names a whole
 # date; one that takes a default's part ('1984', 'March 1984', 'March 7') is no birth date to compare
 _DEFAULTS = (dt.datetime(1900, 1, 1), dt.datetime(1904, 2, 2))
@@ -100,7 +126,7 @@ _DEFAULTS = (dt.datetime(1900, 1, 1), dt.datetime(1904, 2, 2))
 
 def _parse_any(text: str, dayfirst: bool = False):
     try:
-        first, second = (dateutil_parser.parse(text, default=d, dayfirst=dayfirst) for d in _DEFAULTS)
+        first, second = (dateutil_parser.parse(text, _PARSER_INFO, default=d, dayfirst=dayfirst) for d in _DEFAULTS)
     except (ValueError, OverflowError, TypeError):
         return None
     return first if first.date() == second.date() else None

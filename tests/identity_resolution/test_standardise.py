@@ -239,6 +239,13 @@ def test_emails_display_form(raw, expected):
         ("03/1984", None),
         ("March 7", None),  # no year: not 7 March 1900
         ("7th March 1984", dt.date(1984, 3, 7)),
+        # month names of other languages, with and without accents
+        ("7. März 1984", dt.date(1984, 3, 7)),
+        ("le 7 février 1984", dt.date(1984, 2, 7)),
+        ("7 de marzo de 1984", dt.date(1984, 3, 7)),
+        ("7 maart 1984", dt.date(1984, 3, 7)),
+        ("7 aout 1984", dt.date(1984, 8, 7)),
+        ("mars 1984", None),
     ],
 )
 def test_birth_dates(raw, expected):
