@@ -311,8 +311,8 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
     # shown with the accents the record wrote ('München', 'Rue de l'Église'); keyed without them
     return pd.DataFrame(
         {
-            "address_line": accents_restored(map_distinct(street_norm, display_street), street_src, line),
-            "city": accents_restored(map_distinct(city_src, _display_city), city_src, line),
+            "address_line": accents_restored([map_distinct(street_norm, display_street)], street_src, line)[0],
+            "city": accents_restored([map_distinct(city_src, _display_city)], city_src, line)[0],
             "region": map_distinct(region_src, normalise_region),
             "postcode": restore_zip_zero(map_distinct(post_src, normalise_postcode), country),
         },

@@ -398,13 +398,13 @@ def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series,
         f = f.copy()
         g[has] = parsed[has].str[0]
         f[has] = parsed[has].str[1]
+    # shown with the accents the record wrote ('José García'); parsed and matched without them
+    g, f = accents_restored([g, f], given, family, full)
     full_out = (g.fillna("") + " " + f.fillna("")).str.strip()
     full_out = full_out.where(full_out != "", None)
     placeholder = map_distinct(full_out, is_placeholder_name).eq(True)
     if placeholder.any():  # 'Guest', 'Cash Customer', 'Test Test', 'John Doe': no person to match
         g, f, full_out = (col.where(~placeholder, None) for col in (g, f, full_out))
-    # shown with the accents the record wrote ('José García'); parsed and matched without them
-    g, f, full_out = (accents_restored(col, given, family, full) for col in (g, f, full_out))
     return pd.DataFrame({"given_name": g, "family_name": f, "full_name": full_out}, index=given.index)
 
 

@@ -145,18 +145,24 @@ def _cased_like(written: str | None, like: str) -> str:
     return "".join(w.upper() if c.isupper() else w for w, c in zip(written, like))
 
 
-def accents_restored(clean: pd.Series, *raw: pd.Series) -> pd.Series:
-    """`with_accents_of` per record, its raw values joined as `raw`; only records whose raw values
-    hold a letter outside ASCII are read (once per distinct pair), every other value is returned as is."""
-    rows = clean.notna().to_numpy() & _any_non_ascii(*raw)
+def accents_restored(cleans: list[pd.Series], *raw: pd.Series) -> list[pd.Series]:
+    """`with_accents_of` for each of the `cleans` columns, per record with its raw values joined as
+    `raw`; only records whose raw values hold a letter outside ASCII are read (once per distinct
+    pair), every other value is returned as is."""
+    rows = _any_non_ascii(*raw)
     if not rows.any():
-        return clean
-    texts = [part.to_numpy(dtype=object)[rows] for part in raw]
-    keys = [value + "\x1f" + " ".join(v for v in values if isinstance(v, str))
-            for value, *values in zip(clean.to_numpy(dtype=object)[rows], *texts)]
+        return cleans
+    raw_text = np.array([" ".join(v for v in values if isinstance(v, str))
+                         for values in zip(*(part.to_numpy(dtype=object)[rows] for part in raw))], dtype=object)
+    return [_restored(clean, rows, raw_text) for clean in cleans]
+
+
+def _restored(clean: pd.Series, rows: np.ndarray, raw_text: np.ndarray) -> pd.Series:
+    values = clean.to_numpy(dtype=object)[rows]
+    present = pd.notna(values)
+    keys = pd.Series([v + "\x1f" + r for v, r in zip(values[present], raw_text[present])], dtype=object)
     out = clean.astype(object).copy()
-    out.iloc[np.flatnonzero(rows)] = map_distinct(pd.Series(keys, dtype=object),
-                                                  lambda k: with_accents_of(*k.split("\x1f", 1))).to_numpy()
+    out.iloc[np.flatnonzero(rows)[present]] = map_distinct(keys, lambda k: with_accents_of(*k.split("\x1f", 1))).to_numpy()
     return out
 
 
