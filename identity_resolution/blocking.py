@@ -11,7 +11,7 @@ import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
-_EMAIL_LETTERS = "nullif(regexp_replace(split_part(email_key, '@', 1), '[^a-z]', '', 'g'), '')"
+_EMAIL_LETTERS = "email_letters"  # the email user name's letters (a feature: computed once, read by four rules)
 # name -> SQL key expression over the feature table. A NULL part makes the key NULL (no block).
 BLOCKING_RULES: dict[str, str | tuple[str, str]] = {
     "email": "email_key",
@@ -116,16 +116,29 @@ def block(
         added = con.execute(f"INSERT INTO cand {join}").fetchall()[0][0]  # an INSERT returns its row count
         stats.append({"rule": name, "pairs": added, "skipped_blocks": len(big),
                       "skipped_records": sum(n for _, n in big), "largest_skipped": big[0][1] if big else 0})
-    arrow = con.sql("SELECT l, r, min(rule) AS rule FROM cand GROUP BY l, r ORDER BY l, r").to_arrow_table()
+    left, right, rule = _distinct_pairs(con.sql("SELECT l, r, rule FROM cand").to_arrow_table(), len(features), len(rules))
     con.execute("DROP TABLE IF EXISTS cand; DROP TABLE IF EXISTS bkeys; DROP TABLE IF EXISTS bigkeys")
     con.unregister("feats")
     if own:
         con.close()
-    return BlockingResult(
-        left=arrow.column("l").to_numpy().astype(np.int64),
-        right=arrow.column("r").to_numpy().astype(np.int64),
-        rule=arrow.column("rule").to_numpy().astype(np.int8),
-        rule_names=list(rules),
-        stats=pd.DataFrame(stats),
-        warnings=warnings,
-    )
+    return BlockingResult(left=left, right=right, rule=rule, rule_names=list(rules), stats=pd.DataFrame(stats),
+                          warnings=warnings)
+
+
+def _distinct_pairs(cand: pa.Table, n: int, rules: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pair once, in (left, right) order, with the first rule that produced it: pair and rule
+    packed into one integer and sorted (a few times faster at 32M rows than DuckDB's GROUP BY and
+    ORDER BY, or a sort of several keys)."""
+    left, right = cand.column("l").to_numpy(), cand.column("r").to_numpy()
+    rule = cand.column("rule").to_numpy().astype(np.int64)
+    bits = max(int(rules - 1).bit_length(), 1)
+    if n and (n * n) << bits >= 1 << 63:  # hundreds of millions of records: sort by two keys instead
+        order = np.lexsort((rule, left * np.int64(n) + right))
+        packed = ((left * np.int64(n) + right)[order] << bits) | rule[order]
+    else:
+        packed = np.sort(((left * np.int64(n) + right) << bits) | rule)
+    pair = packed >> bits
+    first = np.ones(len(pair), dtype=bool)
+    first[1:] = pair[1:] != pair[:-1]
+    pair = pair[first]
+    return pair // n, pair % n, (packed[first] & ((1 << bits) - 1)).astype(np.int8)

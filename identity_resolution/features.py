@@ -14,7 +14,7 @@ from identity_resolution.text import map_distinct
 CATEGORICAL_FROM = 50_000  # records
 FEATURE_COLUMNS = [
     "given", "given_canon", "given_initial", "given_mp", "family", "family_parts", "family_sdx", "family_mp", "email_key",
-    "email_user", "email_domain", "email_digits", "phone", "nid_hash", "nid_last4", "nid_partial", "dob", "dob_year", "addr", "addr_num",
+    "email_user", "email_domain", "email_digits", "email_letters", "phone", "nid_hash", "nid_last4", "nid_partial", "dob", "dob_year", "addr", "addr_num",
     "addr_key", "postcode", "city", "region", "area", "company_key", "generation", "email_year",
 ]
 # legal forms and filler words dropped from a company's name before comparing ('ACME Corp.' is
@@ -73,6 +73,8 @@ SELECT
          ELSE local_part END AS email_user,
     CASE WHEN email IS NULL THEN NULL ELSE domain END AS email_domain,
     nullif(regexp_replace(local_part, '[^0-9]', '', 'g'), '') AS email_digits,
+    -- the user name's letters ('j.smith84' -> 'jsmith'), a blocking key read by several rules
+    nullif(regexp_replace(local_part, '[^a-z]', '', 'g'), '') AS email_letters,
     phone, nid_hash, nid_last4, nid_partial, dob, left(dob, 4) AS dob_year, addr,
     coalesce(nullif(regexp_extract(addr, '^(\d+[a-z]?)\b', 1), ''), nullif(num_last.num, '')) AS addr_num,
     -- house number and first street word: '12 Oak St' and '12 Oak Street Apt 4' share '12 oak'

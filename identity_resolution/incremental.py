@@ -59,8 +59,8 @@ from identity_resolution.scoring import FellegiSunterModel, given_name_counts
 log = logging.getLogger(__name__)
 KEY = ["silo", "source_record_id"]
 # feature columns the blocking rules read
-_BLOCK_COLUMNS = ["given", "given_initial", "given_canon", "given_mp", "family", "family_sdx", "email_key", "phone", "nid_hash",
-                  "nid_last4", "dob", "dob_year", "addr_key", "postcode", "city", "company_key"]
+_BLOCK_COLUMNS = ["given", "given_initial", "given_canon", "given_mp", "family", "family_sdx", "email_key", "email_letters",
+                  "phone", "nid_hash", "nid_last4", "dob", "dob_year", "addr_key", "postcode", "city", "company_key"]
 
 
 def _hashed(frame: pd.DataFrame, columns: list[str] = KEY) -> pd.Index:

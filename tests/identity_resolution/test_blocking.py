@@ -154,3 +154,20 @@ def test_an_organisation_meets_the_records_of_its_name():
     assert staged["company"].tolist() == ["ACME Corp.", "Acme Corporation", "Globex Ltd"]
     result = block(build_features(staged), staged["silo"])
     assert set(zip(result.left.tolist(), result.right.tolist())) == {(0, 1)}
+
+
+@pytest.mark.parametrize("n", [1_050, 3_000_000_000])  # records; the second packs no longer into one integer
+def test_candidate_pairs_come_once_in_order_with_the_first_rule_that_found_them(n):
+    import pyarrow as pa
+
+    from identity_resolution.blocking import _distinct_pairs
+
+    rng = np.random.default_rng(3)
+    left = rng.integers(0, 1_000, 20_000)
+    right = left + rng.integers(1, 50, 20_000)
+    rule = rng.integers(0, 21, 20_000)
+    l, r, first_rule = _distinct_pairs(pa.table({"l": left, "r": right, "rule": rule.astype(np.int8)}), n, 21)
+    expected = (pd.DataFrame({"l": left, "r": right, "rule": rule}).groupby(["l", "r"], as_index=False)["rule"].min()
+                .sort_values(["l", "r"]))
+    assert l.tolist() == expected["l"].tolist() and r.tolist() == expected["r"].tolist()
+    assert first_rule.tolist() == expected["rule"].tolist() and first_rule.dtype == np.int8
