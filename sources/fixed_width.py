@@ -59,13 +59,14 @@ def crossings(lines: list[str], layout: list[dict[str, Any]]) -> list[tuple[int,
 
 
 def looks_fixed_width(lines: list[str]) -> bool:
-    """A text file no delimiter splits whose header and data words line up in three fields or more."""
+    """A text file no delimiter splits whose header shows three fields or more and whose data lines
+    mostly keep to them (lines of prose run across any such fields)."""
     body = [line for line in lines if line.strip()]
     if len(body) < 2 or any(sum(d in line for line in body) * 2 > len(body) for d in DELIMITERS):
         return False  # most lines hold a delimiter (a report's title above a CSV header holds none)
-    layout = infer_columns(body[:1] + body[1:], header=True)
-    return len(layout) >= 3 and all(len(line.rstrip()) <= layout[-1]["start"] + layout[-1]["width"] - 1
-                                    for line in body)
+    layout = infer_columns(body)
+    crossed = {i for i, _, _ in crossings(body[1:], layout)}
+    return len(layout) >= 3 and len(crossed) * 2 < len(body) - 1
 
 
 def read_fixed_width(handle: BinaryIO, columns: list[Any] | None, encoding: str | None, header: bool,

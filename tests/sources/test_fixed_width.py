@@ -109,6 +109,7 @@ def test_a_line_past_the_end_of_an_inferred_layout_is_refused_too():
     (["CUST_NO LAST_NAME  ZIP", "0001001 SMITH      62704", "0001002 JONES      02108"], True),
     (["id,name,zip", "1,Ann,62704", "2,Bo,02108"], False),  # a CSV file
     (["Customer list", "exported today"], False),  # prose, two words a line
+    (["Dear customer, thank you", "for your order of the", "new garden furniture set"], False),  # words run across
     (["Kundenliste / Liste des clients", "Kunden-Nr;Vorname;Name", "7;Ann;Lee", "8;Bo;Ek"], False),  # a titled CSV
 ])
 def test_a_fixed_width_file_is_told_from_a_delimited_one(lines, expected):
