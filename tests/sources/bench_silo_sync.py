@@ -85,6 +85,7 @@ def main() -> None:
         data.to_parquet(work / "drop" / "customers.parquet", index=False)
         data.astype(str).to_json(work / "drop" / "customers.jsonl", orient="records", lines=True)
         write_xml(data.astype(str), work / "drop" / "customers.xml")
+        layout = write_fixed_width(data.astype(str), work / "drop" / "customers.fwf")
         os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
         run("sqlite", "sql", f"sql: {{url: 'sqlite:///{work}/ledger.sqlite', tables: [{{name: ledger, "
                              "primary_key: account_no, cursor: updated_at}]}", work)
@@ -93,6 +94,20 @@ def main() -> None:
         for fmt in ("parquet", "jsonl", "xml"):
             run(fmt, "files", f"files: {{tables: [{{name: customers, path: '{work}/drop', glob: '*.{fmt}', "
                               "primary_key: account_no}]}", work)
+        run("fixed", "files", f"files: {{tables: [{{name: customers, path: '{work}/drop', glob: '*.fwf', "
+                              f"primary_key: account_no, csv: {{header: false}}, fixed_width: {{columns: {layout}}}}}]}}",
+            work)
+
+
+def write_fixed_width(data: pd.DataFrame, path: Path) -> str:
+    """A mainframe-style export: each field padded to its widest value, no delimiter, no header;
+    returns the layout as the silo file's flow-style YAML."""
+    widths = {c: int(data[c].str.len().max()) for c in data.columns}
+    with path.open("w", encoding="utf-8") as out:
+        for row in data.itertuples(index=False):
+            out.write("".join(v.ljust(widths[c]) for c, v in zip(data.columns, row)) + "\n")
+    starts = np.cumsum([1] + list(widths.values())[:-1])
+    return "[" + ", ".join(f"{{name: {c}, start: {s}, width: {w}}}" for (c, w), s in zip(widths.items(), starts)) + "]"
 
 
 def write_xml(data: pd.DataFrame, path: Path) -> None:
