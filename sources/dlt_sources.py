@@ -16,6 +16,7 @@ os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 import dlt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
 from dlt.common.normalizers.naming.snake_case import NamingConvention  # noqa: E402
 from dlt.sources import DltResource, DltSource  # noqa: E402
 
@@ -130,10 +131,21 @@ def as_text(item: Any) -> Any:
     stray value ("lots" in a number column) fail the whole load at the destination.
     """
     if isinstance(item, pa.Table):
-        return pa.table({name: _text_column(col) for name, col in zip(item.column_names, item.columns)})
+        return pa.table(dict(_text_columns(item)))
     if isinstance(item, pd.DataFrame):
         return item.astype(object).where(item.notna(), None).astype("string")
     return item
+
+
+def _text_columns(table: pa.Table) -> Iterator[tuple[str, pa.ChunkedArray]]:
+    """(name, text column) pairs; a database's JSON object column (PostgreSQL jsonb read as a struct:
+    `address {street, city, zip}`) spread one level into parent__child columns, as for files and APIs."""
+    for name, column in zip(table.column_names, table.columns):
+        if pa.types.is_struct(column.type):
+            for child in column.type:
+                yield f"{name}__{child.name}", _text_column(pc.struct_field(column, child.name))
+        else:
+            yield name, _text_column(column)
 
 
 def _text_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -141,8 +153,9 @@ def _text_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return column
     try:
         return column.cast(pa.string())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # nested values: keep as they are
-        return column
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a list or a nested object: its JSON text
+        return pa.chunked_array([pa.array([None if v is None else json.dumps(v, default=str, ensure_ascii=False)
+                                           for v in column.to_pylist()], type=pa.string())])
 
 
 def _failing_resource(silo: SiloConfig, table: str, message: str) -> DltResource:

@@ -73,11 +73,14 @@ def field_key(column: str) -> str:
     spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", column)  # 'MailingPostalCode', 'emailAddress'
     words = [ABBREVIATIONS.get(w, w) for w in _WORD_BREAKS.split(_folded(spaced)) if w and w not in ("1", "01")]
     key = "".join(words)
-    if len(words) > 1 and words[-1] in _GENERIC_ENDINGS:
-        rest = key[: -len(words[-1])]
-        if rest in _SPELLINGS or rest.endswith(_LONG_SPELLINGS):  # 'Default Address Province Code'
-            return rest
-    return key
+    if len(words) > 1 and words[-1] in _GENERIC_ENDINGS and _names_field(key[: -len(words[-1])]):
+        return key[: -len(words[-1])]  # 'Default Address Province Code'
+    plural = next((key[: -len(end)] for end in ("es", "s") if key.endswith(end) and _names_field(key[: -len(end)])), None)
+    return plural if plural and not _names_field(key) else key  # 'phones', 'emails', 'addresses' (a list of them)
+
+
+def _names_field(key: str) -> bool:
+    return key in _SPELLINGS or key.endswith(_LONG_SPELLINGS)
 
 
 def guess_mapping(columns: list[str]) -> dict[str, str]:
@@ -185,7 +188,10 @@ def _cursor_key(column: str) -> str:
 
 
 def introspect_sql(url: str, table: str, schema: str | None = None):
-    """(columns, primary key columns, the first 200 rows) of a table, read with SQLAlchemy."""
+    """(columns, primary key columns, the first 200 rows) of a table, read with SQLAlchemy; the rows'
+    JSON objects spread into parent__child columns, as the sync loads them."""
+    from sources.dlt_sources import flattened_frame
+
     import pandas as pd
     import sqlalchemy as sa
 
@@ -199,7 +205,7 @@ def introspect_sql(url: str, table: str, schema: str | None = None):
                                  .limit(200), conn)
     finally:
         engine.dispose()
-    return columns, list(pk), sample
+    return columns, list(pk), flattened_frame(sample)
 
 
 def _yaml_text(text: str) -> str:
@@ -228,7 +234,8 @@ def _yaml_source(column: str | list[str]) -> str:
 def sql_starter(name: str, url_env: str, table: str | None = None, schema: str | None = None) -> str:
     columns, pk, cursor, country = [], [], None, None
     if table and os.environ.get(url_env):
-        columns, pk, sample = introspect_sql(os.environ[url_env], table, schema)
+        _, pk, sample = introspect_sql(os.environ[url_env], table, schema)
+        columns = [str(c) for c in sample.columns]  # a JSON column's keys as the sync spreads them: address__city
         cursor = guess_cursor(columns)
         country = guess_country(sample, guess_starter_mapping(columns))
     table = table or "customers"

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import shutil
+import uuid
+from contextlib import contextmanager
 
+import duckdb
 import pytest
 import sqlalchemy as sa
 from silo_fixtures import REPO
@@ -10,7 +13,7 @@ from typer.testing import CliRunner
 
 import hub.cli_silos
 from hub.cli_silos import app
-from sources import load_silo
+from sources import load_silo, map_records, read_raw, sync_silo
 
 runner = CliRunner()
 
@@ -205,47 +208,76 @@ def test_new_files_starter_reads_a_windows_export(tmp_path):
     assert silo.mapping.columns()["email"] == ["E-Mail"]
 
 
-def test_new_sql_starter_maps_a_mainframe_style_table_on_postgres_and_it_syncs(tmp_path, hub_paths, monkeypatch):
-    """A DB2-style customer table (CUST_FIRST_NM, ADDR_LINE_1, ZIP_CD, LAST_UPD_TS) on the real PostgreSQL
-    server: the starter maps it without a hand edit, and the sync reads each field from it."""
-    import uuid
+PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
-    import duckdb
 
-    from sources import map_records, read_raw, sync_silo
-
-    url, schema = "postgresql+psycopg2://postgres@127.0.0.1:5432/test", f"legacy_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(url)
-    with engine.begin() as con:
-        con.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        con.execute(sa.text(
-            f'CREATE TABLE "{schema}".cust_mstr (CUST_NO INTEGER PRIMARY KEY, CUST_FIRST_NM VARCHAR(30), '
-            "CUST_LAST_NM VARCHAR(30), ADDR_LINE_1 VARCHAR(60), ADDR_LINE_2 VARCHAR(60), CITY_NM VARCHAR(30), "
-            "STATE_CD CHAR(2), ZIP_CD CHAR(5), PHONE_NBR VARCHAR(20), EMAIL_ADDR VARCHAR(80), BIRTH_DT DATE, "
-            "LAST_UPD_TS TIMESTAMP)"))
-        con.execute(sa.text(
-            f'INSERT INTO "{schema}".cust_mstr VALUES (1001, \'ANN\', \'LEE\', \'12 OAK ST\', \'APT 4\', \'SPRINGFIELD\', '
-            "'IL', '62704', '217-555-0101', 'ANN.LEE@EXAMPLE.COM', '1984-03-07', '2024-01-01 09:00:00')"))
+@contextmanager
+def postgres_table(create: str, insert: str):
+    """A table on the real PostgreSQL server in a schema of its own (`{schema}` in the statements),
+    dropped afterwards; yields the schema's name."""
+    schema = f"starter_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(PG_URL)
     try:
-        monkeypatch.setenv("LEGACY_DB_URL", url)
-        folder = tmp_path / "silos"
-        result = runner.invoke(app, ["new", "sql", "legacy", "--url-env", "LEGACY_DB_URL", "--table", "cust_mstr",
-                                     "--schema", schema, "--silos", str(folder)])
-        assert result.exit_code == 0, result.output
-        silo = load_silo(folder / "legacy.yaml")
-        # PostgreSQL folds unquoted names to lower case: the starter reads them all the same
-        assert silo.sql.tables[0].primary_key == ["cust_no"] and silo.sql.tables[0].cursor == "last_upd_ts"
-        assert silo.mapping.columns() == {
-            "given_name": ["cust_first_nm"], "family_name": ["cust_last_nm"], "email": ["email_addr"],
-            "phone": ["phone_nbr"], "address_line": ["addr_line_1", "addr_line_2"], "city": ["city_nm"],
-            "region": ["state_cd"], "postcode": ["zip_cd"], "birth_date": ["birth_dt"]}
-        warehouse, pipes = hub_paths
-        assert sync_silo(silo, warehouse, pipes).rows_loaded == {"cust_mstr": 1}
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            record = map_records(silo, read_raw(silo, con)).records.iloc[0]
-        assert (record["source_record_id"], record["given_name"], record["address_line"], record["postcode"],
-                str(record["birth_date"])[:10]) == ("1001", "ANN", "12 OAK ST APT 4", "62704", "1984-03-07")
+        with engine.begin() as con:
+            con.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            for statement in (create, insert):
+                con.execute(sa.text(statement.replace("{schema}", schema)))
+        yield schema
     finally:
         with engine.begin() as con:
             con.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+def started_and_synced(tmp_path, hub_paths, monkeypatch, schema: str, table: str):
+    """`hub silos new sql` on the table, then one sync: (silo, its canonical records by id)."""
+    monkeypatch.setenv("LEGACY_DB_URL", PG_URL)
+    folder = tmp_path / "silos"
+    result = runner.invoke(app, ["new", "sql", "legacy", "--url-env", "LEGACY_DB_URL", "--table", table,
+                                 "--schema", schema, "--silos", str(folder)])
+    assert result.exit_code == 0, result.output
+    silo = load_silo(folder / "legacy.yaml")
+    warehouse, pipes = hub_paths
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {table: 1}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return silo, map_records(silo, read_raw(silo, con)).records.set_index("source_record_id")
+
+
+def test_new_sql_starter_maps_a_mainframe_style_table_on_postgres_and_it_syncs(tmp_path, hub_paths, monkeypatch):
+    """A DB2-style customer table (CUST_FIRST_NM, ADDR_LINE_1, ZIP_CD, LAST_UPD_TS): the starter maps
+    it without a hand edit, and the sync reads each field from it."""
+    with postgres_table(
+            'CREATE TABLE "{schema}".cust_mstr (CUST_NO INTEGER PRIMARY KEY, CUST_FIRST_NM VARCHAR(30), '
+            "CUST_LAST_NM VARCHAR(30), ADDR_LINE_1 VARCHAR(60), ADDR_LINE_2 VARCHAR(60), CITY_NM VARCHAR(30), "
+            "STATE_CD CHAR(2), ZIP_CD CHAR(5), PHONE_NBR VARCHAR(20), EMAIL_ADDR VARCHAR(80), BIRTH_DT DATE, "
+            "LAST_UPD_TS TIMESTAMP)",
+            """INSERT INTO "{schema}".cust_mstr VALUES (1001, 'ANN', 'LEE', '12 OAK ST', 'APT 4', 'SPRINGFIELD', """
+            "'IL', '62704', '217-555-0101', 'ANN.LEE@EXAMPLE.COM', '1984-03-07', '2024-01-01 09:00:00')") as schema:
+        silo, records = started_and_synced(tmp_path, hub_paths, monkeypatch, schema, "cust_mstr")
+    # PostgreSQL folds unquoted names to lower case: the starter reads them all the same
+    assert silo.sql.tables[0].primary_key == ["cust_no"] and silo.sql.tables[0].cursor == "last_upd_ts"
+    assert silo.mapping.columns() == {
+        "given_name": ["cust_first_nm"], "family_name": ["cust_last_nm"], "email": ["email_addr"],
+        "phone": ["phone_nbr"], "address_line": ["addr_line_1", "addr_line_2"], "city": ["city_nm"],
+        "region": ["state_cd"], "postcode": ["zip_cd"], "birth_date": ["birth_dt"]}
+    record = records.loc["1001"]
+    assert (record["given_name"], record["address_line"], record["postcode"], str(record["birth_date"])[:10]) == (
+        "ANN", "12 OAK ST APT 4", "62704", "1984-03-07")
+
+
+def test_a_json_address_and_a_list_of_phones_in_postgres_are_read_by_their_parts(tmp_path, hub_paths, monkeypatch):
+    """An application's table: a uuid key, the address as jsonb, the phones as an array. The address's
+    keys become address__street, address__city, address__zip (as for files and APIs) and are mapped."""
+    with postgres_table(
+            'CREATE TABLE "{schema}".customers (id UUID PRIMARY KEY, full_name TEXT, phones TEXT[], address JSONB, '
+            "updated_at TIMESTAMPTZ)",
+            """INSERT INTO "{schema}".customers VALUES ('3f2b6c1e-8a43-4d5e-9b7a-2c1d0e9f8a7b', 'Ann Lee', """
+            "ARRAY['+1 415 555 2671', '+1 415 555 2672'], "
+            """'{"street": "12 Oak St", "city": "Springfield", "zip": "62704"}', now())""") as schema:
+        silo, records = started_and_synced(tmp_path, hub_paths, monkeypatch, schema, "customers")
+    assert silo.mapping.columns() == {"phone": ["phones"], "full_name": ["full_name"], "address_line": ["address__street"],
+                                      "city": ["address__city"], "postcode": ["address__zip"]}
+    assert silo.sql.tables[0].primary_key == ["id"] and silo.sql.tables[0].cursor == "updated_at"
+    record = records.loc["3f2b6c1e-8a43-4d5e-9b7a-2c1d0e9f8a7b"]
+    assert (record["address_line"], record["city"], record["postcode"]) == ("12 Oak St", "Springfield", "62704")
+    assert "+1 415 555 2671" in record["phone"]  # the list as JSON text: the standardiser takes its first number

@@ -70,6 +70,10 @@ def test_a_column_name_is_written_as_a_person_reads_it_and_yaml_reads_it_back(co
       "postcode": "PLZ", "city": "Ort"}),
     (["id", "House Number", "Street Name", "City"],
      {"address_line": ["House Number", "Street Name"], "city": "City"}),
+    # an application's lists ('phones', 'emails') and a JSON column's keys as the sync spreads them
+    (["id", "name", "phones", "emails", "address__street", "address__city", "address__zip"],
+     {"full_name": "name", "phone": "phones", "email": "emails", "address_line": "address__street",
+      "city": "address__city", "postcode": "address__zip"}),
 ])
 def test_column_names_of_real_exports_are_mapped(columns, expected):
     assert guess_starter_mapping(columns) == expected
