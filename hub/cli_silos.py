@@ -174,15 +174,16 @@ def new(kind: str = typer.Argument(..., help="sql, files or rest"),
     if target.exists() and not force:
         err.print(f"{target} exists; pass --force to overwrite it")
         raise typer.Exit(2)
-    if kind == "sql":
-        text = sql_starter(name, url_env or f"{name.upper()}_DB_URL", table, schema)
-    elif kind == "files":
-        text = files_starter(name, path, glob)
-    elif kind == "rest":
-        text = rest_starter(name, base_url)
-    else:
+    starters = {"sql": lambda: sql_starter(name, url_env or f"{name.upper()}_DB_URL", table, schema),
+                "files": lambda: files_starter(name, path, glob), "rest": lambda: rest_starter(name, base_url)}
+    if kind not in starters:
         err.print(f"Unknown kind {kind!r}: use sql, files or rest")
         raise typer.Exit(2)
+    try:
+        text = starters[kind]()
+    except (ValueError, OSError) as exc:  # a file it cannot read (its encoding, its format), a folder it cannot list
+        err.print(f"hub silos new {kind} {name}: {exc}")
+        raise typer.Exit(2) from None
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     console.print(f"Wrote {target}. Review it, then run `hub silos check {name}`.")

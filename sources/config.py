@@ -234,7 +234,7 @@ class FileTable(_Strict):
     @field_validator("glob")
     @classmethod
     def _format_known(cls, glob: str, info: Any) -> str:
-        if info.data.get("format") is None and _suffix(glob) not in FILE_SUFFIXES:
+        if info.data.get("format") is None and file_suffix(glob) not in FILE_SUFFIXES:
             raise ValueError(f"cannot tell the file format from glob {glob!r}; add `format:` "
                              f"({', '.join(FILE_FORMATS)})")
         return glob
@@ -242,12 +242,19 @@ class FileTable(_Strict):
     @model_validator(mode="after")
     def _infer_format(self) -> "FileTable":
         if self.format is None:
-            self.format = FILE_SUFFIXES[_suffix(self.glob)]  # type: ignore[assignment]
+            self.format = FILE_SUFFIXES[file_suffix(self.glob)]  # type: ignore[assignment]
         return self
 
 
-def _suffix(glob: str) -> str:
-    return glob.rsplit(".", 1)[-1].lower() if "." in glob else ""
+COMPRESSIONS = ("gz",)  # opened decompressed (dlt's file items do gzip): the format is the suffix before ('customers.csv.gz')
+
+
+def file_suffix(glob: str) -> str:
+    """The suffix that names a file's format: 'csv' for '*.csv' and for 'customers.csv.gz'."""
+    parts = glob.lower().rsplit(".", 2)
+    if len(parts) == 3 and parts[-1] in COMPRESSIONS:
+        return parts[-2]
+    return parts[-1] if len(parts) > 1 else ""
 
 
 class FilesSpec(_Strict):

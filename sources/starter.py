@@ -294,34 +294,38 @@ def _id_stem(column: str) -> str | None:
 
 
 def introspect_files(path: str, glob: str):
-    """(the first rows of the first file matching glob under path (any fsspec URL), its fixed-width
-    layout where it is such a file, else None), or (None, None) where no file matches."""
+    """(the first rows of the first file matching glob under path (any fsspec URL), the format it was
+    read in, its fixed-width layout where it is such a file, else None), or Nones where no file matches."""
     import fsspec
     import pandas as pd
+
+    from sources.config import FILE_SUFFIXES, FileTable, file_suffix
+    from sources.csv_layout import head_lines
+    from sources.dlt_sources import read_frames
 
     fs, root = fsspec.core.url_to_fs(path)
     matches = sorted(fs.glob(f"{root.rstrip('/')}/{glob}"))
     if not matches:
-        return None, None
-    suffix = matches[0].rsplit(".", 1)[-1].lower()
-    encoding = detect_encoding(lambda: fs.open(matches[0], "rb"), matches[0]) if suffix not in NOT_TEXT else None
-    from sources.config import FILE_SUFFIXES, FileTable
-    from sources.csv_layout import head_lines
-    from sources.dlt_sources import read_frames
+        return None, None, None
 
+    def opened():  # decompressed, as the sync reads it ('customers.csv.gz')
+        return fs.open(matches[0], "rb", compression="gzip" if matches[0].lower().endswith(".gz") else None)
+
+    suffix = file_suffix(matches[0])
+    encoding = detect_encoding(opened, matches[0]) if suffix not in NOT_TEXT else None
     file_format, layout = FILE_SUFFIXES.get(suffix, "csv"), None
     if file_format in ("csv", "fixed_width"):  # a '.txt' or '.dat' drop may be a mainframe's fixed-width records
-        with fs.open(matches[0], "rb") as handle:
+        with opened() as handle:
             lines = head_lines(handle, encoding)
         if file_format == "fixed_width" or looks_fixed_width(lines):
             file_format, layout = "fixed_width", infer_columns(lines)
     table = FileTable(name="sample", path=path, glob=glob, format=file_format,
                       fixed_width={"columns": layout} if layout else {})
-    with fs.open(matches[0], "rb") as handle:
+    with opened() as handle:
         first = next(read_frames(handle, table, encoding, matches[0]), None)
     if first is None:
-        return pd.DataFrame(), layout
-    return (first if isinstance(first, pd.DataFrame) else first.to_pandas()).head(200), layout
+        return pd.DataFrame(), file_format, layout
+    return (first if isinstance(first, pd.DataFrame) else first.to_pandas()).head(200), file_format, layout
 
 
 def _country_line(country: str | None) -> str:
@@ -331,7 +335,7 @@ def _country_line(country: str | None) -> str:
 
 
 def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> str:
-    sample, layout = introspect_files(path, glob) if path and "${" not in path else (None, None)
+    sample, file_format, layout = introspect_files(path, glob) if path and "${" not in path else (None, None, None)
     columns = [str(c) for c in sample.columns] if sample is not None else []
     pk = guess_primary_key(sample) if sample is not None else []
     mapping = guess_starter_mapping(columns)
@@ -357,7 +361,7 @@ files:
       glob: "{glob}"                # the format follows the extension; else add `format:`
       primary_key: {_yaml_columns(pk if len(pk) > 1 else pk[0]) if pk else "id              # TODO: the column that identifies a row"}
       csv: {{encoding: auto, header: true}}   # {"encoding and header line" if layout else "delimiter, encoding and title lines above the header"}: read from each file
-{_fixed_width_lines(layout)}sensor: {{enabled: true, minimum_interval_seconds: 60}}
+{_format_lines(glob, file_format, layout)}sensor: {{enabled: true, minimum_interval_seconds: 60}}
 mapping:                           # canonical field: source column (see docs/silos.md)
 {_mapping_lines(mapping)}  # name: {{column: customer_name, form: last_first_comma}}   # or first_last, last_first, free
   # address: {{column: address, form: one_line}}              # "12 Oak St, Springfield, IL 62704"
@@ -366,10 +370,13 @@ facts: []                          # e.g. - {{name: balance, column: balance, ty
 """
 
 
-def _fixed_width_lines(layout: list[dict] | None) -> str:
-    """The fixed-width layout read from the header, written out for the person who knows the record layout."""
+def _format_lines(glob: str, file_format: str | None, layout: list[dict] | None) -> str:
+    """`format:` where the glob does not say it ('*.gz', '*.dat'), and a fixed-width layout read from
+    the header, written out for the person who knows the record layout."""
+    from sources.config import FILE_SUFFIXES, file_suffix
+
     if not layout:
-        return ""
+        return f"      format: {file_format}\n" if file_format and file_suffix(glob) not in FILE_SUFFIXES else ""
     fields = "".join(f"          - {{name: {_yaml_text(c['name'])}, start: {c['start']}, width: {c['width']}}}\n"
                      for c in layout)
     return ("      format: fixed_width            # no delimiter: each field at a fixed position\n"

@@ -281,3 +281,17 @@ def test_a_json_address_and_a_list_of_phones_in_postgres_are_read_by_their_parts
     record = records.loc["3f2b6c1e-8a43-4d5e-9b7a-2c1d0e9f8a7b"]
     assert (record["address_line"], record["city"], record["postcode"]) == ("12 Oak St", "Springfield", "62704")
     assert "+1 415 555 2671" in record["phone"]  # the list as JSON text: the standardiser takes its first number
+
+
+def test_new_files_starter_reads_a_gzipped_drop_and_names_a_file_it_cannot_read(tmp_path):
+    import gzip
+
+    silo, _ = files_starter_of(tmp_path, "export.csv.gz", gzip.compress(b"Customer ID,First Name,Last Name\n7,Ann,Lee\n"))
+    assert silo.files.tables[0].primary_key == ["Customer ID"]
+    assert silo.mapping.columns() == {"given_name": ["First Name"], "family_name": ["Last Name"]}
+    drop = tmp_path / "drop2"
+    drop.mkdir()
+    (drop / "export.csv").write_bytes(bytes(range(256)) * 4)  # no text in any encoding
+    result = runner.invoke(app, ["new", "files", "crm", "--path", str(drop), "--silos", str(tmp_path / "silos2")])
+    said = " ".join(result.output.split())  # the error console wraps long lines
+    assert result.exit_code == 2 and "drop2/export.csv: not UTF-8" in said and "Traceback" not in said

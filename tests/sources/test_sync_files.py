@@ -462,3 +462,23 @@ def test_a_new_warehouse_is_loaded_in_full_despite_old_pipeline_state(demo_dir, 
     again = sync_silo(silo, warehouse, pipes)
     assert again.rows_loaded == {"customers": 2}
     assert sorted(raw_of(silo, warehouse)["customer_id"]) == ["S1", "S2"]
+
+
+def test_a_gzipped_drop_is_read_by_the_format_before_its_gz(tmp_path, hub_paths):
+    import gzip
+
+    warehouse, pipes = hub_paths
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "customers_2024-05-01.csv.gz").write_bytes(gzip.compress(b"id,first,last\n1,Ann,Lee\n2,Bo,Ek\n"))
+    silo = silo_file(tmp_path, f"""\
+        name: shop
+        kind: files
+        files:
+          tables:
+            - {{name: people, path: {drop}, glob: "*.csv.gz", primary_key: id}}
+        mapping: {{source_record_id: id, given_name: first, family_name: last}}
+        """)
+    assert silo.files.tables[0].format == "csv"
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"people": 2}
+    assert sorted(map_records(silo, raw_of(silo, warehouse)).records["family_name"]) == ["Ek", "Lee"]
