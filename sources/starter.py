@@ -33,7 +33,8 @@ GUESSES = {
                 "empresa", "unternehmen"),
 }
 _SPELLINGS = frozenset(name for names in GUESSES.values() for name in names)
-_LONG_SPELLINGS = tuple(sorted(name for name in _SPELLINGS if len(name) >= 4))  # those read at a name's end too
+# those read at a column name's end too ('ship_city', 'home_zip'); shorter ones only whole, but 'zip'
+_LONG_SPELLINGS = tuple(sorted(name for name in _SPELLINGS if len(name) >= 4 or name == "zip"))
 NOT_TEXT = ("parquet", "xlsx", "xls")
 # words YAML 1.1 reads as booleans or null: a column named 'No' is written quoted
 YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "none"})
@@ -61,7 +62,7 @@ ABBREVIATIONS = {
     "upd": "updated", "mod": "modified", "chg": "changed",
 }
 # a word that ends a column's name without saying more than the rest ('City Name', 'State Code')
-_GENERIC_ENDINGS = ("name", "code", "number", "text", "txt", "value", "desc")
+_GENERIC_ENDINGS = ("name", "code", "number", "text", "txt", "value", "desc", "date")  # 'dob date' is 'dob'
 _WORD_BREAKS = re.compile(r"[^a-z0-9]+|(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
 
 
@@ -83,11 +84,21 @@ def _names_field(key: str) -> bool:
     return key in _SPELLINGS or key.endswith(_LONG_SPELLINGS)
 
 
+def _nested_key(column: str) -> str:
+    """`field_key`, or for an object's key read the other way round where that names a field: an API's
+    `name {first, last}` spreads into name__first, which says 'first name'."""
+    parent, _, child = column.rpartition("__")
+    key = field_key(column)
+    if parent and not _names_field(key) and _names_field(field_key(f"{child} {parent}")):
+        return field_key(f"{child} {parent}")
+    return key
+
+
 def guess_mapping(columns: list[str]) -> dict[str, str]:
     """canonical field -> column, for columns whose name says what they hold."""
     by_key: dict[str, str] = {}
     for column in columns:  # 'Phone' and 'Phone 1' read alike: the first in the file is the field's column
-        by_key.setdefault(field_key(column), column)
+        by_key.setdefault(_nested_key(column), column)
     found: dict[str, str] = {}
     # whole names first, for every field: 'full_name' is the whole name before it is a '…lname'
     for field, names in GUESSES.items():
@@ -95,8 +106,8 @@ def guess_mapping(columns: list[str]) -> dict[str, str]:
         if exact:
             found[field] = exact[0]
     for field, names in GUESSES.items():
-        # "ship_city", "home_zip": a known name at the end; short names only whole, but "zip"
-        suffix = [c for n in names if len(n) >= 4 or n == "zip" for k, c in by_key.items() if k.endswith(n)]
+        # "ship_city", "home_zip": a known name at the end
+        suffix = [c for n in names if n in _LONG_SPELLINGS for k, c in by_key.items() if k.endswith(n)]
         chosen = [c for c in suffix if c not in found.values()]
         if chosen and field not in found:
             found[field] = chosen[0]

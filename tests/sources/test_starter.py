@@ -70,6 +70,11 @@ def test_a_column_name_is_written_as_a_person_reads_it_and_yaml_reads_it_back(co
       "postcode": "PLZ", "city": "Ort"}),
     (["id", "House Number", "Street Name", "City"],
      {"address_line": ["House Number", "Street Name"], "city": "City"}),
+    # an API's objects as the sync spreads them: name {first, last} says 'first name', dob {date}
+    (["login__uuid", "name__title", "name__first", "name__last", "location__city", "location__postcode", "dob__date",
+      "email", "cell"],
+     {"given_name": "name__first", "family_name": "name__last", "city": "location__city",
+      "postcode": "location__postcode", "birth_date": "dob__date", "email": "email", "phone": "cell"}),
     # an application's lists ('phones', 'emails') and a JSON column's keys as the sync spreads them
     (["id", "name", "phones", "emails", "address__street", "address__city", "address__zip"],
      {"full_name": "name", "phone": "phones", "email": "emails", "address_line": "address__street",
