@@ -94,11 +94,12 @@ def _frames(lines: Iterator[tuple[int, str]], layout: list[dict[str, Any]], wher
     names = [name for name, _, _ in spans]
     chunk: list[list[str | None]] = []
     for number, line in lines:
-        if not line.strip():
+        length = len(line.rstrip())
+        if not length:
             continue
-        if len(line.rstrip()) > limit:
+        if length > limit:
             raise MalformedFileError(
-                f"{where}, line {number}: {len(line.rstrip())} characters where the layout ends at {limit} "
+                f"{where}, line {number}: {length} characters where the layout ends at {limit} "
                 "(check fixed_width.columns in the silo file, or the line is shifted)")
         chunk.append([line[start:start + width].strip() or None for _, start, width in spans])
         if len(chunk) == CHUNK_LINES:

@@ -89,9 +89,10 @@ def _nested_key(column: str) -> str:
     `name {first, last}` spreads into name__first, which says 'first name'."""
     parent, _, child = column.rpartition("__")
     key = field_key(column)
-    if parent and not _names_field(key) and _names_field(field_key(f"{child} {parent}")):
-        return field_key(f"{child} {parent}")
-    return key
+    if not parent or _names_field(key):
+        return key
+    turned = field_key(f"{child} {parent}")
+    return turned if _names_field(turned) else key
 
 
 def guess_mapping(columns: list[str]) -> dict[str, str]:
@@ -188,7 +189,7 @@ def guess_cursor(columns: list[str]) -> str | None:
     keys: dict[str, str] = {}
     for column in columns:
         keys.setdefault(_cursor_key(column), column)
-    return next((keys[_cursor_key(n)] for n in CURSOR_NAMES if _cursor_key(n) in keys), None)
+    return next((keys[k] for k in map(_cursor_key, CURSOR_NAMES) if k in keys), None)
 
 
 def _cursor_key(column: str) -> str:
@@ -199,8 +200,8 @@ def _cursor_key(column: str) -> str:
 
 
 def introspect_sql(url: str, table: str, schema: str | None = None):
-    """(columns, primary key columns, the first 200 rows) of a table, read with SQLAlchemy; the rows'
-    JSON objects spread into parent__child columns, as the sync loads them."""
+    """(primary key columns, the first 200 rows) of a table, read with SQLAlchemy; the rows' JSON
+    objects spread into parent__child columns, as the sync loads them (its columns are the sample's)."""
     from sources.dlt_sources import flattened_frame
 
     import pandas as pd
@@ -208,15 +209,13 @@ def introspect_sql(url: str, table: str, schema: str | None = None):
 
     engine = sa.create_engine(url)
     try:
-        inspector = sa.inspect(engine)
-        columns = [c["name"] for c in inspector.get_columns(table, schema=schema)]
-        pk = inspector.get_pk_constraint(table, schema=schema).get("constrained_columns") or []
+        pk = sa.inspect(engine).get_pk_constraint(table, schema=schema).get("constrained_columns") or []
         with engine.connect() as conn:
             sample = pd.read_sql(sa.select(sa.Table(table, sa.MetaData(), schema=schema, autoload_with=conn))
                                  .limit(200), conn)
     finally:
         engine.dispose()
-    return columns, list(pk), flattened_frame(sample)
+    return list(pk), flattened_frame(sample)
 
 
 def _yaml_text(text: str) -> str:
@@ -245,7 +244,7 @@ def _yaml_source(column: str | list[str]) -> str:
 def sql_starter(name: str, url_env: str, table: str | None = None, schema: str | None = None) -> str:
     columns, pk, cursor, country = [], [], None, None
     if table and os.environ.get(url_env):
-        _, pk, sample = introspect_sql(os.environ[url_env], table, schema)
+        pk, sample = introspect_sql(os.environ[url_env], table, schema)
         columns = [str(c) for c in sample.columns]  # a JSON column's keys as the sync spreads them: address__city
         cursor = guess_cursor(columns)
         country = guess_country(sample, guess_starter_mapping(columns))
@@ -325,14 +324,13 @@ def introspect_files(path: str, glob: str):
     suffix = file_suffix(matches[0])
     encoding = detect_encoding(opened, matches[0]) if suffix not in NOT_TEXT else None
     file_format, layout = FILE_SUFFIXES.get(suffix, "csv"), None
-    if file_format in ("csv", "fixed_width"):  # a '.txt' or '.dat' drop may be a mainframe's fixed-width records
-        with opened() as handle:
-            lines = head_lines(handle, encoding)
-        if file_format == "fixed_width" or looks_fixed_width(lines):
-            file_format, layout = "fixed_width", infer_columns(lines)
-    table = FileTable(name="sample", path=path, glob=glob, format=file_format,
-                      fixed_width={"columns": layout} if layout else {})
     with opened() as handle:
+        if file_format in ("csv", "fixed_width"):  # a '.txt' or '.dat' drop may be a mainframe's fixed-width records
+            lines = head_lines(handle, encoding)  # read without moving the handle
+            if file_format == "fixed_width" or looks_fixed_width(lines):
+                file_format, layout = "fixed_width", infer_columns(lines)
+        table = FileTable(name="sample", path=path, glob=glob, format=file_format,
+                          fixed_width={"columns": layout} if layout else {})
         first = next(read_frames(handle, table, encoding, matches[0]), None)
     if first is None:
         return pd.DataFrame(), file_format, layout

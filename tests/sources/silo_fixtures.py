@@ -197,3 +197,18 @@ def demo_silo(name: str):
     from sources import load_silo
 
     return load_silo(REPO / "silos" / f"{name}.yaml")
+
+
+def one_file_drop_silo(tmp_path: Path, file_name: str, content: bytes, table: str, mapping: str, silo: str = "shop"):
+    """A files silo (country FR) over a drop folder holding one file, written with `content`: its
+    one table `table` (YAML flow keys beside path and glob: 'name: people, primary_key: id'), its
+    `mapping` (a YAML flow mapping); the glob is the file's extensions ('*.csv.gz')."""
+    from sources import load_silo
+
+    drop = tmp_path / "drop"
+    drop.mkdir(exist_ok=True)
+    (drop / file_name).write_bytes(content)
+    path = tmp_path / f"{silo}.yaml"
+    path.write_text(f"name: {silo}\nkind: files\ncountry: FR\nfiles:\n  tables:\n"
+                    f"    - {{{table}, path: {drop}, glob: \"*.{file_name.split('.', 1)[1]}\"}}\nmapping: {mapping}\n")
+    return load_silo(path)

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import io
-import textwrap
 
 import duckdb
 import pytest
+from silo_fixtures import one_file_drop_silo
 from typer.testing import CliRunner
 
 from hub.cli_silos import app
@@ -23,27 +23,11 @@ LAYOUT = ("{columns: [{name: cust_no, start: 1, width: 7}, {name: last_name, sta
 
 
 def drop_silo(tmp_path, content: bytes, layout: str = LAYOUT):
-    drop = tmp_path / "drop"
-    drop.mkdir(exist_ok=True)
-    (drop / "cust.dat").write_bytes(content)
-    path = tmp_path / "ledger.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        name: ledger
-        kind: files
-        country: FR
-        files:
-          tables:
-            - name: customers
-              path: {drop}
-              glob: "*.dat"
-              format: fixed_width
-              primary_key: cust_no
-              csv: {{header: false}}
-              fixed_width: {layout}
-        mapping: {{given_name: first_name, family_name: last_name, postcode: zip,
-                   birth_date: {{column: birth, formats: ["%Y%m%d"]}}}}
-        """))
-    return load_silo(path)
+    return one_file_drop_silo(
+        tmp_path, "cust.dat", content,
+        f"name: customers, format: fixed_width, primary_key: cust_no, csv: {{header: false}}, fixed_width: {layout}",
+        '{given_name: first_name, family_name: last_name, postcode: zip, birth_date: {column: birth, formats: ["%Y%m%d"]}}',
+        silo="ledger")
 
 
 def test_a_documented_layout_reads_abutting_fields_in_the_files_code_page(tmp_path, hub_paths):

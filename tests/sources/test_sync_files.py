@@ -10,7 +10,7 @@ import time
 import duckdb
 import pandas as pd
 import pytest
-from silo_fixtures import demo_silo, write_sales
+from silo_fixtures import demo_silo, one_file_drop_silo, write_sales
 
 from sources import SchemaDriftError, SiloSyncError, load_silo, map_records, read_raw, sync_silo
 
@@ -304,25 +304,9 @@ def test_json_lines_flatten_only_their_objects_and_keep_text_in_the_same_field()
 WINDOWS_EXPORT = "id,first,last\n1,Hélène,Lefèvre\n2,François,Müller\n".encode("cp1252")
 
 
-def csv_drop_silo(tmp_path, content: bytes = WINDOWS_EXPORT, encoding_line: str = ""):
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    (drop / "export.csv").write_bytes(content)
-    path = tmp_path / "shop.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        name: shop
-        kind: files
-        country: FR
-        files:
-          tables:
-            - name: people
-              path: {drop}
-              glob: "*.csv"
-              primary_key: id
-              {encoding_line}
-        mapping: {{source_record_id: id, given_name: first, family_name: last}}
-        """))
-    return load_silo(path)
+def csv_drop_silo(tmp_path, content: bytes = WINDOWS_EXPORT, encoding_line: str = "", file_name: str = "export.csv"):
+    table = "name: people, primary_key: id" + (f", {encoding_line}" if encoding_line else "")
+    return one_file_drop_silo(tmp_path, file_name, content, table, "{source_record_id: id, given_name: first, family_name: last}")
 
 
 def test_a_windows_code_page_export_is_read_in_its_encoding(tmp_path, hub_paths):
@@ -468,17 +452,8 @@ def test_a_gzipped_drop_is_read_by_the_format_before_its_gz(tmp_path, hub_paths)
     import gzip
 
     warehouse, pipes = hub_paths
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    (drop / "customers_2024-05-01.csv.gz").write_bytes(gzip.compress(b"id,first,last\n1,Ann,Lee\n2,Bo,Ek\n"))
-    silo = silo_file(tmp_path, f"""\
-        name: shop
-        kind: files
-        files:
-          tables:
-            - {{name: people, path: {drop}, glob: "*.csv.gz", primary_key: id}}
-        mapping: {{source_record_id: id, given_name: first, family_name: last}}
-        """)
-    assert silo.files.tables[0].format == "csv"
+    silo = csv_drop_silo(tmp_path, gzip.compress(b"id,first,last\n1,Ann,Lee\n2,Bo,Ek\n"),
+                         file_name="customers_2024-05-01.csv.gz")
+    assert silo.files.tables[0].glob == "*.csv.gz" and silo.files.tables[0].format == "csv"
     assert sync_silo(silo, warehouse, pipes).rows_loaded == {"people": 2}
     assert sorted(map_records(silo, raw_of(silo, warehouse)).records["family_name"]) == ["Ek", "Lee"]
