@@ -45,6 +45,18 @@ US_STATES = {
     "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA", "washington": "WA",
     "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY", "district of columbia": "DC",
 }
+CA_PROVINCES = {
+    "alberta": "AB", "british columbia": "BC", "manitoba": "MB", "new brunswick": "NB",
+    "newfoundland and labrador": "NL", "newfoundland": "NL", "nova scotia": "NS", "ontario": "ON",
+    "prince edward island": "PE", "quebec": "QC", "saskatchewan": "SK", "northwest territories": "NT",
+    "nunavut": "NU", "yukon": "YT",
+}
+AU_STATES = {
+    "new south wales": "NSW", "victoria": "VIC", "queensland": "QLD", "south australia": "SA",
+    "western australia": "WA", "tasmania": "TAS", "australian capital territory": "ACT",
+    "northern territory": "NT",
+}
+REGION_NAMES = {**US_STATES, **CA_PROVINCES, **AU_STATES}  # written out -> the code the post uses
 COUNTRIES = {
     "us": "US", "usa": "US", "u.s.": "US", "u.s.a.": "US", "united states": "US",
     "united states of america": "US", "america": "US", "ca": "CA", "can": "CA", "canada": "CA",
@@ -64,10 +76,12 @@ _TAIL = re.compile(
 # UK ('SW1A 2AA', 'B36 2RG', 'l234aq') and Canadian ('K1A 0B1') postcodes: outward and inward code
 _UK_POSTCODE = r"[A-Za-z]{1,2}\d[A-Za-z\d]?\s*\d[A-Za-z]{2}"
 _CA_POSTCODE = r"[A-Za-z]\d[A-Za-z]\s*\d[A-Za-z]\d"
+# Irish Eircode: a routing key and a four-character unique id ('D02 X285', 'T12 AB34')
+_EIRCODE = r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W)\s*[0-9AC-FHKNPRTV-Y]{4}"
 # 'street, town POSTCODE' or 'street, town, POSTCODE' with no region: the British way of writing it
 _POSTCODE_TAIL = re.compile(
-    rf"^(?P<street>.*?),\s*(?P<city>[^,]*?),?\s+(?P<postcode>{_UK_POSTCODE}|{_CA_POSTCODE})"
-    r"\s*(?:,?\s*(?:UK|United Kingdom|Great Britain|England|Scotland|Wales|Northern Ireland|Canada))?$",
+    rf"^(?P<street>.*?),\s*(?P<city>[^,]*?),?\s+(?P<postcode>{_UK_POSTCODE}|{_CA_POSTCODE}|{_EIRCODE})"
+    r"\s*(?:,?\s*(?:UK|United Kingdom|Great Britain|England|Scotland|Wales|Northern Ireland|Canada|Ireland))?$",
     re.IGNORECASE,
 )
 # 'street, POSTCODE town' as most of continental Europe writes it (Germany, France, Spain, Italy:
@@ -77,13 +91,30 @@ _POSTCODE_FIRST = re.compile(
     r"^(?P<street>[^,].*?),\s*(?P<postcode>\d{4}\s?[A-Za-z]{2}(?=\s)|\d{4,5}|\d{2}-\d{3}|\d{3}\s\d{2})\s+"
     r"(?P<city>[^\d,\s][^,]*?)\s*(?:,\s*(?P<country>[^\d,]+?))?\s*$"
 )
-_SPLIT_POSTCODE = re.compile(rf"^(?:{_UK_POSTCODE}|{_CA_POSTCODE})$", re.IGNORECASE)
+_SPLIT_POSTCODE = re.compile(rf"^(?:{_UK_POSTCODE}|{_CA_POSTCODE}|{_EIRCODE})$", re.IGNORECASE)
+_EIRCODE_WHOLE = re.compile(rf"^{_EIRCODE}$")
+# 'street, suburb STATE 2000' as Australia writes it: a state or territory code before a four-digit postcode
+_AU_TAIL = re.compile(
+    r"^(?P<rest>.*?)[,\s]+(?P<region>NSW|VIC|QLD|SA|WA|TAS|ACT|NT)\.?,?\s+(?P<postcode>\d{4})"
+    r"\s*(?:,?\s*(?:Australia|AUS|AU))?$", re.IGNORECASE)
 _UNIT_ABBR_DISPLAY = {"apt": "Apt", "ste": "Ste", "rm": "Rm", "fl": "Fl"}
 _LEADING_UNITS = frozenset(UNITS) - {"no"}  # 'No 12 High St' is house number 12, not a flat
 _PO_BOX = re.compile(r"\b(?:p\s*\.?\s*o\s*\.?|post\s+office)\s*box\b")
 _HOUSE_LETTER = re.compile(r"^(\d+)\s+([a-df-mo-rt-vx-z])(?=\s)")  # any letter but n, s, e, w
 _LAST_HOUSE_LETTER = re.compile(r"(\d+)\s+([a-df-mo-rt-vx-z])$")
 _HASH_UNIT = re.compile(r"#\s*(\w)")
+_UNIT_HASH = re.compile(r"\b(apartment|apt|unit|flat|suite|ste|room|rm)\.?\s*#")
+# the small words inside a street's name, after its type or each other ('Rue de la Paix', 'Calle del Prado')
+_STREET_PARTICLES = frozenset({"de", "du", "des", "la", "le", "les", "del", "della", "delle", "dei", "di", "da",
+                               "do", "dos", "das", "of", "the", "l", "d"})
+_NAMED_AFTER = frozenset({"rue", "chemin", "allee", "impasse", "quai", "route", "cours", "pl", "place", "ave", "blvd",
+                          "calle", "camino", "paseo", "plaza", "plz", "via", "viale", "piazza", "corso", "largo", "rua",
+                          "praca", "travessa", "avenida", "st", "rd", "sq"})
+_HYPHEN_JOINERS = frozenset({"en", "sur", "sous", "le", "la", "les", "lez", "de", "du", "des", "d", "l", "et", "upon",
+                             "on", "under", "in", "by", "the", "am", "an", "der", "im", "bei", "op", "aan"})
+# a care-of or attention line before the address names the person it is for, not the place
+_CARE_OF = re.compile(r"^(?:c\s*/\s*o|care\s+of|attn|attention)\b[^,]*,\s*(?=\S)")
+_UNIT_SLASH_HOUSE = re.compile(r"(\d+[a-z]?)/(\d+[a-z]?)")
 _DIRECTION_ABBRS = frozenset(DIRECTIONS.values())
 _SPACES = re.compile(r"\s+")
 _ZIP_PLUS4 = re.compile(r"\d{5}-?\d{4}")
@@ -98,9 +129,12 @@ def normalise_street(text: str | None) -> str | None:
     if text is None or is_junk_text(text):
         return None
     t = fold(text).lower()
+    if t[:1] in "ac" and _CARE_OF.match(t):
+        t = _CARE_OF.sub("", t)
     if "box" in t:  # the regexes only run where they can match: this runs once per distinct street
         t = _PO_BOX.sub("po box", t)
     if "#" in t:
+        t = _UNIT_HASH.sub(r"\1 ", t)  # 'Apt. #3B' is Apt 3B: the sign says no more than the word
         t = _HASH_UNIT.sub(r" # \1", t)
     t = t.replace(".", " ").replace(",", " ").replace(";", " ")
     if _HOUSE_LETTER.match(t):  # a failed match costs less than a sub that finds nothing
@@ -108,6 +142,8 @@ def normalise_street(text: str | None) -> str | None:
     elif t[-2:-1] == " " and _LAST_HOUSE_LETTER.search(t):
         t = _LAST_HOUSE_LETTER.sub(r"\1\2", t)  # 'Hauptstr. 5 a' is house 5a, as 'Hauptstr. 5a' ('Hwy 9 W' keeps its W)
     toks = t.split()
+    if toks and "/" in toks[0] or len(toks) > 1 and toks[0] in _LEADING_UNITS and "/" in toks[1]:
+        toks = _unit_slash_house(toks)
     if len(toks) >= 3 and toks[0] in _LEADING_UNITS and toks[2][0].isdigit():
         toks = toks[2:] + toks[:2]  # 'Flat 3, 12 High Street' is 12 High Street, Flat 3: one form for both
     out: list[str] = []
@@ -128,11 +164,32 @@ def normalise_street(text: str | None) -> str | None:
     return result or None
 
 
+def _unit_slash_house(toks: list[str]) -> list[str]:
+    """'5/23 George St' (or 'Unit 5/23 George St') is flat 5 of number 23, as Australia and New Zealand
+    write it: '23 george st apt 5', the form of 'Unit 5, 23 George Street'. '1/2' after a house
+    number ('123 1/2 Main St', a US half address) is not at the start and is left alone."""
+    start = 1 if toks[0] in _LEADING_UNITS else 0
+    m = _UNIT_SLASH_HOUSE.fullmatch(toks[start])
+    if not m or len(toks) <= start + 1:
+        return toks
+    return [m.group(2), *toks[start + 1:], "apt", m.group(1)]
+
+
 def display_street(norm: str | None) -> str | None:
     """Display form of a normalised street line: '12 oak st apt 4' -> '12 Oak St Apt 4'."""
     if not norm:
         return None
-    return " ".join([_display_word(tok) for tok in norm.split()])
+    words = norm.split()
+    out = [_display_word(tok) for tok in words]
+    for i in range(1, len(words)):  # 'Rue de la Paix', 'Ave of the Americas' ('12 De Soto St' keeps its De)
+        word, before = words[i], words[i - 1]
+        if not (before in _STREET_PARTICLES or before in _NAMED_AFTER or word in ("of", "the") and before.isalpha()):
+            continue
+        if word in _STREET_PARTICLES:
+            out[i] = word
+        elif word[1:2] == "'" and word[0] in "dl":  # 'Rue d'Alésia'
+            out[i] = word[0] + out[i][1:]
+    return " ".join(out)
 
 
 @lru_cache(maxsize=1 << 16)  # street words repeat: a few thousand distinct words in a million lines
@@ -141,7 +198,18 @@ def _display_word(tok: str) -> str:
         return _UNIT_ABBR_DISPLAY[tok]
     if tok in _DIRECTION_ABBRS and len(tok) <= 2:
         return tok.upper()
-    return tok.capitalize()
+    return _capitalised(tok)
+
+
+def _capitalised(word: str) -> str:
+    """'saint-germain-en-laye' -> 'Saint-Germain-en-Laye', 'stratford-upon-avon' -> 'Stratford-upon-Avon':
+    each part of a hyphenated name capitalised but the small words that join them."""
+    if "'" in word:  # "o'connell" -> "O'Connell", "d'alesia" -> "D'Alesia"
+        return "'".join(_capitalised(part) for part in word.split("'"))
+    if "-" not in word:
+        return word.capitalize()
+    parts = word.split("-")
+    return "-".join(p if i and p in _HYPHEN_JOINERS else p.capitalize() for i, p in enumerate(parts))
 
 
 def parse_one_line(line: str) -> tuple[str | None, str | None, str | None, str | None]:
@@ -150,14 +218,19 @@ def parse_one_line(line: str) -> tuple[str | None, str | None, str | None, str |
     if "," not in text:
         return parse_comma_free_line(text) or (text or None, None, None, None)
     m = _TAIL.match(text)
-    if m and not m.group("postcode").isdigit() and not _is_region(m.group("region")):
+    town_region = m and _town_and_region(m.group("city"), m.group("region"))
+    if m and not town_region and not m.group("postcode").isdigit():
         m = None  # 'Ottawa, K1M 1M4': a town before a Canadian postcode, not a province
     if m:
-        street, city = m.group("street"), m.group("city")
-        region = normalise_region(m.group("region"))
-        if city is None and "," not in street:
-            return street or None, None, region, m.group("postcode")
-        return street or None, city, region, m.group("postcode")
+        street, (city, region) = m.group("street"), town_region or (m.group("city"), m.group("region"))
+        if not city and "," not in street:
+            street, city = _street_and_town(street.split()) or (street, None)
+        return street or None, city or None, normalise_region(region), m.group("postcode")
+    m = _AU_TAIL.match(text)
+    if m:
+        street, _, city = m.group("rest").rpartition(",")
+        street, city = (street, city.strip()) if street else _street_and_town(city.split()) or (city, None)
+        return street or None, city or None, m.group("region").upper(), m.group("postcode")
     m = _POSTCODE_TAIL.match(text)
     if m:
         return m.group("street") or None, m.group("city") or None, None, m.group("postcode")
@@ -218,20 +291,26 @@ def _is_town(text: str) -> bool:
     return text.split()[-1].lower().strip(".") not in STREET_TYPES
 
 
-def _is_region(text: str) -> bool:
-    """A two-letter code or a US state name (what the one-line pattern may take as the region)."""
-    t = text.strip(" .").lower()
-    return len(t) == 2 or t in US_STATES
+def _town_and_region(city: str | None, region: str) -> tuple[str | None, str] | None:
+    """The town and the region of what the one-line pattern read as town and region, the region a
+    two-letter code or a state's or province's name ('New York NY' after a street's comma is New
+    York, NY, not New, 'York NY'); None where neither ends it."""
+    words = f"{city or ''} {region}".split()
+    for size in (4, 3, 2, 1):
+        tail = " ".join(words[-size:]).strip(" .")
+        if len(words) >= size and (tail.lower() in REGION_NAMES or (size == 1 and len(tail) == 2)):
+            return " ".join(words[:-size]) or None, tail
+    return None
 
 
 @lru_cache(maxsize=4096)  # called for every one-line address, over a few hundred distinct regions
 def normalise_region(text: str | None) -> str | None:
-    """US state names to their two-letter codes, other regions upper-cased."""
+    """US state, Canadian province and Australian state names to their codes, other regions upper-cased."""
     if text is None or is_junk_text(text):
         return None
     t = fold(text).strip(" .").lower()
-    if t in US_STATES:
-        return US_STATES[t]
+    if t in REGION_NAMES:
+        return REGION_NAMES[t]
     return t.upper()
 
 
@@ -249,7 +328,8 @@ def normalise_postcode(text: str | None) -> str | None:
         t = t[:5]
     elif _SPLIT_POSTCODE.match(t):
         t = t.replace(" ", "")
-        t = f"{t[:-3]} {t[-3:]}"
+        cut = 3 if _EIRCODE_WHOLE.match(t) else -3  # an Eircode's routing key has three characters
+        t = f"{t[:cut]} {t[cut:]}"
     digits = _NOT_DIGIT.sub("", t)
     if digits and digits == t and len(set(digits)) == 1:
         return None
@@ -271,12 +351,15 @@ def normalise_country(text: str | None) -> str | None:
         return None
 
 
-def restore_zip_zero(postcode: pd.Series, country: pd.Series | None) -> pd.Series:
+def restore_zip_zero(postcode: pd.Series, country: pd.Series | None, region: pd.Series | None = None) -> pd.Series:
     """'2108' -> '02108' for US records: a spreadsheet that read a ZIP as a number dropped its leading
-    zero (New England, New Jersey, Puerto Rico). Other countries' four-digit postcodes are left alone."""
+    zero (New England, New Jersey, Puerto Rico). Other countries' four-digit postcodes are left alone,
+    and so is a record whose region is no US state's ('Sydney NSW 2000' under a US default)."""
     if country is None:
         return postcode
     lost = postcode.astype("string").str.fullmatch(r"\d{4}").fillna(False) & country.eq("US").fillna(False)
+    if region is not None:
+        lost &= region.isna() | region.isin(_US_STATE_CODES)
     return postcode.where(~lost, "0" + postcode.astype("string"))
 
 
@@ -308,13 +391,14 @@ def standardise_addresses(line: pd.Series, city: pd.Series, region: pd.Series, p
     street_src, city_src, region_src, post_src = (pd.Series(a, index=line.index, dtype="object")
                                                   for a in (street_src, city_src, region_src, post_src))
     street_norm = map_distinct(street_src, normalise_street)
+    regions = map_distinct(region_src, normalise_region)
     # shown with the accents the record wrote ('München', 'Rue de l'Église'); keyed without them
     return pd.DataFrame(
         {
             "address_line": accents_restored([map_distinct(street_norm, display_street)], street_src, line)[0],
             "city": accents_restored([map_distinct(city_src, _display_city)], city_src, line)[0],
-            "region": map_distinct(region_src, normalise_region),
-            "postcode": restore_zip_zero(map_distinct(post_src, normalise_postcode), country),
+            "region": regions,
+            "postcode": restore_zip_zero(map_distinct(post_src, normalise_postcode), country, regions),
         },
         index=line.index,
     )
@@ -351,4 +435,4 @@ def _parsed_parts(lines: pd.Series) -> tuple[np.ndarray, ...]:
 def _display_city(text: str) -> str | None:
     if is_junk_text(text):
         return None
-    return " ".join(w.capitalize() for w in fold(text).lower().split())
+    return " ".join(_capitalised(w) for w in fold(text).lower().split())

@@ -17,14 +17,9 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-_TEXT = np.dtypes.StringDType()
+from identity_resolution.addresses import CA_PROVINCES
 
-CA_PROVINCES = {
-    "alberta": "AB", "british columbia": "BC", "manitoba": "MB", "new brunswick": "NB",
-    "newfoundland and labrador": "NL", "newfoundland": "NL", "nova scotia": "NS", "ontario": "ON",
-    "prince edward island": "PE", "quebec": "QC", "saskatchewan": "SK", "northwest territories": "NT",
-    "nunavut": "NU", "yukon": "YT",
-}
+_TEXT = np.dtypes.StringDType()
 
 _PROVINCE_CODES = frozenset(CA_PROVINCES.values())
 

@@ -288,7 +288,7 @@ def test_ambiguous_birth_dates_are_read_the_way_the_records_country_writes_them(
         ("24 Sussex Drive, Ottawa, k1m1m4", "24 Sussex Dr", "Ottawa", None, "K1M 1M4"),
         # continental Europe: postcode before the town, perhaps the country after it
         ("Hauptstraße 5, 10115 Berlin", "Hauptstr 5", "Berlin", None, "10115"),
-        ("12 rue de la Paix, 75002 Paris, France", "12 Rue De La Paix", "Paris", None, "75002"),
+        ("12 rue de la Paix, 75002 Paris, France", "12 Rue de la Paix", "Paris", None, "75002"),
         ("Damrak 1, 1012 LG Amsterdam", "Damrak 1", "Amsterdam", None, "1012 LG"),
         ("ul. Marszałkowska 10, 00-950 Warszawa", "Ul Marszalkowska 10", "Warszawa", None, "00-950"),
         ("Suite 200, 1234 Main Street", "1234 Main St Ste 200", None, None, None),  # the unit after the street, as usual
@@ -304,8 +304,28 @@ def test_ambiguous_birth_dates_are_read_the_way_the_records_country_writes_them(
         ("12 St Marks Pl Brooklyn NY 11201", "12 St Marks Pl", "Brooklyn", "NY", "11201"),
         ("P.O. Box 12 Springfield IL 62704", "Po Box 12", "Springfield", "IL", "62704"),
         ("123 Queen St W Toronto ON M5H 2M9", "123 Queen St W", "Toronto", "ON", "M5H 2M9"),
+        # the town and the state after one comma: the state is the two letters or the state's name
+        ("350 5th Ave, New York NY 10118", "350 5th Ave", "New York", "NY", "10118"),
+        ("350 5th Ave Fl 34, New York NY 10118-0110", "350 5th Ave Fl 34", "New York", "NY", "10118"),
+        ("12 Oak St, Concord New Hampshire 03031", "12 Oak St", "Concord", "NH", "03031"),
+        ("12 Oak St Springfield, IL 62704", "12 Oak St", "Springfield", "IL", "62704"),
+        ("123 Queen St W, Toronto, Ontario M5H 2M9", "123 Queen St W", "Toronto", "ON", "M5H 2M9"),
+        # a sign after the unit word says no more than the word; a care-of line names no place
+        ("12 Oak St., Apt. #3B, Springfield, Illinois 62704", "12 Oak St Apt 3b", "Springfield", "IL", "62704"),
+        ("c/o Jane Smith, 12 Oak St, Springfield, IL 62704", "12 Oak St", "Springfield", "IL", "62704"),
+        # Australia: 'unit/house', a state code before a four-digit postcode; Ireland's Eircode
+        ("Unit 5/23 George St, Sydney NSW 2000", "23 George St Apt 5", "Sydney", "NSW", "2000"),
+        ("5/23 George Street, Sydney, NSW, 2000", "23 George St Apt 5", "Sydney", "NSW", "2000"),
+        ("23 George St Sydney NSW 2000, Australia", "23 George St", "Sydney", "NSW", "2000"),
+        ("123 1/2 Main St", "123 1/2 Main St", None, None, None),  # a US half address stays as written
+        ("12 Main Street, Dublin 2, d02x285", "12 Main St", "Dublin 2", None, "D02 X285"),
+        # the small words of continental street names and hyphenated towns as they are written
+        ("7 rue de la République, 42000 SAINT-ÉTIENNE", "7 Rue de la République", "Saint-Étienne", None, "42000"),
+        ("12 rue d'Alésia, 78100 Saint-Germain-en-Laye", "12 Rue d'Alésia", "Saint-Germain-en-Laye", None, "78100"),
+        ("100 Avenue of the Americas, New York, NY 10013", "100 Ave of the Americas", "New York", "NY", "10013"),
+        ("12 De Soto St, Stratford-upon-Avon CV37 6EF", "12 De Soto St", "Stratford-upon-Avon", None, "CV37 6EF"),
         # ... and left whole where the street's end or the state cannot be told
-        ("100 Avenue of the Americas New York NY 10013", "100 Ave Of The Americas New York Ny 10013", None, None, None),
+        ("100 Avenue of the Americas New York NY 10013", "100 Ave of the Americas New York Ny 10013", None, None, None),
         ("12 Oak St Springfield XY 62704", "12 Oak St Springfield Xy 62704", None, None, None),
         # a house letter after a space is the letter of the house number
         ("Hauptstr. 5 a, 10115 Berlin", "Hauptstr 5a", "Berlin", None, "10115"),
@@ -447,7 +467,7 @@ def test_missing_hash_key_is_an_error_only_when_ids_are_present(monkeypatch):
         ({"full_name": "Jürgen Müller-Lüdenscheidt"}, "family_name", "Müller-Lüdenscheidt"),
         ({"city": "MÜNCHEN", "country": "DE"}, "city", "München"),
         ({"address_line": "Königsallee 5", "city": "Düsseldorf", "country": "DE"}, "address_line", "Königsallee 5"),
-        ({"address_line": "8 rue de l'Église, 25000 Besançon", "country": "FR"}, "address_line", "8 Rue De L'église"),
+        ({"address_line": "8 rue de l'Église, 25000 Besançon", "country": "FR"}, "address_line", "8 Rue de l'Église"),
         # a letter that is no ASCII letter with a mark is shown folded, as it is matched
         ({"full_name": "Иван Петров"}, "full_name", "Ivan Petrov"),
         ({"full_name": "Łukasz Wójcik"}, "full_name", "Lukasz Wójcik"),
