@@ -56,8 +56,16 @@ def demo_environment(demo_dir: Path) -> Iterator[None]:
 def print_summary(warehouse: Path, truth_csv: Path | None) -> None:
     from hub.summary import customer_counts, metrics_table, quality_against_truth, silo_counts, silo_table
     from warehouse.connection import open_warehouse
+    from warehouse.security.connect import table_exists
 
+    if not warehouse.exists():
+        console.print(f"[yellow]{warehouse}: no warehouse yet (no sync has loaded anything): nothing to summarise.[/]")
+        return
     with open_warehouse(warehouse, read_only=True) as con:
+        if not (table_exists(con, "ops", "sync_runs") and table_exists(con, "marts", "customers")):
+            console.print("[yellow]No silo has been staged and resolved yet (see the failures above): nothing to "
+                          "summarise.[/]")
+            return
         console.print(silo_table(silo_counts(con)))
         console.print(metrics_table("Customers", customer_counts(con)))
         scores = quality_against_truth(con, truth_csv) if truth_csv is not None and truth_csv.exists() else None

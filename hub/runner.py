@@ -69,9 +69,14 @@ def run_job(warehouse: Path, silos: Path | None = None, job_name: str = MAIN_JOB
 
 
 def _root_message(error) -> str:
-    """Dagster wraps the asset's exception; the user needs the innermost message."""
+    """Dagster wraps the asset's exception; the user needs the innermost message (past the retry
+    policy's 'Exceeded max_retries of 3', which says nothing of what failed)."""
+    retried = error.cause is not None and "RetryRequested" in error.cls_name
+    if retried:
+        error = error.cause
     while error.cause is not None and not error.message.split(":", 1)[-1].strip():
         error = error.cause
     if error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name:
         error = error.cause
-    return error.message.strip()
+    message = error.message.strip()
+    return f"{message} (after every retry)" if retried else message

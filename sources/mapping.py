@@ -104,7 +104,7 @@ def map_records(silo: SiloConfig, raw: pd.DataFrame) -> MappedRecords:
     if out["country"].isna().all() and silo.country and silo.mapping.country is None:
         out["country"] = silo.country
     out["is_deleted"] = _deleted(silo, raw)
-    lone, reason = _lone_cells(raw)
+    lone, reason = _report_lines(raw)
     problems.add(lone & ~out["is_deleted"], reason)  # a deletion may name nothing but the record
     facts = _facts(silo, raw, out["source_record_id"], problems)
 
@@ -119,33 +119,50 @@ def map_records(silo: SiloConfig, raw: pd.DataFrame) -> MappedRecords:
 # columns the loader adds beside the silo's own
 _LOADER_COLUMNS = ("_dlt_", "_table", FILE_COLUMN, REFRESH_DELETED)
 _LONE_CELL_MIN_COLUMNS = 3
+# how a report's closing or subtotal line starts, in the languages departments export in
+_FOOTER_WORDS = (
+    r"^\s*(?:(?:grand\s+|sub-?)?totals?\b|total\s+g[ée]n[ée]ral|sum(?:me)?\b|summary\b|gesamt|insgesamt|totaal|"
+    r"end\s+of\s+(?:report|file|data|list)|fin\s+du\s+rapport|ende\s+des\s+berichts|page\s+\d|seite\s+\d|"
+    r"\(?\d[\d,.]*\s+(?:rows?|records?|customers?|entries|lines?)\b|(?:record|row|line)s?\s+count|count\s*:|"
+    r"(?:report\s+)?(?:generated|printed|exported)\s+(?:on|at|by)\b)"
+)
 
 
-def _lone_cells(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Rows of a table of three or more columns with one cell filled: a report's footer or title line
-    ('Total: 2 customers', 'Page 3 of 7') exported with the data, not a customer. Rejected with the
-    reason (and kept), not staged as a customer of its own."""
+def _report_lines(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Rows of a table of three or more columns that are a report's title, footer or subtotal line
+    exported with the data, not a customer: one cell filled ('Total: 2 customers', 'Page 3 of 7'), or
+    at most half the cells with the first reading as a footer's ('Total;3 customers', psql's '(3
+    rows)', 'Subtotal;;;1 250,00'). Rejected with the reason (and kept), not staged as a customer."""
     data = [c for c in raw.columns if not c.startswith(_LOADER_COLUMNS)]
+    none = pd.Series(False, index=raw.index)
     if len(data) < _LONE_CELL_MIN_COLUMNS:
-        return pd.Series(False, index=raw.index), ""
+        return none, ""
     cells = np.zeros(len(raw), dtype=np.int32)
-    for column in data:  # column by column: no copy of the whole table
-        cells += raw[column].notna().to_numpy()
-    few = cells <= 2  # a cell of blanks counts as empty: looked at only on such rows
-    sparse = raw.loc[few, data]
-    filled = sparse.notna() & sparse.astype(str).apply(lambda c: c.str.strip() != "")
-    one = (filled.sum(axis=1) == 1).to_numpy(dtype=bool)
+    first = np.full(len(raw), None, dtype=object)
+    for column in reversed(data):  # column by column: no copy of the whole table
+        present = raw[column].notna().to_numpy()
+        cells += present
+        first = np.where(present, raw[column].to_numpy(dtype=object), first)
     lone = np.zeros(len(raw), dtype=bool)
-    lone[np.flatnonzero(few)[one]] = True
-    lone = pd.Series(lone, index=raw.index)
+    few = np.flatnonzero(cells <= 2)  # a cell of blanks counts as empty: looked at only on such rows
+    lone[few] = (_filled(raw.loc[raw.index[few], data]).sum(axis=1) == 1).to_numpy(dtype=bool)
+    half = np.flatnonzero(cells <= len(data) // 2)
+    opening = pd.Series(first[half], dtype="string[pyarrow]").str.contains(_FOOTER_WORDS, case=False, regex=True)
+    lone[half] |= opening.fillna(False).to_numpy(dtype=bool)
     if not lone.any():
-        return lone, ""
-    rows = filled[one]
+        return none, ""
+    rows = _filled(raw.loc[lone, data])
     column = rows.idxmax(axis=1)
     value = pd.Series([raw.at[i, c] for i, c in column.items()], index=column.index)
-    reason = ("only one cell filled (" + value.map(lambda v: repr(str(v)[:60])) + " in column " + column
+    what = np.where(rows.sum(axis=1) == 1, "only one cell filled (", "a footer's words (")
+    reason = (what + value.map(lambda v: repr(str(v)[:60])) + " in column " + column
               + "): a report's title or footer line, not a customer")
-    return lone, reason.reindex(raw.index)
+    return pd.Series(lone, index=raw.index), reason.reindex(raw.index)
+
+
+def _filled(cells: pd.DataFrame) -> pd.DataFrame:
+    """Which cells hold more than blanks."""
+    return cells.notna() & cells.astype(str).apply(lambda c: c.str.strip() != "")
 
 
 def _record_ids(silo: SiloConfig, raw: pd.DataFrame) -> pd.Series:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -132,3 +134,24 @@ def test_unreachable_silo_fails_only_its_own_assets(hub_copy, monkeypatch):
         assert by_step[f"staging__{silo}"].event_type_value == "STEP_SUCCESS"
     message = by_step["raw_support"].step_failure_data.error.to_string()
     assert "silo support" in message
+
+
+def test_a_first_sync_that_fails_names_its_cause_and_prints_no_traceback(tmp_path):
+    """The retry policy's 'Exceeded max_retries of 1' said nothing of what failed, and the summary
+    after it raised a traceback on a warehouse that was never created."""
+    from conftest import clean_env
+
+    silos = tmp_path / "silos"
+    silos.mkdir()
+    (silos / "shop.yaml").write_text(
+        "name: shop\nkind: files\nschedule: '0 * * * *'\nretries: {max_retries: 1, backoff_seconds: 1}\n"
+        f"files:\n  tables:\n    - {{name: customers, path: {tmp_path / 'not_mounted'}, glob: '*.csv', primary_key: id}}\n"
+        "mapping:\n  source_record_id: id\n  email: email\n")
+    result = subprocess.run([sys.executable, "-m", "hub.cli", "sync", "shop", "--warehouse", str(tmp_path / "hub.duckdb")],
+                            cwd=tmp_path, env={**clean_env(), "HUB_SILOS_DIR": str(silos), "HUB_HASH_KEY": "k",
+                                               "COLUMNS": "400"},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert f"folder {tmp_path / 'not_mounted'} does not exist" in result.stdout
+    assert "(after every retry)" in result.stdout and "Exceeded max_retries" not in result.stdout
+    assert "nothing to summarise" in result.stdout and "Traceback" not in result.stdout + result.stderr

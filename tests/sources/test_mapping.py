@@ -109,7 +109,8 @@ def test_bad_values_reject_the_row_with_reasons_and_nothing_is_lost(tmp_path):
 
 
 def test_a_reports_footer_line_is_rejected_not_staged_as_a_customer(tmp_path):
-    """'Total: 2 customers' under the data, in the id column or another, is kept with its reason."""
+    """'Total: 2 customers' under the data, in the id column or another, or 'Total;3 customers' over two
+    cells, is kept with its reason."""
     silo = silo_from(tmp_path)
     empty = {column: None for column in ROW}
     raw = raw_frame([ROW, {**ROW, "account_no": "A2"}, {**empty, "account_no": "Total: 2 customers"},
@@ -121,6 +122,17 @@ def test_a_reports_footer_line_is_rejected_not_staged_as_a_customer(tmp_path):
     assert "only one cell filled ('Total: 2 customers' in column account_no)" in reasons[0]
     assert "'  Page 1 of 1 ' in column customer_name" in reasons[1]
     assert "'A3' in column account_no" in reasons[2]  # a cell of blanks is no second cell
+    # a footer or subtotal line of two cells or more, as long as it starts with a footer's words
+    footers = raw_frame([ROW, {**empty, "account_no": "Total", "customer_name": "3 customers"},
+                         {**empty, "account_no": "(2 rows)"}, {**empty, "account_no": "Subtotal", "balance": "1 250,00"},
+                         {**empty, "account_no": "A4", "customer_name": "Total Wine", "phone": "217-555-0199"},
+                         {**empty, "account_no": "Page", "customer_name": "Smith, Ann", "phone": "217-555-0142"}])
+    out = map_records(silo, footers)
+    assert out.records["source_record_id"].tolist() == ["A1", "A4", "Page"]  # a customer named Total Wine stays
+    reasons = out.rejected.set_index("source_record_id")["reason"]
+    assert "a footer's words ('Total' in column account_no): a report's title or footer line" in reasons["Total"]
+    assert "only one cell filled ('(2 rows)'" in reasons["(2 rows)"]
+    assert "a footer's words ('Subtotal'" in reasons["Subtotal"]
     # a row a full refresh no longer holds is a deletion, however little of it is left
     gone = raw_frame([ROW, {**empty, "account_no": "A2"}])
     gone[REFRESH_DELETED] = [False, True]
