@@ -1,6 +1,7 @@
 """The hub's matcher against Splink 5 (DuckDB backend) on the same generated input, same run.
 
 Run: /work/venv/bin/python benchmarks/splink_compare.py [--people 100000] [--seed 7] [--timeout 1800]
+         [--splink-configs baseline tuned]
 Needs a separate venv with Splink (a benchmark comparison only, never a hub dependency):
     python3 -m venv /work/splinkvenv && /work/splinkvenv/bin/pip install splink
 
@@ -8,13 +9,16 @@ Steps, each timed:
 1. input: `hub.demo.generator.generate_canonical(people)` (reused from benchmarks/out/ when present);
 2. standardise once with `identity_resolution.standardise_records` into a staging Parquet that both
    matchers read, so the comparison is matcher against matcher;
-3. three child processes, each with its own wall time and peak memory: the sampled sum over the
-   child and the workers it forks (tree_memory.py, PSS), or the child's own peak resident memory
-   (os.wait4 rusage) where that is larger (a peak shorter than the sampling interval):
+3. child processes, one after another, each with its own wall time and peak memory: the sampled sum
+   over the child and the workers it forks (tree_memory.py, PSS), or the child's own peak resident
+   memory (os.wait4 rusage) where that is larger (a peak shorter than the sampling interval):
    - `hub resolve` end to end on the raw input (standardising included),
    - the hub matcher alone on the staged Parquet (benchmarks/hub_matcher_runner.py),
-   - Splink on the staged Parquet (benchmarks/splink_runner.py in the Splink venv), killed past --timeout;
-4. every output is scored with `identity_resolution.evaluate` against the generator's truth.
+   - Splink on the staged Parquet (benchmarks/splink_runner.py in the Splink venv), once per
+     configuration in --splink-configs (default both: "baseline", stock comparisons; "tuned", tuned
+     at 100k people; see splink_runner.py), each killed past --timeout;
+4. every output is scored with `identity_resolution.evaluate` against the generator's truth. A
+   "<config> / this" column is that Splink run's seconds over the row's (above 1.00x: the row is faster).
 The 1-minute load average is printed before and after each child (other jobs share the machine).
 """
 from __future__ import annotations
@@ -38,7 +42,8 @@ from tree_memory import PeakTreeMemory
 
 HERE = Path(__file__).resolve().parent
 SPLINK_PYTHON = Path(os.environ.get("SPLINK_PYTHON", "/work/splinkvenv/bin/python"))
-console = Console(width=200)  # the figures table is pasted into docs; never wrap it
+SPLINK_CONFIGS = ("baseline", "tuned")  # splink_runner.CONFIGS (that module imports Splink: not importable here)
+console = Console(width=240)  # the figures table is pasted into docs; never wrap it
 
 
 @dataclass
@@ -51,6 +56,7 @@ class Run:
     load_after: float = 0.0
     metrics: dict = field(default_factory=dict)
     stages: dict = field(default_factory=dict)
+    splink_config: str | None = None  # the splink_runner.py --config of a Splink run
 
 
 def load1() -> float:
@@ -113,26 +119,45 @@ def fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def ratio(splink: Run, run: Run) -> float | None:
+    """Splink's seconds over the run's: above 1 the run is faster than that Splink configuration."""
+    if splink.status == "ok" and run.status == "ok" and run.seconds:
+        return splink.seconds / run.seconds
+    return None
+
+
 def print_table(runs: list[Run], people: int, records: int, standardise_seconds: float) -> None:
     table = Table(title=f"Hub vs Splink on {records:,} generated records ({people:,} people, 5 silos)")
+    splinks = [r for r in runs if r.splink_config]
     for col in ["tool", "records", "seconds", "peak GiB", "pair P", "pair R", "pair F1", "B3 F1",
-                "Splink / this", "load 1m before/after", "status"]:
+                *(f"{r.splink_config} / this" for r in splinks), "load 1m before/after", "status"]:
         table.add_column(col, justify="left" if col in ("tool", "status") else "right")
-    splink = next((r for r in runs if r.tool.startswith("splink")), None)
     for run in runs:
         m = run.metrics
-        ratio = None
-        if splink and splink.status == "ok" and run.status == "ok" and run.seconds:
-            ratio = splink.seconds / run.seconds
+        ratios = [ratio(splink, run) for splink in splinks]
         table.add_row(run.tool, f"{m.get('records', records):,}", fmt(run.seconds, ".1f"), fmt(run.peak_gib, ".2f"),
                       fmt(m.get("pairwise_precision"), ".4f"), fmt(m.get("pairwise_recall"), ".4f"),
                       fmt(m.get("pairwise_f1"), ".4f"), fmt(m.get("bcubed_f1"), ".4f"),
-                      "-" if ratio is None else f"{ratio:.2f}x", f"{run.load_before:.2f}/{run.load_after:.2f}", run.status)
+                      *("-" if r is None else f"{r:.2f}x" for r in ratios),
+                      f"{run.load_before:.2f}/{run.load_after:.2f}", run.status)
     console.print(table)
     console.print(f"standardise_records (shared input, in this process): {standardise_seconds:.1f}s")
     for run in runs:
         if run.stages:
             console.print(f"{run.tool} stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in run.stages.items()))
+
+
+def run_splink(config: str, staged_path: Path, stem: str, timeout: float, env: dict, truth: pd.DataFrame) -> Run:
+    """One Splink configuration on the staged input, as its own child process, scored."""
+    out, stages = OUT / f"{stem}_splink_{config}_clusters.parquet", OUT / f"{stem}_splink_{config}_stages.json"
+    stages.unlink(missing_ok=True)
+    run = run_child(f"splink 5 duckdb ({config})",
+                    [str(SPLINK_PYTHON), str(HERE / "splink_runner.py"), str(staged_path), str(out),
+                     "--config", config, "--timings", str(stages)], timeout, env)
+    run.splink_config = config
+    score(run, out, "cluster_id", truth)
+    run.stages = read_stages(stages)
+    return run
 
 
 def main() -> None:
@@ -141,6 +166,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds before Splink is killed")
     ap.add_argument("--skip-end-to-end", action="store_true", help="skip `hub resolve` on the raw input")
+    ap.add_argument("--splink-configs", nargs="+", choices=SPLINK_CONFIGS, default=list(SPLINK_CONFIGS),
+                    help="splink_runner.py configurations to run, each its own row (default: both)")
     args = ap.parse_args()
     if not SPLINK_PYTHON.exists():
         raise SystemExit(f"{SPLINK_PYTHON}: no Splink venv; create it as the module docstring says (or set SPLINK_PYTHON)")
@@ -168,13 +195,8 @@ def main() -> None:
     run.stages = read_stages(stages)
     runs.append(run)
 
-    out, stages = OUT / f"{stem}_splink_clusters.parquet", OUT / f"{stem}_splink_stages.json"
-    stages.unlink(missing_ok=True)
-    run = run_child("splink 5 duckdb (staged)", [str(SPLINK_PYTHON), str(HERE / "splink_runner.py"), str(staged_path),
-                                                 str(out), "--timings", str(stages)], args.timeout, env)
-    score(run, out, "cluster_id", truth)
-    run.stages = read_stages(stages)
-    runs.append(run)
+    for config in args.splink_configs:
+        runs.append(run_splink(config, staged_path, stem, args.timeout, env, truth))
 
     print_table(runs, args.people, len(truth), standardise_seconds)
 
