@@ -160,12 +160,16 @@ def new(kind: str = typer.Argument(..., help="sql, files or rest"),
         path: Optional[str] = typer.Option(None, help="files: folder or fsspec URL of the drops"),
         glob: str = typer.Option("*.csv", help="files: which files to read"),
         base_url: Optional[str] = typer.Option(None, help="rest: API base URL"),
+        endpoint: Optional[str] = typer.Option(None, help="rest: path of the customers endpoint (with any query "
+                                               "parameters): one page of it is read to fill the file in"),
+        token_env: Optional[str] = typer.Option(None, help="rest: environment variable holding a bearer token"),
         silos: Optional[Path] = FolderOption,
         force: bool = typer.Option(False, help="Overwrite an existing file")) -> None:
-    """Write a commented starter file silos/NAME.yaml (for SQL, introspected from the table)."""
+    """Write a commented starter file silos/NAME.yaml, read from the table, the first file or one page of the API."""
     import re
 
-    from sources.starter import files_starter, rest_starter, sql_starter
+    from sources.rest_starter import rest_starter
+    from sources.starter import files_starter, sql_starter
 
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         err.print(f"Silo name {name!r}: use lower case letters, digits and _ (starting with a letter)")
@@ -175,7 +179,7 @@ def new(kind: str = typer.Argument(..., help="sql, files or rest"),
         err.print(f"{target} exists; pass --force to overwrite it")
         raise typer.Exit(2)
     starters = {"sql": lambda: sql_starter(name, url_env or f"{name.upper()}_DB_URL", table, schema),
-                "files": lambda: files_starter(name, path, glob), "rest": lambda: rest_starter(name, base_url)}
+                "files": lambda: files_starter(name, path, glob), "rest": lambda: rest_starter(name, base_url, endpoint, token_env)}
     if kind not in starters:
         err.print(f"Unknown kind {kind!r}: use sql, files or rest")
         raise typer.Exit(2)

@@ -391,31 +391,3 @@ def _format_lines(glob: str, file_format: str | None, layout: list[dict] | None)
     return ("      format: fixed_width            # no delimiter: each field at a fixed position\n"
             "      fixed_width:                   # read from the header line: check it against the record layout\n"
             f"        columns:\n{fields}")
-
-
-def rest_starter(name: str, base_url: str | None = None) -> str:
-    env = name.upper()
-    return f"""\
-# Silo {name}: a REST API. Secrets come from environment variables only.
-name: {name}
-kind: rest
-description: ""
-schedule: "*/30 * * * *"
-retries: {{max_retries: 4, backoff_seconds: 15}}
-country: US
-rest:
-  base_url: {base_url or "${" + env + "_API_URL}"}
-  auth: {{type: bearer, token: "${{{env}_API_TOKEN}}"}}   # or api_key / http_basic
-  paginator: {{type: json_link, next_url_path: links.next}}   # or page_number, offset, cursor
-  endpoints:
-    - name: customers
-      path: api/v1/customers
-      params: {{per_page: 100}}
-      data_selector: data              # where the records are in each response
-      primary_key: id
-      incremental: {{param: updated_since, cursor_path: updated_at}}
-mapping:                           # TODO: map your fields (see docs/silos.md)
-  email: email
-  # name: {{column: name, form: free}}
-facts: []
-"""

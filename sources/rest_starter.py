@@ -1,0 +1,261 @@
+"""The starter silo file of a REST API (`hub silos new rest NAME --base-url URL --endpoint PATH`):
+one page of the endpoint is fetched and read for where its records are (data_selector), how it
+pages (a Link header, a next link or a cursor in the body, a page count, a total with offsets),
+which field identifies a record, which one changes with it, and a guessed mapping to review.
+
+Pagination is read from what real APIs send: `links.next` (JSON:API), `next` (Django REST
+framework), `@odata.nextLink` (Microsoft Dynamics and Graph), `nextRecordsUrl` (Salesforce),
+`paging.next.link` (HubSpot), `meta.next_cursor` / `response_metadata.next_cursor` (Slack),
+`nextPageToken` (Google), `meta.total_pages`, `total` with `offset`, and the `Link` header (GitHub).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from sources.starter import (_country_line, _mapping_lines, _yaml_columns, _yaml_text, column_key, guess_country,
+                             guess_cursor, guess_primary_key, guess_starter_mapping)
+
+PROBE_TIMEOUT = 30  # seconds for the one request the starter makes
+# body keys (compared like column names: no case, no separators) and what they say about paging
+_NEXT_LINKS = frozenset({"next", "nextpage", "nexturl", "nextlink", "nextpageurl", "odatanextlink",
+                         "nextrecordsurl", "link", "href"})
+_CURSORS = frozenset({"nextcursor", "cursor", "nextpagetoken", "pagetoken", "after", "endcursor", "continuationtoken",
+                      "nexttoken", "nextpagecursor", "scrollid"})
+_PAGE_COUNTS = frozenset({"totalpages", "pages", "pagecount", "lastpage", "numpages"})
+_TOTALS = frozenset({"total", "totalcount", "totalresults", "totalrecords", "totalitems", "count", "totalsize"})
+_PAGING_PARENTS = frozenset({"links", "link", "paging", "pagination", "meta", "page", "cursor", "next",
+                             "responsemetadata", "metadata", "info"})
+_PAGE_PARAMS = ("page", "pagenumber", "pageno", "p")
+_LIMIT_PARAMS = ("limit", "perpage", "pagesize", "per_page", "size", "count", "top")
+
+
+@dataclass
+class RestSample:
+    records: list[dict]
+    data_selector: str | None  # dotted path to the records; None: the body is the list
+    paginator: dict[str, Any]
+    params: dict[str, str]  # the query parameters the probe was sent with (from the endpoint given)
+
+
+def introspect_rest(base_url: str, endpoint: str, token_env: str | None = None) -> RestSample:
+    """GET base_url/endpoint once (a bearer token from `token_env` if given) and read the page."""
+    import requests
+
+    headers = {"Accept": "application/json"}
+    if token_env:
+        token = os.environ.get(token_env)
+        if not token:
+            raise ValueError(f"environment variable {token_env} is not set (the API token for the probe)")
+        headers["Authorization"] = f"Bearer {token}"
+    url = f"{base_url.rstrip('/')}/{endpoint.lstrip('/')}"
+    try:
+        response = requests.get(url, headers=headers, timeout=PROBE_TIMEOUT)
+    except requests.RequestException as exc:
+        raise OSError(f"{url}: no answer ({type(exc).__name__}: {exc}); is the API reachable?") from None
+    if response.status_code in (401, 403):
+        raise ValueError(f"{url}: {response.status_code} — the API refused the probe; give its token with "
+                         "--token-env VARIABLE")
+    if not response.ok:
+        raise ValueError(f"{url}: HTTP {response.status_code} {response.reason}")
+    try:
+        body = response.json()
+    except ValueError:
+        raise ValueError(f"{url}: the answer is not JSON ({response.headers.get('Content-Type', 'no content type')})") from None
+    selector, records = records_path(body)
+    if not records:
+        raise ValueError(f"{url}: no list of records found in the answer (top-level keys: "
+                         f"{', '.join(body) if isinstance(body, dict) else type(body).__name__})")
+    params = dict(parse_qsl(urlsplit(endpoint).query))
+    return RestSample(records, selector, guess_paginator(body, response.headers.get("Link"), selector, params), params)
+
+
+def records_path(body: Any, path: str = "") -> tuple[str | None, list[dict]]:
+    """(the dotted path of the list of objects in a response, that list): the body itself when it is
+    one, else its one list of objects, looked for through objects that hold one ({"data": {"items": [...]}})."""
+    if isinstance(body, list):
+        return (path or None), [r for r in body if isinstance(r, dict)]
+    if not isinstance(body, dict):
+        return None, []
+    lists = [k for k, v in body.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
+    if len(lists) > 1:  # {'data': [...], 'included': [...]}: the records are the longer list
+        lists.sort(key=lambda k: -len(body[k]))
+    if lists:
+        return f"{path}{lists[0]}", body[lists[0]]
+    for key, value in body.items():
+        if isinstance(value, dict):
+            found = records_path(value, f"{path}{key}.")
+            if found[1]:
+                return found
+    return None, []
+
+
+def guess_paginator(body: Any, link_header: str | None, selector: str | None, params: dict[str, str]) -> dict[str, Any]:
+    """dlt's paginator config for what the first page shows; {'type': 'single_page'} where it shows none."""
+    if link_header and re.search(r'rel="?next"?', link_header):
+        return {"type": "header_link"}
+    found = _paging_fields(body, skip=selector)
+    link = next((p for p, k, v in found if k in _NEXT_LINKS and _looks_like_link(v)), None)
+    if link:
+        return {"type": "json_link", "next_url_path": link}
+    cursor = next(((p, k) for p, k, v in found if k in _CURSORS and isinstance(v, str) and v), None)
+    if cursor:
+        return {"type": "cursor", "cursor_path": cursor[0], "cursor_param": _cursor_param(cursor[0])}
+    pages = next((p for p, k, v in found if k in _PAGE_COUNTS and _is_count(v)), None)
+    if pages:
+        page = next((v for p, k, v in found if k in _PAGE_PARAMS and _is_count(v)), None)
+        param = next((name for name in params if column_key(name) in _PAGE_PARAMS), "page")
+        return {"type": "page_number", "page_param": param, "base_page": 0 if page == 0 else 1, "total_path": pages}
+    total = next((p for p, k, v in found if k in _TOTALS and _is_count(v)), None)
+    if total:
+        limit = next((name for name in params if column_key(name) in _LIMIT_PARAMS), "limit")
+        size = params.get(limit)
+        return {"type": "offset", "limit": int(size) if size and size.isdigit() else 100, "offset_param": "offset",
+                "limit_param": limit, "total_path": total}
+    return {"type": "single_page"}
+
+
+def _paging_fields(node: Any, skip: str | None, path: str = "", depth: int = 0) -> list[tuple[str, str, Any]]:
+    """(JSONPath, key compared like a column name, value) of the body's fields outside the records,
+    to three levels: any object at the top, deeper only objects named for paging ('next', 'links' ...)."""
+    if not isinstance(node, dict) or depth > 2:
+        return []
+    out = []
+    for key, value in node.items():
+        where = f"{path}{_json_path_key(key)}"
+        if where == skip:
+            continue
+        if isinstance(value, dict):
+            if depth == 0 or column_key(key) in _PAGING_PARENTS:
+                out += _paging_fields(value, skip, f"{where}.", depth + 1)
+        elif not isinstance(value, list):
+            out.append((where, column_key(key), value))
+    # a link or cursor at the top or under 'links' and 'meta' before one deeper down
+    return sorted(out, key=lambda field: field[0].count("."))
+
+
+def _json_path_key(key: str) -> str:
+    """A key as dlt's JSONPath reads it: quoted where it holds a dot or sign ('@odata.nextLink')."""
+    return key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f"'{key}'"
+
+
+def _looks_like_link(value: Any) -> bool:
+    return isinstance(value, str) and (value.startswith(("http://", "https://", "/", "?")))
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _cursor_param(cursor_path: str) -> str:
+    """The query parameter a cursor is sent back in, as APIs name them: 'nextPageToken' -> 'pageToken',
+    'next_cursor' -> 'cursor', 'after' -> 'after' (to check against the API's documentation)."""
+    name = cursor_path.rsplit(".", 1)[-1].strip("'")
+    stem = re.sub(r"^next[_-]?", "", name, flags=re.IGNORECASE) or name
+    return stem[0].lower() + stem[1:]
+
+
+def rest_starter(name: str, base_url: str | None = None, endpoint: str | None = None,
+                 token_env: str | None = None) -> str:
+    """The silo file: read from one page of the endpoint where one is given, else a template."""
+    env = name.upper()
+    sample = introspect_rest(base_url, endpoint, token_env) if base_url and endpoint and "${" not in base_url else None
+    if sample is None:
+        return _template(name, base_url, endpoint, token_env or f"{env}_API_TOKEN")
+    import pandas as pd
+
+    from sources.dlt_sources import flattened_frame
+
+    frame = flattened_frame(pd.DataFrame.from_records(sample.records[:200]))
+    columns = [str(c) for c in frame.columns]
+    mapping = guess_starter_mapping(columns)
+    cursor = guess_cursor(columns)
+    if cursor and "source_updated_at" not in mapping:
+        mapping["source_updated_at"] = cursor
+    pk = guess_primary_key(frame.astype("string"))
+    path = urlsplit(endpoint).path.strip("/")
+    incremental = (f"      # incremental: {{param: updated_since, cursor_path: {cursor}}}   # TODO: the API's "
+                   "'changed since' parameter, then uncomment" if cursor else
+                   "      # incremental: {param: updated_since, cursor_path: updated_at}   # no field that changes with a record found")
+    return f"""\
+# Silo {name}: a REST API, read from one page of {base_url.rstrip('/')}/{path}.
+# fields found: {', '.join(columns)}
+# Secrets come from environment variables only. Review every line, then run `hub silos check {name}`.
+name: {name}
+kind: rest
+description: ""
+schedule: "*/30 * * * *"
+retries: {{max_retries: 4, backoff_seconds: 15}}
+{_country_line(guess_country(frame, mapping))}
+rest:
+  base_url: {_yaml_text(base_url)}
+  {_auth_line(token_env, env)}
+  paginator: {_flow(sample.paginator)}   # {_paginator_note(sample.paginator)}
+  endpoints:
+    - name: customers
+      path: {_yaml_text(path)}
+{_params_line(sample.params)}      data_selector: {_yaml_text(sample.data_selector) if sample.data_selector else "$"}{"" if sample.data_selector else "                 # the answer is the list of records"}
+      primary_key: {_yaml_columns(pk[0]) if pk else "id              # TODO: the field that identifies a record"}
+{incremental}
+mapping:                           # canonical field: source field (nested objects are parent__child)
+{_mapping_lines(mapping)}facts: []                          # e.g. - {{name: open_tickets, column: open_tickets, type: number, agg: sum}}
+"""
+
+
+def _flow(config: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {_yaml_text(str(v)) if isinstance(v, str) else v}" for k, v in config.items()) + "}"
+
+
+def _paginator_note(paginator: dict[str, Any]) -> str:
+    return {
+        "header_link": "the answer's Link header names the next page",
+        "json_link": "the answer holds the next page's URL",
+        "cursor": "the answer holds a cursor: check the parameter it is sent back in",
+        "page_number": "the answer counts its pages",
+        "offset": "the answer counts the records: check the limit and offset parameters",
+    }.get(paginator["type"], "no next link, cursor or count in the first answer: one page; set one if the API pages")
+
+
+def _auth_line(token_env: str | None, env: str) -> str:
+    if token_env:
+        return f'auth: {{type: bearer, token: "${{{token_env}}}"}}'
+    return (f'# auth: {{type: bearer, token: "${{{env}_API_TOKEN}}"}}   # the probe needed none; '
+            "or api_key / http_basic / oauth2_client_credentials")
+
+
+def _params_line(params: dict[str, str]) -> str:
+    if not params:
+        return ""
+    return "      params: {" + ", ".join(f"{_yaml_text(k)}: {_yaml_text(v)}" for k, v in params.items()) + "}\n"
+
+
+def _template(name: str, base_url: str | None, endpoint: str | None, token_env: str) -> str:
+    env = name.upper()
+    return f"""\
+# Silo {name}: a REST API. Secrets come from environment variables only.
+# `hub silos new rest {name} --base-url URL --endpoint PATH` reads one page of the API and fills this in.
+name: {name}
+kind: rest
+description: ""
+schedule: "*/30 * * * *"
+retries: {{max_retries: 4, backoff_seconds: 15}}
+country: US
+rest:
+  base_url: {base_url or "${" + env + "_API_URL}"}
+  auth: {{type: bearer, token: "${{{token_env}}}"}}   # or api_key / http_basic
+  paginator: {{type: json_link, next_url_path: links.next}}   # or page_number, offset, cursor
+  endpoints:
+    - name: customers
+      path: {endpoint or "api/v1/customers"}
+      params: {{per_page: 100}}
+      data_selector: data              # where the records are in each response
+      primary_key: id
+      incremental: {{param: updated_since, cursor_path: updated_at}}
+mapping:                           # TODO: map your fields (see docs/silos.md)
+  email: email
+  # name: {{column: name, form: free}}
+facts: []
+"""
