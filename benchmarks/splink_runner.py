@@ -30,6 +30,8 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 CONFIGS = ("baseline", "tuned")
 THRESHOLD = 0.7  # the hub's default until its ninth session (now 0.5); kept: Splink chains more the lower it goes
 U_PAIRS = 1_000_000  # random pairs for u: the same number the hub samples (ResolverConfig.u_sample_pairs)
+# the prediction blocking rules of both configurations (the baseline adds birth date)
+BLOCKING = [("email",), ("phone",), ("given_name", "family_name"), ("family_name", "postcode"), ("given_name", "postcode")]
 COLUMNS = ["silo", "source_record_id", "given_name", "family_name", "email", "phone", "birth_date",
            "postcode", "city", "address_line"]
 
@@ -49,14 +51,7 @@ def settings() -> SettingsCreator:
     """Blocking on email, phone, names (+ postcode) and birth date; Splink's stock comparisons."""
     return SettingsCreator(
         link_type="dedupe_only",
-        blocking_rules_to_generate_predictions=[
-            block_on("email"),
-            block_on("phone"),
-            block_on("given_name", "family_name"),
-            block_on("family_name", "postcode"),
-            block_on("given_name", "postcode"),
-            block_on("birth_date"),
-        ],
+        blocking_rules_to_generate_predictions=[*(block_on(*rule) for rule in BLOCKING), block_on("birth_date")],
         comparisons=[
             cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
             cl.NameComparison("family_name").configure(term_frequency_adjustments=True),
@@ -134,13 +129,7 @@ def tuned_settings() -> SettingsCreator:
     comparisons (credit only as well): 0.9313. Kept out: more time for no gain."""
     return SettingsCreator(
         link_type="dedupe_only",
-        blocking_rules_to_generate_predictions=[
-            block_on("email"),
-            block_on("phone"),
-            block_on("given_name", "family_name"),
-            block_on("family_name", "postcode"),
-            block_on("given_name", "postcode"),
-        ],
+        blocking_rules_to_generate_predictions=[block_on(*rule) for rule in BLOCKING],
         comparisons=[tuned_names(), tuned_email(), tuned_contact()],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sources.starter import (_country_line, _mapping_lines, _yaml_columns, _yaml_text, column_key, guess_country,
-                             guess_cursor, guess_primary_key, guess_starter_mapping)
+                             guess_cursor, guess_primary_key, guess_starter_mapping, silo_header)
 
 PROBE_TIMEOUT = 30  # seconds for the one request the starter makes
 # body keys (compared like column names: no case, no separators) and what they say about paging
@@ -184,11 +184,7 @@ def rest_starter(name: str, base_url: str | None = None, endpoint: str | None = 
 # Silo {name}: a REST API, read from one page of {base_url.rstrip('/')}/{path}.
 # fields found: {', '.join(columns)}
 # Secrets come from environment variables only. Review every line, then run `hub silos check {name}`.
-name: {name}
-kind: rest
-description: ""
-schedule: "*/30 * * * *"
-retries: {{max_retries: 4, backoff_seconds: 15}}
+{silo_header(name, "rest")}
 {_country_line(guess_country(frame, mapping))}
 rest:
   base_url: {_yaml_text(base_url)}
@@ -237,11 +233,7 @@ def _template(name: str, base_url: str | None, endpoint: str | None, token_env: 
     return f"""\
 # Silo {name}: a REST API. Secrets come from environment variables only.
 # `hub silos new rest {name} --base-url URL --endpoint PATH` reads one page of the API and fills this in.
-name: {name}
-kind: rest
-description: ""
-schedule: "*/30 * * * *"
-retries: {{max_retries: 4, backoff_seconds: 15}}
+{silo_header(name, "rest")}
 country: US
 rest:
   base_url: {base_url or "${" + env + "_API_URL}"}

@@ -253,11 +253,7 @@ def sql_starter(name: str, url_env: str, table: str | None = None, schema: str |
     return f"""\
 # Silo {name}: a SQL database (PostgreSQL, MySQL/MariaDB, SQLite or any SQLAlchemy URL).{listed}
 # Review every line, then run `hub silos check {name}`.
-name: {name}
-kind: sql
-description: ""
-schedule: "0 * * * *"            # cron: when Dagster syncs this silo
-retries: {{max_retries: 3, backoff_seconds: 30}}
+{silo_header(name, "sql")}
 {_country_line(country)}
 sql:
   url: ${{{url_env}}}              # secret: set {url_env} in the environment, never here
@@ -337,6 +333,18 @@ def introspect_files(path: str, glob: str):
     return (first if isinstance(first, pd.DataFrame) else first.to_pandas()).head(200), file_format, layout
 
 
+# kind -> (schedule, max_retries, backoff_seconds) a starter proposes: an API is asked more often, with
+# more and shorter retries (rate limits pass quickly)
+_STARTER_SCHEDULES = {"sql": ("0 * * * *", 3, 30), "files": ("0 * * * *", 3, 30), "rest": ("*/30 * * * *", 4, 15)}
+
+
+def silo_header(name: str, kind: str) -> str:
+    """The first keys of a starter file: name, kind, description, schedule and retries."""
+    schedule, retries, backoff = _STARTER_SCHEDULES[kind]
+    return (f'name: {name}\nkind: {kind}\ndescription: ""\nschedule: "{schedule}"            # cron: when Dagster '
+            f"syncs this silo\nretries: {{max_retries: {retries}, backoff_seconds: {backoff}}}")
+
+
 def _country_line(country: str | None) -> str:
     if country:
         return f"country: {country}                      # read from the sample's email domains and phone prefixes"
@@ -357,11 +365,7 @@ def files_starter(name: str, path: str | None = None, glob: str = "*.csv") -> st
 # Silo {name}: file drops (CSV, fixed-width text, JSON, JSON Lines, XML, Parquet or Excel) in a folder or any fsspec URL.{listed}
 # Only new or changed files are read on each sync; a Dagster sensor notices new files.
 # Review every line, then run `hub silos check {name}`.
-name: {name}
-kind: files
-description: ""
-schedule: "0 * * * *"
-retries: {{max_retries: 3, backoff_seconds: 30}}
+{silo_header(name, "files")}
 {_country_line(country)}
 files:
   tables:
