@@ -26,7 +26,7 @@ def read_table(path: Path, country: str | None = None) -> pd.DataFrame:
         return pd.read_parquet(path)
     if suffix in (".csv", ".txt"):
         return _read_csv(path, country)
-    if suffix == ".xlsx":  # what a department e-mails: its first sheet below any title lines, every cell as text
+    if suffix in (".xlsx", ".xls"):  # what a department e-mails: its first sheet below any title lines, every cell as text
         from sources.csv_layout import sheet_title_rows
 
         try:
@@ -34,7 +34,7 @@ def read_table(path: Path, country: str | None = None) -> pd.DataFrame:
             return book.parse(0, dtype=str, keep_default_na=False, na_values=[""], skiprows=sheet_title_rows(book))
         except Exception as exc:  # openpyxl's errors for a file that is no workbook vary by damage
             raise typer.BadParameter(f"{path}: not readable as an Excel workbook: {exc}") from None
-    raise typer.BadParameter(f"{path}: expected a .parquet, .csv or .xlsx file, got {suffix or 'no extension'!r}")
+    raise typer.BadParameter(f"{path}: expected a .parquet, .csv, .xlsx or .xls file, got {suffix or 'no extension'!r}")
 
 
 def _read_csv(path: Path, country: str | None) -> pd.DataFrame:
@@ -148,7 +148,7 @@ def with_record_keys(df: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 @app.command("resolve")
 def resolve_command(
-    input: Path = typer.Argument(..., help="Parquet, CSV or Excel (.xlsx) with canonical columns (raw values)."),
+    input: Path = typer.Argument(..., help="Parquet, CSV or Excel (.xlsx, .xls) with canonical columns (raw values)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet: silo, source_record_id, customer_id, match_probability."),
     model: Path | None = typer.Option(None, "--model", help="Use this trained model JSON instead of training."),
     save_model: Path | None = typer.Option(None, "--save-model", help="Write the trained model JSON here."),

@@ -7,6 +7,7 @@ import re
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+from workbooks import write_xls
 
 from hub.cli_identity import app
 
@@ -52,7 +53,7 @@ def test_resolve_rejects_unknown_file_types(tmp_path, monkeypatch):
     (tmp_path / "x.json").write_text("[]")
     result = runner.invoke(app, ["resolve", "x.json", "--out", "o.parquet"])
     assert result.exit_code != 0
-    assert ".parquet, .csv or .xlsx" in result.output
+    assert ".parquet, .csv, .xlsx or .xls" in result.output
     (tmp_path / "x.xlsx").write_text("nope")
     result = runner.invoke(app, ["resolve", "x.xlsx", "--out", "o.parquet"])
     assert result.exit_code == 2 and "not readable as an Excel workbook" in result.output
@@ -88,10 +89,12 @@ def test_resolve_skips_the_title_lines_above_an_excel_reports_header(tmp_path, m
             ["crm", "1", "Anna", "Berg", "anna.berg@example.org"], ["erp", "7", "Anna", "Berg", "anna.berg@example.org"],
             ["erp", "8", "Bea", "Holm", "bea.holm@example.org"]]
     pd.DataFrame(rows).to_excel("report.xlsx", index=False, header=False)
-    result = runner.invoke(app, ["resolve", "report.xlsx", "--out", "x.parquet"])
-    assert result.exit_code == 0, result.output
-    xref = pd.read_parquet("x.parquet").set_index("source_record_id")["customer_id"]
-    assert sorted(xref.index) == ["1", "7", "8"] and xref["1"] == xref["7"] != xref["8"]
+    write_xls("report.xls", rows)  # the same from an older system, Excel 97-2003
+    for name in ("report.xlsx", "report.xls"):
+        result = runner.invoke(app, ["resolve", name, "--out", "x.parquet"])
+        assert result.exit_code == 0, result.output
+        xref = pd.read_parquet("x.parquet").set_index("source_record_id")["customer_id"]
+        assert sorted(xref.index) == ["1", "7", "8"] and xref["1"] == xref["7"] != xref["8"]
 
 
 def _write(frame: pd.DataFrame, name: str) -> str:

@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 from silo_fixtures import demo_silo, one_file_drop_silo, write_sales
+from workbooks import write_xls
 
 from sources import SchemaDriftError, SiloSyncError, load_silo, map_records, read_raw, sync_silo
 
@@ -268,6 +269,7 @@ def test_report_exports_with_title_lines_and_their_own_delimiters(tmp_path, hub_
     book.active.append(["ID", "Name", "E-Mail"])
     book.active.append(["4", "Di Fox", "d@x.com"])
     book.save(drop / "sheet.xlsx")
+    write_xls(drop / "legacy.xls", [["Customer list"], [], ["ID", "Name", "E-Mail"], ["5", "Ed Wu", "e@x.com"]])
     silo = silo_file(tmp_path, f"""\
         name: crm
         kind: files
@@ -277,14 +279,15 @@ def test_report_exports_with_title_lines_and_their_own_delimiters(tmp_path, hub_
             - {{name: report, path: {drop}, glob: "*.csv"}}
             - {{name: tsv, path: {drop}, glob: "*.tsv"}}
             - {{name: sheet, path: {drop}, glob: "*.xlsx"}}
+            - {{name: legacy, path: {drop}, glob: "*.xls"}}
         mapping:
           name: {{column: Name, form: free}}
           email: E-Mail
         """)
-    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"report": 2, "tsv": 1, "sheet": 1}
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"report": 2, "tsv": 1, "sheet": 1, "legacy": 1}
     rec = map_records(silo, raw_of(silo, warehouse)).records.set_index("source_record_id")
     assert rec["email"].to_dict() == {"report:1": "a@x.com", "report:2": "b@x.com", "tsv:3": "c@x.com",
-                                      "sheet:4": "d@x.com"}
+                                      "sheet:4": "d@x.com", "legacy:5": "e@x.com"}
     assert rec.loc["report:1", "full_name"] == "Lee, Ann"
 
 
