@@ -187,7 +187,7 @@ def _sql_resources(silo: SiloConfig, full: bool, sample: bool) -> Iterator[DltRe
                 write_disposition="merge", primary_key=pk, chunk_size=spec.chunk_size,
                 # SQLite columns may mix types; pandas keeps them as objects until they become text.
                 backend="pandas" if url.startswith("sqlite") else "pyarrow", reflection_level="minimal",
-                table_adapter_callback=_read_sqlite_values_as_text if url.startswith("sqlite") else None,
+                table_adapter_callback=_table_adapter(url),
             )
         yield resource.add_limit(SAMPLE_ROWS, count_rows=True) if sample else resource
 
@@ -195,6 +195,46 @@ def _sql_resources(silo: SiloConfig, full: bool, sample: bool) -> Iterator[DltRe
 def cursor_path(column: str) -> str:
     """A cursor column as dlt's incremental takes it: a JSONPath, so 'Last Changed' is quoted."""
     return column if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", column) else json.dumps(column)
+
+
+def _table_adapter(url: str) -> Callable[[Any], None] | None:
+    """How a reflected table's column types are adjusted before it is read, per database."""
+    if url.startswith("sqlite"):
+        return _read_sqlite_values_as_text
+    if url.startswith(("mysql", "mariadb")):
+        def read_json_as_objects(table: Any) -> None:
+            import sqlalchemy as sa
+
+            engine = sa.create_engine(url)
+            try:
+                with engine.connect() as conn:
+                    mark_json_columns(table, conn)
+            finally:
+                engine.dispose()
+        return read_json_as_objects
+    return None
+
+
+def mark_json_columns(table: Any, conn: Any) -> None:
+    """MariaDB keeps a JSON column as LONGTEXT with a `json_valid()` check, so it arrives as text and
+    `address` would be mapped whole ('{"street": ...}'). Typed as JSON it arrives as objects, spread
+    into address__street, address__city as PostgreSQL's jsonb and MySQL's JSON are."""
+    import sqlalchemy as sa
+
+    try:
+        clauses = conn.execute(sa.text(
+            "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA = coalesce(:schema, DATABASE()) AND TABLE_NAME = :table"),
+            {"schema": table.schema, "table": table.name}).scalars().all()
+    except sa.exc.DBAPIError:  # MySQL keeps JSON typed and its CHECK_CONSTRAINTS has no TABLE_NAME
+        return
+    checked = {m.group(1).replace("``", "`") for clause in clauses if (m := _JSON_VALID.fullmatch(clause.strip()))}
+    for column in table.columns:
+        if column.name in checked:
+            column.type = sa.JSON()
+
+
+_JSON_VALID = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.IGNORECASE)
 
 
 def _read_sqlite_values_as_text(table: Any) -> None:

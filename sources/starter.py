@@ -202,7 +202,7 @@ def _cursor_key(column: str) -> str:
 def introspect_sql(url: str, table: str, schema: str | None = None):
     """(primary key columns, the first 200 rows) of a table, read with SQLAlchemy; the rows' JSON
     objects spread into parent__child columns, as the sync loads them (its columns are the sample's)."""
-    from sources.dlt_sources import flattened_frame
+    from sources.dlt_sources import flattened_frame, mark_json_columns
 
     import pandas as pd
     import sqlalchemy as sa
@@ -211,8 +211,10 @@ def introspect_sql(url: str, table: str, schema: str | None = None):
     try:
         pk = sa.inspect(engine).get_pk_constraint(table, schema=schema).get("constrained_columns") or []
         with engine.connect() as conn:
-            sample = pd.read_sql(sa.select(sa.Table(table, sa.MetaData(), schema=schema, autoload_with=conn))
-                                 .limit(200), conn)
+            reflected = sa.Table(table, sa.MetaData(), schema=schema, autoload_with=conn)
+            if engine.dialect.name in ("mysql", "mariadb"):
+                mark_json_columns(reflected, conn)
+            sample = pd.read_sql(sa.select(reflected).limit(200), conn)
     finally:
         engine.dispose()
     return list(pk), flattened_frame(sample)

@@ -209,29 +209,32 @@ def test_new_files_starter_reads_a_windows_export(tmp_path):
 
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+MARIA_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 
 
 @contextmanager
-def postgres_table(create: str, insert: str):
-    """A table on the real PostgreSQL server in a schema of its own (`{schema}` in the statements),
-    dropped afterwards; yields the schema's name."""
+def database_table(create: str, insert: str, url: str = PG_URL):
+    """A table on the real PostgreSQL (or MariaDB) server in a schema of its own (`{schema}` in the
+    statements), dropped afterwards; yields the schema's name."""
     schema = f"starter_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(PG_URL)
+    engine = sa.create_engine(url)
+    cascade = "" if engine.dialect.name in ("mysql", "mariadb") else " CASCADE"
+    quoted = engine.dialect.identifier_preparer.quote(schema)
     try:
         with engine.begin() as con:
-            con.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            con.execute(sa.text(f"CREATE SCHEMA {quoted}"))
             for statement in (create, insert):
                 con.execute(sa.text(statement.replace("{schema}", schema)))
         yield schema
     finally:
         with engine.begin() as con:
-            con.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            con.execute(sa.text(f"DROP SCHEMA IF EXISTS {quoted}{cascade}"))
         engine.dispose()
 
 
-def started_and_synced(tmp_path, hub_paths, monkeypatch, schema: str, table: str):
+def started_and_synced(tmp_path, hub_paths, monkeypatch, schema: str, table: str, url: str = PG_URL):
     """`hub silos new sql` on the table, then one sync: (silo, its canonical records by id)."""
-    monkeypatch.setenv("LEGACY_DB_URL", PG_URL)
+    monkeypatch.setenv("LEGACY_DB_URL", url)
     folder = tmp_path / "silos"
     result = runner.invoke(app, ["new", "sql", "legacy", "--url-env", "LEGACY_DB_URL", "--table", table,
                                  "--schema", schema, "--silos", str(folder)])
@@ -246,7 +249,7 @@ def started_and_synced(tmp_path, hub_paths, monkeypatch, schema: str, table: str
 def test_new_sql_starter_maps_a_mainframe_style_table_on_postgres_and_it_syncs(tmp_path, hub_paths, monkeypatch):
     """A DB2-style customer table (CUST_FIRST_NM, ADDR_LINE_1, ZIP_CD, LAST_UPD_TS): the starter maps
     it without a hand edit, and the sync reads each field from it."""
-    with postgres_table(
+    with database_table(
             'CREATE TABLE "{schema}".cust_mstr (CUST_NO INTEGER PRIMARY KEY, CUST_FIRST_NM VARCHAR(30), '
             "CUST_LAST_NM VARCHAR(30), ADDR_LINE_1 VARCHAR(60), ADDR_LINE_2 VARCHAR(60), CITY_NM VARCHAR(30), "
             "STATE_CD CHAR(2), ZIP_CD CHAR(5), PHONE_NBR VARCHAR(20), EMAIL_ADDR VARCHAR(80), BIRTH_DT DATE, "
@@ -268,7 +271,7 @@ def test_new_sql_starter_maps_a_mainframe_style_table_on_postgres_and_it_syncs(t
 def test_a_json_address_and_a_list_of_phones_in_postgres_are_read_by_their_parts(tmp_path, hub_paths, monkeypatch):
     """An application's table: a uuid key, the address as jsonb, the phones as an array. The address's
     keys become address__street, address__city, address__zip (as for files and APIs) and are mapped."""
-    with postgres_table(
+    with database_table(
             'CREATE TABLE "{schema}".customers (id UUID PRIMARY KEY, full_name TEXT, phones TEXT[], address JSONB, '
             "updated_at TIMESTAMPTZ)",
             """INSERT INTO "{schema}".customers VALUES ('3f2b6c1e-8a43-4d5e-9b7a-2c1d0e9f8a7b', 'Ann Lee', """
@@ -281,6 +284,25 @@ def test_a_json_address_and_a_list_of_phones_in_postgres_are_read_by_their_parts
     record = records.loc["3f2b6c1e-8a43-4d5e-9b7a-2c1d0e9f8a7b"]
     assert (record["address_line"], record["city"], record["postcode"]) == ("12 Oak St", "Springfield", "62704")
     assert "+1 415 555 2671" in record["phone"]  # the list as JSON text: the standardiser takes its first number
+
+
+def test_a_json_address_in_mariadb_is_read_by_its_parts_as_in_postgres(tmp_path, hub_paths, monkeypatch):
+    """MariaDB keeps JSON as LONGTEXT with a json_valid() check: it arrived as text and the starter
+    mapped the whole '{"street": ...}' as the street. A LONGTEXT without the check stays text."""
+    with database_table(
+            "CREATE TABLE `{schema}`.customers (id INT PRIMARY KEY, full_name VARCHAR(60), address JSON, "
+            "phones JSON, notes LONGTEXT, updated_at DATETIME)",
+            """INSERT INTO `{schema}`.customers VALUES (7, 'Ann Lee', """
+            """'{"street": "12 Oak St", "city": "Springfield", "zip": "62704"}', '["217-555-0101", "217-555-0102"]', """
+            """'{"free": "text"}', now())""", MARIA_URL) as schema:
+        silo, records = started_and_synced(tmp_path, hub_paths, monkeypatch, schema, "customers", MARIA_URL)
+        with duckdb.connect(str(hub_paths[0]), read_only=True) as con:
+            notes = con.execute("SELECT notes FROM raw_legacy.customers").fetchone()[0]
+    assert silo.mapping.columns() == {"phone": ["phones"], "full_name": ["full_name"], "address_line": ["address__street"],
+                                      "city": ["address__city"], "postcode": ["address__zip"]}
+    record = records.loc["7"]
+    assert (record["address_line"], record["city"], record["postcode"]) == ("12 Oak St", "Springfield", "62704")
+    assert "217-555-0101" in record["phone"] and notes == '{"free": "text"}'
 
 
 def test_new_files_starter_reads_a_gzipped_drop_and_names_a_file_it_cannot_read(tmp_path):
