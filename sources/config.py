@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from sources.compressed import COMPRESSIONS  # opened decompressed: the format is the suffix before
 from sources.errors import SiloConfigError
 from sources.yaml_lines import line_of, load_with_lines
 
@@ -246,7 +247,6 @@ class FileTable(_Strict):
         return self
 
 
-COMPRESSIONS = ("gz",)  # opened decompressed (dlt's file items do gzip): the format is the suffix before ('customers.csv.gz')
 
 
 def file_suffix(glob: str) -> str:

@@ -20,6 +20,7 @@ import pyarrow.compute as pc  # noqa: E402
 from dlt.common.normalizers.naming.snake_case import NamingConvention  # noqa: E402
 from dlt.sources import DltResource, DltSource  # noqa: E402
 
+from sources.compressed import decompressed  # noqa: E402
 from sources.config import FileTable, SiloConfig, SqlTable  # noqa: E402
 from sources.csv_layout import csv_layout, head_lines, sheet_title_rows  # noqa: E402
 from sources.encoding import AUTO, UndecodableFileError, describe_decode_error, detect_encoding  # noqa: E402
@@ -304,11 +305,16 @@ def _file_reader(table: FileTable, country: str | None) -> Callable[[Any], Itera
     def read_files(items: list) -> Iterator[Any]:
         for item in items:
             encoding = _csv_encoding(item, table, country)
-            with item.open() as handle:
+            with _opened(item) as handle:
                 for frame in read_frames(handle, table, encoding, item["file_name"]):
                     yield _with_file_name(frame, item["file_name"])
 
     return read_files
+
+
+def _opened(item: Any) -> Any:
+    """A dropped file's bytes, decompressed ('.gz', '.bz2', '.xz', a '.zip' of one file)."""
+    return decompressed(lambda: item.open(compression="disable"), item["file_name"])
 
 
 def _csv_encoding(item: Any, table: FileTable, country: str | None) -> str | None:
@@ -317,7 +323,7 @@ def _csv_encoding(item: Any, table: FileTable, country: str | None) -> str | Non
         return None
     if table.csv.encoding != AUTO:
         return table.csv.encoding
-    encoding = detect_encoding(item.open, item["file_name"], country)
+    encoding = detect_encoding(lambda: _opened(item), item["file_name"], country)
     if encoding != "utf-8-sig":
         logging.getLogger(__name__).warning("%s/%s: not UTF-8, read as %s (csv.encoding in the silo file fixes it)",
                                             table.name, item["file_name"], encoding)

@@ -307,6 +307,7 @@ def introspect_files(path: str, glob: str):
     import fsspec
     import pandas as pd
 
+    from sources.compressed import decompressed
     from sources.config import FILE_SUFFIXES, FileTable, file_suffix
     from sources.csv_layout import head_lines
     from sources.dlt_sources import read_frames
@@ -316,8 +317,8 @@ def introspect_files(path: str, glob: str):
     if not matches:
         return None, None, None
 
-    def opened():  # decompressed, as the sync reads it ('customers.csv.gz')
-        return fs.open(matches[0], "rb", compression="gzip" if matches[0].lower().endswith(".gz") else None)
+    def opened():  # decompressed, as the sync reads it ('customers.csv.gz', 'export.csv.zip')
+        return decompressed(lambda: fs.open(matches[0], "rb"), matches[0])
 
     suffix = file_suffix(matches[0])
     encoding = detect_encoding(opened, matches[0]) if suffix not in NOT_TEXT else None

@@ -1,8 +1,10 @@
 """`hub silos list | check | new | sync` against real files, SQLite and the paginating test API."""
 from __future__ import annotations
 
+import io
 import shutil
 import uuid
+import zipfile
 from contextlib import contextmanager
 
 import duckdb
@@ -311,6 +313,12 @@ def test_new_files_starter_reads_a_gzipped_drop_and_names_a_file_it_cannot_read(
     silo, _ = files_starter_of(tmp_path, "export.csv.gz", gzip.compress(b"Customer ID,First Name,Last Name\n7,Ann,Lee\n"))
     assert silo.files.tables[0].primary_key == ["Customer ID"]
     assert silo.mapping.columns() == {"given_name": ["First Name"], "family_name": ["Last Name"]}
+    buffer = io.BytesIO()  # the same zipped, as a mail client saves an attachment
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("export.csv", "Customer ID,First Name,Last Name\n7,Ann,Lee\n")
+    (tmp_path / "zipped").mkdir()
+    silo, _ = files_starter_of(tmp_path / "zipped", "export.csv.zip", buffer.getvalue())
+    assert silo.files.tables[0].format == "csv" and silo.mapping.columns()["family_name"] == ["Last Name"]
     drop = tmp_path / "drop2"
     drop.mkdir()
     (drop / "export.csv").write_bytes(bytes(range(256)) * 4)  # no text in any encoding

@@ -1,11 +1,16 @@
 """File silos end to end: CSV/Parquet/JSONL/Excel drops, only new or changed files, merges, drift."""
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
 import json
+import lzma
 import os
 import re
 import textwrap
 import time
+import zipfile
 
 import duckdb
 import pandas as pd
@@ -451,12 +456,34 @@ def test_a_new_warehouse_is_loaded_in_full_despite_old_pipeline_state(demo_dir, 
     assert sorted(raw_of(silo, warehouse)["customer_id"]) == ["S1", "S2"]
 
 
-def test_a_gzipped_drop_is_read_by_the_format_before_its_gz(tmp_path, hub_paths):
-    import gzip
+def zipped(*members: tuple[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for member, content in members:
+            archive.writestr(member, content)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("suffix, compress", [
+    ("gz", gzip.compress), ("bz2", bz2.compress), ("xz", lzma.compress),
+    ("zip", lambda content: zipped(("customers.csv", content))),  # a mail client's attachment
+])
+def test_a_compressed_drop_is_read_by_the_format_before_its_compression(tmp_path, hub_paths, suffix, compress):
+    """The Windows export's cp1252 bytes, compressed: its encoding is still read, from the bytes within."""
+    warehouse, pipes = hub_paths
+    silo = csv_drop_silo(tmp_path, compress(WINDOWS_EXPORT), file_name=f"customers_2024-05-01.csv.{suffix}")
+    assert silo.files.tables[0].glob == f"*.csv.{suffix}" and silo.files.tables[0].format == "csv"
+    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"people": 2}
+    assert sorted(map_records(silo, raw_of(silo, warehouse)).records["family_name"]) == ["Lefèvre", "Müller"]
+
+
+def test_a_zip_of_several_files_fails_naming_them_and_loads_nothing(tmp_path, hub_paths):
+    from sources import SiloSyncError
 
     warehouse, pipes = hub_paths
-    silo = csv_drop_silo(tmp_path, gzip.compress(b"id,first,last\n1,Ann,Lee\n2,Bo,Ek\n"),
-                         file_name="customers_2024-05-01.csv.gz")
-    assert silo.files.tables[0].glob == "*.csv.gz" and silo.files.tables[0].format == "csv"
-    assert sync_silo(silo, warehouse, pipes).rows_loaded == {"people": 2}
-    assert sorted(map_records(silo, raw_of(silo, warehouse)).records["family_name"]) == ["Ek", "Lee"]
+    content = zipped(("a.csv", b"id,first,last\n1,Ann,Lee\n"), ("b.csv", b"id,first,last\n2,Bo,Ek\n"))
+    silo = csv_drop_silo(tmp_path, content, file_name="customers.csv.zip")
+    with pytest.raises(SiloSyncError, match=r"customers.csv.zip: a zip archive of 2 files \(a.csv, b.csv\)"):
+        sync_silo(silo, warehouse, pipes)
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_shop'").fetchone()[0] == 0
