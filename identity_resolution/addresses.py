@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pycountry
 
-from identity_resolution.text import accents_restored, fold, is_junk_text, map_distinct
+from identity_resolution.text import accents_restored, fold, is_junk_text, map_distinct, spreadsheet_number
 
 STREET_TYPES = {
     "street": "st", "str": "st", "st": "st", "avenue": "ave", "av": "ave", "ave": "ave", "road": "rd",
@@ -118,7 +118,6 @@ _UNIT_SLASH_HOUSE = re.compile(r"(\d+[a-z]?)/(\d+[a-z]?)")
 _DIRECTION_ABBRS = frozenset(DIRECTIONS.values())
 _SPACES = re.compile(r"\s+")
 _ZIP_PLUS4 = re.compile(r"\d{5}-?\d{4}")
-_FLOAT_TAIL = re.compile(r"(\d+)\.0+")  # '2134.0': a postcode a spreadsheet stored as a number
 _NOT_DIGIT = re.compile(r"\D")
 ORDINALS = {"first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th", "sixth": "6th",
             "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th"}
@@ -317,14 +316,12 @@ def normalise_region(text: str | None) -> str | None:
 
 def normalise_postcode(text: str | None) -> str | None:
     """US ZIP+4 to five digits; UK and Canadian postcodes with one space before the inward code
-    ('l234aq' -> 'L23 4AQ'); others upper-cased, single-spaced; a spreadsheet's float tail dropped
-    ('2134.0' -> '2134', then restore_zip_zero). Placeholders to None."""
+    ('l234aq' -> 'L23 4AQ'); others upper-cased, single-spaced; a number a spreadsheet wrote as a float
+    read back ('2134.0', '2.134E+03' -> '2134', then restore_zip_zero). Placeholders to None."""
     if text is None or is_junk_text(text):
         return None
     t = _SPACES.sub(" ", fold(text).upper()).strip()
-    number = _FLOAT_TAIL.fullmatch(t)
-    if number:
-        t = number.group(1)
+    t = spreadsheet_number(t)
     if _ZIP_PLUS4.fullmatch(t):
         t = t[:5]
     elif _SPLIT_POSTCODE.match(t):

@@ -88,17 +88,36 @@ def _to_text(value) -> str:
 
 
 def without_float_tail(text: pd.Series) -> pd.Series:
-    """'4158291234.0' -> '4158291234': a number a spreadsheet stored as a float, then exported as text
-    (typed float columns are handled by as_str_series)."""
+    """'4158291234.0' -> '4158291234', '4.155552671E+09' -> '4155552671': a number a spreadsheet
+    stored as a float, then exported as text (typed float columns are handled by as_str_series)."""
     if not isinstance(text.dtype, pd.StringDtype):
-        return text.str.replace(r"^(\+?\d+)\.0+$", r"\1", regex=True)
-    # a replacement with a group reference runs in Python per value: only values holding '.0' can
-    # change, and a plain substring test (in C++ for arrow strings) finds those few
-    maybe = text.str.contains(".0", regex=False).fillna(False).to_numpy(dtype=bool)
+        text = text.astype("string")
+    # only values holding '.0' or an exponent can change, and a substring test (in C++ for arrow
+    # strings) finds those few; each of them is then read in Python
+    maybe = (text.str.contains(".0", regex=False) | text.str.contains("E+", case=False, regex=False)).fillna(False)
+    maybe = maybe.to_numpy(dtype=bool)
     out = text.copy()
     if maybe.any():
-        out[maybe] = text[maybe].str.replace(r"^(\+?\d+)\.0+$", r"\1", regex=True).to_numpy()
+        out[maybe] = np.array([spreadsheet_number(v) for v in text[maybe].tolist()], dtype=object)
     return out
+
+
+_FLOAT_TAIL = re.compile(r"(\+?\d+)\.0+")
+_SCIENTIFIC = re.compile(r"(\d)(?:\.(\d+))?[eE]\+(\d{1,2})")
+
+
+def spreadsheet_number(value: str) -> str:
+    """The whole number a spreadsheet wrote as a float ('4158291234.0', '4.155552671E+09'), else the
+    value as it is: '4.16E+09' too, whose last digits the spreadsheet dropped (no number is made up)."""
+    tail = _FLOAT_TAIL.fullmatch(value)
+    if tail:
+        return tail.group(1)
+    sci = _SCIENTIFIC.fullmatch(value)
+    if sci:
+        digits, exponent = sci.group(1) + (sci.group(2) or ""), int(sci.group(3))
+        if len(digits) >= exponent + 1 and not digits[exponent + 1:].strip("0"):
+            return digits[:exponent + 1]
+    return value
 
 
 def map_distinct(series: pd.Series, fn: Callable[[str], object]) -> pd.Series:

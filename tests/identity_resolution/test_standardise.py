@@ -141,6 +141,8 @@ def test_names_keep_raw_only_when_it_differs():
         ("415-829-1234 / 415-829-5678", "+14158291234"),  # two numbers in one field: the first
         ("415.829.1234 or 415.829.5678", "+14158291234"),
         ("4158291234.0", "+14158291234"),  # a spreadsheet stored the number as a float
+        ("1.4158291234E+10", "+14158291234"),  # ... and wrote it in scientific notation, every digit kept
+        ("1.41583E+10", None),  # ... or with its last digits dropped: no number is made up
         ("0044 20 8361 5029", "+442083615029"),  # the international prefix most countries dial
         # an area code the library's data does not hold: kept with or without an extension
         ("874-486-3722", "+18744863722"),
@@ -393,7 +395,8 @@ def test_address_parts_are_normalised_separately():
 
 
 @pytest.mark.parametrize("raw, expected", [("l234aq", "L23 4AQ"), ("sw1a  2aa", "SW1A 2AA"), ("K1A0B1", "K1A 0B1"),
-                                           ("90210-1234", "90210"), ("90210.0", "90210"), ("2108.0", "02108")])
+                                           ("90210-1234", "90210"), ("90210.0", "90210"), ("2108.0", "02108"),
+                                           ("2.108E+03", "02108")])
 def test_postcodes_in_their_national_form(raw, expected):
     assert one(postcode=raw)["postcode"] == expected
 
@@ -419,7 +422,7 @@ def test_national_id_hashed_with_key_and_last4_kept():
     assert row["national_id_is_partial"] is False or row["national_id_is_partial"] == False  # noqa: E712
 
 
-@pytest.mark.parametrize("raw", ["12-34-5671", "12345671", "12345671.0", "012 34 5671"])
+@pytest.mark.parametrize("raw", ["12-34-5671", "12345671", "12345671.0", "012 34 5671", "1.2345671E+07"])
 def test_a_national_id_that_lost_its_leading_zero_hashes_like_the_written_one(raw):
     # a number column drops the zero of '012-34-5671'; a spreadsheet adds '.0'
     assert one(national_id=raw)["national_id_hash"] == hmac.new(KEY, b"012345671", hashlib.sha256).hexdigest()
