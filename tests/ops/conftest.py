@@ -15,7 +15,7 @@ import pytest
 
 from warehouse.ops import table_checksums
 
-from ops_process import ok
+from ops_process import clean_env, ok
 
 REPO = Path(__file__).resolve().parents[2]
 PEOPLE = 150
@@ -65,11 +65,6 @@ class Hub:
         silos = dest / "silos"
         env = {**self.env, "HUB_DEMO_DIR": str(dest / "demo"), "HUB_SILOS_DIR": str(silos)}
         return Hub(dest, env)
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("HUB_", "SUPPORT_API", "DAGSTER_HOME", "RUNTIME__"))}
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import yaml
 
 from pipelines.build import MAIN_JOB, build_definitions
 
-from ops_process import ok
+from ops_process import clean_env, ok
 
 pytestmark = pytest.mark.slow
 
@@ -139,8 +139,6 @@ def test_unreachable_silo_fails_only_its_own_assets(hub_copy, monkeypatch):
 def test_a_first_sync_that_fails_names_its_cause_and_prints_no_traceback(tmp_path):
     """The retry policy's 'Exceeded max_retries of 1' said nothing of what failed, and the summary
     after it raised a traceback on a warehouse that was never created."""
-    from conftest import clean_env
-
     silos = tmp_path / "silos"
     silos.mkdir()
     (silos / "shop.yaml").write_text(
