@@ -2,7 +2,6 @@
 and one warehouse built by `hub sync` that each test copies before changing anything."""
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import subprocess
