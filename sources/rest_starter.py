@@ -30,7 +30,7 @@ _TOTALS = frozenset({"total", "totalcount", "totalresults", "totalrecords", "tot
 _PAGING_PARENTS = frozenset({"links", "link", "paging", "pagination", "meta", "page", "cursor", "next",
                              "responsemetadata", "metadata", "info"})
 _PAGE_PARAMS = ("page", "pagenumber", "pageno", "p")
-_LIMIT_PARAMS = ("limit", "perpage", "pagesize", "per_page", "size", "count", "top")
+_LIMIT_PARAMS = ("limit", "perpage", "pagesize", "size", "count", "top")  # compared like column names
 
 
 @dataclass
