@@ -248,8 +248,8 @@ _COMMA_FREE_TAIL = re.compile(
     r"^(?P<rest>(?:\d|p\.?\s?o\.?\s+box\s).*?)\s+(?P<region>[A-Za-z]{2})\.?\s+"
     r"(?P<postcode>\d{5}(?:-\d{4})?|[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d)$", re.IGNORECASE)
 _CA_PROVINCES = frozenset({"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"})
-_US_STATE_CODES = frozenset(US_STATES.values()) | {"PR", "GU", "VI", "AS", "MP"}
-_ZERO_ZIP_STATES = frozenset({"CT", "MA", "ME", "NH", "NJ", "RI", "VT", "PR", "VI"})  # ZIP codes 00xxx-08xxx
+# and the USPS codes of the territories, the freely associated states and the armed forces
+_US_STATE_CODES = frozenset(US_STATES.values()) | {"PR", "GU", "VI", "AS", "MP", "PW", "FM", "MH", "AA", "AE", "AP"}
 
 
 def parse_comma_free_line(line: str) -> tuple[str, str, str, str] | None:
@@ -352,13 +352,14 @@ def normalise_country(text: str | None) -> str | None:
 def restore_zip_zero(postcode: pd.Series, country: pd.Series | None, region: pd.Series | None = None) -> pd.Series:
     """'2108' -> '02108' for US records: a spreadsheet that read a ZIP as a number dropped its leading
     zero (New England, New Jersey, Puerto Rico). Other countries' four-digit postcodes are left alone,
-    and so is a record whose region has no ZIP code starting 0 ('Sydney NSW 2000', 'Perth WA 6000'
-    under a US default)."""
+    and so is a record whose region is no US state ('Sydney NSW 2000' under a US default). A state
+    whose ZIP codes do not start with 0 does not stop it: a ledger's state may be wrong where its
+    number is not, and an Australian 'Perth WA 6000' needs the silo's `country: AU` to be told apart."""
     if country is None:
         return postcode
     lost = postcode.astype("string").str.fullmatch(r"\d{4}").fillna(False) & country.eq("US").fillna(False)
     if region is not None:
-        lost &= region.isna() | region.isin(_ZERO_ZIP_STATES)
+        lost &= region.isna() | region.isin(_US_STATE_CODES)
     return postcode.where(~lost, "0" + postcode.astype("string"))
 
 
