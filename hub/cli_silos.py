@@ -162,7 +162,9 @@ def new(kind: str = typer.Argument(..., help="sql, files or rest"),
         base_url: Optional[str] = typer.Option(None, help="rest: API base URL"),
         endpoint: Optional[str] = typer.Option(None, help="rest: path of the customers endpoint (with any query "
                                                "parameters): one page of it is read to fill the file in"),
-        token_env: Optional[str] = typer.Option(None, help="rest: environment variable holding a bearer token"),
+        token_env: Optional[str] = typer.Option(None, help="rest: environment variable holding the API's token"),
+        key_header: Optional[str] = typer.Option(None, help="rest: send the token as an API key in this header "
+                                                 "(X-API-Key) instead of as a bearer token"),
         silos: Optional[Path] = FolderOption,
         force: bool = typer.Option(False, help="Overwrite an existing file")) -> None:
     """Write a commented starter file silos/NAME.yaml, read from the table, the first file or one page of the API."""
@@ -179,7 +181,7 @@ def new(kind: str = typer.Argument(..., help="sql, files or rest"),
         err.print(f"{target} exists; pass --force to overwrite it")
         raise typer.Exit(2)
     starters = {"sql": lambda: sql_starter(name, url_env or f"{name.upper()}_DB_URL", table, schema),
-                "files": lambda: files_starter(name, path, glob), "rest": lambda: rest_starter(name, base_url, endpoint, token_env)}
+                "files": lambda: files_starter(name, path, glob), "rest": lambda: rest_starter(name, base_url, endpoint, token_env, key_header)}
     if kind not in starters:
         err.print(f"Unknown kind {kind!r}: use sql, files or rest")
         raise typer.Exit(2)

@@ -41,8 +41,10 @@ class RestSample:
     params: dict[str, str]  # the query parameters the probe was sent with (from the endpoint given)
 
 
-def introspect_rest(base_url: str, endpoint: str, token_env: str | None = None) -> RestSample:
-    """GET base_url/endpoint once (a bearer token from `token_env` if given) and read the page."""
+def introspect_rest(base_url: str, endpoint: str, token_env: str | None = None,
+                    key_header: str | None = None) -> RestSample:
+    """GET base_url/endpoint once and read the page. The token in the variable `token_env`, if given,
+    is sent as a bearer token, or as an API key in the header `key_header` ('X-API-Key')."""
     import requests
 
     headers = {"Accept": "application/json"}
@@ -50,7 +52,7 @@ def introspect_rest(base_url: str, endpoint: str, token_env: str | None = None) 
         token = os.environ.get(token_env)
         if not token:
             raise ValueError(f"environment variable {token_env} is not set (the API token for the probe)")
-        headers["Authorization"] = f"Bearer {token}"
+        headers.update({key_header: token} if key_header else {"Authorization": f"Bearer {token}"})
     url = f"{base_url.rstrip('/')}/{endpoint.lstrip('/')}"
     try:
         response = requests.get(url, headers=headers, timeout=PROBE_TIMEOUT)
@@ -58,7 +60,7 @@ def introspect_rest(base_url: str, endpoint: str, token_env: str | None = None) 
         raise OSError(f"{url}: no answer ({type(exc).__name__}: {exc}); is the API reachable?") from None
     if response.status_code in (401, 403):
         raise ValueError(f"{url}: {response.status_code} — the API refused the probe; give its token with "
-                         "--token-env VARIABLE")
+                         "--token-env VARIABLE (and --key-header NAME where it takes an API key header)")
     if not response.ok:
         raise ValueError(f"{url}: HTTP {response.status_code} {response.reason}")
     try:
@@ -159,10 +161,11 @@ def _cursor_param(cursor_path: str) -> str:
 
 
 def rest_starter(name: str, base_url: str | None = None, endpoint: str | None = None,
-                 token_env: str | None = None) -> str:
+                 token_env: str | None = None, key_header: str | None = None) -> str:
     """The silo file: read from one page of the endpoint where one is given, else a template."""
     env = name.upper()
-    sample = introspect_rest(base_url, endpoint, token_env) if base_url and endpoint and "${" not in base_url else None
+    probe = base_url and endpoint and "${" not in base_url
+    sample = introspect_rest(base_url, endpoint, token_env, key_header) if probe else None
     if sample is None:
         return _template(name, base_url, endpoint, token_env or f"{env}_API_TOKEN")
     import pandas as pd
@@ -188,7 +191,7 @@ def rest_starter(name: str, base_url: str | None = None, endpoint: str | None = 
 {_country_line(guess_country(frame, mapping))}
 rest:
   base_url: {_yaml_text(base_url)}
-  {_auth_line(token_env, env)}
+  {_auth_line(token_env, key_header, env)}
   paginator: {_flow(sample.paginator)}   # {_paginator_note(sample.paginator)}
   endpoints:
     - name: customers
@@ -215,7 +218,9 @@ def _paginator_note(paginator: dict[str, Any]) -> str:
     }.get(paginator["type"], "no next link, cursor or count in the first answer: one page; set one if the API pages")
 
 
-def _auth_line(token_env: str | None, env: str) -> str:
+def _auth_line(token_env: str | None, key_header: str | None, env: str) -> str:
+    if token_env and key_header:
+        return f'auth: {{type: api_key, name: {_yaml_text(key_header)}, api_key: "${{{token_env}}}", location: header}}'
     if token_env:
         return f'auth: {{type: bearer, token: "${{{token_env}}}"}}'
     return (f'# auth: {{type: bearer, token: "${{{env}_API_TOKEN}}"}}   # the probe needed none; '

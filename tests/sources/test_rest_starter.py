@@ -69,7 +69,7 @@ class ShapedApi:
             def do_GET(self):  # noqa: N802
                 api.requests.append(self.path)
                 url = urlparse(self.path)
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}" and self.headers.get("X-Api-Key") != TOKEN:
                     return self._send(401, {"error": "unauthorized"}, {})
                 if url.path == "/v1/text":
                     return self._send(200, "<html>login</html>", {"Content-Type": "text/html"})
@@ -126,6 +126,15 @@ def test_the_starter_reads_how_an_api_pages_and_its_file_syncs_every_page(style,
         api.requests.clear()
         assert sync_silo(silo, *hub_paths).rows_loaded == {"customers": len(PEOPLE)}
         assert len(api.requests) == (1 if style == "one_page" else 3)
+
+
+def test_an_api_key_header_is_probed_with_and_written_for_the_sync(tmp_path, hub_paths, monkeypatch):
+    monkeypatch.setenv("DESK_KEY", TOKEN)
+    with ShapedApi("drf") as api:
+        (tmp_path / "desk.yaml").write_text(rest_starter("desk", api.url, "v1/customers", "DESK_KEY", "X-Api-Key"))
+        silo = load_silo(tmp_path / "desk.yaml")
+        assert silo.rest.auth.type == "api_key" and silo.rest.auth.name == "X-Api-Key"
+        assert sync_silo(silo, *hub_paths).rows_loaded == {"customers": len(PEOPLE)}
 
 
 def test_what_the_starter_cannot_read_is_named_in_one_line(tmp_path, monkeypatch):
