@@ -180,6 +180,8 @@ def display_street(norm: str | None) -> str | None:
         return None
     words = norm.split()
     out = [_display_word(tok) for tok in words]
+    if "'" not in norm and _STREET_PARTICLES.isdisjoint(words):
+        return " ".join(out)  # most streets: no small word to look at
     for i in range(1, len(words)):  # 'Rue de la Paix', 'Ave of the Americas' ('12 De Soto St' keeps its De)
         word, before = words[i], words[i - 1]
         if not (before in _STREET_PARTICLES or before in _NAMED_AFTER or word in ("of", "the") and before.isalpha()):
@@ -295,6 +297,9 @@ def _town_and_region(city: str | None, region: str) -> tuple[str | None, str] | 
     """The town and the region of what the one-line pattern read as town and region, the region a
     two-letter code or a state's or province's name ('New York NY' after a street's comma is New
     York, NY, not New, 'York NY'); None where neither ends it."""
+    plain = region.strip(" .")
+    if city and (len(plain) == 2 or plain.lower() in REGION_NAMES):
+        return city, plain  # 'Springfield, IL': as the pattern read it (most lines, so no word lists)
     words = f"{city or ''} {region}".split()
     for size in (4, 3, 2, 1):
         tail = " ".join(words[-size:]).strip(" .")
