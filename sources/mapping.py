@@ -137,17 +137,16 @@ def _report_lines(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     none = pd.Series(False, index=raw.index)
     if len(data) < _LONE_CELL_MIN_COLUMNS:
         return none, ""
-    cells = np.zeros(len(raw), dtype=np.int32)
-    first = np.full(len(raw), None, dtype=object)
-    for column in reversed(data):  # column by column: no copy of the whole table
-        present = raw[column].notna().to_numpy()
-        cells += present
-        first = np.where(present, raw[column].to_numpy(dtype=object), first)
+    present = {column: raw[column].notna().to_numpy() for column in data}  # column by column: no copy
+    cells = np.sum(list(present.values()), axis=0, dtype=np.int32)
     lone = np.zeros(len(raw), dtype=bool)
     few = np.flatnonzero(cells <= 2)  # a cell of blanks counts as empty: looked at only on such rows
     lone[few] = (_filled(raw.loc[raw.index[few], data]).sum(axis=1) == 1).to_numpy(dtype=bool)
     half = np.flatnonzero(cells <= len(data) // 2)
-    opening = pd.Series(first[half], dtype="string[pyarrow]").str.contains(_FOOTER_WORDS, case=False, regex=True)
+    first = np.full(len(half), None, dtype=object)  # each sparse row's first filled cell
+    for column in reversed(data):
+        first = np.where(present[column][half], raw[column].to_numpy(dtype=object)[half], first)
+    opening = pd.Series(first, dtype="string[pyarrow]").str.contains(_FOOTER_WORDS, case=False, regex=True)
     lone[half] |= opening.fillna(False).to_numpy(dtype=bool)
     if not lone.any():
         return none, ""
