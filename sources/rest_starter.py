@@ -33,12 +33,20 @@ _PAGE_PARAMS = ("page", "pagenumber", "pageno", "p")
 _LIMIT_PARAMS = ("limit", "perpage", "pagesize", "size", "count", "top")  # compared like column names
 
 
+# the names APIs give their "changed since" filter, tried in this order with a time in the future
+SINCE_PARAMS = ("updated_since", "updated_after", "modified_since", "modified_after", "changed_since", "since",
+                "updatedSince", "updatedAfter", "modifiedSince", "lastModifiedSince")
+_FUTURE = {"iso": "2999-01-01T00:00:00Z", "unix": "32503680000"}
+
+
 @dataclass
 class RestSample:
     records: list[dict]
     data_selector: str | None  # dotted path to the records; None: the body is the list
     paginator: dict[str, Any]
     params: dict[str, str]  # the query parameters the probe was sent with (from the endpoint given)
+    url: str = ""
+    headers: dict[str, str] | None = None  # the probe's, token included: kept in memory only
 
 
 def introspect_rest(base_url: str, endpoint: str, token_env: str | None = None,
@@ -72,7 +80,33 @@ def introspect_rest(base_url: str, endpoint: str, token_env: str | None = None,
         raise ValueError(f"{url}: no list of records found in the answer (top-level keys: "
                          f"{', '.join(body) if isinstance(body, dict) else type(body).__name__})")
     params = dict(parse_qsl(urlsplit(endpoint).query))
-    return RestSample(records, selector, guess_paginator(body, response.headers.get("Link"), selector, params), params)
+    paginator = guess_paginator(body, response.headers.get("Link"), selector, params)
+    return RestSample(records, selector, paginator, params, url, headers)
+
+
+def since_param(sample: RestSample, cursor_value: Any) -> str | None:
+    """The query parameter the API filters changed records by: the first of SINCE_PARAMS that, set to
+    a time in the future (ISO, or Unix seconds where the cursor field holds numbers), empties the page.
+    An API that ignores or refuses a parameter answers as before or fails: that one is not it."""
+    import requests
+
+    future = _FUTURE["unix" if str(cursor_value).isdigit() else "iso"]
+    for param in SINCE_PARAMS:
+        try:
+            response = requests.get(sample.url, headers=sample.headers, params={param: future}, timeout=PROBE_TIMEOUT)
+            body = response.json() if response.ok else None
+        except (requests.RequestException, ValueError):
+            continue
+        if body is not None and _records_at(body, sample.data_selector) == []:
+            return param
+    return None
+
+
+def _records_at(body: Any, selector: str | None) -> Any:
+    for key in selector.split(".") if selector else []:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body
+
 
 
 def records_path(body: Any, path: str = "") -> tuple[str | None, list[dict]]:
@@ -180,9 +214,6 @@ def rest_starter(name: str, base_url: str | None = None, endpoint: str | None = 
         mapping["source_updated_at"] = cursor
     pk = guess_primary_key(frame.astype("string"))
     path = urlsplit(endpoint).path.strip("/")
-    incremental = (f"      # incremental: {{param: updated_since, cursor_path: {cursor}}}   # TODO: the API's "
-                   "'changed since' parameter, then uncomment" if cursor else
-                   "      # incremental: {param: updated_since, cursor_path: updated_at}   # no field that changes with a record found")
     return f"""\
 # Silo {name}: a REST API, read from one page of {base_url.rstrip('/')}/{path}.
 # fields found: {', '.join(columns)}
@@ -198,10 +229,26 @@ rest:
       path: {_yaml_text(path)}
 {_params_line(sample.params)}      data_selector: {_yaml_text(sample.data_selector) if sample.data_selector else "$"}{"" if sample.data_selector else "                 # the answer is the list of records"}
       primary_key: {_yaml_columns(pk[0]) if pk else "id              # TODO: the field that identifies a record"}
-{incremental}
+{_incremental_line(sample, cursor, frame)}
 mapping:                           # canonical field: source field (nested objects are parent__child)
 {_mapping_lines(mapping)}facts: []                          # e.g. - {{name: open_tickets, column: open_tickets, type: number, agg: sum}}
 """
+
+
+def _incremental_line(sample: RestSample, cursor: str | None, frame: Any) -> str:
+    """`incremental:` with the parameter the API was seen to filter by, else commented out."""
+    if not cursor:
+        return "      # incremental: {param: updated_since, cursor_path: updated_at}   # no field that changes with a record found"
+    first = frame[cursor].dropna()
+    value = first.iloc[0] if len(first) else ""
+    param = since_param(sample, value)
+    if param is None:
+        return (f"      # incremental: {{param: updated_since, cursor_path: {_yaml_text(cursor)}}}   # TODO: the API's "
+                "'changed since' parameter (none of the usual names filtered the page), then uncomment")
+    initial = ', initial_value: 0' if str(value).isdigit() else ""
+    path = cursor.replace("__", ".")  # a spread field's place in the record: 'properties.updated_at'
+    return (f"      incremental: {{param: {param}, cursor_path: {_yaml_text(path)}{initial}}}"
+            f"   # {param} set in the future emptied the page")
 
 
 def _flow(config: dict[str, Any]) -> str:

@@ -185,10 +185,14 @@ def _as_list(columns: str | list[str] | None) -> list[str]:
 
 
 def guess_cursor(columns: list[str]) -> str | None:
-    """A column that grows when a row changes ('updated_at', 'LastModifiedDate', 'LAST_UPD_TS'), or None."""
+    """A column that grows when a row changes ('updated_at', 'LastModifiedDate', 'LAST_UPD_TS'; an API's
+    spread 'properties__updated_at' after any such field at the top), or None."""
     keys: dict[str, str] = {}
     for column in columns:
         keys.setdefault(_cursor_key(column), column)
+    for column in columns:
+        if "__" in column:
+            keys.setdefault(_cursor_key(column.rsplit("__", 1)[-1]), column)
     return next((keys[k] for k in map(_cursor_key, CURSOR_NAMES) if k in keys), None)
 
 

@@ -25,17 +25,20 @@ PEOPLE = [
 PER_PAGE = 3
 
 
-def page_of(style: str, query: dict, base: str) -> tuple[object, dict]:
-    """(body, headers) of one page of PEOPLE in the API style."""
+def page_of(style: str, query: dict, base: str, people: list[dict] = PEOPLE) -> tuple[object, dict]:
+    """(body, headers) of one page of `people` in the API style."""
+    if "updated_since" in query and style != "one_page":  # the API's changed-since filter (one_page has none)
+        return page_of(style, {k: v for k, v in query.items() if k != "updated_since"}, base,
+                       [p for p in people if p["updated_at"] >= query["updated_since"]])
     number = int(query.get("page") or query.get("$skiptoken") or query.get("cursor") or query.get("pageToken")
                  or query.get("after") or 1)
     offset = int(query.get("offset", (number - 1) * PER_PAGE))
-    rows = PEOPLE[offset: offset + PER_PAGE]
-    more = offset + PER_PAGE < len(PEOPLE)
+    rows = people[offset: offset + PER_PAGE]
+    more = offset + PER_PAGE < len(people)
     following = number + 1 if more else None
     link = f"{base}?{{}}={following}" if more else None
     if style == "drf":
-        return {"count": len(PEOPLE), "next": link and link.format("page"), "previous": None, "results": rows}, {}
+        return {"count": len(people), "next": link and link.format("page"), "previous": None, "results": rows}, {}
     if style == "odata":
         return {"@odata.context": f"{base}/$metadata#contacts", "value": rows,
                 **({"@odata.nextLink": link.format("$skiptoken")} if more else {})}, {}
@@ -49,10 +52,10 @@ def page_of(style: str, query: dict, base: str) -> tuple[object, dict]:
         return {"results": [{"id": r["id"], "properties": {k: v for k, v in r.items() if k != "id"}} for r in rows],
                 **({"paging": {"next": {"after": str(following), "link": link.format("after")}}} if more else {})}, {}
     if style == "offset":
-        return {"total": len(PEOPLE), "offset": offset, "limit": PER_PAGE, "customers": rows}, {}
+        return {"total": len(people), "offset": offset, "limit": PER_PAGE, "customers": rows}, {}
     if style == "pages":
-        return {"data": rows, "meta": {"page": number, "total_pages": -(-len(PEOPLE) // PER_PAGE)}}, {}
-    return PEOPLE, {}  # one page
+        return {"data": rows, "meta": {"page": number, "total_pages": -(-len(people) // PER_PAGE)}}, {}
+    return people, {}  # one page
 
 
 class ShapedApi:
@@ -120,6 +123,11 @@ def test_the_starter_reads_how_an_api_pages_and_its_file_syncs_every_page(style,
         spec, table = silo.rest, silo.rest.endpoints[0]
         assert spec.paginator == paginator, text
         assert table.primary_key == ["id"]
+        if style == "one_page":  # an API that filters by no parameter the starter tries
+            assert table.incremental is None and "# incremental:" in text
+        else:
+            cursor = "properties.updated_at" if style == "hubspot" else "updated_at"
+            assert (table.incremental.param, table.incremental.cursor_path) == ("updated_since", cursor), text
         names = ("properties__first_name", "properties__last_name") if style == "hubspot" else ("first_name", "last_name")
         assert (silo.mapping.given_name.column, silo.mapping.family_name.column) == names
         assert silo.mapping.email is not None and silo.mapping.phone is not None
