@@ -25,7 +25,7 @@ GUESSES = {
     "city": ("city", "town", "ort", "stadt", "wohnort", "ville", "ciudad", "citta", "localite", "plaats"),
     "region": ("state", "region", "province", "county", "bundesland", "provincia", "st", "regio"),
     "postcode": ("zip", "zipcode", "postcode", "postalcode", "plz", "postleitzahl", "codepostal", "pstlz"),
-    "country": ("country", "countrycode", "land", "pays", "pais"),
+    "country": ("country", "countrycode", "countryregion", "land", "pays", "pais"),  # HubSpot: Country/Region
     "birth_date": ("dob", "birthdate", "dateofbirth", "born", "birthday", "geburtsdatum", "datedenaissance",
                    "fechadenacimiento"),
     "national_id": ("ssn", "nationalid", "taxid", "sin"),

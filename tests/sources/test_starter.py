@@ -60,6 +60,12 @@ def test_a_column_name_is_written_as_a_person_reads_it_and_yaml_reads_it_back(co
      {"given_name": "First Name", "family_name": "Last Name", "email": "Email",
       "address_line": "Default Address Address1", "city": "Default Address City",
       "region": "Default Address Province Code", "postcode": "Default Address Zip"}),
+    # HubSpot's contact export: 'Country/Region' and 'State/Region'
+    (["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Street Address", "City", "State/Region",
+      "Postal Code", "Country/Region"],
+     {"given_name": "First Name", "family_name": "Last Name", "email": "Email", "phone": "Phone Number",
+      "address_line": "Street Address", "city": "City", "region": "State/Region", "postcode": "Postal Code",
+      "country": "Country/Region"}),
     # SAP's customer master (KNA1)
     (["KUNNR", "NAME1", "STRAS", "ORT01", "PSTLZ", "REGIO", "LAND1", "TELF1", "SMTP_ADDR"],
      {"full_name": "NAME1", "address_line": "STRAS", "city": "ORT01", "postcode": "PSTLZ", "region": "REGIO",
