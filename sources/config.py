@@ -247,8 +247,6 @@ class FileTable(_Strict):
         return self
 
 
-
-
 def file_suffix(glob: str) -> str:
     """The suffix that names a file's format: 'csv' for '*.csv' and for 'customers.csv.gz'."""
     parts = glob.lower().rsplit(".", 2)
