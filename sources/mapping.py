@@ -119,11 +119,17 @@ def map_records(silo: SiloConfig, raw: pd.DataFrame) -> MappedRecords:
 # columns the loader adds beside the silo's own
 _LOADER_COLUMNS = ("_dlt_", "_table", FILE_COLUMN, REFRESH_DELETED)
 _LONE_CELL_MIN_COLUMNS = 3
-# how a report's closing or subtotal line starts, in the languages departments export in
+# how a report's closing or subtotal line starts, in the languages departments export in. A total's
+# word is one only before a number, a sign, the end or what is totalled: 'Total Wine & More' and
+# Mr Sum are customers, 'Total: 3', 'Total customers 3' and 'Summe 1 250,00' are not; a count is the
+# whole cell ('(3 rows)', '3 rows selected.'), so '12 Row St' is an address
+_TOTALLED = (r"(?:\s*$|\s*[:;=#(\d]|\s+(?:customers?|clients?|records?|rows?|accounts?|amount|balance|count|for|of|"
+             r"g[ée]n[ée]ral|kunden)\b)")  # consumed, not looked ahead: Arrow's RE2 has no lookahead
 _FOOTER_WORDS = (
-    r"^\s*(?:(?:grand\s+|sub-?)?totals?\b|total\s+g[ée]n[ée]ral|sum(?:me)?\b|summary\b|gesamt|insgesamt|totaal|"
+    rf"^\s*(?:(?:(?:grand\s+|sub-?)?totals?|sum|summe|summary|gesamt|insgesamt|totaal){_TOTALLED}|"
     r"end\s+of\s+(?:report|file|data|list)|fin\s+du\s+rapport|ende\s+des\s+berichts|page\s+\d|seite\s+\d|"
-    r"\(?\d[\d,.]*\s+(?:rows?|records?|customers?|entries|lines?)\b|(?:record|row|line)s?\s+count|count\s*:|"
+    r"\(?\d[\d,.]*\s+(?:rows?|records?|customers?|entries|lines?)(?:\s+(?:selected|affected|returned|exported|"
+    r"found|listed|in\s+set\b.*))?\)?\.?\s*$|(?:record|row|line)s?\s+count|count\s*:|"
     r"(?:report\s+)?(?:generated|printed|exported)\s+(?:on|at|by)\b)"
 )
 

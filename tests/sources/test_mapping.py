@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import pandas as pd
 import pytest
 
 from sources import load_silo, map_records
-from sources.mapping import FACT_COLUMNS, RECORD_COLUMNS
+from sources.mapping import _FOOTER_WORDS, FACT_COLUMNS, RECORD_COLUMNS
 from sources.sync import REFRESH_DELETED
 
 SILO = """\
@@ -106,6 +107,19 @@ def test_bad_values_reject_the_row_with_reasons_and_nothing_is_lost(tmp_path):
     assert raw_b1["dob"] == "31.12.1984" and "_dlt_load_id" not in raw_b1
     # facts of rejected rows are not published
     assert set(out.facts["source_record_id"]) == {"A1"}
+
+
+@pytest.mark.parametrize("cell, footer", [
+    ("Total", True), ("TOTAL:", True), ("Total customers", True), ("Grand Total", True), ("Subtotal", True),
+    ("Summe", True), ("Total général", True), ("(3 rows)", True), ("3 rows selected.", True),
+    ("12 rows in set (0.00 sec)", True), ("1,234 customers", True), ("End of report", True), ("Page 2 of 5", True),
+    ("Record count: 3", True), ("Report generated on 01.05.2024", True),
+    # customers: a company or a person named like a footer's word, an address with a counted word
+    ("Total Wine & More", False), ("Sum, Wai Man", False), ("Summers, Ann", False), ("12 Row St", False),
+    ("5 Lines Road", False), ("Pages Bookshop", False), ("Countess Lane 4", False),
+])
+def test_a_footers_words_and_a_customers(cell, footer):
+    assert bool(re.match(_FOOTER_WORDS, cell, re.IGNORECASE)) is footer
 
 
 def test_a_reports_footer_line_is_rejected_not_staged_as_a_customer(tmp_path):
