@@ -220,6 +220,33 @@ def _joins_titles(toks: list[str]) -> bool:
     return toks[0].lower() in _TITLE_JOINERS and len(toks) > 2 and toks[1].lower() in _TITLES
 
 
+# Vietnamese names are written family, middle, given ('Nguyen Van An', 'Tran Thi Mai'); only family
+# names no other language writes first ('Le', 'Ho', 'Mai', 'Lam' are left out) before a Vietnamese
+# middle name are read so: 'Mai Van Dyke' keeps its order
+_VIETNAMESE_FAMILIES = frozenset({"nguyen", "tran", "pham", "huynh", "hoang", "phan", "vu", "vo", "dang", "bui",
+                                  "duong", "truong", "dinh", "trinh", "luu", "quach", "doan", "ngo"})
+_VIETNAMESE_MIDDLES = frozenset({"van", "thi", "duc", "minh", "ngoc", "thanh", "quoc", "huu", "hong", "xuan", "cong",
+                                 "tuan", "bao", "gia", "kim", "anh"})
+
+
+def _vietnamese_order(tokens: list[str]) -> bool:
+    return (3 <= len(tokens) <= 4 and tokens[0].lower() in _VIETNAMESE_FAMILIES
+            and tokens[1].lower() in _VIETNAMESE_MIDDLES and tokens[-1].lower() not in _VIETNAMESE_FAMILIES)
+
+
+def _vietnamese_given_boxes(given: pd.Series, family: pd.Series) -> pd.Series:
+    """A given-name box holding the middle name too ('Van An' beside 'Nguyen') gives the given name
+    alone, as the whole name 'Nguyen Van An' does; only records with a Vietnamese family name are read."""
+    rows = family.str.lower().isin(_VIETNAMESE_FAMILIES).to_numpy(dtype=bool) & given.notna().to_numpy(dtype=bool)
+    if not rows.any():
+        return given
+    words = given[rows].str.split()
+    middle_first = words.map(lambda w: len(w) >= 2 and w[0].lower() in _VIETNAMESE_MIDDLES).to_numpy(dtype=bool)
+    out = given.copy()
+    out.iloc[np.flatnonzero(rows)[middle_first]] = words[middle_first].str[-1].to_numpy()
+    return out
+
+
 def _looks_surname_first(raw_tokens: list[str]) -> bool:
     """'SMITH John' (upper-case first token), 'Smith John' (only the last token is a given name we
     know of: 'Carol Martin' and 'Thomas Martin' keep their order, Martin being a given name too) or
@@ -306,6 +333,8 @@ def parse_full_name(full: str | None, two_surnames: bool = False,
         after_toks = _tokens(after)
         if after_toks and not all(t.lower() in _SUFFIXES for t in after_toks):
             family = " ".join(_tokens(before)) or None
+            if _vietnamese_order([family or "", *after_toks]):  # 'Nguyen, Van An': the given name is last
+                return _pc(after_toks[-1]), _pc(family)
             return _pc(after_toks[0]), _pc(family)
         text = before
     toks = _tokens(text.replace(",", " "))
@@ -313,6 +342,10 @@ def parse_full_name(full: str | None, two_surnames: bool = False,
         return None, None
     if len(toks) == 1:
         return _pc(toks[0]), None
+    if _vietnamese_order(toks):  # 'Nguyen Van An' is An Nguyen (Van a middle name)
+        return _pc(toks[-1]), _pc(toks[0])
+    if _vietnamese_order(toks[::-1][:1] + toks[1:-1] + toks[:1]):  # ... and so is 'An Van Nguyen'
+        return _pc(toks[0]), _pc(toks[-1])
     if surname_first:
         family_toks, given_toks = _split_family_first(toks)
         return _pc(given_toks[0]), _pc(" ".join(family_toks))
@@ -398,6 +431,7 @@ def standardise_names(given: pd.Series, family: pd.Series, full: pd.Series,
         f = f.copy()
         g[has] = parsed[has].str[0]
         f[has] = parsed[has].str[1]
+    g = _vietnamese_given_boxes(g, f)
     # shown with the accents the record wrote ('José García'); parsed and matched without them
     g, f = accents_restored([g, f], given, family, full)
     full_out = (g.fillna("") + " " + f.fillna("")).str.strip()

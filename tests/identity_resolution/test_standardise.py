@@ -108,6 +108,14 @@ def one(**raw) -> dict:
         ({"full_name": "SMITH JOHN A"}, "John", "Smith"),
         ({"full_name": "VAN DER BERG ANNA M"}, "Anna", "Van der Berg"),
         ({"full_name": "SMITH JOHN MR"}, "John", "Smith"),
+        # Vietnamese order, family, middle, given, in every form a silo writes it; 'Mai Van Dyke' is Dutch
+        ({"full_name": "Nguyen Van An"}, "An", "Nguyen"),
+        ({"full_name": "NGUYEN THI MAI"}, "Mai", "Nguyen"),
+        ({"full_name": "Nguyen, Van An"}, "An", "Nguyen"),
+        ({"full_name": "An Van Nguyen"}, "An", "Nguyen"),
+        ({"given_name": "Van An", "family_name": "Nguyen"}, "An", "Nguyen"),
+        ({"full_name": "Mai Van Dyke"}, "Mai", "Van Dyke"),
+        ({"given_name": "Mary Ann", "family_name": "Smith"}, "Mary Ann", "Smith"),
         ({"full_name": "JONES M MRS"}, "M", "Jones"),
         ({"full_name": "John A Smith"}, "John", "Smith"),  # an initial inside keeps the order
         ({"full_name": "John King"}, "John", "King"),  # a title that is a family name too is kept
