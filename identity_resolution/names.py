@@ -344,7 +344,7 @@ def parse_full_name(full: str | None, two_surnames: bool = False,
         return _pc(toks[0]), None
     if _vietnamese_order(toks):  # 'Nguyen Van An' is An Nguyen (Van a middle name)
         return _pc(toks[-1]), _pc(toks[0])
-    if _vietnamese_order(toks[::-1][:1] + toks[1:-1] + toks[:1]):  # ... and so is 'An Van Nguyen'
+    if _vietnamese_order([toks[-1], *toks[1:-1], toks[0]]):  # ... and so is 'An Van Nguyen'
         return _pc(toks[0]), _pc(toks[-1])
     if surname_first:
         family_toks, given_toks = _split_family_first(toks)
