@@ -44,13 +44,27 @@ def reads_day_first(regions: pd.Series) -> np.ndarray:
     return ~regions.isin(MONTH_FIRST_REGIONS).to_numpy()
 
 
+_TIME_OF_DAY = r"\s+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?$"
+
+
+def _without_time(text: pd.Series) -> pd.Series:
+    """A birth date exported from a date-time column keeps its time ('3/7/1984 0:00:00', '07.03.1984
+    00:00', 'March 7 1984 12:00 AM'): the time says nothing of the date and hid its shape."""
+    timed = text.str.contains(":", regex=False).fillna(False).to_numpy(dtype=bool)
+    if not timed.any():
+        return text
+    out = text.copy()
+    out[timed] = text[timed].str.replace(_TIME_OF_DAY, "", regex=True)
+    return out
+
+
 def parse_birth_dates(raw: pd.Series, today: dt.date | None = None, regions: pd.Series | None = None,
                       day_first: np.ndarray | None = None) -> pd.Series:
     """datetime64 series of plausible birth dates (NaT for junk, future or pre-1900 values).
     `regions` (ISO country per record, e.g. the record's country or the default region): ambiguous
     dd/mm vs mm/dd dates are read day-first outside `MONTH_FIRST_REGIONS` (month-first without it).
     `day_first` (per record, e.g. from its silo's habit, conventions.py) overrides `regions`."""
-    text = raw.astype("string").str.strip().str.replace(",", "", regex=False)
+    text = _without_time(raw.astype("string").str.strip().str.replace(",", "", regex=False))
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     if day_first is None:
         day_first = reads_day_first(regions) if regions is not None else np.zeros(len(raw), dtype=bool)

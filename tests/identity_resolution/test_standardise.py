@@ -275,6 +275,10 @@ def test_birth_dates(raw, expected):
         ("3/7/84", "US", dt.date(1984, 3, 7)),
         ("07.03.84", "US", dt.date(1984, 3, 7)),  # dots: day first, wherever the record is from
         ("07.03.1984", "US", dt.date(1984, 3, 7)),
+        # a date-time column's time after the date hid its shape ('07.03.1984 00:00' was read month first)
+        ("07.03.1984 00:00", "US", dt.date(1984, 3, 7)),
+        ("03/07/1984 0:00:00", "GB", dt.date(1984, 7, 3)),
+        ("3/7/1984 12:00:00 AM", "US", dt.date(1984, 3, 7)),
         ("01.02.65", "DE", dt.date(1965, 2, 1)),  # a birth year of the last century
         ("12/31/1984", "GB", dt.date(1984, 12, 31)),
         ("1984-07-03", "GB", dt.date(1984, 7, 3)),
