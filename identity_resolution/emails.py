@@ -66,6 +66,7 @@ def clean_emails(raw: pd.Series) -> pd.Series:
     s = s.str.replace(r"^mailto:", "", regex=True).str.strip("<>\"' []{}")
     # spaces typed around the '@' ('john @ x.com') and a full stop after the address ('... x.com.')
     s = s.str.replace(r"\s*@\s*", "@", regex=True).str.rstrip(".")
+    s = _with_provider_ending(s.str.replace(r"@([a-z0-9-]+),([a-z]{2,3})$", r"@\1.\2", regex=True))  # 'gmail,com'
     # the first address of a field holding several ('a@x.com; b@y.com'), of a display name ('Jane
     # Doe <jane@x.com>') or before a note ('jane@x.com (work)'); other values stay whole ('jane
     # doe@x.com' is invalid, not 'doe@x.com')
@@ -89,6 +90,21 @@ def clean_emails(raw: pd.Series) -> pd.Series:
     if typo.any():  # only the few slipped domains are rebuilt, not the whole column
         out[typo] = local[typo].astype("object") + "@" + corrected[typo]
     return out
+
+
+# a big provider's name typed without its ending ('john.smith@gmail'): the ending it has
+_BARE_PROVIDERS = {d.split(".")[0]: d for d in ("gmail.com", "hotmail.com", "yahoo.com", "outlook.com", "icloud.com",
+                                               "aol.com", "comcast.net", "verizon.net", "sbcglobal.net", "googlemail.com")}
+
+
+def _with_provider_ending(s: pd.Series) -> pd.Series:
+    bare = _flag(s.str.contains(r"@(?:" + "|".join(_BARE_PROVIDERS) + r")$", regex=True)).to_numpy()
+    if not bare.any():
+        return s
+    s = s.copy()
+    ended = [v.rsplit("@", 1)[0] + "@" + _BARE_PROVIDERS[v.rsplit("@", 1)[1]] for v in s[bare].tolist()]
+    s.iloc[np.flatnonzero(bare)] = np.array(ended, dtype=object)
+    return s
 
 
 def _provider_domain(domain: str) -> str | None:

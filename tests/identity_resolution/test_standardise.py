@@ -206,6 +206,11 @@ def test_phone_uses_record_country_before_default_region():
         ("anna.berg @ acme.io", "anna.berg@acme.io"),  # spaces around the '@'
         ("anna.berg@acme.io.", "anna.berg@acme.io"),  # the full stop that ends a sentence
         ("anna.berg@gmial.com", "anna.berg@gmail.com"),  # a slip in a big provider's domain
+        ("anna.berg@gmail", "anna.berg@gmail.com"),  # ... its name without its ending
+        ("jane.doe@comcast", "jane.doe@comcast.net"),
+        ("anna.berg@gmail,com", "anna.berg@gmail.com"),  # a comma for the dot
+        ("ann@b.com, cy@d.com", "ann@b.com"),  # ... not a list's comma
+        ("anna.berg@acme", None),  # no other domain is guessed
         ("anna.berg@yahoo.con", "anna.berg@yahoo.com"),
         ("anna.berg@mail.com", "anna.berg@mail.com"),  # a real domain one letter from gmail.com
         ("andrewwest3@gmasil.com", "andrewwest3@gmail.com"),  # any one slip, not only the listed ones
