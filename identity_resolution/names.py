@@ -16,6 +16,12 @@ from identity_resolution.text import accents_restored, fold, is_junk_text
 # ourselves because its per-call cost is too high for a million names.
 _TITLES = frozenset(t.lower().strip(".") for t in CONSTANTS.titles) | {
     "mr", "mrs", "ms", "mx", "dr", "miss", "herr", "hr", "frau", "fr", "med", "mme", "mlle", "sr", "srta"}
+# European academic and professional titles written before the name ('Dipl.-Ing.', 'Dr.-Ing.', 'Ing.',
+# 'Dott.', 'Avv.', 'Mgr.', 'Ir.', 'Drs.', 'Dña.'), read as titles only with their full stop: 'Ing Chen'
+# is a given name
+_DOTTED_TITLE_WORDS = r"(?:ing|dipl|dott|dottssa|avv|arch|geom|mgr|ir|drs|dna|dra|lic|univ)"
+_DOTTED_TITLES = re.compile(rf"(?:^|(?<=[\s.]))(?:-?{_DOTTED_TITLE_WORDS}\.|-{_DOTTED_TITLE_WORDS}$)",  # '...Dipl.-Ing'
+                            re.IGNORECASE)
 # a title written before a family name alone ('Mrs Smith'); 'Sister Mary', 'Sir Elton' take a given name
 _TITLE_WORDS = r"(?:mr|mrs|ms|miss|mx|mister|dr|prof|professor|herr|frau|mme|madame|monsieur|mlle|sr|senor|senora)"
 # ... or two, a joint account's ('Mr and Mrs Smith'; '&' is gone by then: 'Mr Mrs Smith')
@@ -207,8 +213,10 @@ def _is_organisation(text: str) -> bool:
 
 
 def _tokens(text: str) -> list[str]:
+    if "." in text:
+        text = _DOTTED_TITLES.sub(" ", text)
     toks = [t for t in _TOKEN_BREAKS.split(text) if t]  # split on dots too, so no token holds one
-    while len(toks) > 1 and (toks[0].lower() in _TITLES or _joins_titles(toks)):
+    while len(toks) > 1 and (toks[0].lower().strip("-") in _TITLES or _joins_titles(toks)):  # 'Dr.-Ing.'
         toks = toks[1:]
     while len(toks) > 1 and (toks[-1].lower() in _SUFFIXES or toks[-1].lower() in _COURTESY_TITLES):
         toks = toks[:-1]

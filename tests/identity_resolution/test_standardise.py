@@ -102,6 +102,12 @@ def one(**raw) -> dict:
         ({"full_name": "Herr Schmidt"}, None, "Schmidt"),
         ({"full_name": "Mme Dupont"}, None, "Dupont"),
         ({"full_name": "Dr. med. Hans Müller"}, "Hans", "Müller"),
+        ({"full_name": "Dipl.-Ing. Hans Meier"}, "Hans", "Meier"),  # was given name 'Dipl'
+        ({"full_name": "Prof. Dr.-Ing. Hans Meier"}, "Hans", "Meier"),
+        ({"full_name": "MEIER HANS DIPL.-ING."}, "Hans", "Meier"),
+        ({"full_name": "Dott. Mario Rossi"}, "Mario", "Rossi"),
+        ({"full_name": "Ing. Pavel Novák"}, "Pavel", "Novák"),
+        ({"full_name": "Ing Chen"}, "Ing", "Chen"),  # without its full stop a given name
         # a joint account's titles; a ledger's 'LAST FIRST INITIAL' and a title written after the name
         ({"full_name": "Mr and Mrs John Smith"}, "John", "Smith"),
         ({"full_name": "Mr. & Mrs. Smith"}, None, "Smith"),
