@@ -97,7 +97,7 @@ _EIRCODE_WHOLE = re.compile(rf"^{_EIRCODE}$")
 _AU_TAIL = re.compile(
     r"^(?P<rest>.*?)[,\s]+(?P<region>NSW|VIC|QLD|SA|WA|TAS|ACT|NT)\.?,?\s+(?P<postcode>\d{4})"
     r"\s*(?:,?\s*(?:Australia|AUS|AU))?$", re.IGNORECASE)
-_UNIT_ABBR_DISPLAY = {"apt": "Apt", "ste": "Ste", "rm": "Rm", "fl": "Fl"}
+_UNIT_ABBR_DISPLAY = {"apt": "Apt", "ste": "Ste", "rm": "Rm", "fl": "Fl", "po": "PO"}
 _LEADING_UNITS = frozenset(UNITS) - {"no"}  # 'No 12 High St' is house number 12, not a flat
 _PO_BOX = re.compile(r"\b(?:p\s*\.?\s*o\s*\.?|post\s+office)\s*box\b")
 _HOUSE_LETTER = re.compile(r"^(\d+)\s+([a-df-mo-rt-vx-z])(?=\s)")  # any letter but n, s, e, w
@@ -114,6 +114,9 @@ _HYPHEN_JOINERS = frozenset({"en", "sur", "sous", "le", "la", "les", "lez", "de"
                              "on", "under", "in", "by", "the", "am", "an", "der", "im", "bei", "op", "aan"})
 # a care-of or attention line before the address names the person it is for, not the place
 _CARE_OF = re.compile(r"^(?:c\s*/\s*o|care\s+of|attn|attention)\b[^,]*,\s*(?=\S)")
+_ORDINAL_NUMBER = re.compile(r"(\d+)(?:st|nd|rd|th)")
+_UNIT_WORDS = frozenset(UNITS.values())
+_HYPHENED_UNIT = re.compile(r"\d+-[a-z]|[a-z]-\d+")
 _UNIT_SLASH_HOUSE = re.compile(r"(\d+[a-z]?)/(\d+[a-z]?)")
 _DIRECTION_ABBRS = frozenset(DIRECTIONS.values())
 _SPACES = re.compile(r"\s+")
@@ -147,8 +150,12 @@ def normalise_street(text: str | None) -> str | None:
         toks = toks[2:] + toks[:2]  # 'Flat 3, 12 High Street' is 12 High Street, Flat 3: one form for both
     out: list[str] = []
     for i, tok in enumerate(toks):
-        if tok in UNITS and i > 0:
+        if tok in UNITS and i > 0 and UNITS[tok] == "fl" and _ORDINAL_NUMBER.fullmatch(out[-1]):
+            out[-1:] = ["fl", _ORDINAL_NUMBER.fullmatch(out[-1]).group(1)]  # '2nd Floor' is Fl 2
+        elif tok in UNITS and i > 0:
             out.append(UNITS[tok])
+        elif out and out[-1] in _UNIT_WORDS and _HYPHENED_UNIT.fullmatch(tok):
+            out.append(tok.replace("-", ""))  # 'Apt 4-B' is Apt 4B, one flat however written
         elif tok in ORDINALS:
             out.append(ORDINALS[tok])
         elif tok in STREET_TYPES and (i > 0 or tok in _LEADING_TYPES) and not (out and out[-1] in ("apt", "ste")):

@@ -177,7 +177,8 @@ ADDRESS_EXACT = next(len(f.levels) - 1 for f in FIELDS if f.name == "address")
         ("12B Baker Street", "12 B Baker St", ADDRESS_EXACT),  # one house, 12B
         ("12 E Main St", "12 East Main Street", ADDRESS_EXACT),  # E stays a direction
         ("123 Main St Apt 1", "123 Main St Apt 2", 0),  # two flats of one building: two addresses
-        ("123 Main St Unit 4-B", "123 Main St #4B", ADDRESS_EXACT - 1),  # one flat written two ways: close
+        ("123 Main St Unit 4-B", "123 Main St #4B", ADDRESS_EXACT),  # one flat written two ways: one form
+        ("123 Main St Unit 4-B", "123 Main St #4C", 0),  # ... and another flat
         ("123 Main St", "125 Main St", 0),
         ("Hauptstraße 5", "Hauptstrasse 7", 0),  # the house number after the street, as in Europe
         ("Via Roma 10 Apt 3", "Via Roma 12 Apt 3", 0),

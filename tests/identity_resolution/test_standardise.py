@@ -327,7 +327,10 @@ def test_ambiguous_birth_dates_are_read_the_way_the_records_country_writes_them(
         ("1600 Pennsylvania Ave NW Washington DC 20500", "1600 Pennsylvania Ave NW", "Washington", "DC", "20500"),
         ("12 Main Street Suite 5 St Louis MO 63101", "12 Main St Ste 5", "St Louis", "MO", "63101"),
         ("12 St Marks Pl Brooklyn NY 11201", "12 St Marks Pl", "Brooklyn", "NY", "11201"),
-        ("P.O. Box 12 Springfield IL 62704", "Po Box 12", "Springfield", "IL", "62704"),
+        ("P.O. Box 12 Springfield IL 62704", "PO Box 12", "Springfield", "IL", "62704"),
+        # a floor written as an ordinal, a flat with a hyphen: one form each ('Fl 2', 'Apt 4b')
+        ("123 Main St., 2nd Floor, Springfield, IL 62704", "123 Main St Fl 2", "Springfield", "IL", "62704"),
+        ("123 Main St Apt. 4-B, Springfield, IL 62704", "123 Main St Apt 4b", "Springfield", "IL", "62704"),
         ("123 Queen St W Toronto ON M5H 2M9", "123 Queen St W", "Toronto", "ON", "M5H 2M9"),
         # the town and the state after one comma: the state is the two letters or the state's name
         ("350 5th Ave, New York NY 10118", "350 5th Ave", "New York", "NY", "10118"),
