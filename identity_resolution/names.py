@@ -233,6 +233,7 @@ def _joins_titles(toks: list[str]) -> bool:
 # middle name are read so: 'Mai Van Dyke' keeps its order
 _VIETNAMESE_FAMILIES = frozenset({"nguyen", "tran", "pham", "huynh", "hoang", "phan", "vu", "vo", "dang", "bui",
                                   "duong", "truong", "dinh", "trinh", "luu", "quach", "doan", "ngo"})
+_VIETNAMESE_FAMILIES_CASED = frozenset(name.capitalize() for name in _VIETNAMESE_FAMILIES)  # as the names are shown
 _VIETNAMESE_MIDDLES = frozenset({"van", "thi", "duc", "minh", "ngoc", "thanh", "quoc", "huu", "hong", "xuan", "cong",
                                  "tuan", "bao", "gia", "kim", "anh"})
 
@@ -245,7 +246,7 @@ def _vietnamese_order(tokens: list[str]) -> bool:
 def _vietnamese_given_boxes(given: pd.Series, family: pd.Series) -> pd.Series:
     """A given-name box holding the middle name too ('Van An' beside 'Nguyen') gives the given name
     alone, as the whole name 'Nguyen Van An' does; only records with a Vietnamese family name are read."""
-    rows = family.str.lower().isin(_VIETNAMESE_FAMILIES).to_numpy(dtype=bool) & given.notna().to_numpy(dtype=bool)
+    rows = family.isin(_VIETNAMESE_FAMILIES_CASED).to_numpy(dtype=bool) & given.notna().to_numpy(dtype=bool)
     if not rows.any():
         return given
     words = given[rows].str.split()
