@@ -131,8 +131,8 @@ def normalise_street(text: str | None) -> str | None:
     if text is None or is_junk_text(text):
         return None
     t = fold(text).lower()
-    if t[:1] in "ac" and _CARE_OF.match(t):
-        t = _CARE_OF.sub("", t)
+    if _CARE_OF.match(t):  # anchored: a street's first character already fails it
+        t = _CARE_OF.sub("", t, count=1)
     if "box" in t:  # the regexes only run where they can match: this runs once per distinct street
         t = _PO_BOX.sub("po box", t)
     if "#" in t:

@@ -229,19 +229,26 @@ rest:
       path: {_yaml_text(path)}
 {_params_line(sample.params)}      data_selector: {_yaml_text(sample.data_selector) if sample.data_selector else "$"}{"" if sample.data_selector else "                 # the answer is the list of records"}
       primary_key: {_yaml_columns(pk[0]) if pk else "id              # TODO: the field that identifies a record"}
-{_incremental_line(sample, cursor, frame)}
+{_incremental_line(cursor, *_since_of(sample, cursor, frame))}
 mapping:                           # canonical field: source field (nested objects are parent__child)
 {_mapping_lines(mapping)}facts: []                          # e.g. - {{name: open_tickets, column: open_tickets, type: number, agg: sum}}
 """
 
 
-def _incremental_line(sample: RestSample, cursor: str | None, frame: Any) -> str:
+def _since_of(sample: RestSample, cursor: str | None, frame: Any) -> tuple[str | None, Any]:
+    """(the changed-since parameter the API filters by, a value of the cursor field), asked of the API
+    only where a cursor field was found."""
+    if not cursor:
+        return None, None
+    values = frame[cursor].dropna()
+    value = values.iloc[0] if len(values) else ""
+    return since_param(sample, value), value
+
+
+def _incremental_line(cursor: str | None, param: str | None, value: Any) -> str:
     """`incremental:` with the parameter the API was seen to filter by, else commented out."""
     if not cursor:
         return "      # incremental: {param: updated_since, cursor_path: updated_at}   # no field that changes with a record found"
-    first = frame[cursor].dropna()
-    value = first.iloc[0] if len(first) else ""
-    param = since_param(sample, value)
     if param is None:
         return (f"      # incremental: {{param: updated_since, cursor_path: {_yaml_text(cursor)}}}   # TODO: the API's "
                 "'changed since' parameter (none of the usual names filtered the page), then uncomment")
